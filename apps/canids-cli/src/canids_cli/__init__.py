@@ -1,0 +1,1 @@
+"""canids command-line tools."""

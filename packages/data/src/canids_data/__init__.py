@@ -1,0 +1,1 @@
+"""canids-data."""

@@ -1,0 +1,59 @@
+"""Errors of canids-data: each says what failed, where, and the command that fixes it."""
+
+from __future__ import annotations
+
+__all__ = ["CacheError", "CanidsDataError", "CatalogError", "ReaderError"]
+
+
+class CanidsDataError(Exception):
+    """Base of every error raised by canids-data."""
+
+
+class ReaderError(CanidsDataError, ValueError):
+    """A CAN capture could not be parsed.
+
+    ``path`` and ``line`` (1-based, ``None`` for whole-file problems) name the place,
+    ``text`` the offending input and ``reason`` why it was refused.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        reason: str,
+        *,
+        line: int | None = None,
+        text: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        self.path = path
+        self.line = line
+        self.text = text
+        self.reason = reason
+        where = f"{path}:{line}" if line is not None else path
+        msg = f"{where}: {reason}"
+        if text is not None:
+            shown = text if len(text) <= 120 else text[:117] + "..."
+            msg += f"\n  offending text: {shown!r}"
+        msg += "\n  " + (
+            hint
+            or "fix the file, or pass --skip-bad-rows to skip and count malformed rows "
+            "(the counts are recorded in the cache manifest)"
+        )
+        super().__init__(msg)
+
+
+class CatalogError(CanidsDataError, ValueError):
+    """A dataset name, layout or dataset config file is wrong."""
+
+
+class CacheError(CanidsDataError, RuntimeError):
+    """The graph cache is missing, partial, stale, built with another config, or corrupt.
+
+    ``status`` is one of the :class:`canids_data.VerifyStatus` values and ``fix`` the
+    command that repairs it.
+    """
+
+    def __init__(self, message: str, *, status: str = "error", fix: str | None = None) -> None:
+        self.status = status
+        self.fix = fix
+        super().__init__(message + (f"\n  fix: {fix}" if fix else ""))
