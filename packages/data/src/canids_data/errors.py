@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CacheError", "CanidsDataError", "CatalogError", "ReaderError"]
+__all__ = ["CacheError", "CanidsDataError", "CatalogError", "ReaderError", "WriterError"]
 
 
 class CanidsDataError(Exception):
@@ -57,3 +57,8 @@ class CacheError(CanidsDataError, RuntimeError):
         self.status = status
         self.fix = fix
         super().__init__(message + (f"\n  fix: {fix}" if fix else ""))
+
+
+class WriterError(CanidsDataError, ValueError):
+    """A table cannot be written in the requested format (e.g. an unlabelled table in a
+    labelled format)."""

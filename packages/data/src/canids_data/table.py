@@ -37,7 +37,9 @@ class MessageTable:
         for name, (arr, dtype, shape) in checks.items():
             if not isinstance(arr, np.ndarray) or arr.dtype != dtype or arr.shape != shape:
                 got = (getattr(arr, "dtype", type(arr)), getattr(arr, "shape", None))
-                raise TypeError(f"MessageTable.{name}: expected {np.dtype(dtype)} {shape}, got {got}")
+                raise TypeError(
+                    f"MessageTable.{name}: expected {np.dtype(dtype)} {shape}, got {got}"
+                )
         if n and int(self.dlc.max()) > 8:
             raise ValueError("MessageTable.dlc: values above 8 (classic CAN carries 0-8 bytes)")
 

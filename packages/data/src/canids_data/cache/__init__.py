@@ -1,0 +1,8 @@
+"""The graph cache: build, verify, describe."""
+
+from .build import BuildProgress, BuildResult
+from .manager import CacheManager
+from .verify import EXIT_CODES, Problem, VerifyReport, VerifyStatus
+
+__all__ = ["EXIT_CODES", "BuildProgress", "BuildResult", "CacheManager", "Problem",
+           "VerifyReport", "VerifyStatus"]

@@ -1,0 +1,275 @@
+"""Building a cache: parallel over files, resumable, staged beside the target, published by rename."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import multiprocessing as mp
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import zarr
+
+from .. import __version__
+from ..catalog import DatasetSpec, SourceFile, discover_sources
+from ..config import SCHEMA_VERSION, BuildConfig
+from ..errors import CacheError
+from ..graphs import EDGE_FEATURES, NODE_FEATURES
+from ..vocab import Vocabulary
+from ._io import dataset_dir, staging_dir, write_json_atomic
+from .assemble import assemble_split
+from .lock import BuildLock
+from .manifest import MANIFEST_NAME
+from .store import write_split
+from .worker import SourceJob, load_part, process_source, read_part_meta
+
+__all__ = ["BuildProgress", "BuildResult", "build_cache"]
+
+
+@dataclass
+class BuildProgress:
+    """Handed to the progress callback after every file."""
+
+    files_done: int
+    files_total: int
+    messages: int
+    graphs: int
+    current: str
+    resumed: int
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    store: Path
+    manifest: dict[str, Any]
+    seconds: float
+    resumed_files: int
+    messages: int
+
+    @property
+    def messages_per_second(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else float("inf")
+
+
+def _part_path(parts: Path, src: SourceFile, size: int, mtime_ns: int, cfg: BuildConfig) -> Path:
+    key = f"{src.rel}\0{src.split}\0{size}\0{mtime_ns}\0{cfg.digest}"
+    return parts / hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def build_cache(
+    cache_dir: Path,
+    spec: DatasetSpec,
+    root: Path,
+    config: BuildConfig,
+    *,
+    workers: int = 1,
+    progress: Callable[[BuildProgress], None] | None = None,
+) -> BuildResult:
+    """Build ``cache_dir/<dataset>``; see :class:`canids_data.CacheManager` for the contract."""
+    started = time.time()
+    stage = staging_dir(cache_dir, spec.name)
+    with BuildLock(cache_dir / ".locks" / f"{spec.name}.lock"):
+        sources, ignored = discover_sources(spec, root)
+        parts = stage / "parts"
+        parts.mkdir(parents=True, exist_ok=True)
+        jobs = []
+        for src in sources:
+            st = src.path.stat()
+            jobs.append(SourceJob(
+                rel=src.rel, path=str(src.path), split=src.split, size=st.st_size,
+                mtime_ns=st.st_mtime_ns, part_path=str(_part_path(parts, src, st.st_size,
+                                                                  st.st_mtime_ns, config)),
+                fmt=config.format or spec.format,
+                hint=spec.format_hint, skip_bad_rows=config.skip_bad_rows,
+                window=config.window, stride=config.stride, val_fraction=config.val_fraction,
+                embargo_windows=config.embargo_windows,
+            ))
+        metas = _run_jobs(jobs, workers, progress)
+        manifest = _assemble(stage / "store", spec, root, config, jobs, metas, ignored, started,
+                             workers)
+        _publish(stage / "store", dataset_dir(cache_dir, spec.name))
+        shutil.rmtree(stage, ignore_errors=True)
+    resumed = sum(1 for m in metas if m.get("resumed"))
+    return BuildResult(dataset_dir(cache_dir, spec.name), manifest, time.time() - started, resumed,
+                       int(sum(int(m["messages"]) for m in metas)))
+
+
+def _run_jobs(
+    jobs: list[SourceJob], workers: int, progress: Callable[[BuildProgress], None] | None
+) -> list[dict[str, Any]]:
+    metas: dict[str, dict[str, Any]] = {}
+    todo: list[SourceJob] = []
+    for job in jobs:
+        part = Path(job.part_path)
+        if (part / "meta.json").is_file():
+            meta = read_part_meta(part)
+            meta["resumed"] = True
+            metas[job.rel] = meta
+        else:
+            todo.append(job)
+    counters = {"messages": 0, "graphs": 0}
+
+    def done(meta: dict[str, Any], rel: str) -> None:
+        metas[rel] = meta
+        counters["messages"] += int(meta["messages"])
+        counters["graphs"] += int(meta["graphs"])
+        if progress:
+            progress(BuildProgress(len(metas), len(jobs), counters["messages"], counters["graphs"],
+                                   rel, len(jobs) - len(todo)))
+
+    for meta in list(metas.values()):
+        counters["messages"] += int(meta["messages"])
+        counters["graphs"] += int(meta["graphs"])
+    # Largest files first so one big capture does not start last and finish alone.
+    todo.sort(key=lambda j: -j.size)
+    if workers <= 1 or len(todo) <= 1:
+        for job in todo:
+            done(process_source(job), job.rel)
+    else:
+        ctx = _pool_context()
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+            pending: dict[Future[dict[str, Any]], str] = {
+                pool.submit(process_source, job): job.rel for job in todo
+            }
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    rel = pending.pop(fut)
+                    try:
+                        meta = fut.result()
+                    except BaseException:
+                        for other in pending:
+                            other.cancel()
+                        raise
+                    done(meta, rel)
+    return [metas[job.rel] for job in jobs]
+
+
+def _pool_context() -> mp.context.BaseContext:
+    """fork when this process has no other thread (fast: workers inherit the imports);
+    forkserver otherwise, since forking a process whose threads may hold locks (zarr's
+    I/O loop, for one) can deadlock the child."""
+    if threading.active_count() == 1 and "fork" in mp.get_all_start_methods():
+        return mp.get_context("fork")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["canids_data.cache.worker"])
+    return ctx
+
+
+def _dedupe(jobs: list[SourceJob], metas: list[dict[str, Any]]) -> tuple[list[bool], list[dict]]:
+    """Training captures with the same messages are used once; a test copy of one is refused."""
+    first_train: dict[str, str] = {}
+    used: list[bool] = []
+    decisions: dict[str, dict[str, Any]] = {}
+    for job, meta in zip(jobs, metas, strict=True):
+        h = str(meta["content_sha256"])
+        if job.split != "train":
+            continue
+        if h in first_train:
+            decisions[h]["dropped"].append(job.rel)
+        else:
+            first_train[h] = job.rel
+            decisions[h] = {"content_sha256": h, "kept": job.rel, "dropped": []}
+    for job, meta in zip(jobs, metas, strict=True):
+        h = str(meta["content_sha256"])
+        if job.split != "train" and h in first_train:
+            raise CacheError(
+                f"test capture {job.rel} holds the same messages as training capture "
+                f"{first_train[h]}: held-out evaluation would see training data",
+                status="config_mismatch", fix=f"remove one of the two files, then rebuild",
+            )
+        used.append(job.split != "train" or first_train[h] == job.rel)
+    return used, [d for d in decisions.values() if d["dropped"]]
+
+
+def _assemble(
+    store: Path, spec: DatasetSpec, root: Path, config: BuildConfig, jobs: list[SourceJob],
+    metas: list[dict[str, Any]], ignored: list[str], started: float, workers: int,
+) -> dict[str, Any]:
+    used, dedup = _dedupe(jobs, metas)
+    vocab = Vocabulary.from_ids(np.concatenate(
+        [np.asarray(m["can_ids"], np.uint32) for j, m, u in zip(jobs, metas, used, strict=True)
+         if u and j.split == "train"]
+    ))
+    if store.exists():
+        shutil.rmtree(store)
+    group = zarr.open_group(store, mode="w", zarr_format=3)
+    split_names = ["train", "val", *sorted({j.split for j in jobs if j.split != "train"})]
+    arrays: dict[str, Any] = {}
+    splits: dict[str, Any] = {}
+
+    def one(split: str) -> tuple[dict[str, Any], dict[str, int]]:
+        members = [(i, Path(j.part_path)) for i, (j, u) in enumerate(zip(jobs, used, strict=True))
+                   if u and (j.split == split or (split == "val" and j.split == "train"))]
+        data, counts = assemble_split(split, members, vocab, load_part)
+        return write_split(group, split, data), counts
+
+    # Two splits at a time: compression and hashing release the GIL.
+    with ThreadPoolExecutor(max_workers=max(1, min(workers, 2))) as pool:
+        for split, (records, counts) in zip(split_names, pool.map(one, split_names), strict=True):
+            arrays.update(records)
+            splits[split] = counts
+    sources = []
+    for job, meta, u in zip(jobs, metas, used, strict=True):
+        rec = {k: v for k, v in meta.items() if k not in ("job", "can_ids", "resumed")}
+        dup = next((d["kept"] for d in dedup if job.rel in d["dropped"]), None)
+        sources.append({"path": job.rel, "split": job.split, "size": job.size,
+                        "mtime_ns": job.mtime_ns, "used": u, "duplicate_of": dup, **rec})
+    finished = time.time()
+    manifest = {
+        "schema_version": SCHEMA_VERSION,
+        "canids_data_version": __version__,
+        "dataset": spec.name,
+        "root": str(root),
+        "spec": {"format_hint": spec.format_hint, "format": spec.format,
+                 "splits": {k: list(v) for k, v in spec.splits.items()} if spec.splits else None},
+        "config": config.to_json(),
+        "config_digest": config.digest,
+        "vocabulary": vocab.to_json(),
+        "node_features": list(NODE_FEATURES),
+        "edge_features": list(EDGE_FEATURES),
+        "sources": sources,
+        "ignored_files": ignored,
+        "dedup": dedup,
+        "splits": splits,
+        "arrays": arrays,
+        "skipped_rows": {s["path"]: s["read_report"]["skipped_rows"] for s in sources
+                         if s["read_report"]["skipped_rows"]},
+        "build": {
+            "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
+            "finished": dt.datetime.fromtimestamp(finished, dt.UTC).isoformat(),
+            "seconds": round(finished - started, 3),
+            "workers": workers,
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+        },
+    }
+    write_json_atomic(store / MANIFEST_NAME, manifest)
+    return manifest
+
+
+def _publish(store: Path, target: Path) -> None:
+    """Move the finished store into place; an old cache is renamed aside, then removed."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}.old-{os.getpid()}-{int(time.time())}")
+        os.replace(target, old)
+    os.replace(store, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)

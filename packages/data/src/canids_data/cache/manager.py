@@ -1,0 +1,75 @@
+"""``CacheManager``: the one entry point for building, verifying and describing a cache."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..catalog import get_dataset, resolve_root
+from ..config import BuildConfig
+from ._io import dataset_dir, resolve_cache_dir
+from .build import BuildProgress, BuildResult, build_cache
+from .status import cache_status
+from .verify import VerifyReport, verify_cache
+
+__all__ = ["CacheManager"]
+
+
+class CacheManager:
+    """A cache folder (``cache_dir``, else ``$CANIDS_CACHE_DIR``, else ``./cache``).
+
+    Each dataset lives in ``<cache_dir>/<dataset>``: a Zarr v3 store whose
+    ``manifest.json`` is written last, so a store without it was never finished.
+    Builds are staged in ``<cache_dir>/.staging/<dataset>`` and renamed into place.
+    """
+
+    def __init__(self, cache_dir: str | Path | None = None, *,
+                 datasets_file: str | Path | None = None) -> None:
+        self.cache_dir = resolve_cache_dir(cache_dir)
+        self.datasets_file = datasets_file
+
+    def path(self, dataset: str) -> Path:
+        return dataset_dir(self.cache_dir, dataset)
+
+    def build(
+        self,
+        dataset: str,
+        root: str | Path | None = None,
+        config: BuildConfig | None = None,
+        *,
+        workers: int = 1,
+        progress: Callable[[BuildProgress], None] | None = None,
+    ) -> BuildResult:
+        """Build (or finish an interrupted build of) ``dataset``.
+
+        Files are processed in a process pool, one capture per worker at a time; each
+        finished file is staged, so a rerun after a crash resumes. The store is published
+        by rename only when complete, and a lock stops two builds of one cache.
+        """
+        spec = get_dataset(dataset, self.datasets_file)
+        return build_cache(self.cache_dir, spec, resolve_root(spec, root), config or BuildConfig(),
+                           workers=workers, progress=progress)
+
+    def verify(
+        self,
+        dataset: str,
+        *,
+        full: bool = False,
+        config: BuildConfig | None = None,
+        root: str | Path | None = None,
+        check_sources: bool = True,
+        splits: list[str] | None = None,
+    ) -> VerifyReport:
+        return verify_cache(self.cache_dir, dataset, full=full, expected_config=config,
+                            root=Path(root).resolve() if root else None,
+                            check_sources=check_sources, splits=splits)
+
+    def datasets(self) -> list[str]:
+        if not self.cache_dir.is_dir():
+            return []
+        return sorted(p.name for p in self.cache_dir.iterdir()
+                      if p.is_dir() and not p.name.startswith("."))
+
+    def status(self) -> dict[str, Any]:
+        return cache_status(self.cache_dir)

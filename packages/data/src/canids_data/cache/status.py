@@ -1,0 +1,64 @@
+"""What is in a cache folder: datasets, splits, counts, config, size and age."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from ..errors import CacheError
+from .manifest import MANIFEST_NAME, load_manifest
+
+__all__ = ["cache_status"]
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def cache_status(cache_dir: Path) -> dict[str, Any]:
+    """A JSON-ready description of ``cache_dir``; never raises for a damaged dataset."""
+    out: dict[str, Any] = {"location": str(cache_dir), "exists": cache_dir.is_dir(),
+                           "datasets": {}, "builds_in_progress": []}
+    if not cache_dir.is_dir():
+        return out
+    staging = cache_dir / ".staging"
+    if staging.is_dir():
+        for d in sorted(staging.iterdir()):
+            parts = list((d / "parts").glob("*/meta.json")) if (d / "parts").is_dir() else []
+            out["builds_in_progress"].append({"dataset": d.name, "staged_files": len(parts)})
+    total = 0
+    for store in sorted(p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        size = _du(store)
+        total += size
+        entry: dict[str, Any] = {"path": str(store), "bytes": size}
+        if not (store / MANIFEST_NAME).is_file():
+            entry["state"] = "incomplete (no manifest.json)"
+            out["datasets"][store.name] = entry
+            continue
+        try:
+            m = load_manifest(store, store.name)
+        except CacheError as exc:
+            entry["state"] = f"unreadable: {str(exc).splitlines()[0]}"
+            out["datasets"][store.name] = entry
+            continue
+        finished = m.data["build"]["finished"]
+        built_ts = (store / MANIFEST_NAME).stat().st_mtime
+        entry.update({
+            "state": "built",
+            "root": str(m.root),
+            "splits": m.splits,
+            "config": {k: m.data["config"][k] for k in ("window", "stride", "val_fraction",
+                                                         "skip_bad_rows", "format")},
+            "config_digest": m.config_digest[:16],
+            "vocabulary_size": len(m.vocabulary),
+            "sources": len(m.sources),
+            "sources_used": sum(1 for s in m.sources if s["used"]),
+            "skipped_rows": sum(m.data.get("skipped_rows", {}).values()),
+            "built": finished,
+            "age_seconds": round(time.time() - built_ts, 1),
+            "build_seconds": m.data["build"]["seconds"],
+        })
+        out["datasets"][store.name] = entry
+    out["bytes"] = total
+    return out

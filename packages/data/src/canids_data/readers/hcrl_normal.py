@@ -1,0 +1,42 @@
+"""HCRL ``normal_run_data.txt``: ``Timestamp: <t>  ID: <hex>  000  DLC: <n>  <bytes…>``.
+
+Whitespace-separated and unlabelled: every message is normal traffic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._table_build import Columns
+from ._text import FieldMatrix, RowErrors
+
+__all__ = ["FORMAT", "parse"]
+
+FORMAT = "hcrl_normal"
+DELIMS = b" \t"
+COLLAPSE = True
+MAX_FIELDS = 15
+
+
+def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Columns:
+    n = len(fm)
+    shape_ok = fm.equals(0, b"Timestamp:") & fm.equals(2, b"ID:") & fm.equals(5, b"DLC:")
+    errors.flag(~shape_ok, "not a 'Timestamp: … ID: … DLC: …' line (wrong format or delimiter?)")
+    ts, ok = fm.float(1)
+    errors.flag(~ok, "timestamp is not a decimal number")
+    can_id, ok = fm.hex(3, 8)
+    errors.flag(~ok | (can_id > 0x1FFFFFFF), "CAN ID is not a hex number of at most 29 bits")
+    dlc, ok = fm.dec(6, 2)
+    errors.flag(~ok, "DLC is not a decimal number")
+    errors.flag(dlc > 8, "DLC above 8")
+    dlc = np.minimum(dlc, 8)
+    errors.flag(fm.nfields != 7 + dlc, "DLC disagrees with the number of data bytes")
+    payload = np.zeros((n, 8), np.uint8)
+    bad_byte = np.zeros(n, bool)
+    for j in range(8):
+        val, ok = fm.hex(7 + j, 2)
+        used = j < dlc
+        bad_byte |= used & ~ok
+        payload[:, j] = np.where(used & ok, val, 0)
+    errors.flag(bad_byte, "payload byte is not a 1-2 digit hex number")
+    return Columns(ts, can_id, dlc, payload, None)
