@@ -319,7 +319,7 @@ def test_demo_layout_and_size(tmp_path):
         assert all(0 < lab.mean() < 0.6 for lab in by_split[split]), split
     for c in demo_plan():
         assert 20 <= c.duration_s <= 30
-        assert all(a.duration_s >= 3 for a in c.attacks)
+        assert all(a.duration_s >= 2 for a in c.attacks)
     vehicles = {c.split: c.vehicle for c in demo_plan()}
     assert vehicles["test_02_unknown_vehicle_known_attack"] == "unknown"
     assert vehicles["test_03_known_vehicle_unknown_attack"] == "known"

@@ -1,1 +1,292 @@
-def main() -> None: ...
+"""``canids-cache build|verify|status``: the only way a graph cache comes to exist."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from canids_data import (
+    EXIT_CODES,
+    BuildConfig,
+    BuildProgress,
+    CacheManager,
+    CanidsDataError,
+    VerifyStatus,
+    get_dataset,
+    resolve_root,
+)
+from canids_data.synthetic import write_demo_dataset
+
+from ._console import fail, human_bytes, table
+
+__all__ = ["main"]
+
+
+def _manager(ctx: click.Context) -> CacheManager:
+    obj = ctx.ensure_object(dict)
+    mgr = CacheManager(obj.get("cache_dir"), datasets_file=obj.get("datasets_file"))
+    # One cache location, said by every command (to stderr when stdout is JSON).
+    click.echo(f"cache: {mgr.cache_dir}", err=bool(obj.get("json")))
+    return mgr
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Cache folder (default: $CANIDS_CACHE_DIR, else ./cache).",
+)
+@click.option(
+    "--datasets-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="TOML file describing your own datasets (default: $CANIDS_DATASETS).",
+)
+@click.pass_context
+def main(ctx: click.Context, cache_dir: Path | None, datasets_file: Path | None) -> None:
+    """Build, verify and describe the graph cache that training reads."""
+    ctx.ensure_object(dict).update(cache_dir=cache_dir, datasets_file=datasets_file)
+
+
+def _progress(p: BuildProgress) -> None:
+    line = (
+        f"[{p.files_done:>3}/{p.files_total} files] {p.messages:>12,} messages "
+        f"{p.graphs:>9,} graphs  {p.current}"
+    )
+    if sys.stderr.isatty():
+        click.echo("\r" + line[:160].ljust(160), nl=False, err=True)
+    else:
+        click.echo(line, err=True)
+
+
+@main.command()
+@click.option("--dataset", required=True, help="hcrl_ch, hcrl_sa, set_01..set_04, demo, or yours.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder holding the dataset's split folders (default: $CANIDS_DATA_ROOT/<dataset>).",
+)
+@click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True)
+@click.option("--window", type=click.IntRange(2), default=100, show_default=True)
+@click.option("--stride", type=click.IntRange(1), default=100, show_default=True)
+@click.option(
+    "--val-fraction",
+    type=click.FloatRange(0.0, 0.9, max_open=True),
+    default=0.15,
+    show_default=True,
+    help="Tail of each training capture held out for validation.",
+)
+@click.option(
+    "--skip-bad-rows", is_flag=True, help="Skip malformed rows (counted in the manifest)."
+)
+@click.option("--format", "fmt", default=None, help="Force a reader instead of detection.")
+@click.option("--force", is_flag=True, help="Rebuild even if the cache verifies.")
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Seed of the generated captures (dataset 'demo' only).",
+)
+@click.pass_context
+def build(
+    ctx: click.Context,
+    dataset: str,
+    root: Path | None,
+    workers: int,
+    window: int,
+    stride: int,
+    val_fraction: float,
+    skip_bad_rows: bool,
+    fmt: str | None,
+    force: bool,
+    seed: int,
+) -> None:
+    """Read every capture, build graphs, write the Zarr cache and its manifest."""
+    mgr = _manager(ctx)
+    try:
+        config = BuildConfig(
+            window=window,
+            stride=stride,
+            val_fraction=val_fraction,
+            skip_bad_rows=skip_bad_rows,
+            format=fmt,
+        )
+        spec = get_dataset(dataset, mgr.datasets_file)
+        data_root = resolve_root(spec, root)
+        if dataset == "demo" and not any(data_root.glob("*/*")):
+            files = write_demo_dataset(data_root, seed=seed)
+            click.echo(f"generated {len(files)} demo captures (seed {seed}) in {data_root}")
+        if not force:
+            report = mgr.verify(dataset, config=config, root=data_root)
+            if report.ok:
+                click.echo(
+                    f"{dataset}: up to date at {report.store} (quick verify ok); --force rebuilds"
+                )
+                _print_splits(report.manifest.data if report.manifest else {})
+                return
+        click.echo(f"building {dataset} from {data_root} with {workers} worker(s)")
+        result = mgr.build(dataset, data_root, config, workers=workers, progress=_progress)
+    except CanidsDataError as exc:
+        fail(exc)
+    if sys.stderr.isatty():
+        click.echo("", err=True)
+    m = result.manifest
+    click.echo(
+        f"built {dataset} in {result.seconds:.2f} s: {result.messages:,} messages "
+        f"({result.messages_per_second / 1e6:.2f} M messages/s), "
+        f"{result.resumed_files} file(s) resumed from an interrupted build"
+    )
+    _print_splits(m)
+    for d in m.get("dedup", []):
+        click.echo(
+            f"duplicate training capture(s) {', '.join(d['dropped'])}: same messages as "
+            f"{d['kept']}, used once"
+        )
+    skipped = m.get("skipped_rows", {})
+    if skipped:
+        click.echo(
+            f"skipped {sum(skipped.values()):,} malformed row(s) in {len(skipped)} file(s) "
+            "(listed in manifest.json)"
+        )
+    click.echo(
+        f"vocabulary: {len(m['vocabulary']['can_ids'])} CAN IDs + OOV; "
+        f"store: {result.store} ({human_bytes(_du(result.store))})"
+    )
+
+
+def _du(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _print_splits(manifest: dict) -> None:
+    rows = [
+        [
+            name,
+            f"{c['graphs']:,}",
+            f"{c['attack_graphs']:,}",
+            f"{c['nodes']:,}",
+            f"{c['edges']:,}",
+            f"{c['nodes'] / max(c['graphs'], 1):.1f}",
+        ]
+        for name, c in manifest.get("splits", {}).items()
+    ]
+    click.echo(table(["split", "graphs", "attack", "nodes", "edges", "nodes/graph"], rows))
+
+
+@main.command()
+@click.option(
+    "--dataset", default=None, help="Dataset to verify (default: every one in the cache)."
+)
+@click.option("--full", is_flag=True, help="Also hash every source and every array.")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the captures are now, if they moved since the build.",
+)
+@click.option(
+    "--window",
+    type=click.IntRange(2),
+    default=None,
+    help="Expected window (with --stride/--val-fraction: check the build config).",
+)
+@click.option("--stride", type=click.IntRange(1), default=None)
+@click.option("--val-fraction", type=float, default=None)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@click.pass_context
+def verify(
+    ctx: click.Context,
+    dataset: str | None,
+    full: bool,
+    root: Path | None,
+    window: int | None,
+    stride: int | None,
+    val_fraction: float | None,
+    as_json: bool,
+) -> None:
+    """Check a cache; exit 0 ok, 10 missing, 11 incomplete, 12 stale, 13 config, 14 corrupt."""
+    ctx.ensure_object(dict)["json"] = as_json
+    mgr = _manager(ctx)
+    names = [dataset] if dataset else mgr.datasets()
+    if not names:
+        click.echo(
+            "no cache here; build one with: canids-cache build --dataset NAME --root PATH", err=True
+        )
+        sys.exit(EXIT_CODES[VerifyStatus.MISSING])
+    reports = []
+    for name in names:
+        config = None
+        if window is not None or stride is not None or val_fraction is not None:
+            base = BuildConfig()
+            config = BuildConfig(
+                window=window or base.window,
+                stride=stride or base.stride,
+                val_fraction=base.val_fraction if val_fraction is None else val_fraction,
+            )
+        reports.append(mgr.verify(name, full=full, config=config, root=root))
+    worst = max(reports, key=lambda r: r.exit_code)
+    if as_json:
+        click.echo(json.dumps([r.to_json() for r in reports], indent=1))
+        sys.exit(worst.exit_code)
+    for r in reports:
+        mode = "full" if full else "quick"
+        if r.ok:
+            m = r.manifest.data if r.manifest else {}
+            click.echo(f"{r.dataset}: ok ({mode} verify) at {r.store}")
+            _print_splits(m)
+            continue
+        click.echo(f"{r.dataset}: {r.status} ({mode} verify) at {r.store}")
+        for p in r.problems[:20]:
+            click.echo(f"  - [{p.status}] {p.where}: {p.detail}")
+        if len(r.problems) > 20:
+            click.echo(f"  … {len(r.problems) - 20} more")
+        click.echo(f"  fix: {r.fix}")
+    sys.exit(worst.exit_code)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable status.")
+@click.pass_context
+def status(ctx: click.Context, as_json: bool) -> None:
+    """Location, size, datasets, splits and counts, config and age."""
+    ctx.ensure_object(dict)["json"] = as_json
+    mgr = _manager(ctx)
+    info = mgr.status()
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+        return
+    if not info["exists"]:
+        click.echo("no cache yet; build one with: canids-cache build --dataset NAME --root PATH")
+        return
+    click.echo(f"size on disk: {human_bytes(info['bytes'])}")
+    for b in info["builds_in_progress"]:
+        click.echo(
+            f"interrupted or running build of {b['dataset']}: {b['staged_files']} file(s) "
+            "staged; rerun canids-cache build to resume"
+        )
+    for name, d in info["datasets"].items():
+        if d["state"] != "built":
+            click.echo(f"{name}: {d['state']} ({d['path']})")
+            continue
+        cfg = d["config"]
+        click.echo(
+            f"{name}: built {d['built']} ({d['age_seconds'] / 3600:.1f} h ago, in "
+            f"{d['build_seconds']:.1f} s), {human_bytes(d['bytes'])}, from {d['root']}"
+        )
+        click.echo(
+            f"  config: window={cfg['window']} stride={cfg['stride']} "
+            f"val_fraction={cfg['val_fraction']} skip_bad_rows={cfg['skip_bad_rows']} "
+            f"digest={d['config_digest']}; vocabulary {d['vocabulary_size']} "
+            f"(incl. OOV); {d['sources_used']}/{d['sources']} captures used; "
+            f"{d['skipped_rows']} skipped rows"
+        )
+        rows = [
+            [s, f"{c['graphs']:,}", f"{c['attack_graphs']:,}", f"{c['nodes']:,}", f"{c['edges']:,}"]
+            for s, c in d["splits"].items()
+        ]
+        click.echo(table(["split", "graphs", "attack", "nodes", "edges"], rows, indent=2))

@@ -28,9 +28,9 @@ class EpochPlan:
         return int(self.bounds.size - 1)
 
 
-def _select(order: np.ndarray, bounds: np.ndarray, batches: np.ndarray) -> tuple[
-    np.ndarray, np.ndarray
-]:
+def _select(
+    order: np.ndarray, bounds: np.ndarray, batches: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """Keep the given batches (indices into ``bounds``), in the given order."""
     starts = bounds[:-1][batches]
     lengths = np.diff(bounds)[batches]

@@ -29,13 +29,16 @@ def plot_profile(profile_or_sizes: Profile | Any, path: str | os.PathLike[str]) 
     from matplotlib.figure import Figure
 
     profile = (
-        profile_or_sizes if isinstance(profile_or_sizes, Profile)
+        profile_or_sizes
+        if isinstance(profile_or_sizes, Profile)
         else profile_dataset(profile_or_sizes)
     )
     fig = Figure(figsize=(10, 4), dpi=100)
     canvas = FigureCanvasAgg(fig)
-    panels = (("nodes", profile.nodes_hist, profile.nodes), ("edges", profile.edges_hist,
-                                                               profile.edges))
+    panels = (
+        ("nodes", profile.nodes_hist, profile.nodes),
+        ("edges", profile.edges_hist, profile.edges),
+    )
     for i, (what, hist, stats) in enumerate(panels):
         ax = fig.add_subplot(1, 2, i + 1)
         _bars(ax, hist)

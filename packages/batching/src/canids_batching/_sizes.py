@@ -65,9 +65,7 @@ def resolve_sizes(source: SizesLike) -> tuple[np.ndarray, np.ndarray]:
     n = as_size_array(nodes, f"{origin} num_nodes")
     e = as_size_array(edges, f"{origin} num_edges")
     if n.shape != e.shape:
-        raise BatchingError(
-            f"{origin}: num_nodes has {n.size} entries but num_edges has {e.size}"
-        )
+        raise BatchingError(f"{origin}: num_nodes has {n.size} entries but num_edges has {e.size}")
     if n.size == 0:
         raise BatchingError(f"{origin}: no graphs (empty dataset or split)")
     return n, e

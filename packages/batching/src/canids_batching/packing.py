@@ -149,8 +149,9 @@ def pack_sorted(
     for start in range(0, n, bucket_size):
         pool = np.concatenate([carry, np.arange(start, min(n, start + bucket_size))])
         pool = pool[np.argsort(-share[pool], kind="stable")]
-        ls, ps, ks, rs = (np.asarray(v, dtype=np.int64) for v in
-                          _pack_pool([w[pool] for w in weights], budgets))
+        ls, ps, ks, rs = (
+            np.asarray(v, dtype=np.int64) for v in _pack_pool([w[pool] for w in weights], budgets)
+        )
         last = start + bucket_size >= n
         keep = ls.size if last else ls.size - 1
         if not last:

@@ -5,18 +5,19 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
+from itertools import pairwise
 from typing import Any, Literal, get_args
 
 import numpy as np
 from torch.utils.data import Sampler
 
+from canids_batching._checks import Key, budgets_for, check_int
 from canids_batching._plan import EpochPlan, plan_epoch
 from canids_batching._sizes import SizesLike, resolve_sizes
 from canids_batching.errors import BatchingError, BatchingWarning
 
 __all__ = ["BudgetBatchSampler", "SamplerStats"]
 
-Key = Literal["nodes", "edges", "both"]
 Packing = Literal["sequential", "sorted"]
 
 
@@ -53,29 +54,6 @@ class SamplerStats:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise BatchingError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _budgets(key: str, budget: Any) -> tuple[int, ...]:
-    if key not in get_args(Key):
-        raise BatchingError(f"key must be 'nodes', 'edges' or 'both', got {key!r}")
-    if key == "both":
-        if not (isinstance(budget, tuple | list) and len(budget) == 2):
-            raise BatchingError(
-                "key='both' takes budget=(node_budget, edge_budget), a pair of positive "
-                f"integers; got {budget!r}"
-            )
-        return (_check_int("node budget", budget[0], 1), _check_int("edge budget", budget[1], 1))
-    if isinstance(budget, tuple | list):
-        raise BatchingError(
-            f"a (node_budget, edge_budget) pair needs key='both'; key={key!r} takes one integer"
-        )
-    return (_check_int(f"budget ({key})", budget, 1),)
 
 
 class BudgetBatchSampler(Sampler[list[int]]):
@@ -122,25 +100,26 @@ class BudgetBatchSampler(Sampler[list[int]]):
     ) -> None:
         super().__init__()
         self.key = key
-        self.budget = _budgets(key, budget)
+        self.budget = budgets_for(key, budget)
         if packing not in get_args(Packing):
             raise BatchingError(f"packing must be 'sequential' or 'sorted', got {packing!r}")
         self.packing = packing
         self.shuffle = bool(shuffle)
-        self.seed = _check_int("seed", seed, 0)
+        self.seed = check_int("seed", seed, 0)
         self.drop_last = bool(drop_last)
-        self.min_batch_size = _check_int("min_batch_size", min_batch_size, 1)
-        self.num_replicas = _check_int("num_replicas", num_replicas, 1)
-        self.rank = _check_int("rank", rank, 0)
+        self.min_batch_size = check_int("min_batch_size", min_batch_size, 1)
+        self.num_replicas = check_int("num_replicas", num_replicas, 1)
+        self.rank = check_int("rank", rank, 0)
         if self.rank >= self.num_replicas:
             raise BatchingError(
                 f"rank must be in [0, num_replicas); got rank={rank}, num_replicas={num_replicas}"
             )
-        self.bucket_size = _check_int("bucket_size", bucket_size, 1)
+        self.bucket_size = check_int("bucket_size", bucket_size, 1)
         self.num_nodes, self.num_edges = resolve_sizes(sizes_or_dataset)
         # Planning gathers these once per epoch; int32 halves the memory traffic.
-        small = [a.astype(np.int32) if a.max() < 2**31 else a for a in (self.num_nodes,
-                                                                        self.num_edges)]
+        small = [
+            a.astype(np.int32) if a.max() < 2**31 else a for a in (self.num_nodes, self.num_edges)
+        ]
         self._weights = {"nodes": small[:1], "edges": small[1:]}.get(key, small)
         self._epoch = 0
         self._cache: EpochPlan | None = None
@@ -170,7 +149,7 @@ class BudgetBatchSampler(Sampler[list[int]]):
 
     def set_epoch(self, epoch: int) -> None:
         """Select the epoch whose order the next ``len()``/``iter()`` describe."""
-        epoch = _check_int("epoch", epoch, 0)
+        epoch = check_int("epoch", epoch, 0)
         if epoch != self._epoch:
             self._epoch = epoch
             self._cache = None
@@ -209,7 +188,7 @@ class BudgetBatchSampler(Sampler[list[int]]):
         plan = self.plan()
         flat = plan.order.tolist()
         bounds = plan.bounds.tolist()
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        for start, stop in pairwise(bounds):
             yield flat[start:stop]
 
     def stats(self) -> SamplerStats:

@@ -28,6 +28,7 @@ __all__ = ["BudgetResult", "ProbeRecord", "search_max_budget"]
 
 _KIND, _VERSION = "canids-batching.budget", 1
 NOT_FIT = (DoesNotFit, torch.OutOfMemoryError)
+COVER = 0.5
 
 
 @dataclass(frozen=True)
@@ -110,27 +111,45 @@ def _next_budget(
 ) -> int:
     model = _fit(fits)
     pred = (capacity - model[0]) / model[1] if model else None
+    peaks = [p for _, p in fits]
+    base = min(peaks)
+    # Share of the memory between the smallest probe and the capacity that the fitting
+    # probes span: a slope measured over a sliver of it is mostly noise.
+    cover = (max(peaks) - base) / max(1.0, capacity - base)
     if ub is None:
-        # Land just under the predicted maximum, but always at least far enough above lb
-        # that a failure there settles the answer within tol.
         verify = max(lb + 1, math.floor(lb / (1 - tol)))
-        c = verify if pred is None else max(math.floor(pred * (1 - tol / 2)), verify)
-        if pred is None and len(fits) > 1:
-            c = max(c, 2 * lb)
+        if model is None:
+            c = 2 * lb
+        elif len(fits) > 1 and cover < COVER:
+            # Go half-way to the capacity in memory, not in budget: it fits even if the
+            # slope is off by half, and spans enough memory for the next fit.
+            p_lb = dict(fits)[lb]
+            c = max(verify, math.floor(lb + 0.5 * (capacity - p_lb) / model[1]))
+        else:
+            # Land just under the predicted maximum, but far enough above lb that a
+            # failure there settles the answer within tol.
+            c = max(math.floor(pred * (1 - tol / 2)), verify)
         return min(c, high)
     finishing = math.ceil(ub * (1 - tol))
     span = ub - lb
-    if pred is not None and lb < pred < ub:
-        guess = pred * (1 - tol / 2)
-    else:
+    if pred is None:
         guess = math.sqrt(lb * ub)
+    elif pred >= ub:
+        # The model overshot: by noise when it spans the memory well (the maximum is
+        # then just below the failure), otherwise by a poor slope (step down further).
+        guess = finishing if cover >= COVER else ub - max(tol * ub, 0.25 * span)
+    elif pred <= lb:
+        guess = lb / (1 - tol) if cover >= COVER else lb + max(tol * lb, 0.25 * span)
+    else:
+        guess = pred * (1 - tol / 2)
     if guess >= finishing:
         c = finishing
     else:
-        # Keep every probe inside the middle 60 % of the bracket: a wrong model then
-        # still shrinks it by a fifth per probe.
+        # Keep every probe inside the middle of the bracket: a wrong model then still
+        # shrinks it by a fifth per probe.
         c = min(max(guess, lb + 0.2 * span), ub - 0.2 * span, finishing)
-    return int(min(max(round(c), lb + 1), ub - 1))
+    c = finishing if c >= finishing - 1 else math.floor(c)
+    return int(min(max(c, lb + 1), ub - 1))
 
 
 def search_max_budget(
@@ -153,8 +172,12 @@ def search_max_budget(
     smallest failing and the largest fitting budgets are within ``rel_tol`` of each other,
     after ``max_probes`` probes (warning, ``converged=False``), or at ``high``.
     """
-    for name, v in (("low", low), ("high", high), ("capacity", capacity),
-                    ("max_probes", max_probes)):
+    for name, v in (
+        ("low", low),
+        ("high", high),
+        ("capacity", capacity),
+        ("max_probes", max_probes),
+    ):
         if isinstance(v, bool) or not isinstance(v, int | np.integer) or v < 1:
             raise BatchingError(f"{name} must be a positive integer, got {v!r}")
     if low > high:

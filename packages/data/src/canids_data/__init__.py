@@ -18,9 +18,17 @@ from .cache import (
     VerifyReport,
     VerifyStatus,
 )
-from .catalog import BUILTIN_DATASETS, DatasetSpec, SourceFile, discover_sources, get_dataset
+from .catalog import (
+    BUILTIN_DATASETS,
+    DatasetSpec,
+    SourceFile,
+    discover_sources,
+    get_dataset,
+    load_datasets_file,
+    resolve_root,
+)
 from .config import SCHEMA_VERSION, BuildConfig
-from .errors import CacheError, CanidsDataError, CatalogError, ReaderError
+from .errors import CacheError, CanidsDataError, CatalogError, ReaderError, WriterError
 from .graphs import EDGE_FEATURES, NODE_FEATURES, GraphArrays, build_graphs
 from .readers import READER_FORMATS, detect_format, read_capture
 from .table import MessageTable, ReadReport
@@ -37,6 +45,7 @@ __all__ = [
     "BuildConfig",
     "BuildProgress",
     "BuildResult",
+    "CachedGraphDataset",
     "CacheError",
     "CacheManager",
     "CanidsDataError",
@@ -50,11 +59,24 @@ __all__ = [
     "SourceFile",
     "VerifyReport",
     "VerifyStatus",
+    "WriterError",
     "Vocabulary",
     "__version__",
     "build_graphs",
     "detect_format",
     "discover_sources",
     "get_dataset",
+    "load_datasets_file",
     "read_capture",
+    "resolve_root",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # CachedGraphDataset needs torch and torch_geometric (seconds to import): load it on
+    # first use so cache builds and their worker processes never pay for it.
+    if name == "CachedGraphDataset":
+        from .dataset import CachedGraphDataset
+
+        return CachedGraphDataset
+    raise AttributeError(f"module 'canids_data' has no attribute {name!r}")
