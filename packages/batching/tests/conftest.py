@@ -37,3 +37,20 @@ def import_extra(name: str) -> object:
 @pytest.fixture
 def hcrl_sizes() -> tuple[np.ndarray, np.ndarray]:
     return hcrl_like_sizes(5000, seed=7)
+
+
+# Test modules cannot import conftest under --import-mode=importlib: hand the helpers
+# over as fixtures instead.
+@pytest.fixture
+def make_hcrl():  # noqa: ANN201
+    return hcrl_like_sizes
+
+
+@pytest.fixture
+def make_skewed():  # noqa: ANN201
+    return skewed_sizes
+
+
+@pytest.fixture
+def extra():  # noqa: ANN201
+    return import_extra

@@ -9,7 +9,6 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from conftest import hcrl_like_sizes, import_extra
 
 import canids_batching as cb
 
@@ -135,8 +134,8 @@ def test_bad_sizes_are_refused(nodes, edges, match) -> None:
         cb.profile_sizes(np.asarray(nodes), np.asarray(edges))
 
 
-def test_plot_profile_writes_a_png(tmp_path, hcrl_sizes) -> None:
-    import_extra("matplotlib")
+def test_plot_profile_writes_a_png(tmp_path, hcrl_sizes, extra) -> None:
+    extra("matplotlib")
     p = cb.profile_sizes(*hcrl_sizes, name="train")
     out = cb.plot_profile(p, tmp_path / "hist.png")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

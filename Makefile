@@ -1,0 +1,39 @@
+# Everyday commands over uv. `make demo` and `make test` do all setup on a fresh machine
+# with Python 3.11+: they install uv with pip when it is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+# Re-evaluated at each use, so a uv installed by `ensure-uv` is found (on PATH or as a module).
+UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+PYTHON ?= python3
+
+.PHONY: help ensure-uv sync demo test lint format
+
+help:
+	@echo "make demo    build + verify the embedded demo cache (all setup included)"
+	@echo "make test    run every test (all setup included)"
+	@echo "make lint    ruff check + format check"
+
+ensure-uv:
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+	  { echo "installing uv with pip"; $(PYTHON) -m pip install --quiet --user uv 2>/dev/null || \
+	    $(PYTHON) -m pip install --quiet --user --break-system-packages uv 2>/dev/null || \
+	    $(PYTHON) -m pip install --quiet uv; }
+
+sync: ensure-uv
+	$(UV) sync --locked
+
+demo: sync
+	$(UV) run canids-cache build --dataset demo
+	$(UV) run canids-cache verify --dataset demo --full
+	$(UV) run canids-cache status
+
+test: sync
+	$(UV) run pytest
+
+lint: sync
+	$(UV) run ruff check .
+	$(UV) run ruff format --check .
+
+format: sync
+	$(UV) run ruff format .
+	$(UV) run ruff check --fix .

@@ -1,0 +1,42 @@
+"""The public API is complete: every exported name imports and the README lists exactly those."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import canids_data
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_names() -> set[str]:
+    text = README.read_text()
+    section = text.split("## API", 1)[1]
+    names: set[str] = set()
+    for row in section.splitlines():
+        if row.startswith("| `"):
+            first_cell = row.split("|")[1]
+            names.update(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", first_cell))
+    return names
+
+
+def test_every_exported_name_imports():
+    for name in canids_data.__all__:
+        assert getattr(canids_data, name) is not None, name
+
+
+def test_readme_lists_exactly_the_public_api():
+    assert _readme_names() == set(canids_data.__all__)
+
+
+def test_dataset_is_loaded_lazily_and_unknown_names_fail():
+    from canids_data.dataset import CachedGraphDataset
+
+    assert canids_data.CachedGraphDataset is CachedGraphDataset
+    try:
+        canids_data.NoSuchThing  # noqa: B018
+    except AttributeError as exc:
+        assert "NoSuchThing" in str(exc)
+    else:  # pragma: no cover
+        raise AssertionError("unknown attribute did not raise")
