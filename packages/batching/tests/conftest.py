@@ -19,9 +19,9 @@ def hcrl_like_sizes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
 def skewed_sizes(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Mostly small graphs with a heavy tail of large ones (sizes up to ~half a budget)."""
     rng = np.random.default_rng(seed)
-    nodes = np.where(
-        rng.random(n) < 0.7, rng.integers(5, 40, n), rng.integers(150, 520, n)
-    ).astype(np.int64)
+    nodes = np.where(rng.random(n) < 0.7, rng.integers(5, 40, n), rng.integers(150, 520, n)).astype(
+        np.int64
+    )
     edges = (nodes * rng.uniform(1.2, 2.0, n)).astype(np.int64)
     return nodes, edges
 
@@ -42,15 +42,15 @@ def hcrl_sizes() -> tuple[np.ndarray, np.ndarray]:
 # Test modules cannot import conftest under --import-mode=importlib: hand the helpers
 # over as fixtures instead.
 @pytest.fixture
-def make_hcrl():  # noqa: ANN201
+def make_hcrl():
     return hcrl_like_sizes
 
 
 @pytest.fixture
-def make_skewed():  # noqa: ANN201
+def make_skewed():
     return skewed_sizes
 
 
 @pytest.fixture
-def extra():  # noqa: ANN201
+def extra():
     return import_extra

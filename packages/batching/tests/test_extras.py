@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import sys
 
+import canids_batching as cb
 import numpy as np
 import pytest
-
-import canids_batching as cb
 
 
 def _block(monkeypatch: pytest.MonkeyPatch, root: str) -> None:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
-
 from canids_batching.packing import gather_segments, pack_sequential, pack_sorted
 
 
@@ -45,7 +46,9 @@ def test_sorted_is_a_permutation_within_budget(seed, budgets, make_skewed) -> No
     rng = np.random.default_rng(seed)
     perm, bounds, remainder = pack_sorted(weights, budgets, 256, rng)
     assert sorted(perm.tolist()) == list(range(nodes.size))
-    assert bounds[0] == 0 and bounds[-1] == nodes.size and 0 <= remainder < bounds.size - 1
+    assert bounds[0] == 0
+    assert bounds[-1] == nodes.size
+    assert 0 <= remainder < bounds.size - 1
     for w, b in zip(weights, budgets, strict=True):
         sums = np.add.reduceat(w[perm], bounds[:-1])
         alone = np.diff(bounds) == 1
@@ -56,7 +59,7 @@ def test_sorted_leaves_less_than_the_smallest_remaining_graph_unused() -> None:
     # One bucket, no shuffle: batches come out in packing order.
     w = np.array([90, 70, 60, 40, 30, 20, 10, 10, 5, 5])
     perm, bounds, _ = pack_sorted([w], [100], bucket_size=100, rng=None)
-    batches = [w[perm[s:e]].tolist() for s, e in zip(bounds[:-1], bounds[1:], strict=True)]
+    batches = [w[perm[s:e]].tolist() for s, e in itertools.pairwise(bounds)]
     assert batches[0] == [90, 5, 5]  # largest first, topped up with the smallest
     remaining = list(w)
     for batch in batches[:-1]:

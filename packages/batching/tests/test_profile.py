@@ -6,11 +6,10 @@ import json
 import math
 from types import SimpleNamespace
 
+import canids_batching as cb
 import numpy as np
 import pytest
 import torch
-
-import canids_batching as cb
 
 
 def test_statistics_match_numpy(hcrl_sizes) -> None:
@@ -48,7 +47,8 @@ def test_edges_more_variable_than_nodes_recommends_an_edge_budget() -> None:
     nodes = rng.integers(30, 40, 1000)
     edges = rng.integers(10, 200, 1000)
     p = cb.profile_sizes(nodes, edges, target_graphs=10)
-    assert p.edges_cv > p.nodes_cv and p.edges_cv >= cb.CV_THRESHOLD
+    assert p.edges_cv > p.nodes_cv
+    assert p.edges_cv >= cb.CV_THRESHOLD
     rec = p.recommendation
     assert (rec.strategy, rec.key) == ("budget", "edges")
     assert rec.value == max(math.ceil(10 * edges.mean()), int(edges.max()))
@@ -70,7 +70,8 @@ def test_json_round_trip_and_atomic_save(tmp_path, hcrl_sizes) -> None:
     assert cb.Profile.from_json(path.read_text()) == p
     assert [f.name for f in path.parent.iterdir()] == ["profile.json"]
     data = json.loads(p.to_json())
-    assert data["kind"] == "canids-batching.profile" and data["version"] == 1
+    assert data["kind"] == "canids-batching.profile"
+    assert data["version"] == 1
     assert data["recommendation"]["key"] in {"graphs", "nodes", "edges"}
 
 
@@ -93,7 +94,10 @@ def test_from_json_refuses_foreign_records(edit, match, hcrl_sizes) -> None:
 def test_profile_dataset_of_graphs_measures_bytes_and_feature_widths() -> None:
     graphs = [
         SimpleNamespace(
-            num_nodes=n, num_edges=2 * n, x=torch.zeros(n, 11), edge_attr=torch.zeros(2 * n, 3),
+            num_nodes=n,
+            num_edges=2 * n,
+            x=torch.zeros(n, 11),
+            edge_attr=torch.zeros(2 * n, 3),
             edge_index=torch.zeros(2, 2 * n, dtype=torch.int64),
         )
         for n in (10, 20, 30)
@@ -102,7 +106,8 @@ def test_profile_dataset_of_graphs_measures_bytes_and_feature_widths() -> None:
     assert (p.node_feature_dim, p.edge_feature_dim) == (11, 3)
     per_graph = [n * 11 * 4 + 2 * n * 3 * 4 + 2 * 2 * n * 8 for n in (10, 20, 30)]
     assert p.bytes_per_graph == pytest.approx(np.mean(per_graph))
-    assert p.nodes.count == 3 and p.edges.max == 60
+    assert p.nodes.count == 3
+    assert p.edges.max == 60
 
 
 def test_profile_dataset_uses_sizes_method() -> None:
@@ -114,7 +119,9 @@ def test_profile_dataset_uses_sizes_method() -> None:
             raise AssertionError("graphs were materialised")
 
     p = cb.profile_dataset(Split(), bytes_per_graph=100.0)
-    assert p.nodes.mean == 6 and p.edges.mean == 9 and p.bytes_per_graph == 100.0
+    assert p.nodes.mean == 6
+    assert p.edges.mean == 9
+    assert p.bytes_per_graph == 100.0
     assert p.node_feature_dim is None
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import warnings
 from types import SimpleNamespace
 
+import canids_batching as cb
 import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, Dataset
-
-import canids_batching as cb
 
 
 def batches_of(sampler: cb.BudgetBatchSampler) -> list[list[int]]:
@@ -79,12 +78,15 @@ def test_dual_budget_enforces_both(packing) -> None:
     # Sparse graphs first, dense ones after: nodes bind in the first half, edges later.
     ratio = np.where(np.arange(4000) < 2000, 0.5, 3.0)
     edges = np.round(nodes * ratio).astype(np.int64)
-    s = cb.BudgetBatchSampler((nodes, edges), (800, 1000), key="both", packing=packing,
-                              shuffle=False, bucket_size=500)
+    s = cb.BudgetBatchSampler(
+        (nodes, edges), (800, 1000), key="both", packing=packing, shuffle=False, bucket_size=500
+    )
     got = batches_of(s)
     n, e = sums(got, nodes), sums(got, edges)
-    assert n.max() <= 800 and e.max() <= 1000
-    assert (n > 760).sum() > 10 and (e > 950).sum() > 10  # each budget binds somewhere
+    assert n.max() <= 800
+    assert e.max() <= 1000
+    assert (n > 760).sum() > 10
+    assert (e > 950).sum() > 10
     assert sorted(i for b in got for i in b) == list(range(4000))
     only_nodes = cb.BudgetBatchSampler((nodes, edges), 800, key="nodes", packing=packing)
     assert len(s) > len(only_nodes)
@@ -104,8 +106,10 @@ def test_oversized_graphs_travel_alone_counted_and_warned_once() -> None:
             for b in got:
                 assert nodes[b].sum() <= 100 or len(b) == 1
             st = s.stats()
-            assert st.oversized == 100 and st.dropped_graphs == 0
-            assert st.nodes_max == 600 and st.mean_fill <= 1
+            assert st.oversized == 100
+            assert st.dropped_graphs == 0
+            assert st.nodes_max == 600
+            assert st.mean_fill <= 1
 
 
 def test_sorted_fills_better_than_sequential_on_skewed_sizes(make_skewed) -> None:
@@ -126,8 +130,9 @@ def test_ddp_ranks_are_disjoint_equal_and_complete(packing, replicas, hcrl_sizes
     for epoch in (0, 1):
         per_rank = []
         for rank in range(replicas):
-            s = cb.BudgetBatchSampler(hcrl_sizes, 900, packing=packing, num_replicas=replicas,
-                                      rank=rank, seed=5)
+            s = cb.BudgetBatchSampler(
+                hcrl_sizes, 900, packing=packing, num_replicas=replicas, rank=rank, seed=5
+            )
             s.set_epoch(epoch)
             got = batches_of(s)
             assert len(got) == len(s)
@@ -158,7 +163,8 @@ def test_ddp_drop_last_drops_and_counts(hcrl_sizes) -> None:
             seen += [i for b in s for i in b]
         dropped.add(s.stats().dropped_graphs)
     assert len(seen) == len(set(seen))
-    assert dropped == {n - len(seen)} and n - len(seen) > 0
+    assert dropped == {n - len(seen)}
+    assert n - len(seen) > 0
 
 
 def test_drop_last_drops_the_remainder_batch(hcrl_sizes) -> None:
@@ -199,8 +205,10 @@ def test_accepts_sizes_method_and_graph_sequences(hcrl_sizes) -> None:
         def sizes(self):
             return torch.from_numpy(nodes), torch.from_numpy(edges)
 
-    graphs = [SimpleNamespace(num_nodes=int(a), num_edges=int(b)) for a, b in zip(nodes, edges,
-                                                                                strict=True)]
+    graphs = [
+        SimpleNamespace(num_nodes=int(a), num_edges=int(b))
+        for a, b in zip(nodes, edges, strict=True)
+    ]
     a = batches_of(cb.BudgetBatchSampler(Split(), 700))
     b = batches_of(cb.BudgetBatchSampler(graphs, 700))
     c = batches_of(cb.BudgetBatchSampler((list(nodes), list(edges)), 700))
@@ -288,6 +296,7 @@ def test_works_as_batch_sampler_of_pyg_dataloader(hcrl_sizes, extra) -> None:
     assert len(loader) == len(s)
     count = 0
     for batch in loader:
-        assert batch.num_nodes <= 600 and batch.num_edges <= 1000
+        assert batch.num_nodes <= 600
+        assert batch.num_edges <= 1000
         count += batch.num_graphs
     assert count == 400

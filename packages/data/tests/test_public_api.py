@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import canids_data
+import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 
@@ -34,9 +35,5 @@ def test_dataset_is_loaded_lazily_and_unknown_names_fail():
     from canids_data.dataset import CachedGraphDataset
 
     assert canids_data.CachedGraphDataset is CachedGraphDataset
-    try:
+    with pytest.raises(AttributeError, match="NoSuchThing"):
         canids_data.NoSuchThing  # noqa: B018
-    except AttributeError as exc:
-        assert "NoSuchThing" in str(exc)
-    else:  # pragma: no cover
-        raise AssertionError("unknown attribute did not raise")

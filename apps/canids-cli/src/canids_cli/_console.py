@@ -7,7 +7,7 @@ from typing import NoReturn
 
 import click
 
-__all__ = ["fail", "human_bytes", "table"]
+__all__ = ["fail", "human_bytes", "split_order", "table"]
 
 
 def fail(exc: Exception, code: int = 1) -> NoReturn:
@@ -36,3 +36,8 @@ def table(header: list[str], rows: list[list[str]], indent: int = 0) -> str:
     return "\n".join(
         [line(header), pad + "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
     )
+
+
+def split_order(name: str) -> tuple[int, str]:
+    """Sort key for split names: train, val, then the test splits by name."""
+    return ({"train": 0, "val": 1}.get(name, 2), name)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -11,15 +13,17 @@ from canids_data import (
     EXIT_CODES,
     BuildConfig,
     BuildProgress,
+    CacheError,
     CacheManager,
     CanidsDataError,
     VerifyStatus,
     get_dataset,
     resolve_root,
 )
+from canids_data.cache.manifest import load_manifest
 from canids_data.synthetic import write_demo_dataset
 
-from ._console import fail, human_bytes, table
+from ._console import fail, human_bytes, split_order, table
 
 __all__ = ["main"]
 
@@ -49,6 +53,33 @@ def _manager(ctx: click.Context) -> CacheManager:
 def main(ctx: click.Context, cache_dir: Path | None, datasets_file: Path | None) -> None:
     """Build, verify and describe the graph cache that training reads."""
     ctx.ensure_object(dict).update(cache_dir=cache_dir, datasets_file=datasets_file)
+
+
+def _override(ctx: click.Context, param: click.Parameter, value: Path | None) -> None:
+    """A subcommand's --cache-dir/--datasets-file wins over the group's."""
+    if value is not None:
+        ctx.ensure_object(dict)[str(param.name)] = value
+
+
+def _location_options(f: Callable[..., None]) -> Callable[..., None]:
+    """Accept --cache-dir and --datasets-file after the subcommand too, as the fix lines
+    that verify and the datasets print them (``canids-cache build --dataset D --cache-dir X``)."""
+    f = click.option(
+        "--datasets-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        default=None,
+        expose_value=False,
+        callback=_override,
+        help="Same as the group option of that name.",
+    )(f)
+    return click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=None,
+        expose_value=False,
+        callback=_override,
+        help="Same as the group option of that name.",
+    )(f)
 
 
 def _progress(p: BuildProgress) -> None:
@@ -92,6 +123,7 @@ def _progress(p: BuildProgress) -> None:
     show_default=True,
     help="Seed of the generated captures (dataset 'demo' only).",
 )
+@_location_options
 @click.pass_context
 def build(
     ctx: click.Context,
@@ -173,7 +205,7 @@ def _print_splits(manifest: dict) -> None:
             f"{c['edges']:,}",
             f"{c['nodes'] / max(c['graphs'], 1):.1f}",
         ]
-        for name, c in manifest.get("splits", {}).items()
+        for name, c in sorted(manifest.get("splits", {}).items(), key=lambda kv: split_order(kv[0]))
     ]
     click.echo(table(["split", "graphs", "attack", "nodes", "edges", "nodes/graph"], rows))
 
@@ -196,8 +228,9 @@ def _print_splits(manifest: dict) -> None:
     help="Expected window (with --stride/--val-fraction: check the build config).",
 )
 @click.option("--stride", type=click.IntRange(1), default=None)
-@click.option("--val-fraction", type=float, default=None)
+@click.option("--val-fraction", type=click.FloatRange(0.0, 0.9, max_open=True), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+@_location_options
 @click.pass_context
 def verify(
     ctx: click.Context,
@@ -218,16 +251,23 @@ def verify(
             "no cache here; build one with: canids-cache build --dataset NAME --root PATH", err=True
         )
         sys.exit(EXIT_CODES[VerifyStatus.MISSING])
+    given = {
+        k: v
+        for k, v in (("window", window), ("stride", stride), ("val_fraction", val_fraction))
+        if v is not None
+    }
     reports = []
     for name in names:
+        # Only the options given are checked; the rest of the expected config is the
+        # built one (else --window 50 on a --window 50 --stride 50 cache would report
+        # stride, and a --skip-bad-rows cache would always mismatch).
         config = None
-        if window is not None or stride is not None or val_fraction is not None:
-            base = BuildConfig()
-            config = BuildConfig(
-                window=window or base.window,
-                stride=stride or base.stride,
-                val_fraction=base.val_fraction if val_fraction is None else val_fraction,
-            )
+        if given:
+            try:
+                built = load_manifest(mgr.path(name), name).config
+            except CacheError:
+                built = BuildConfig()  # verify says what is wrong with the manifest
+            config = dataclasses.replace(built, **given)
         reports.append(mgr.verify(name, full=full, config=config, root=root))
     worst = max(reports, key=lambda r: r.exit_code)
     if as_json:
@@ -251,6 +291,7 @@ def verify(
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable status.")
+@_location_options
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Location, size, datasets, splits and counts, config and age."""
@@ -287,6 +328,6 @@ def status(ctx: click.Context, as_json: bool) -> None:
         )
         rows = [
             [s, f"{c['graphs']:,}", f"{c['attack_graphs']:,}", f"{c['nodes']:,}", f"{c['edges']:,}"]
-            for s, c in d["splits"].items()
+            for s, c in sorted(d["splits"].items(), key=lambda kv: split_order(kv[0]))
         ]
         click.echo(table(["split", "graphs", "attack", "nodes", "edges"], rows, indent=2))

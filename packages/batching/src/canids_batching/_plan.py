@@ -14,14 +14,18 @@ __all__ = ["EpochPlan", "plan_epoch"]
 
 @dataclass(frozen=True, eq=False)
 class EpochPlan:
-    """Batch ``b`` of this rank is ``order[bounds[b]:bounds[b + 1]]`` (graph indices)."""
+    """Batch ``b`` of this rank is ``order[bounds[b]:bounds[b + 1]]`` (graph indices).
+
+    ``dropped_by`` counts the dropped graphs per cause (``drop_last``,
+    ``min_batch_size``, ``DDP equalisation``), the same on every rank.
+    """
 
     order: np.ndarray
     bounds: np.ndarray
     dropped_graphs: int = 0
     dropped_batches: int = 0
     split_batches: int = 0
-    warnings: dict[str, int] = field(default_factory=dict)
+    dropped_by: dict[str, int] = field(default_factory=dict)
 
     @property
     def num_batches(self) -> int:
@@ -119,5 +123,5 @@ def plan_epoch(
         dropped_graphs=sum(drops.values()),
         dropped_batches=dropped_batches,
         split_batches=split,
-        warnings={k: v for k, v in drops.items() if k != "drop_last"},
+        dropped_by=drops,
     )

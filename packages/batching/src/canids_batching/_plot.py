@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -62,8 +63,6 @@ def _bars(ax: Any, hist: Histogram) -> None:
 
 
 def _png(canvas: Any) -> bytes:
-    import io
-
     out = io.BytesIO()
     canvas.print_png(out)
     return out.getvalue()

@@ -54,7 +54,9 @@ def _release(device: torch.device) -> None:
     torch.cuda.reset_peak_memory_stats(device)
 
 
-def _limit_fraction(memory_limit: float | None, total: int) -> tuple[int | None, float | None]:
+def _limit_fraction(
+    memory_limit: int | float | None, total: int
+) -> tuple[int | None, float | None]:
     if memory_limit is None:
         return None, None
     if isinstance(memory_limit, bool) or not isinstance(memory_limit, int | float):
@@ -78,7 +80,7 @@ def find_max_budget(
     high: int,
     device: torch.device | str | int | None = None,
     safety: float = 0.85,
-    memory_limit: float | None = None,
+    memory_limit: int | float | None = None,
     loss_fn: LossFn | None = None,
     rel_tol: float = 0.03,
     max_probes: int = 12,

@@ -139,16 +139,19 @@ def pack_sorted(
     bucket's last, the one ``drop_last`` drops).
     """
     n = int(weights[0].size)
-    if len(weights) == 1:
-        share = weights[0].astype(np.float64)
-    else:
-        share = np.maximum(weights[0] / budgets[0], weights[1] / budgets[1])
+    share = weights[0] / budgets[0]
+    if len(weights) == 2:
+        share = np.maximum(share, weights[1] / budgets[1])
+    # Sort keys as int16 so that numpy's stable sort is a radix sort (~5x faster than on
+    # floats): 1/16000 of the budget resolves every integer size of budgets up to 16000;
+    # all oversized graphs share the top key and come first.
+    key = (-np.round(np.minimum(share, 2.0) * 16000)).astype(np.int16)
     pieces_start: list[np.ndarray] = []
     batch_lengths: list[np.ndarray] = []
     carry = np.empty(0, dtype=np.int64)
     for start in range(0, n, bucket_size):
         pool = np.concatenate([carry, np.arange(start, min(n, start + bucket_size))])
-        pool = pool[np.argsort(-share[pool], kind="stable")]
+        pool = pool[np.argsort(key[pool], kind="stable")]
         ls, ps, ks, rs = (
             np.asarray(v, dtype=np.int64) for v in _pack_pool([w[pool] for w in weights], budgets)
         )

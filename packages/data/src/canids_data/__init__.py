@@ -15,6 +15,7 @@ from .cache import (
     BuildResult,
     CacheManager,
     Problem,
+    SplitSizes,
     VerifyReport,
     VerifyStatus,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "ReadReport",
     "ReaderError",
     "SourceFile",
+    "SplitSizes",
     "VerifyReport",
     "VerifyStatus",
     "WriterError",

@@ -39,11 +39,15 @@ class SplitStore:
         self.y = np.asarray(group["y"][:])
         self.graph_source = np.asarray(group["graph_source"][:])
         self.window_start = np.asarray(group["window_start"][:])
-        self.x = LazyArray(group["x"])
-        self.node_id = LazyArray(group["node_id"])
-        self.node_y = LazyArray(group["node_y"])
-        self.edge_index = LazyArray(group["edge_index"], axis=1)
-        self.edge_attr = LazyArray(group["edge_attr"])
+        fix = (
+            f"canids-cache verify --full --dataset {store.name} --cache-dir {store.parent} "
+            "(it lists every damaged array and prints the rebuild command)"
+        )
+        self.x = LazyArray(group["x"], fix=fix)
+        self.node_id = LazyArray(group["node_id"], fix=fix)
+        self.node_y = LazyArray(group["node_y"], fix=fix)
+        self.edge_index = LazyArray(group["edge_index"], axis=1, fix=fix)
+        self.edge_attr = LazyArray(group["edge_attr"], fix=fix)
 
     def __len__(self) -> int:
         return len(self.y)
@@ -74,13 +78,18 @@ class CachedGraphDataset(Dataset):
         self.dataset = dataset
         self.split = split
         if _store is None or _manifest is None:
-            report = verify_cache(self.cache_dir, dataset, expected_config=config,
-                                  root=Path(root).resolve() if root else None,
-                                  check_sources=check_sources)
+            report = verify_cache(
+                self.cache_dir,
+                dataset,
+                expected_config=config,
+                root=Path(root).resolve() if root else None,
+                check_sources=check_sources,
+            )
             if report.manifest is not None and split not in report.manifest.splits:
                 raise CacheError(
                     f"split {split!r} is not in the {dataset} cache at {report.store}; it has: "
-                    + ", ".join(report.manifest.splits), status="incomplete",
+                    + ", ".join(report.manifest.splits),
+                    status="incomplete",
                     fix=f"canids-cache status --cache-dir {self.cache_dir}",
                 )
             report.raise_for_status()
@@ -101,8 +110,21 @@ class CachedGraphDataset(Dataset):
         return len(self._store) if self._index is None else len(self._index)
 
     def _abs(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
-        idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(self)
+        raw = np.asarray(indices)
+        if raw.dtype == np.bool_:
+            # A mask selects; cast to int it would silently mean positions 0 and 1.
+            if raw.shape != (n,):
+                raise IndexError(
+                    f"a boolean mask over {n} graphs needs shape ({n},), got {raw.shape}"
+                )
+            idx = np.flatnonzero(raw)
+        elif raw.size == 0:
+            idx = np.zeros(0, np.int64)
+        elif not np.issubdtype(raw.dtype, np.integer):
+            raise TypeError(f"graph indices must be integers or a boolean mask, got {raw.dtype}")
+        else:
+            idx = raw.astype(np.int64).reshape(-1)
         if len(idx) and (idx.min() < -n or idx.max() >= n):
             raise IndexError(f"index out of range for a dataset of {n} graphs")
         idx = np.where(idx < 0, idx + n, idx)
@@ -110,8 +132,14 @@ class CachedGraphDataset(Dataset):
 
     def subset(self, indices: Sequence[int] | np.ndarray) -> CachedGraphDataset:
         """A view of some graphs: shares this dataset's store, copies no graph data."""
-        return CachedGraphDataset(self.cache_dir, self.dataset, self.split, _store=self._store,
-                                  _index=self._abs(indices), _manifest=self.manifest)
+        return CachedGraphDataset(
+            self.cache_dir,
+            self.dataset,
+            self.split,
+            _store=self._store,
+            _index=self._abs(indices),
+            _manifest=self.manifest,
+        )
 
     # ----------------------------------------------------------------- metadata
     @property
@@ -192,12 +220,26 @@ class CachedGraphDataset(Dataset):
         per_graph = torch.arange(b + 1)
         zeros = torch.zeros(b, dtype=torch.long)
         batch._num_graphs = b
-        batch._slice_dict = {"x": t_ptr, "edge_index": t_eptr, "edge_attr": t_eptr,
-                             "y": per_graph, "node_id": t_ptr, "node_y": t_ptr,
-                             "source": per_graph, "window_start": per_graph}
-        batch._inc_dict = {"x": zeros, "edge_index": t_ptr[:-1], "edge_attr": zeros,
-                           "y": zeros, "node_id": zeros, "node_y": zeros, "source": zeros,
-                           "window_start": zeros}
+        batch._slice_dict = {
+            "x": t_ptr,
+            "edge_index": t_eptr,
+            "edge_attr": t_eptr,
+            "y": per_graph,
+            "node_id": t_ptr,
+            "node_y": t_ptr,
+            "source": per_graph,
+            "window_start": per_graph,
+        }
+        batch._inc_dict = {
+            "x": zeros,
+            "edge_index": t_ptr[:-1],
+            "edge_attr": zeros,
+            "y": zeros,
+            "node_id": zeros,
+            "node_y": zeros,
+            "source": zeros,
+            "window_start": zeros,
+        }
         return batch
 
     def __getitems__(self, indices: Sequence[int]) -> Batch:
@@ -206,8 +248,12 @@ class CachedGraphDataset(Dataset):
 
     def loader(self, batch_sampler: object, **kwargs: object) -> torch.utils.data.DataLoader:
         """A DataLoader whose batches come from :meth:`collate` (one gather per batch)."""
-        return torch.utils.data.DataLoader(self, batch_sampler=batch_sampler,  # type: ignore[arg-type]
-                                           collate_fn=_identity, **kwargs)  # type: ignore[arg-type]
+        return torch.utils.data.DataLoader(
+            self,
+            batch_sampler=batch_sampler,  # type: ignore[arg-type]
+            collate_fn=_identity,
+            **kwargs,
+        )  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"CachedGraphDataset({self.dataset!r}, {self.split!r}, graphs={len(self)})"

@@ -29,6 +29,7 @@ class ReaderError(CanidsDataError, ValueError):
         self.line = line
         self.text = text
         self.reason = reason
+        self.hint = hint
         where = f"{path}:{line}" if line is not None else path
         msg = f"{where}: {reason}"
         if text is not None:
@@ -40,6 +41,26 @@ class ReaderError(CanidsDataError, ValueError):
             "(the counts are recorded in the cache manifest)"
         )
         super().__init__(msg)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Rebuilt from the constructor's arguments: a build's worker processes send this
+        # error to the parent by pickle, and the default (``cls(*args)``) cannot call
+        # ``__init__`` with the one formatted message.
+        return (
+            _rebuild_reader_error,
+            (type(self), self.path, self.reason, self.line, self.text, self.hint),
+        )
+
+
+def _rebuild_reader_error(
+    cls: type[ReaderError],
+    path: str,
+    reason: str,
+    line: int | None,
+    text: str | None,
+    hint: str | None,
+) -> ReaderError:
+    return cls(path, reason, line=line, text=text, hint=hint)
 
 
 class CatalogError(CanidsDataError, ValueError):

@@ -138,7 +138,9 @@ def build_graphs(table: MessageTable, window: int = 100, stride: int = 100) -> G
     iat_sq = np.bincount(gs, weights=dt**2, minlength=n_total) / n_int
     x[:, 18] = iat_mean
     x[:, 19] = np.sqrt(np.maximum(iat_sq - iat_mean**2, 0.0))
-    last = np.concatenate((new_f[1:], [True]))
+    # The last message of each (window, ID) group; also right for no windows at all.
+    last = np.ones_like(new_f)
+    last[:-1] = new_f[1:]
     x[:, 20] = pos[new_f] / w
     x[:, 21] = pos[last] / w
     x[:, 22] = np.bincount(gs, weights=changed, minlength=n_total) / n_int

@@ -13,7 +13,13 @@ import numpy as np
 
 from .._atomic import atomic_file
 
-__all__ = ["dataset_dir", "resolve_cache_dir", "save_arrays_atomic", "staging_dir", "write_json_atomic"]
+__all__ = [
+    "dataset_dir",
+    "resolve_cache_dir",
+    "save_arrays_atomic",
+    "staging_dir",
+    "write_json_atomic",
+]
 
 
 def resolve_cache_dir(cache_dir: str | Path | None = None) -> Path:

@@ -40,7 +40,8 @@ def assemble_split(
         "node_id": vocab.index(node_can),
         "x": _cat([p.x for p in pieces], (0, len(NODE_FEATURES)), np.float32),
         "edge_index": np.concatenate([p.edge_index for p in pieces], axis=1)
-        if pieces else np.zeros((2, 0), np.int32),
+        if pieces
+        else np.zeros((2, 0), np.int32),
         "edge_attr": _cat([p.edge_attr for p in pieces], (0, len(EDGE_FEATURES)), np.float32),
         "y": _cat([p.y for p in pieces], (0,), np.uint8),
         "node_y": _cat([p.node_y for p in pieces], (0,), np.uint8),
@@ -48,9 +49,9 @@ def assemble_split(
         "window_start": _cat([p.window_start for p in pieces], (0,), np.float64),
     }
     counts = {
-        "graphs": int(len(data["y"])),
+        "graphs": len(data["y"]),
         "attack_graphs": int(data["y"].sum()),
-        "nodes": int(len(node_can)),
+        "nodes": len(node_can),
         "edges": int(data["edge_index"].shape[1]),
         "oov_nodes": int((data["node_id"] == 0).sum()),
         "sources": len(members),

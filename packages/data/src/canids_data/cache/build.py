@@ -1,4 +1,5 @@
-"""Building a cache: parallel over files, resumable, staged beside the target, published by rename."""
+"""Building a cache: parallel over files, resumable, staged beside the target, published by
+rename."""
 
 from __future__ import annotations
 
@@ -90,23 +91,37 @@ def build_cache(
         jobs = []
         for src in sources:
             st = src.path.stat()
-            jobs.append(SourceJob(
-                rel=src.rel, path=str(src.path), split=src.split, size=st.st_size,
-                mtime_ns=st.st_mtime_ns, part_path=str(_part_path(parts, src, st.st_size,
-                                                                  st.st_mtime_ns, config)),
-                fmt=config.format or spec.format,
-                hint=spec.format_hint, skip_bad_rows=config.skip_bad_rows,
-                window=config.window, stride=config.stride, val_fraction=config.val_fraction,
-                embargo_windows=config.embargo_windows,
-            ))
+            jobs.append(
+                SourceJob(
+                    rel=src.rel,
+                    path=str(src.path),
+                    split=src.split,
+                    size=st.st_size,
+                    mtime_ns=st.st_mtime_ns,
+                    part_path=str(_part_path(parts, src, st.st_size, st.st_mtime_ns, config)),
+                    fmt=config.format or spec.format,
+                    hint=spec.format_hint,
+                    skip_bad_rows=config.skip_bad_rows,
+                    window=config.window,
+                    stride=config.stride,
+                    val_fraction=config.val_fraction,
+                    embargo_windows=config.embargo_windows,
+                )
+            )
         metas = _run_jobs(jobs, workers, progress)
-        manifest = _assemble(stage / "store", spec, root, config, jobs, metas, ignored, started,
-                             workers)
+        manifest = _assemble(
+            stage / "store", spec, root, config, jobs, metas, ignored, started, workers
+        )
         _publish(stage / "store", dataset_dir(cache_dir, spec.name))
         shutil.rmtree(stage, ignore_errors=True)
     resumed = sum(1 for m in metas if m.get("resumed"))
-    return BuildResult(dataset_dir(cache_dir, spec.name), manifest, time.time() - started, resumed,
-                       int(sum(int(m["messages"]) for m in metas)))
+    return BuildResult(
+        dataset_dir(cache_dir, spec.name),
+        manifest,
+        time.time() - started,
+        resumed,
+        int(sum(int(m["messages"]) for m in metas)),
+    )
 
 
 def _run_jobs(
@@ -129,8 +144,16 @@ def _run_jobs(
         counters["messages"] += int(meta["messages"])
         counters["graphs"] += int(meta["graphs"])
         if progress:
-            progress(BuildProgress(len(metas), len(jobs), counters["messages"], counters["graphs"],
-                                   rel, len(jobs) - len(todo)))
+            progress(
+                BuildProgress(
+                    len(metas),
+                    len(jobs),
+                    counters["messages"],
+                    counters["graphs"],
+                    rel,
+                    len(jobs) - len(todo),
+                )
+            )
 
     for meta in list(metas.values()):
         counters["messages"] += int(meta["messages"])
@@ -191,21 +214,34 @@ def _dedupe(jobs: list[SourceJob], metas: list[dict[str, Any]]) -> tuple[list[bo
             raise CacheError(
                 f"test capture {job.rel} holds the same messages as training capture "
                 f"{first_train[h]}: held-out evaluation would see training data",
-                status="config_mismatch", fix=f"remove one of the two files, then rebuild",
+                status="config_mismatch",
+                fix="remove one of the two files, then rebuild",
             )
         used.append(job.split != "train" or first_train[h] == job.rel)
     return used, [d for d in decisions.values() if d["dropped"]]
 
 
 def _assemble(
-    store: Path, spec: DatasetSpec, root: Path, config: BuildConfig, jobs: list[SourceJob],
-    metas: list[dict[str, Any]], ignored: list[str], started: float, workers: int,
+    store: Path,
+    spec: DatasetSpec,
+    root: Path,
+    config: BuildConfig,
+    jobs: list[SourceJob],
+    metas: list[dict[str, Any]],
+    ignored: list[str],
+    started: float,
+    workers: int,
 ) -> dict[str, Any]:
     used, dedup = _dedupe(jobs, metas)
-    vocab = Vocabulary.from_ids(np.concatenate(
-        [np.asarray(m["can_ids"], np.uint32) for j, m, u in zip(jobs, metas, used, strict=True)
-         if u and j.split == "train"]
-    ))
+    vocab = Vocabulary.from_ids(
+        np.concatenate(
+            [
+                np.asarray(m["can_ids"], np.uint32)
+                for j, m, u in zip(jobs, metas, used, strict=True)
+                if u and j.split == "train"
+            ]
+        )
+    )
     if store.exists():
         shutil.rmtree(store)
     group = zarr.open_group(store, mode="w", zarr_format=3)
@@ -214,8 +250,11 @@ def _assemble(
     splits: dict[str, Any] = {}
 
     def one(split: str) -> tuple[dict[str, Any], dict[str, int]]:
-        members = [(i, Path(j.part_path)) for i, (j, u) in enumerate(zip(jobs, used, strict=True))
-                   if u and (j.split == split or (split == "val" and j.split == "train"))]
+        members = [
+            (i, Path(j.part_path))
+            for i, (j, u) in enumerate(zip(jobs, used, strict=True))
+            if u and (j.split == split or (split == "val" and j.split == "train"))
+        ]
         data, counts = assemble_split(split, members, vocab, load_part)
         return write_split(group, split, data), counts
 
@@ -228,16 +267,28 @@ def _assemble(
     for job, meta, u in zip(jobs, metas, used, strict=True):
         rec = {k: v for k, v in meta.items() if k not in ("job", "can_ids", "resumed")}
         dup = next((d["kept"] for d in dedup if job.rel in d["dropped"]), None)
-        sources.append({"path": job.rel, "split": job.split, "size": job.size,
-                        "mtime_ns": job.mtime_ns, "used": u, "duplicate_of": dup, **rec})
+        sources.append(
+            {
+                "path": job.rel,
+                "split": job.split,
+                "size": job.size,
+                "mtime_ns": job.mtime_ns,
+                "used": u,
+                "duplicate_of": dup,
+                **rec,
+            }
+        )
     finished = time.time()
     manifest = {
         "schema_version": SCHEMA_VERSION,
         "canids_data_version": __version__,
         "dataset": spec.name,
         "root": str(root),
-        "spec": {"format_hint": spec.format_hint, "format": spec.format,
-                 "splits": {k: list(v) for k, v in spec.splits.items()} if spec.splits else None},
+        "spec": {
+            "format_hint": spec.format_hint,
+            "format": spec.format,
+            "splits": {k: list(v) for k, v in spec.splits.items()} if spec.splits else None,
+        },
         "config": config.to_json(),
         "config_digest": config.digest,
         "vocabulary": vocab.to_json(),
@@ -248,8 +299,11 @@ def _assemble(
         "dedup": dedup,
         "splits": splits,
         "arrays": arrays,
-        "skipped_rows": {s["path"]: s["read_report"]["skipped_rows"] for s in sources
-                         if s["read_report"]["skipped_rows"]},
+        "skipped_rows": {
+            s["path"]: s["read_report"]["skipped_rows"]
+            for s in sources
+            if s["read_report"]["skipped_rows"]
+        },
         "build": {
             "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
             "finished": dt.datetime.fromtimestamp(finished, dt.UTC).isoformat(),
@@ -266,6 +320,9 @@ def _assemble(
 def _publish(store: Path, target: Path) -> None:
     """Move the finished store into place; an old cache is renamed aside, then removed."""
     target.parent.mkdir(parents=True, exist_ok=True)
+    # A kill between the two renames of an earlier publish leaves its old store aside.
+    for leftover in target.parent.glob(f".{target.name}.old-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
     old = None
     if target.exists():
         old = target.with_name(f".{target.name}.old-{os.getpid()}-{int(time.time())}")

@@ -10,6 +10,7 @@ from ..catalog import get_dataset, resolve_root
 from ..config import BuildConfig
 from ._io import dataset_dir, resolve_cache_dir
 from .build import BuildProgress, BuildResult, build_cache
+from .sizes import SplitSizes, read_split_sizes
 from .status import cache_status
 from .verify import VerifyReport, verify_cache
 
@@ -24,8 +25,9 @@ class CacheManager:
     Builds are staged in ``<cache_dir>/.staging/<dataset>`` and renamed into place.
     """
 
-    def __init__(self, cache_dir: str | Path | None = None, *,
-                 datasets_file: str | Path | None = None) -> None:
+    def __init__(
+        self, cache_dir: str | Path | None = None, *, datasets_file: str | Path | None = None
+    ) -> None:
         self.cache_dir = resolve_cache_dir(cache_dir)
         self.datasets_file = datasets_file
 
@@ -48,8 +50,14 @@ class CacheManager:
         by rename only when complete, and a lock stops two builds of one cache.
         """
         spec = get_dataset(dataset, self.datasets_file)
-        return build_cache(self.cache_dir, spec, resolve_root(spec, root), config or BuildConfig(),
-                           workers=workers, progress=progress)
+        return build_cache(
+            self.cache_dir,
+            spec,
+            resolve_root(spec, root),
+            config or BuildConfig(),
+            workers=workers,
+            progress=progress,
+        )
 
     def verify(
         self,
@@ -61,15 +69,26 @@ class CacheManager:
         check_sources: bool = True,
         splits: list[str] | None = None,
     ) -> VerifyReport:
-        return verify_cache(self.cache_dir, dataset, full=full, expected_config=config,
-                            root=Path(root).resolve() if root else None,
-                            check_sources=check_sources, splits=splits)
+        return verify_cache(
+            self.cache_dir,
+            dataset,
+            full=full,
+            expected_config=config,
+            root=Path(root).resolve() if root else None,
+            check_sources=check_sources,
+            splits=splits,
+        )
+
+    def sizes(self, dataset: str, split: str, *, check_sources: bool = True) -> SplitSizes:
+        """Node and edge counts per graph of ``split`` (quick verify first; no graphs built)."""
+        return read_split_sizes(self.cache_dir, dataset, split, check_sources=check_sources)
 
     def datasets(self) -> list[str]:
         if not self.cache_dir.is_dir():
             return []
-        return sorted(p.name for p in self.cache_dir.iterdir()
-                      if p.is_dir() and not p.name.startswith("."))
+        return sorted(
+            p.name for p in self.cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
+        )
 
     def status(self) -> dict[str, Any]:
         return cache_status(self.cache_dir)

@@ -13,8 +13,18 @@ from ..vocab import Vocabulary
 __all__ = ["MANIFEST_NAME", "Manifest", "load_manifest"]
 
 MANIFEST_NAME = "manifest.json"
-_REQUIRED = ("schema_version", "dataset", "root", "config", "config_digest", "vocabulary",
-             "sources", "splits", "arrays", "build")
+_REQUIRED = (
+    "schema_version",
+    "dataset",
+    "root",
+    "config",
+    "config_digest",
+    "vocabulary",
+    "sources",
+    "splits",
+    "arrays",
+    "build",
+)
 
 
 class Manifest:
@@ -66,8 +76,9 @@ def load_manifest(store: Path, dataset: str) -> Manifest:
     path = store / MANIFEST_NAME
     fix = f"canids-cache build --dataset {dataset} --force"
     if not path.is_file():
-        raise CacheError(f"{path} is missing: the cache at {store} is incomplete",
-                         status="incomplete", fix=fix)
+        raise CacheError(
+            f"{path} is missing: the cache at {store} is incomplete", status="incomplete", fix=fix
+        )
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -78,6 +89,8 @@ def load_manifest(store: Path, dataset: str) -> Manifest:
     if data["schema_version"] != SCHEMA_VERSION:
         raise CacheError(
             f"{path} has schema version {data['schema_version']}, this canids-data reads "
-            f"{SCHEMA_VERSION}", status="config_mismatch", fix=fix,
+            f"{SCHEMA_VERSION}",
+            status="config_mismatch",
+            fix=fix,
         )
     return Manifest(data, path)

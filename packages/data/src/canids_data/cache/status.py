@@ -18,8 +18,12 @@ def _du(path: Path) -> int:
 
 def cache_status(cache_dir: Path) -> dict[str, Any]:
     """A JSON-ready description of ``cache_dir``; never raises for a damaged dataset."""
-    out: dict[str, Any] = {"location": str(cache_dir), "exists": cache_dir.is_dir(),
-                           "datasets": {}, "builds_in_progress": []}
+    out: dict[str, Any] = {
+        "location": str(cache_dir),
+        "exists": cache_dir.is_dir(),
+        "datasets": {},
+        "builds_in_progress": [],
+    }
     if not cache_dir.is_dir():
         return out
     staging = cache_dir / ".staging"
@@ -28,7 +32,8 @@ def cache_status(cache_dir: Path) -> dict[str, Any]:
             parts = list((d / "parts").glob("*/meta.json")) if (d / "parts").is_dir() else []
             out["builds_in_progress"].append({"dataset": d.name, "staged_files": len(parts)})
     total = 0
-    for store in sorted(p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    stores = (p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    for store in sorted(stores):
         size = _du(store)
         total += size
         entry: dict[str, Any] = {"path": str(store), "bytes": size}
@@ -44,21 +49,25 @@ def cache_status(cache_dir: Path) -> dict[str, Any]:
             continue
         finished = m.data["build"]["finished"]
         built_ts = (store / MANIFEST_NAME).stat().st_mtime
-        entry.update({
-            "state": "built",
-            "root": str(m.root),
-            "splits": m.splits,
-            "config": {k: m.data["config"][k] for k in ("window", "stride", "val_fraction",
-                                                         "skip_bad_rows", "format")},
-            "config_digest": m.config_digest[:16],
-            "vocabulary_size": len(m.vocabulary),
-            "sources": len(m.sources),
-            "sources_used": sum(1 for s in m.sources if s["used"]),
-            "skipped_rows": sum(m.data.get("skipped_rows", {}).values()),
-            "built": finished,
-            "age_seconds": round(time.time() - built_ts, 1),
-            "build_seconds": m.data["build"]["seconds"],
-        })
+        entry.update(
+            {
+                "state": "built",
+                "root": str(m.root),
+                "splits": m.splits,
+                "config": {
+                    k: m.data["config"][k]
+                    for k in ("window", "stride", "val_fraction", "skip_bad_rows", "format")
+                },
+                "config_digest": m.config_digest[:16],
+                "vocabulary_size": len(m.vocabulary),
+                "sources": len(m.sources),
+                "sources_used": sum(1 for s in m.sources if s["used"]),
+                "skipped_rows": sum(m.data.get("skipped_rows", {}).values()),
+                "built": finished,
+                "age_seconds": round(time.time() - built_ts, 1),
+                "build_seconds": m.data["build"]["seconds"],
+            }
+        )
         out["datasets"][store.name] = entry
     out["bytes"] = total
     return out

@@ -15,11 +15,28 @@ from ..readers import read_capture
 from ..table import MessageTable
 from ._io import save_arrays_atomic
 
-__all__ = ["ASSIGN_EMBARGO", "ASSIGN_MAIN", "ASSIGN_VAL", "SourceJob", "load_part", "process_source"]
+__all__ = [
+    "ASSIGN_EMBARGO",
+    "ASSIGN_MAIN",
+    "ASSIGN_VAL",
+    "SourceJob",
+    "load_part",
+    "process_source",
+]
 
 ASSIGN_MAIN, ASSIGN_VAL, ASSIGN_EMBARGO = 0, 1, 2
-_GRAPH_FIELDS = ("node_ptr", "edge_ptr", "node_can", "x", "edge_index", "edge_attr", "y",
-                 "node_y", "window_start", "msg_start")
+_GRAPH_FIELDS = (
+    "node_ptr",
+    "edge_ptr",
+    "node_can",
+    "x",
+    "edge_index",
+    "edge_attr",
+    "y",
+    "node_y",
+    "window_start",
+    "msg_start",
+)
 
 
 @dataclass(frozen=True)
@@ -76,8 +93,11 @@ def process_source(job: SourceJob) -> dict[str, object]:
     graphs = build_graphs(table, job.window, job.stride)
     assign = _assign(graphs.num_graphs, job)
     k = graphs.num_graphs
-    covered = 0 if k == 0 else (k * job.window if job.stride >= job.window
-                                else (k - 1) * job.stride + job.window)
+    covered = (
+        0
+        if k == 0
+        else (k * job.window if job.stride >= job.window else (k - 1) * job.stride + job.window)
+    )
     meta: dict[str, object] = {
         "job": asdict(job),
         "sha256": sha,

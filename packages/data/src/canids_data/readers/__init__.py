@@ -11,7 +11,7 @@ import numpy as np
 from ..errors import ReaderError
 from ..table import MessageTable, ReadReport
 from . import candump, cantt, hcrl_ch, hcrl_normal, hcrl_sa, parquet
-from ._text import RowErrors, iter_chunks, tokenize
+from ._text import RowErrors, binary_start, iter_chunks, tokenize
 
 __all__ = ["READER_FORMATS", "detect_format", "read_capture"]
 
@@ -26,7 +26,10 @@ READER_FORMATS: tuple[str, ...] = (
 )
 
 _CANDUMP = re.compile(rb"^\(\d+(\.\d+)?\)\s+\S+\s+[0-9A-Fa-f]+#")
-_CSV_ROW = re.compile(rb"^\d+(\.\d+)?,[0-9A-Fa-f]{1,8},\d{1,2},")
+# The DLC is followed by a comma, or ends the row (a DLC 0 row without a flag column).
+_CSV_ROW = re.compile(rb"^\d+(\.\d+)?,[0-9A-Fa-f]{1,8},\d{1,2}(,|$)")
+_PARQUET_MAGIC = b"PAR1"
+_BINARY = "binary data (NUL or control bytes, or not UTF-8, at the start), not a text CAN log"
 
 
 def detect_format(path: str | Path, hint: str | None = None) -> str:
@@ -36,33 +39,37 @@ def detect_format(path: str | Path, hint: str | None = None) -> str:
     are valid HCRL car-hacking and survival-analysis text alike.
     """
     path = Path(path)
+    if not path.is_file():
+        raise ReaderError(str(path), "no such file", hint="check the dataset root (--root)")
     if path.suffix.lower() == ".parquet":
         return "parquet"
     with path.open("rb") as fh:
         head = fh.read(8192)
+    if head.startswith(_PARQUET_MAGIC):
+        return "parquet"
     if not head.strip():
         raise ReaderError(
             str(path), "empty file: no CAN messages", hint="remove the file from the dataset folder"
         )
-    if b"\0" in head:
+    if binary_start(head):
         raise ReaderError(
-            str(path),
-            "binary data (NUL bytes), not a text CAN log",
-            hint="check the file; pass --format to force a reader",
+            str(path), _BINARY, hint="check the file; pass --format to force a reader"
         )
     first = next((ln.strip() for ln in head.splitlines() if ln.strip()), b"")
     if first.startswith(b"Timestamp:"):
         return "hcrl_normal"
     if _CANDUMP.match(first):
         return "candump"
-    if first.lower().replace(b" ", b"") == cantt.HEADER:
+    if cantt.is_header(first):
         return "cantt"
     if _CSV_ROW.match(first):
         fields = first.split(b",")
         if b" " in first or fields[-1] not in (b"R", b"T"):
             return "hcrl_sa"
         if b"" in fields:
-            return "hcrl_ch"
+            # Padded car-hacking rows have 12 fields (8 data slots); a shorter row with an
+            # empty field is survival-analysis text with joined bytes and DLC 0 (",0,,R").
+            return "hcrl_ch" if len(fields) == 3 + 8 + 1 else "hcrl_sa"
         return hint if hint in ("hcrl_ch", "hcrl_sa") else "hcrl_ch"
     raise ReaderError(
         str(path),
@@ -112,11 +119,9 @@ def _read_text(path: Path, mod: ModuleType, skip: bool) -> tuple[MessageTable, R
         raise ReaderError(
             str(path), "empty file: no CAN messages", hint="remove the file from the dataset folder"
         )
-    if b"\0" in raw[:65536]:
+    if binary_start(raw[:65536]):
         raise ReaderError(
-            str(path),
-            "binary data (NUL bytes), not a text CAN log",
-            hint="check the file; pass --format to force a reader",
+            str(path), _BINARY, hint="check the file; pass --format to force a reader"
         )
     state: dict[str, object] = {}
     tables: list[MessageTable] = []

@@ -7,6 +7,7 @@ parsed as a fixed-width byte matrix. Only the error path looks at single rows.
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -15,7 +16,7 @@ import numpy as np
 from ..errors import ReaderError
 from ..table import ReadReport
 
-__all__ = ["FieldMatrix", "RowErrors", "iter_chunks", "tokenize"]
+__all__ = ["FieldMatrix", "RowErrors", "binary_start", "cut_last_byte", "iter_chunks", "tokenize"]
 
 _NL = 10
 _CR = 13
@@ -30,10 +31,38 @@ for _i, _c in enumerate(b"abcdef"):
     _HEX[_c - 32] = 10 + _i
 _DEC = np.full(256, 255, np.uint8)
 _DEC[np.frombuffer(b"0123456789", np.uint8)] = np.arange(10, dtype=np.uint8)
+# Bytes a text log may hold: printable ASCII, tab/LF/VT/FF/CR, and UTF-8 lead/continuation
+# bytes (their sequences are checked by decoding). NUL and other control bytes are binary.
+_TEXTUAL = np.zeros(256, bool)
+_TEXTUAL[32:127] = True
+_TEXTUAL[9:14] = True
+_TEXTUAL[128:] = True
 
 
-def iter_chunks(raw: bytes, chunk_bytes: int = _CHUNK_BYTES) -> Iterator[tuple[bytes, int]]:
-    """Yield pieces of ``raw`` cut after a newline, with the 0-based line number they start at."""
+def binary_start(head: bytes) -> bool:
+    """Whether the first non-blank line of ``head`` is binary data, not text.
+
+    Only the start decides: a file that begins as a text log but holds a garbage line
+    further down gets that line's error (with its number) from the parser instead.
+    """
+    line = head.lstrip().split(b"\n", 1)[0]
+    if not _TEXTUAL[np.frombuffer(line, np.uint8)].all():
+        return True
+    try:
+        # final=False: a multi-byte character cut by the end of ``head`` is not an error.
+        codecs.getincrementaldecoder("utf-8")().decode(line, final=False)
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+def iter_chunks(raw: bytes, chunk_bytes: int | None = None) -> Iterator[tuple[bytes, int]]:
+    """Yield pieces of ``raw`` cut after a newline, with the 0-based line number they start at.
+
+    ``chunk_bytes`` defaults to the module's ``_CHUNK_BYTES``, read at call time.
+    """
+    if chunk_bytes is None:
+        chunk_bytes = _CHUNK_BYTES
     pos, line = 0, 0
     n = len(raw)
     while pos < n:
@@ -102,7 +131,9 @@ class FieldMatrix:
         dot = chars == 46
         ok = (lens > 0) & (lens <= max_width) & (self.length[:, col] <= max_width)
         ok &= ((digit | dot) | ~inside).all(axis=1) & (dot.sum(axis=1) <= 1)
-        ok &= digit[:, 0] & (digit | ~inside)[np.arange(len(lens)), np.maximum(lens - 1, 0)]
+        # A field longer than ``max_width`` is already not ok; clip so indexing stays inside.
+        last = np.clip(lens - 1, 0, max_width - 1)
+        ok &= digit[:, 0] & (digit | ~inside)[np.arange(len(lens)), last]
         safe = np.where(ok[:, None], chars, np.where(pos == 0, 48, 0).astype(np.uint8))
         values = safe.view(f"S{max_width}").ravel().astype(np.float64)
         return values, ok
@@ -165,8 +196,10 @@ def tokenize(
 def _blank_lines(
     buf: np.ndarray, starts: np.ndarray, ends: np.ndarray, is_delim: np.ndarray | None
 ) -> np.ndarray:
-    content = np.ones(len(buf), bool) if is_delim is None else ~is_delim
-    content &= buf != _CR
+    # Lines of nothing but blanks (and, in whitespace formats, delimiters) are blank.
+    content = ~np.isin(buf, np.frombuffer(b" \t\r", np.uint8))
+    if is_delim is not None:
+        content &= ~is_delim
     csum = np.concatenate(([0], np.cumsum(content)))
     return (csum[ends] - csum[starts]) == 0
 
@@ -207,6 +240,28 @@ def _tokens(
     # A CR directly before LF is excluded by ``ends``; tokens never span lines.
     keep = t_start < ends[line]
     return line[keep], t_start[keep], np.minimum(t_end[keep], ends[line[keep]])
+
+
+def cut_last_byte(fm: FieldMatrix, first_byte: int, dlc: np.ndarray) -> np.ndarray:
+    """Mask of the last row when its final data byte may have been cut short.
+
+    Data bytes of one hex digit are accepted, so a file cut inside the last data byte of
+    its last line (``... 00 a`` from ``... 00 a2``) would still parse. When the file does
+    not end with a newline, and its last line ends in a one-digit data byte (field
+    ``first_byte + dlc - 1``, ``dlc > 0``), that row is marked so it can be refused.
+    """
+    cut = np.zeros(len(fm), bool)
+    if len(fm) and not fm.ends_with_newline:
+        last = len(fm) - 1
+        n_bytes = int(dlc[last])
+        col = first_byte + n_bytes - 1
+        cut[last] = (
+            n_bytes > 0
+            and col < fm.length.shape[1]
+            and int(fm.nfields[last]) == col + 1
+            and int(fm.length[last, col]) == 1
+        )
+    return cut
 
 
 class RowErrors:

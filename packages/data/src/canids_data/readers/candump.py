@@ -15,19 +15,31 @@ import numpy as np
 
 from ..errors import ReaderError
 from ..table import MessageTable, ReadReport
+from ._text import binary_start
 
 __all__ = ["FORMAT", "read"]
 
 FORMAT = "candump"
 
 
+_TRUNCATED = " (truncated last line: the file does not end with a newline)"
+_MAX_ID = 0x1FFFFFFF
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
 class _Lines:
-    """A text stream that remembers the last line handed out, for error messages."""
+    """A text stream that remembers the last line handed out, for error messages.
+
+    Undecodable bytes become ``\\xNN`` escapes, so a garbage line reaches python-can
+    (which refuses it) and is reported with its own line number.
+    """
 
     def __init__(self, path: Path) -> None:
-        self._fh = path.open("r", encoding="utf-8", errors="strict", newline=None)
+        self._fh = path.open("r", encoding="utf-8", errors="backslashreplace", newline=None)
         self.line_no = 0
+        self.nonblank = 0
         self.text = ""
+        self.unterminated = False
 
     def __iter__(self) -> Iterator[str]:
         return self
@@ -37,7 +49,10 @@ class _Lines:
         if not line:
             raise StopIteration
         self.line_no += 1
+        self.unterminated = not line.endswith("\n")
         self.text = line.rstrip("\n")
+        if self.text.strip():
+            self.nonblank += 1
         return line
 
     def close(self) -> None:
@@ -45,15 +60,21 @@ class _Lines:
 
 
 def _check_frame(text: str) -> str | None:
+    """What is wrong with the frame of a candump line, or None (python-can then parses it)."""
     parts = text.split()
     frame = parts[2] if len(parts) >= 3 else ""
     if "#" not in frame:
         return "not a candump -L line '(timestamp) interface ID#DATA'"
-    data = frame.split("#", 1)[1]
+    can_id, data = frame.split("#", 1)
+    if not can_id or any(c not in _HEX_DIGITS for c in can_id) or int(can_id, 16) > _MAX_ID:
+        # python-can masks such an ID to 29 bits: refuse it instead of reading another ID.
+        return "CAN ID is not a hex number of at most 29 bits"
     if data.startswith("#"):
         return "CAN FD frame: canids reads classic CAN (at most 8 data bytes)"
     if data[:1].lower() == "r":
         return None
+    if any(c not in _HEX_DIGITS for c in data):
+        return "payload is not hexadecimal"
     if len(data) % 2:
         return "odd number of hex digits in the payload"
     if len(data) > 16:
@@ -63,6 +84,14 @@ def _check_frame(text: str) -> str | None:
 
 def read(path: Path, *, skip_bad_rows: bool) -> tuple[MessageTable, ReadReport]:
     report = ReadReport(str(path), FORMAT)
+    with path.open("rb") as fh:
+        head = fh.read(65536)
+    if head.strip() and binary_start(head):
+        raise ReaderError(
+            str(path),
+            "binary data (NUL or control bytes, or not UTF-8, at the start), not a candump log",
+            hint="check the file is a candump -L log",
+        )
     lines = _Lines(path)
     ts: list[float] = []
     ids: list[int] = []
@@ -73,9 +102,10 @@ def read(path: Path, *, skip_bad_rows: bool) -> tuple[MessageTable, ReadReport]:
             reader = can.CanutilsLogReader(lines)
             try:
                 for msg in reader:
-                    problem = _check_frame(lines.text)
-                    if problem is None and msg.is_error_frame:
-                        problem = "error frame (not a data frame)"
+                    if msg.is_error_frame:
+                        problem: str | None = "error frame (not a data frame)"
+                    else:
+                        problem = _check_frame(lines.text)
                     if problem is not None:
                         _bad(path, lines, problem, report, skip_bad_rows)
                         continue
@@ -84,25 +114,18 @@ def read(path: Path, *, skip_bad_rows: bool) -> tuple[MessageTable, ReadReport]:
                     dlcs.append(0 if msg.is_remote_frame else len(msg.data))
                     data.append(b"" if msg.is_remote_frame else bytes(msg.data).ljust(8, b"\0"))
                 break
+            except ReaderError:
+                raise
             except (ValueError, IndexError) as exc:
                 # python-can stops at a line it cannot split or convert; resume after it.
-                _bad(
-                    path,
-                    lines,
-                    f"python-can could not parse the line ({exc})",
-                    report,
-                    skip_bad_rows,
-                )
-    except UnicodeDecodeError as exc:
-        raise ReaderError(
-            str(path),
-            f"binary data, not a text candump log ({exc.reason})",
-            line=lines.line_no + 1,
-            hint="check the file is a candump -L log",
-        ) from exc
+                # Our own check names the problem more plainly when it finds one.
+                problem = _check_frame(lines.text)
+                if problem is None:
+                    problem = f"python-can could not parse the line ({exc})"
+                _bad(path, lines, problem, report, skip_bad_rows)
     finally:
         lines.close()
-    report.rows = lines.line_no
+    report.rows = lines.nonblank
     if not ts and report.skipped_rows == 0:
         raise ReaderError(
             str(path), "empty file: no CAN messages", hint="remove the file from the dataset folder"
@@ -119,6 +142,8 @@ def read(path: Path, *, skip_bad_rows: bool) -> tuple[MessageTable, ReadReport]:
 
 
 def _bad(path: Path, lines: _Lines, reason: str, report: ReadReport, skip: bool) -> None:
+    if lines.unterminated:
+        reason += _TRUNCATED
     if not skip:
         raise ReaderError(str(path), reason, line=lines.line_no, text=lines.text)
     report.skip(lines.line_no, lines.text, reason)

@@ -10,7 +10,7 @@ import numpy as np
 from ._table_build import Columns
 from ._text import FieldMatrix, RowErrors, payload_from_hex
 
-__all__ = ["FORMAT", "HEADER", "parse"]
+__all__ = ["FORMAT", "HEADER", "is_header", "parse"]
 
 FORMAT = "cantt"
 HEADER = b"timestamp,arbitration_id,data_field,attack"
@@ -19,11 +19,20 @@ COLLAPSE = False
 MAX_FIELDS = 4
 
 
+def is_header(line: bytes) -> bool:
+    """``line`` is the header, up to letter case and blanks."""
+    return line.lower().replace(b" ", b"").replace(b"\t", b"").strip() == HEADER
+
+
 def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Columns:
     n = len(fm)
     header = np.zeros(n, bool)
-    if n and fm.line_no[0] == 1:
-        header[0] = fm.line_text(0).strip() == HEADER.decode()
+    # The first non-blank line of the file (blank lines before it are allowed, and the
+    # chunk holding it need not be the first) is the header; case and blanks are
+    # ignored there, as detection ignores them.
+    if n and not state.get("header_checked"):
+        state["header_checked"] = True
+        header[0] = is_header(fm.line_text(0).encode("utf-8", "backslashreplace"))
         errors.flag(~header & (np.arange(n) == 0), f"missing header line {HEADER.decode()!r}")
     errors.flag(fm.nfields != 4, "expected 4 comma-separated fields (wrong delimiter?)")
     ts, ok = fm.float(0)

@@ -26,7 +26,6 @@ def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Colum
     errors.flag(
         nf < 4, "too few comma-separated fields for timestamp,id,dlc,data…,flag (wrong delimiter?)"
     )
-    errors.flag(nf > MAX_FIELDS, f"more than {MAX_FIELDS} fields")
     ts, ok = fm.float(0)
     errors.flag(~ok, "timestamp is not a decimal number")
     can_id, ok = fm.hex(1, 8)
@@ -34,6 +33,8 @@ def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Colum
     dlc, ok = fm.dec(2, 2)
     errors.flag(~ok, "DLC is not a decimal number")
     errors.flag(dlc > 8, "DLC above 8")
+    # After the DLC checks, so a row with DLC 9 and 9 bytes is refused for its DLC.
+    errors.flag(nf > MAX_FIELDS, f"more than {MAX_FIELDS} fields")
     dlc = np.minimum(dlc, 8)
     nonempty = fm.length > 0
     last = MAX_FIELDS - 1 - np.argmax(nonempty[:, ::-1], axis=1)

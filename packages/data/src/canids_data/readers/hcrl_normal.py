@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._table_build import Columns
-from ._text import FieldMatrix, RowErrors
+from ._text import FieldMatrix, RowErrors, cut_last_byte
 
 __all__ = ["FORMAT", "parse"]
 
@@ -39,4 +39,5 @@ def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Colum
         bad_byte |= used & ~ok
         payload[:, j] = np.where(used & ok, val, 0)
     errors.flag(bad_byte, "payload byte is not a 1-2 digit hex number")
+    errors.flag(cut_last_byte(fm, 7, dlc), "last data byte has one hex digit")
     return Columns(ts, can_id, dlc, payload, None)

@@ -40,6 +40,21 @@ def read(path: Path, *, skip_bad_rows: bool) -> tuple[MessageTable, ReadReport]:
             "timestamp,id,data_field[,label,source_file]",
             hint="write it in the normalized layout or pass another --format",
         )
+    try:
+        return _read(path, schema, skip_bad_rows, report)
+    except _ColumnTypeError as exc:
+        raise ReaderError(
+            str(path), str(exc), hint="write it in the normalized layout or pass another --format"
+        ) from None
+
+
+class _ColumnTypeError(Exception):
+    """A column has a type the normalized layout does not allow (the caller adds the path)."""
+
+
+def _read(
+    path: Path, schema: pa.Schema, skip_bad_rows: bool, report: ReadReport
+) -> tuple[MessageTable, ReadReport]:
     cols = [*_REQUIRED, *(["label"] if "label" in schema.names else [])]
     # ParquetFile.read skips the dataset machinery that read_table starts (~1 s per process).
     table = pq.ParquetFile(path).read(columns=cols, use_threads=False)
@@ -100,15 +115,19 @@ def read(path: Path, *, skip_bad_rows: bool) -> tuple[MessageTable, ReadReport]:
 def _numeric(table: pa.Table, name: str, dtype: type) -> tuple[np.ndarray, np.ndarray]:
     col = table.column(name).combine_chunks()
     if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
-        raise ReaderError(
-            name,
-            f"column {name!r} has type {col.type}, expected a number",
-            hint="write it in the normalized layout",
-        )
+        raise _ColumnTypeError(f"column {name!r} has type {col.type}, expected a number")
     # Straight from the buffers: pyarrow.compute's first call costs ~1.5 s per process.
     values = np.frombuffer(col.buffers()[1], col.type.to_pandas_dtype())
-    values = values[col.offset : col.offset + len(col)].astype(dtype)
-    return values, _nulls(col)
+    values = values[col.offset : col.offset + len(col)]
+    invalid = _nulls(col)
+    if pa.types.is_floating(col.type) and np.dtype(dtype).kind in "iu":
+        # A float where an integer belongs (id, label) must hold a whole number: NaN,
+        # infinities and fractions are bad rows, never cast (silently) to some integer.
+        whole = np.isfinite(values) & (values == np.round(values))
+        whole &= np.abs(values) < 2.0**62
+        invalid = invalid | ~whole
+        values = np.where(whole, values, 0)
+    return values.astype(dtype), invalid
 
 
 def _nulls(col: pa.Array) -> np.ndarray:
@@ -123,7 +142,7 @@ def _string_chars(column: pa.ChunkedArray, width: int) -> tuple[np.ndarray, np.n
     if pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.string())
     if not pa.types.is_string(arr.type):
-        raise ReaderError("data_field", f"data_field has type {arr.type}, expected string")
+        raise _ColumnTypeError(f"column 'data_field' has type {arr.type}, expected string")
     null = _nulls(arr)
     off = _offsets(arr)
     lens = np.where(null, 0, np.diff(off))

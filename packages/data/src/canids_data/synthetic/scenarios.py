@@ -67,10 +67,16 @@ def demo_plan(scale: float = 1.0) -> tuple[DemoCapture, ...]:
         # sits in the last 15 % of the capture: validation is carved from that tail, and
         # thresholds fitted there need attacks to see.
         DemoCapture(train02, "dos-1", "known", 22 * s, (DoS(6 * s, 4 * s), DoS(19 * s, 2 * s))),
-        DemoCapture(train02, "fuzzing-1", "known", 22 * s,
-                    (Fuzzing(6 * s, 4 * s), Fuzzing(19 * s, 2 * s))),
-        DemoCapture(train02, "spoofing-1", "known", 22 * s,
-                    (Spoofing(6 * s, 4 * s), Spoofing(19 * s, 2 * s))),
+        DemoCapture(
+            train02, "fuzzing-1", "known", 22 * s, (Fuzzing(6 * s, 4 * s), Fuzzing(19 * s, 2 * s))
+        ),
+        DemoCapture(
+            train02,
+            "spoofing-1",
+            "known",
+            22 * s,
+            (Spoofing(6 * s, 4 * s), Spoofing(19 * s, 2 * s)),
+        ),
         DemoCapture(test01, "dos-fuzzing-spoofing-1", "known", 24 * s, _known_attacks(s)),
         DemoCapture(test02, "dos-fuzzing-spoofing-1", "unknown", 24 * s, _known_attacks(s)),
         DemoCapture(test03, "replay-suspension-1", "known", 24 * s, _unknown_attacks(s)),

@@ -1,0 +1,25 @@
+"""Fixtures of the cross-package and end-to-end tests."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from canids_data.synthetic import write_demo_dataset
+
+
+@pytest.fixture(scope="session")
+def demo_captures(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The synthetic demo dataset at ``scale=0.1`` (9 parquet captures). Read-only."""
+    root = tmp_path_factory.mktemp("demo_captures") / "root"
+    write_demo_dataset(root, seed=0, scale=0.1)
+    return root
+
+
+@pytest.fixture
+def demo_copy(tmp_path: Path, demo_captures: Path) -> Path:
+    """A private copy of the demo captures (sizes and mtimes kept) that a test may change."""
+    root = tmp_path / "root"
+    shutil.copytree(demo_captures, root)
+    return root
