@@ -1,0 +1,172 @@
+"""``canids-train STAGE``: run one stage; the same entry point for every executor.
+
+Progress goes to stdout per epoch; the last line is ``CANIDS-STAGE-RESULT {json}``
+(status, stage, dataset, size, metrics, artifact paths, wall time, peak memory), which
+executors and the SLURM job parser read. Exit 0 when the stage completed, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+from canids_data import CacheManager, CanidsDataError
+from canids_models import (
+    STAGES,
+    ArtifactStore,
+    ModelsError,
+    StageContext,
+    format_result,
+    load_config,
+    preflight,
+    run_stage,
+)
+
+__all__ = ["main"]
+
+
+def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
+    """Small, flat metrics for the result line (the full set is in metrics.json)."""
+    keep = (
+        "best_epoch",
+        "best_val_f1",
+        "best_val_loss",
+        "epochs_run",
+        "parameters",
+        "stopped_early",
+        "alpha_mean",
+        "fallback",
+        "val_f1",
+    )
+    out = {k: metrics[k] for k in keep if k in metrics}
+    if "rows" in metrics:
+        out["f1"] = {f"{r['split']}/{r['model']}": r["f1"] for r in metrics["rows"]}
+    return out
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("stage", type=click.Choice(list(STAGES)))
+@click.option("--dataset", required=True, help="Dataset whose cache to train on.")
+@click.option("--size", type=click.Choice(["teacher", "student"]), required=True)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="JSON/TOML config (e.g. canids-tune's best config).",
+)
+@click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="SECTION.KEY=VALUE",
+    help="Override one value (repeatable), e.g. --set train.epochs=5.",
+)
+@click.option(
+    "--distill-from",
+    type=click.Choice(["teacher"]),
+    default=None,
+    help="Student stages: distil from the teacher's artifacts.",
+)
+@click.option(
+    "--run",
+    "run_name",
+    default="default",
+    show_default=True,
+    help="Run name: artifacts go to RUNS_DIR/RUN/DATASET/SIZE/ARTIFACT.",
+)
+@click.option(
+    "--runs-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Artifact root (default: $CANIDS_RUNS_DIR, else ./runs).",
+)
+@click.option(
+    "--cache-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Cache folder (default: $CANIDS_CACHE_DIR, else ./cache).",
+)
+@click.option(
+    "--no-source-check",
+    is_flag=True,
+    help="Trust the cache without comparing it to the raw captures (not on this node).",
+)
+def main(
+    stage: str,
+    dataset: str,
+    size: str,
+    config_path: Path | None,
+    overrides: tuple[str, ...],
+    distill_from: str | None,
+    run_name: str,
+    runs_dir: Path | None,
+    cache_dir: Path | None,
+    no_source_check: bool,
+) -> None:
+    """Train or evaluate one STAGE of the catalogue for DATASET and SIZE."""
+    started = time.time()
+    record: dict[str, Any] = {"stage": stage, "dataset": dataset, "size": size, "run": run_name}
+    ctx = None
+    try:
+        cache = CacheManager(cache_dir)
+        store = ArtifactStore(runs_dir, run_name)
+        click.echo(f"cache: {cache.cache_dir}")
+        click.echo(f"artifacts: {store.runs_dir / store.run}")
+        config = load_config(size, config_path, overrides)
+        preflight(
+            store,
+            dataset,
+            size,
+            [stage],
+            distill_from=distill_from,
+            cache=cache,
+            check_sources=not no_source_check,
+        )
+        ctx = StageContext(
+            dataset,
+            size,
+            config,
+            store,
+            cache.cache_dir,
+            distill_from,
+            check_sources=not no_source_check,
+            log=click.echo,
+        )
+        click.echo(
+            f"{stage} ({size}) on {dataset}: device {ctx.device}, backend {ctx.backend}, "
+            f"config {config.digest[:12]}"
+        )
+        outcome = run_stage(stage, ctx)
+        record.update(
+            status="completed", metrics=_summary(outcome.metrics), artifacts=outcome.paths
+        )
+        code = 0
+    except (ModelsError, CanidsDataError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        record.update(status="failed", error_type=type(exc).__name__, error=str(exc))
+        code = 1
+    except Exception as exc:
+        traceback.print_exc()
+        record.update(
+            status="failed",
+            error_type=type(exc).__name__,
+            error=str(exc),
+            last_frame=_last_frame(exc),
+        )
+        code = 1
+    record["wall_seconds"] = round(time.time() - started, 3)
+    if ctx is not None:
+        record["peak_memory"] = ctx.peak_memory()
+    click.echo(format_result(record))
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+def _last_frame(exc: BaseException) -> str:
+    tb = traceback.extract_tb(exc.__traceback__)
+    return f"{tb[-1].filename}:{tb[-1].lineno} in {tb[-1].name}" if tb else ""

@@ -1,0 +1,82 @@
+"""canids-models: GAT, VGAE and DQN-fusion CAN intrusion detectors; stages, pipelines, one
+artifact store and held-out evaluation."""
+
+from __future__ import annotations
+
+from .artifacts import ARTIFACT_KEYS, ArtifactStore, resolve_runs_dir
+from .backend import BACKENDS, resolve_backend
+from .catalog import (
+    PIPELINES,
+    STAGES,
+    ArtifactRef,
+    Pipeline,
+    Resources,
+    StageSpec,
+    get_pipeline,
+    stage_inputs,
+)
+from .config import (
+    SIZES,
+    BatchingConfig,
+    CurriculumConfig,
+    DistillConfig,
+    DQNConfig,
+    GATConfig,
+    RunConfig,
+    TrainConfig,
+    VGAEConfig,
+    load_config,
+)
+from .context import StageContext
+from .errors import ArtifactError, BackendError, ConfigError, ModelsError, PreflightError
+from .metrics import Threshold, auroc, binary_metrics, fit_threshold
+from .preflight import MissingArtifact, preflight
+from .result_line import RESULT_PREFIX, find_result, format_result, parse_result
+from .stages import StageOutcome, run_stage
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ARTIFACT_KEYS",
+    "BACKENDS",
+    "PIPELINES",
+    "RESULT_PREFIX",
+    "SIZES",
+    "STAGES",
+    "ArtifactError",
+    "ArtifactRef",
+    "ArtifactStore",
+    "BackendError",
+    "BatchingConfig",
+    "ConfigError",
+    "CurriculumConfig",
+    "DQNConfig",
+    "DistillConfig",
+    "GATConfig",
+    "MissingArtifact",
+    "ModelsError",
+    "Pipeline",
+    "PreflightError",
+    "Resources",
+    "RunConfig",
+    "StageContext",
+    "StageOutcome",
+    "StageSpec",
+    "Threshold",
+    "TrainConfig",
+    "VGAEConfig",
+    "__version__",
+    "auroc",
+    "binary_metrics",
+    "find_result",
+    "fit_threshold",
+    "format_result",
+    "get_pipeline",
+    "load_config",
+    "parse_result",
+    "preflight",
+    "resolve_backend",
+    "resolve_runs_dir",
+    "run_stage",
+    "stage_inputs",
+]

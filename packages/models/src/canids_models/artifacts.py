@@ -1,0 +1,178 @@
+"""The artifact store: the only code that maps (run, dataset, size, artifact) to paths.
+
+Layout: ``<runs_dir>/<run>/<dataset>/<size>/<artifact>/`` holding ``checkpoint.pt``,
+``metrics.json``, ``config.json``, ``train_state.pt`` (resume) and ``DONE.json``,
+which is written last: an artifact is done exactly when its DONE record exists.
+Every write is atomic, and checkpoints load with ``torch.load(weights_only=True)``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .errors import ArtifactError
+
+__all__ = ["ARTIFACT_KEYS", "ArtifactStore", "resolve_runs_dir"]
+
+ARTIFACT_KEYS: tuple[str, ...] = ("vgae", "gat", "fusion", "results")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
+
+
+def resolve_runs_dir(runs_dir: str | Path | None = None) -> Path:
+    """``runs_dir``, else ``$CANIDS_RUNS_DIR``, else ``./runs``."""
+    chosen = runs_dir or os.environ.get("CANIDS_RUNS_DIR") or "runs"
+    return Path(chosen).expanduser().resolve()
+
+
+def _safe(kind: str, value: str) -> str:
+    if not _NAME.match(value) or value in (".", ".."):
+        raise ArtifactError(f"{kind} {value!r} is not a safe name (letters, digits, '_', '-', '.')")
+    return value
+
+
+class ArtifactStore:
+    def __init__(self, runs_dir: str | Path | None = None, run: str = "default") -> None:
+        self.runs_dir = resolve_runs_dir(runs_dir)
+        self.run = _safe("run", run)
+
+    # ------------------------------------------------------------------ paths
+    def dir(self, dataset: str, size: str, key: str) -> Path:
+        if key not in ARTIFACT_KEYS:
+            raise ArtifactError(f"unknown artifact {key!r}; known: {', '.join(ARTIFACT_KEYS)}")
+        return self.runs_dir / self.run / _safe("dataset", dataset) / _safe("size", size) / key
+
+    def path(self, dataset: str, size: str, key: str, name: str) -> Path:
+        if name not in (
+            "checkpoint.pt",
+            "metrics.json",
+            "config.json",
+            "train_state.pt",
+            "DONE.json",
+            "results.md",
+            "log.jsonl",
+        ):
+            raise ArtifactError(f"unknown artifact file {name!r}")
+        return self.dir(dataset, size, key) / name
+
+    def pipeline_record(self, dataset: str, pipeline: str) -> Path:
+        """Where an executor writes its run record for ``pipeline`` on ``dataset``."""
+        return (
+            self.runs_dir
+            / self.run
+            / _safe("dataset", dataset)
+            / f"pipeline-{_safe('pipeline', pipeline)}.json"
+        )
+
+    # ------------------------------------------------------------------ state
+    def is_done(self, dataset: str, size: str, key: str) -> bool:
+        return self.path(dataset, size, key, "DONE.json").is_file()
+
+    def done_record(self, dataset: str, size: str, key: str) -> dict[str, Any]:
+        path = self.path(dataset, size, key, "DONE.json")
+        if not path.is_file():
+            raise ArtifactError(
+                f"artifact {key} ({size}) of {dataset} is not done: {path} does not exist",
+            )
+        return json.loads(path.read_text())
+
+    def begin(self, dataset: str, size: str, key: str, *, keep_train_state: bool = True) -> Path:
+        """Start (re)writing an artifact: its DONE record goes first, so a half-rewritten
+        artifact is never taken for a finished one. ``train_state.pt`` survives for resume."""
+        d = self.dir(dataset, size, key)
+        d.mkdir(parents=True, exist_ok=True)
+        self.path(dataset, size, key, "DONE.json").unlink(missing_ok=True)
+        if not keep_train_state:
+            self.path(dataset, size, key, "train_state.pt").unlink(missing_ok=True)
+        return d
+
+    def finish(self, dataset: str, size: str, key: str, record: dict[str, Any]) -> Path:
+        """Write the DONE record (last) and drop the resume state."""
+        self.path(dataset, size, key, "train_state.pt").unlink(missing_ok=True)
+        record = {
+            **record,
+            "artifact": key,
+            "size": size,
+            "dataset": dataset,
+            "run": self.run,
+            "finished": dt.datetime.now(dt.UTC).isoformat(),
+        }
+        return self.write_json(dataset, size, key, "DONE.json", record)
+
+    def remove(self, dataset: str, size: str, key: str) -> None:
+        shutil.rmtree(self.dir(dataset, size, key), ignore_errors=True)
+
+    # ------------------------------------------------------------------ I/O
+    def write_json(self, dataset: str, size: str, key: str, name: str, data: Any) -> Path:
+        path = self.path(dataset, size, key, name)
+        _atomic_bytes(
+            path, (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode()
+        )
+        return path
+
+    def read_json(self, dataset: str, size: str, key: str, name: str) -> Any:
+        path = self.path(dataset, size, key, name)
+        try:
+            return json.loads(path.read_text())
+        except FileNotFoundError as exc:
+            raise ArtifactError(f"{path} does not exist") from exc
+
+    def write_text(self, dataset: str, size: str, key: str, name: str, text: str) -> Path:
+        path = self.path(dataset, size, key, name)
+        _atomic_bytes(path, text.encode())
+        return path
+
+    def save(self, dataset: str, size: str, key: str, name: str, state: dict[str, Any]) -> Path:
+        """``torch.save`` atomically (temp file beside the target, fsync, rename)."""
+        path = self.path(dataset, size, key, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                torch.save(state, fh)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    def load(
+        self,
+        dataset: str,
+        size: str,
+        key: str,
+        name: str = "checkpoint.pt",
+        map_location: str | torch.device = "cpu",
+    ) -> dict[str, Any]:
+        """Load a checkpoint with ``weights_only=True``: tensors and plain values only."""
+        path = self.path(dataset, size, key, name)
+        if not path.is_file():
+            raise ArtifactError(f"{path} does not exist")
+        try:
+            return torch.load(path, map_location=map_location, weights_only=True)
+        except Exception as exc:  # torch raises several types for a damaged file
+            raise ArtifactError(f"{path} cannot be loaded ({type(exc).__name__}: {exc})") from exc
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,131 @@
+"""Stage and pipeline catalogue: what each stage consumes and produces, and its resources.
+
+Executors (local, Ray, SLURM) read this and nothing else to order and size stages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+__all__ = [
+    "PIPELINES",
+    "STAGES",
+    "ArtifactRef",
+    "Pipeline",
+    "Resources",
+    "StageSpec",
+    "get_pipeline",
+    "stage_inputs",
+]
+
+
+@dataclass(frozen=True)
+class Resources:
+    """Default resources of one stage run; executors may override them."""
+
+    cpus: int
+    gpus: int
+    memory: str  # SLURM style: 16G, 512M
+    walltime: str  # HH:MM:SS
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    consumes: tuple[str, ...]
+    produces: str
+    resources: Resources
+    description: str
+    # With --distill-from teacher, the student also reads these of the teacher.
+    distill_consumes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ArtifactRef:
+    """One artifact of one size: what a stage reads or writes."""
+
+    key: str
+    size: str
+
+
+STAGES: dict[str, StageSpec] = {
+    "vgae": StageSpec(
+        "vgae",
+        (),
+        "vgae",
+        Resources(4, 1, "16G", "02:00:00"),
+        "VGAE on normal training graphs; its reconstruction error is the anomaly score",
+        distill_consumes=("vgae",),
+    ),
+    "gat": StageSpec(
+        "gat",
+        (),
+        "gat",
+        Resources(4, 1, "16G", "02:00:00"),
+        "supervised GAT classifier on all training graphs",
+        distill_consumes=("gat",),
+    ),
+    "gat_curriculum": StageSpec(
+        "gat_curriculum",
+        ("vgae",),
+        "gat",
+        Resources(4, 1, "32G", "04:00:00"),
+        "GAT with a normal:attack curriculum and VGAE-scored hard-sample mining",
+        distill_consumes=("gat",),
+    ),
+    "fusion": StageSpec(
+        "fusion",
+        ("vgae", "gat"),
+        "fusion",
+        Resources(4, 1, "16G", "01:00:00"),
+        "Double-DQN choosing alpha in {0, 0.05, ..., 1} to mix GAT and VGAE scores",
+    ),
+    "evaluate": StageSpec(
+        "evaluate",
+        ("vgae", "gat", "fusion"),
+        "results",
+        Resources(4, 1, "16G", "01:00:00"),
+        "held-out test metrics per split with thresholds frozen on validation",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    name: str
+    stages: tuple[str, ...]
+    size: str | None = None  # None: the caller chooses
+    distill_from: str | None = None
+
+
+PIPELINES: dict[str, Pipeline] = {
+    "teacher": Pipeline("teacher", ("vgae", "gat_curriculum", "fusion", "evaluate"), "teacher"),
+    "student": Pipeline("student", ("vgae", "gat", "fusion", "evaluate"), "student", "teacher"),
+    "supervised_only": Pipeline("supervised_only", ("vgae", "gat", "fusion", "evaluate")),
+    "curriculum_only": Pipeline("curriculum_only", ("vgae", "gat_curriculum")),
+}
+
+
+def get_pipeline(name: str, stages: list[str] | tuple[str, ...] | None = None) -> Pipeline:
+    """A named pipeline, or ``custom`` with an explicit stage list."""
+    if name == "custom":
+        if not stages:
+            raise ConfigError("pipeline 'custom' needs a stage list (e.g. --stages vgae,gat)")
+        unknown = [s for s in stages if s not in STAGES]
+        if unknown:
+            raise ConfigError(f"unknown stage(s) {unknown}; known: {', '.join(STAGES)}")
+        return Pipeline("custom", tuple(stages))
+    if name not in PIPELINES:
+        raise ConfigError(f"unknown pipeline {name!r}; known: {', '.join(PIPELINES)}, custom")
+    return PIPELINES[name]
+
+
+def stage_inputs(stage: str, size: str, distill_from: str | None) -> list[ArtifactRef]:
+    """The artifacts a stage reads, its own size's and (distilling) the teacher's."""
+    spec = STAGES[stage]
+    refs = [ArtifactRef(key, size) for key in spec.consumes]
+    if distill_from is not None and spec.distill_consumes:
+        refs += [ArtifactRef(key, distill_from) for key in spec.distill_consumes]
+    return refs

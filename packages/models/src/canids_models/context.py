@@ -1,0 +1,106 @@
+"""What every stage run gets: dataset splits, config, artifact store, device, logging."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from canids_data import CachedGraphDataset
+
+from .artifacts import ArtifactStore
+from .backend import resolve_backend
+from .config import BatchingConfig, RunConfig
+
+__all__ = ["StageContext", "batch_indices", "pick_device"]
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+@dataclass
+class StageContext:
+    dataset: str
+    size: str
+    config: RunConfig
+    store: ArtifactStore
+    cache_dir: Path | None = None
+    distill_from: str | None = None
+    check_sources: bool = True
+    log: Callable[[str], None] = print
+    on_epoch: Callable[[dict[str, Any]], None] | None = None
+    _splits: dict[str, CachedGraphDataset] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.device = pick_device(self.config.train.device)
+        self.backend = resolve_backend(self.config.train.backend, self.device)
+        if self.config.train.threads > 0:
+            torch.set_num_threads(self.config.train.threads)
+        torch.manual_seed(self.config.train.seed)
+
+    def split(self, name: str) -> CachedGraphDataset:
+        """A cache split, opened (and quick-verified) once per run."""
+        if name not in self._splits:
+            self._splits[name] = CachedGraphDataset(
+                self.cache_dir, self.dataset, name, check_sources=self.check_sources
+            )
+        return self._splits[name]
+
+    def test_splits(self) -> list[str]:
+        return sorted(s for s in self.split("train").manifest.splits if s.startswith("test_"))
+
+    def model_inputs(self) -> dict[str, int]:
+        train = self.split("train")
+        return {
+            "num_ids": len(train.vocabulary),
+            "node_dim": train.num_node_features,
+            "edge_dim": train.num_edge_features,
+        }
+
+    def vocabulary_digest(self) -> str:
+        return str(self.split("train").manifest.data["vocabulary"]["digest"])
+
+    def generator(self, *salt: int) -> torch.Generator:
+        return torch.Generator().manual_seed(
+            int(np.random.SeedSequence([self.config.train.seed, *salt]).generate_state(1)[0])
+        )
+
+    def peak_memory(self) -> dict[str, int]:
+        import resource
+
+        out = {"host_max_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
+        if self.device.type == "cuda":
+            out["cuda_max_allocated_bytes"] = int(torch.cuda.max_memory_allocated(self.device))
+        out["pid"] = os.getpid()
+        return out
+
+
+def batch_indices(
+    ds: CachedGraphDataset, cfg: BatchingConfig, *, seed: int, epoch: int, shuffle: bool
+) -> list[np.ndarray]:
+    """Index batches of one epoch: a node/edge budget (BudgetBatchSampler) or a fixed size."""
+    n = len(ds)
+    if n == 0:
+        return []
+    if cfg.mode == "budget":
+        from canids_batching import BudgetBatchSampler
+
+        sampler = BudgetBatchSampler(
+            ds,
+            cfg.budget,
+            key=cfg.key,
+            shuffle=shuffle,
+            seed=seed,
+            packing=cfg.packing if shuffle else "sequential",
+        )
+        sampler.set_epoch(epoch)
+        return [np.asarray(b, np.int64) for b in sampler]
+    order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
+    return [order[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]

@@ -1,0 +1,117 @@
+"""Binary detection metrics that say "undefined" instead of inventing a 0, and thresholds
+fitted on validation.
+
+A metric is undefined (``None``) when its denominator is empty. On a test split with
+no attack, for example, recall, AUROC and MCC do not exist, while F1 does once the
+model raises a false alarm (it is then 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Threshold", "auroc", "binary_metrics", "fit_threshold"]
+
+
+def _div(num: float, den: float) -> float | None:
+    return None if den == 0 else float(num / den)
+
+
+def auroc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
+    """Area under the ROC curve by the rank statistic (ties count half); None if one class."""
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(scores, np.float64)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    order = np.argsort(s, kind="mergesort")
+    ranks = np.empty(len(s), np.float64)
+    sorted_s = s[order]
+    # Average rank within each run of equal scores.
+    starts = np.flatnonzero(np.concatenate(([True], sorted_s[1:] != sorted_s[:-1])))
+    ends = np.concatenate((starts[1:], [len(s)]))
+    avg = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(avg, ends - starts)
+    return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def binary_metrics(
+    y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None = None
+) -> dict[str, Any]:
+    """F1, precision, recall, accuracy, AUROC, MCC, FPR and the confusion matrix."""
+    y = np.asarray(y_true).astype(bool)
+    p = np.asarray(y_pred).astype(bool)
+    tp = int((y & p).sum())
+    fp = int((~y & p).sum())
+    tn = int((~y & ~p).sum())
+    fn = int((y & ~p).sum())
+    mcc_den = float(np.sqrt(float(tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+    return {
+        "n": len(y),
+        "positives": tp + fn,
+        "negatives": tn + fp,
+        "f1": _div(2 * tp, 2 * tp + fp + fn),
+        "precision": _div(tp, tp + fp),
+        "recall": _div(tp, tp + fn),
+        "accuracy": _div(tp + tn, len(y)),
+        "auroc": None if scores is None else auroc(y, scores),
+        "mcc": _div(tp * tn - fp * fn, mcc_den),
+        "fpr": _div(fp, fp + tn),
+        "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn},
+    }
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """A decision threshold (``score >= value`` is an attack) and how it was chosen."""
+
+    value: float
+    method: str
+    val_f1: float | None
+
+    def apply(self, scores: np.ndarray) -> np.ndarray:
+        return np.asarray(scores) >= self.value
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "method": self.method, "val_f1": self.val_f1}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Threshold:
+        return cls(float(data["value"]), str(data["method"]), data.get("val_f1"))
+
+
+def fit_threshold(scores: np.ndarray, y_true: np.ndarray, *, quantile: float = 0.99) -> Threshold:
+    """The cut that maximises F1 on validation; it is then frozen for every test split.
+
+    With no attack in validation there is no F1 to maximise: the threshold is then the
+    ``quantile`` of the normal scores, and the method says so.
+    """
+    s = np.asarray(scores, np.float64)
+    y = np.asarray(y_true).astype(bool)
+    if len(s) == 0:
+        raise ValueError("cannot fit a threshold on an empty validation set")
+    if not y.any() or y.all():
+        value = float(np.quantile(s, quantile)) if not y.any() else float(s.min())
+        return Threshold(
+            value,
+            f"no {'attack' if not y.any() else 'normal'} in validation: "
+            f"{'normal-score quantile ' + str(quantile) if not y.any() else 'min'}",
+            None,
+        )
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    tp = np.cumsum(y_sorted)
+    fp = np.cumsum(~y_sorted)
+    # Only cut between distinct scores: everything >= the cut is flagged.
+    last_of_run = np.concatenate((s_sorted[1:] != s_sorted[:-1], [True]))
+    f1 = 2 * tp / (2 * tp + fp + (y.sum() - tp))
+    f1 = np.where(last_of_run, f1, -1.0)
+    best = int(np.argmax(f1))
+    cut = s_sorted[best]
+    nxt = s_sorted[best + 1] if best + 1 < len(s_sorted) else cut - 1.0
+    # Midway to the next lower score: robust to tiny score shifts on other data.
+    value = float((cut + nxt) / 2.0) if nxt < cut else float(cut)
+    return Threshold(value, "max F1 on validation", float(f1[best]))

@@ -1,0 +1,57 @@
+"""The GATv2 encoder both detectors share: CAN-ID embedding + node features → node states."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..backend import make_conv
+
+__all__ = ["GraphEncoder"]
+
+
+class GraphEncoder(nn.Module):
+    """``layers`` GATv2 layers with edge features, residual connections and layer norm.
+
+    Input: node features ``x`` [N, F], vocabulary indices ``node_id`` [N] (0 = OOV),
+    ``edge_index`` [2, E], ``edge_attr`` [E, Fe]. Output: [N, hidden * heads].
+    """
+
+    def __init__(
+        self,
+        *,
+        num_ids: int,
+        node_dim: int,
+        edge_dim: int,
+        hidden: int,
+        heads: int,
+        layers: int,
+        dropout: float,
+        embed_dim: int,
+        backend: str = "pyg",
+    ) -> None:
+        super().__init__()
+        width = hidden * heads
+        self.out_dim = width
+        self.embed = nn.Embedding(num_ids, embed_dim)
+        self.inp = nn.Linear(node_dim + embed_dim, width)
+        self.convs = nn.ModuleList(
+            make_conv(backend, width, hidden, heads=heads, edge_dim=edge_dim, dropout=dropout)
+            for _ in range(layers)
+        )
+        self.norms = nn.ModuleList(nn.LayerNorm(width) for _ in range(layers))
+        self.dropout = nn.Dropout(dropout)
+        self.act = nn.ELU()
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        node_id: torch.Tensor,
+        edge_index: torch.Tensor,
+        edge_attr: torch.Tensor,
+    ) -> torch.Tensor:
+        h = self.act(self.inp(torch.cat((x, self.embed(node_id)), dim=-1)))
+        for conv, norm in zip(self.convs, self.norms, strict=True):
+            # Residual: deep GAT stacks (the teacher has 5) otherwise over-smooth.
+            h = h + self.dropout(self.act(norm(conv(h, edge_index, edge_attr))))
+        return h

@@ -1,0 +1,68 @@
+"""Both detectors' outputs over a dataset, batch by batch: the inputs of fusion and evaluation."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from canids_data import CachedGraphDataset
+from torch import nn
+
+from .config import BatchingConfig
+from .context import batch_indices
+
+__all__ = ["collect_outputs", "fusion_state"]
+
+
+@torch.no_grad()
+def collect_outputs(
+    gat: nn.Module | None,
+    vgae: nn.Module | None,
+    ds: CachedGraphDataset,
+    batching: BatchingConfig,
+    device: torch.device,
+) -> dict[str, np.ndarray]:
+    """Per graph: labels, sizes, GAT logit + embedding statistics, VGAE score + components."""
+    chunks: dict[str, list[np.ndarray]] = {}
+
+    def add(name: str, value: torch.Tensor) -> None:
+        chunks.setdefault(name, []).append(value.detach().cpu().numpy())
+
+    order = []
+    for idx in batch_indices(ds, batching, seed=0, epoch=0, shuffle=False):
+        batch = ds.collate(idx).to(device)
+        order.append(idx)
+        if gat is not None:
+            emb = gat.embed(batch)  # type: ignore[operator]
+            add("gat_logit", gat.head(emb).squeeze(-1))  # type: ignore[union-attr,operator]
+            add("gat_emb", torch.stack((emb.norm(dim=-1), emb.mean(-1), emb.std(-1)), -1))
+        if vgae is not None:
+            score, comps = vgae.score(batch)  # type: ignore[operator]
+            add("vgae_score", score)
+            add("vgae_comps", comps)
+    out = {k: np.concatenate(v) for k, v in chunks.items()}
+    # Batches are in dataset order (no shuffle), so rows line up with ds.indices.
+    assert not order or np.array_equal(np.concatenate(order), np.arange(len(ds)))
+    nodes, edges = ds.sizes()
+    out["nodes"], out["edges"], out["y"] = nodes, edges, ds.labels().astype(np.int64)
+    return out
+
+
+def fusion_state(out: dict[str, np.ndarray]) -> np.ndarray:
+    """The DQN's 15 state values per graph: VGAE errors and latent statistics (6), GAT
+    probability, logit, confidence, entropy and embedding statistics (7), graph size (2)."""
+    logit = np.clip(out["gat_logit"], -30, 30)
+    p = 1.0 / (1.0 + np.exp(-logit))
+    eps = 1e-7
+    entropy = -(p * np.log(p + eps) + (1 - p) * np.log(1 - p + eps))
+    return np.column_stack(
+        (
+            out["vgae_comps"],
+            p,
+            logit,
+            np.abs(2 * p - 1),
+            entropy,
+            out["gat_emb"],
+            np.log1p(out["nodes"]),
+            np.log1p(out["edges"]),
+        )
+    ).astype(np.float32)

@@ -1,0 +1,28 @@
+"""Stage runners: one function per stage of the catalogue."""
+
+from __future__ import annotations
+
+from ..catalog import STAGES
+from ..context import StageContext
+from ..errors import ConfigError
+from .common import StageOutcome
+from .evaluate import format_results_table, run_evaluate
+from .fusion import run_fusion
+from .gat import run_gat
+from .vgae import run_vgae
+
+__all__ = ["StageOutcome", "format_results_table", "run_stage"]
+
+
+def run_stage(stage: str, ctx: StageContext) -> StageOutcome:
+    if stage not in STAGES:
+        raise ConfigError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+    if ctx.distill_from is not None and not STAGES[stage].distill_consumes:
+        raise ConfigError(f"stage {stage} does not distil: drop --distill-from")
+    if stage == "vgae":
+        return run_vgae(ctx)
+    if stage in ("gat", "gat_curriculum"):
+        return run_gat(ctx, curriculum=stage == "gat_curriculum")
+    if stage == "fusion":
+        return run_fusion(ctx)
+    return run_evaluate(ctx)

@@ -1,0 +1,147 @@
+"""Stages ``gat`` and ``gat_curriculum``: the supervised GAT (optionally distilled)."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ..checkpoints import count_parameters, load_model, model_record
+from ..config import BatchingConfig
+from ..context import StageContext, batch_indices
+from ..curriculum import CurriculumSampler, difficulty_percentiles
+from ..distill import gat_distill_loss
+from ..loop import run_epochs
+from ..metrics import binary_metrics, fit_threshold
+from ..nn import GATClassifier
+from ..outputs import collect_outputs
+from .common import StageOutcome, publish
+
+__all__ = ["run_gat"]
+
+
+def _vgae_scores(ctx: StageContext) -> np.ndarray:
+    """Score every training graph with this size's VGAE, in chunks; the VGAE is on the
+    device only while it scores."""
+    vgae = load_model(
+        ctx.store,
+        ctx.dataset,
+        ctx.size,
+        "vgae",
+        vocab_digest=ctx.vocabulary_digest(),
+        device=ctx.device,
+        backend=ctx.backend,
+    )
+    chunks = BatchingConfig(mode="fixed", batch_size=ctx.config.curriculum.score_chunk)
+    scores = collect_outputs(None, vgae, ctx.split("train"), chunks, ctx.device)["vgae_score"]
+    vgae.cpu()
+    del vgae
+    gc.collect()
+    if ctx.device.type == "cuda":
+        torch.cuda.empty_cache()
+    return scores
+
+
+def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
+    stage = "gat_curriculum" if curriculum else "gat"
+    cfg, dev = ctx.config, ctx.device
+    train, val = ctx.split("train"), ctx.split("val")
+    labels = train.labels()
+    sampler = None
+    if curriculum:
+        scores = _vgae_scores(ctx)
+        sampler = CurriculumSampler(
+            cfg.curriculum, labels, difficulty_percentiles(scores, labels), cfg.train.seed
+        )
+    model = GATClassifier(cfg.gat, **ctx.model_inputs(), backend=ctx.backend).to(dev)
+    teacher = None
+    if ctx.distill_from:
+        teacher = load_model(
+            ctx.store,
+            ctx.dataset,
+            ctx.distill_from,
+            "gat",
+            vocab_digest=ctx.vocabulary_digest(),
+            device=dev,
+            backend=ctx.backend,
+        )
+    opt = torch.optim.AdamW(
+        model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
+    )
+    ctx.store.begin(ctx.dataset, ctx.size, "gat")
+
+    def train_epoch(epoch: int) -> dict[str, float]:
+        view, info = train, {}
+        if sampler is not None:
+            idx, info = sampler.sample(epoch)
+            view = train.subset(idx)
+        total = n = 0.0
+        for idx in batch_indices(
+            view, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True
+        ):
+            batch = view.collate(idx).to(dev)
+            logit = model(batch)
+            target = batch.y.float()
+            if teacher is not None:
+                with torch.no_grad():
+                    t_logit = teacher(batch)
+                loss = gat_distill_loss(
+                    logit,
+                    t_logit,
+                    target,
+                    temperature=cfg.distill.temperature,
+                    alpha=cfg.distill.alpha,
+                )
+            else:
+                loss = F.binary_cross_entropy_with_logits(logit, target)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            opt.step()
+            total += loss.item() * len(idx)
+            n += len(idx)
+        return {"train_loss": total / max(n, 1), "train_graphs": float(len(view)), **info}
+
+    def validate() -> dict[str, float]:
+        out = collect_outputs(model, None, val, cfg.batching, dev)
+        p = 1 / (1 + np.exp(-np.clip(out["gat_logit"], -30, 30)))
+        thr = fit_threshold(p, out["y"])
+        m = binary_metrics(out["y"], thr.apply(p), p)
+        loss = float(
+            F.binary_cross_entropy_with_logits(
+                torch.from_numpy(out["gat_logit"]), torch.from_numpy(out["y"]).float()
+            )
+        )
+        return {
+            "val_f1": m["f1"] or 0.0,
+            "val_loss": loss,
+            "precision": m["precision"] or 0.0,
+            "recall": m["recall"] or 0.0,
+        }
+
+    result = run_epochs(ctx, "gat", model, opt, train_epoch, validate, select="val_f1")
+    model.load_state_dict(result.best_state)
+    model.eval()
+    out = collect_outputs(model, None, val, cfg.batching, dev)
+    p = 1 / (1 + np.exp(-np.clip(out["gat_logit"], -30, 30)))
+    threshold = fit_threshold(p, out["y"])
+    ckpt = model_record(
+        "gat", model, cfg.gat, ctx.model_inputs(), ctx.vocabulary_digest(), ctx.backend
+    )
+    ckpt["threshold"] = threshold.to_json()
+    metrics = {
+        "stage": stage,
+        "parameters": count_parameters(model),
+        "best_epoch": result.best_epoch,
+        "best_val_f1": result.best_metric,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "resumed_from": result.resumed_from,
+        "threshold": threshold.to_json(),
+        "val": binary_metrics(out["y"], threshold.apply(p), p),
+        "history": result.history,
+        "distilled_from": ctx.distill_from,
+    }
+    return publish(ctx, stage, "gat", ckpt, metrics)

@@ -1,0 +1,105 @@
+"""Stage ``vgae``: the VGAE on normal training graphs (optionally distilled from a teacher)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from ..checkpoints import count_parameters, load_model, model_record
+from ..context import StageContext, batch_indices
+from ..loop import run_epochs
+from ..metrics import binary_metrics, fit_threshold
+from ..nn import VGAE
+from ..outputs import collect_outputs
+from .common import StageOutcome, publish
+
+__all__ = ["run_vgae"]
+
+
+def run_vgae(ctx: StageContext) -> StageOutcome:
+    cfg, dev = ctx.config, ctx.device
+    train, val = ctx.split("train"), ctx.split("val")
+    normal_train = train.subset(np.flatnonzero(train.labels() == 0))
+    normal_val = val.subset(np.flatnonzero(val.labels() == 0))
+    if len(normal_train) == 0 or len(normal_val) == 0:
+        raise ValueError(
+            f"{ctx.dataset}: the VGAE needs normal graphs in train and val "
+            f"(found {len(normal_train)} and {len(normal_val)})"
+        )
+    model = VGAE(cfg.vgae, **ctx.model_inputs(), backend=ctx.backend).to(dev)
+    params = list(model.parameters())
+    teacher, proj = None, None
+    if ctx.distill_from:
+        teacher = load_model(
+            ctx.store,
+            ctx.dataset,
+            ctx.distill_from,
+            "vgae",
+            vocab_digest=ctx.vocabulary_digest(),
+            device=dev,
+            backend=ctx.backend,
+        )
+        proj = nn.Linear(cfg.vgae.latent, teacher.cfg.latent).to(dev)  # type: ignore[union-attr]
+        params += list(proj.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
+    ctx.store.begin(ctx.dataset, ctx.size, "vgae")
+    gen = ctx.generator(1)
+
+    def train_epoch(epoch: int) -> dict[str, float]:
+        total = n = 0.0
+        for idx in batch_indices(
+            normal_train, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True
+        ):
+            batch = normal_train.collate(idx).to(dev)
+            loss, _, mu = model.loss(batch, gen)
+            if teacher is not None and proj is not None:
+                with torch.no_grad():
+                    t_mu, _ = teacher.encode(batch)  # type: ignore[operator]
+                loss = loss + cfg.distill.latent_weight * F.mse_loss(proj(mu), t_mu)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            total += loss.item() * len(idx)
+            n += len(idx)
+        return {"train_loss": total / max(n, 1)}
+
+    def validate() -> dict[str, float]:
+        g = torch.Generator().manual_seed(12345)  # same negatives every epoch: comparable
+        total = n = 0.0
+        for idx in batch_indices(normal_val, cfg.batching, seed=0, epoch=0, shuffle=False):
+            loss, _, _ = model.loss(normal_val.collate(idx).to(dev), g)
+            total += loss.item() * len(idx)
+            n += len(idx)
+        return {"val_loss": total / max(n, 1), "neg_val_loss": -total / max(n, 1)}
+
+    result = run_epochs(ctx, "vgae", model, opt, train_epoch, validate, select="neg_val_loss")
+    model.load_state_dict(result.best_state)
+    model.eval()
+    out = collect_outputs(None, model, val, cfg.batching, dev)
+    threshold = fit_threshold(out["vgae_score"], out["y"])
+    val_metrics = binary_metrics(out["y"], threshold.apply(out["vgae_score"]), out["vgae_score"])
+    # The distribution of normal validation scores: fusion maps scores to [0, 1] with it.
+    normal_scores = np.sort(out["vgae_score"][out["y"] == 0])
+    reference = np.quantile(normal_scores, np.linspace(0, 1, 1001))
+    ckpt = model_record(
+        "vgae", model, cfg.vgae, ctx.model_inputs(), ctx.vocabulary_digest(), ctx.backend
+    )
+    ckpt["threshold"] = threshold.to_json()
+    ckpt["normal_score_quantiles"] = torch.from_numpy(reference)
+    metrics = {
+        "parameters": count_parameters(model),
+        "best_epoch": result.best_epoch,
+        "best_val_loss": -result.best_metric,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+        "resumed_from": result.resumed_from,
+        "threshold": threshold.to_json(),
+        "val": val_metrics,
+        "history": result.history,
+        "train_graphs": len(normal_train),
+        "distilled_from": ctx.distill_from,
+    }
+    return publish(ctx, "vgae", "vgae", ckpt, metrics)
