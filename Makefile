@@ -9,7 +9,7 @@ PYTHON ?= python3
 .PHONY: help ensure-uv sync demo test lint format
 
 help:
-	@echo "make demo    build + verify the embedded demo cache (all setup included)"
+	@echo "make demo    demo cache + teacher pipeline + held-out results (all setup included)"
 	@echo "make test    run every test (all setup included)"
 	@echo "make lint    ruff check + format check"
 
@@ -22,10 +22,15 @@ ensure-uv:
 sync: ensure-uv
 	$(UV) sync --locked
 
+# The main job: the demo cache, then the teacher pipeline stage by stage, ending with the
+# held-out results table.
 demo: sync
 	$(UV) run canids-cache build --dataset demo
 	$(UV) run canids-cache verify --dataset demo --full
-	$(UV) run canids-cache status
+	$(UV) run canids-train vgae --dataset demo --size teacher
+	$(UV) run canids-train gat_curriculum --dataset demo --size teacher
+	$(UV) run canids-train fusion --dataset demo --size teacher
+	$(UV) run canids-train evaluate --dataset demo --size teacher
 
 test: sync
 	$(UV) run pytest

@@ -109,6 +109,9 @@ def main(
     no_source_check: bool,
 ) -> None:
     """Train or evaluate one STAGE of the catalogue for DATASET and SIZE."""
+    # Executors and SLURM logs read progress while the stage runs: flush every line.
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(line_buffering=True)
     started = time.time()
     record: dict[str, Any] = {"stage": stage, "dataset": dataset, "size": size, "run": run_name}
     ctx = None

@@ -48,10 +48,15 @@ class GATConfig:
     dropout: float = 0.2
     embed_dim: int = 16
     mlp_hidden: int = 64
+    id_dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        _check(self.layers >= 1 and self.heads >= 1 and self.hidden >= 1, "gat sizes must be >= 1")
+        _check(
+            min(self.layers, self.heads, self.hidden, self.embed_dim, self.mlp_hidden) >= 1,
+            "gat sizes (layers, heads, hidden, embed_dim, mlp_hidden) must be >= 1",
+        )
         _check(0.0 <= self.dropout < 1.0, f"gat.dropout must be in [0, 1), got {self.dropout}")
+        _check(0.0 <= self.id_dropout < 1.0, f"gat.id_dropout: [0, 1), not {self.id_dropout}")
 
 
 @dataclass(frozen=True)
@@ -62,12 +67,17 @@ class VGAEConfig:
     latent: int = 16
     dropout: float = 0.1
     embed_dim: int = 16
+    id_dropout: float = 0.0
     kl_weight: float = 0.001
     logvar_clamp: float = 10.0
 
     def __post_init__(self) -> None:
-        _check(self.layers >= 1 and self.heads >= 1 and self.latent >= 1, "vgae sizes must be >= 1")
+        _check(
+            min(self.layers, self.heads, self.hidden, self.latent, self.embed_dim) >= 1,
+            "vgae sizes (layers, heads, hidden, latent, embed_dim) must be >= 1",
+        )
         _check(0.0 <= self.dropout < 1.0, f"vgae.dropout must be in [0, 1), got {self.dropout}")
+        _check(0.0 <= self.id_dropout < 1.0, f"vgae.id_dropout: [0, 1), not {self.id_dropout}")
 
 
 @dataclass(frozen=True)
@@ -85,6 +95,15 @@ class DQNConfig:
     def __post_init__(self) -> None:
         _check(0.0 <= self.gamma < 1.0, f"dqn.gamma must be in [0, 1), got {self.gamma}")
         _check(self.buffer >= self.batch_size >= 1, "dqn.buffer must be >= dqn.batch_size >= 1")
+        _check(
+            min(self.hidden, self.steps, self.target_sync) >= 1,
+            "dqn.hidden, dqn.steps and dqn.target_sync must be >= 1",
+        )
+        _check(self.lr > 0, f"dqn.lr must be > 0, got {self.lr}")
+        _check(
+            0.0 <= self.epsilon_end <= self.epsilon_start <= 1.0,
+            "dqn epsilons: 0 <= epsilon_end <= epsilon_start <= 1",
+        )
 
 
 @dataclass(frozen=True)
@@ -106,10 +125,10 @@ class BatchingConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 30
+    epochs: int = 12
     lr: float = 1e-3
     weight_decay: float = 1e-4
-    patience: int = 6
+    patience: int = 4
     seed: int = 0
     device: str = "auto"
     backend: Literal["pyg", "cugraph", "auto"] = "pyg"
@@ -118,6 +137,12 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _check(self.epochs >= 1, f"train.epochs must be >= 1, got {self.epochs}")
         _check(self.patience >= 1, f"train.patience must be >= 1, got {self.patience}")
+        _check(self.lr > 0, f"train.lr must be > 0, got {self.lr}")
+        _check(self.weight_decay >= 0, f"train.weight_decay must be >= 0, got {self.weight_decay}")
+        _check(
+            self.threads >= 0,
+            f"train.threads must be >= 0 (0: torch's default), got {self.threads}",
+        )
         _check(self.backend in ("pyg", "cugraph", "auto"), "train.backend: pyg, cugraph or auto")
 
 
@@ -147,6 +172,8 @@ class CurriculumConfig:
             0 < self.start_percentile <= self.end_percentile <= 100,
             "curriculum percentiles: 0 < start <= end <= 100",
         )
+        _check(self.ramp_epochs >= 0, "curriculum.ramp_epochs must be >= 0")
+        _check(self.score_chunk >= 1, "curriculum.score_chunk must be >= 1")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ class CurriculumSampler:
 
     def schedule(self, epoch: int) -> tuple[float, float]:
         """(normal per attack, difficulty percentile ceiling) at ``epoch``."""
-        t = min(1.0, epoch / max(self.cfg.ramp_epochs, 1))
+        ramp = self.cfg.ramp_epochs
+        t = 1.0 if ramp <= 0 else min(1.0, epoch / ramp)  # no ramp: the end values at once
         ratio = self.cfg.start_ratio + (self.cfg.end_ratio - self.cfg.start_ratio) * t
         pct = self.cfg.start_percentile + (self.cfg.end_percentile - self.cfg.start_percentile) * t
         return ratio, pct

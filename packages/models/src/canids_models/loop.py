@@ -4,6 +4,7 @@ killed job resumes from."""
 from __future__ import annotations
 
 import copy
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 
 from .context import StageContext
+from .errors import ModelsError
 
 __all__ = ["LoopResult", "run_epochs"]
 
@@ -60,12 +62,15 @@ def run_epochs(
             best_epoch, bad = int(state["best_epoch"]), int(state["bad_epochs"])
             history = list(state["history"])
             torch.set_rng_state(state["rng"])
+            if state.get("cuda_rng") and torch.cuda.is_available():
+                torch.cuda.set_rng_state_all(state["cuda_rng"])
             resumed_from = start
             ctx.log(f"resuming {artifact} ({size}) at epoch {start} from {state_path}")
         else:
             ctx.log(f"ignoring {state_path}: written with another config")
-    stopped = False
-    for epoch in range(start, epochs):
+    # Killed after saving the epoch that stopped it early: it is finished, not resumed.
+    stopped = resumed_from is not None and bad >= patience
+    for epoch in range(start, start if stopped else epochs):
         t0 = time.perf_counter()
         model.train()
         record: dict[str, Any] = {"epoch": epoch, **train_epoch(epoch)}
@@ -74,6 +79,12 @@ def run_epochs(
             record.update(validate())
         record["seconds"] = round(time.perf_counter() - t0, 3)
         metric = float(record[select])
+        if not math.isfinite(metric):
+            # NaN never compares better: the run would publish its untrained weights.
+            raise ModelsError(
+                f"{artifact} ({size}) diverged: {select} is {metric} at epoch {epoch}; "
+                f"lower train.lr (now {ctx.config.train.lr}) with --set train.lr=..."
+            )
         if metric > best_metric:
             best_metric, best_epoch, bad = metric, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
@@ -82,8 +93,6 @@ def run_epochs(
         record["best_epoch"] = best_epoch
         history.append(record)
         ctx.log(_line(artifact, ctx.size, record, select))
-        if ctx.on_epoch is not None:
-            ctx.on_epoch(record)
         store.save(
             ds,
             size,
@@ -100,8 +109,13 @@ def run_epochs(
                 "bad_epochs": bad,
                 "history": history,
                 "rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
             },
         )
+        # Reported only once saved: a reporter that stops the run here (Ray Tune's ASHA)
+        # or a kill right after it loses no finished epoch.
+        if ctx.on_epoch is not None:
+            ctx.on_epoch(record)
         if bad >= patience:
             stopped = True
             ctx.log(

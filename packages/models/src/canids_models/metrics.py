@@ -99,7 +99,7 @@ def fit_threshold(scores: np.ndarray, y_true: np.ndarray, *, quantile: float = 0
             value,
             f"no {'attack' if not y.any() else 'normal'} in validation: "
             f"{'normal-score quantile ' + str(quantile) if not y.any() else 'min'}",
-            None,
+            None if not y.any() else 1.0,
         )
     order = np.argsort(-s, kind="mergesort")
     s_sorted, y_sorted = s[order], y[order]

@@ -39,9 +39,12 @@ def collect_outputs(
             score, comps = vgae.score(batch)  # type: ignore[operator]
             add("vgae_score", score)
             add("vgae_comps", comps)
+    if len(ds) == 0:
+        raise ValueError(f"{ds!r} is empty: nothing to score")
     out = {k: np.concatenate(v) for k, v in chunks.items()}
     # Batches are in dataset order (no shuffle), so rows line up with ds.indices.
-    assert not order or np.array_equal(np.concatenate(order), np.arange(len(ds)))
+    if not np.array_equal(np.concatenate(order), np.arange(len(ds))):
+        raise RuntimeError("unshuffled batches did not cover the dataset in order")
     nodes, edges = ds.sizes()
     out["nodes"], out["edges"], out["y"] = nodes, edges, ds.labels().astype(np.int64)
     return out

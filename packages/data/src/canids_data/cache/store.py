@@ -24,13 +24,20 @@ SPLIT_ARRAYS: dict[str, tuple[str, int]] = {
     "graph_source": ("int32", 0),
     "window_start": ("float64", 0),
 }
-_CHUNK_BYTES = 1 << 20
+_CHUNK_BYTES = 64 << 10
 _HASH_ROWS = 1 << 20
 
 
 def _chunks(shape: tuple[int, ...], itemsize: int, axis: int) -> tuple[int, ...]:
+    """About 64 KiB per chunk along ``axis`` (at least 512 rows).
+
+    Small chunks keep a random batch from decoding most of a split: a 1 MiB chunk of
+    ``x`` held ~300 graphs, so 512 random graphs of a 200k-graph split touched half of
+    all chunks. Measured: the build is as fast as with 1 MiB chunks. (Zarr sharding
+    would cut the file count but made the build 30 % slower.)
+    """
     per_row = itemsize * int(np.prod([s for i, s in enumerate(shape) if i != axis]) or 1)
-    rows = 1 << max(10, int(np.log2(max(_CHUNK_BYTES // per_row, 1))))
+    rows = 1 << max(9, int(np.log2(max(_CHUNK_BYTES // per_row, 1))))
     return tuple(min(rows, max(shape[axis], 1)) if i == axis else s for i, s in enumerate(shape))
 
 

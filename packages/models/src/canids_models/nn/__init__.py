@@ -3,6 +3,6 @@
 from .dqn import ALPHAS, QNetwork
 from .encoder import GraphEncoder
 from .gat import GATClassifier
-from .vgae import VGAE
+from .vgae import COMPONENTS, VGAE
 
-__all__ = ["ALPHAS", "VGAE", "GATClassifier", "GraphEncoder", "QNetwork"]
+__all__ = ["ALPHAS", "COMPONENTS", "VGAE", "GATClassifier", "GraphEncoder", "QNetwork"]

@@ -28,9 +28,11 @@ class GraphEncoder(nn.Module):
         layers: int,
         dropout: float,
         embed_dim: int,
+        id_dropout: float = 0.0,
         backend: str = "pyg",
     ) -> None:
         super().__init__()
+        self.id_dropout = id_dropout
         width = hidden * heads
         self.out_dim = width
         self.embed = nn.Embedding(num_ids, embed_dim)
@@ -50,6 +52,11 @@ class GraphEncoder(nn.Module):
         edge_index: torch.Tensor,
         edge_attr: torch.Tensor,
     ) -> torch.Tensor:
+        if self.training and self.id_dropout > 0:
+            # Hide some CAN IDs (as OOV) while training, so the model cannot lean on IDs
+            # alone: another vehicle's IDs mean something else, or nothing.
+            hide = torch.rand(node_id.shape, device=node_id.device) < self.id_dropout
+            node_id = torch.where(hide, torch.zeros_like(node_id), node_id)
         h = self.act(self.inp(torch.cat((x, self.embed(node_id)), dim=-1)))
         for conv, norm in zip(self.convs, self.norms, strict=True):
             # Residual: deep GAT stacks (the teacher has 5) otherwise over-smooth.

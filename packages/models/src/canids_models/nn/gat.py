@@ -26,6 +26,7 @@ class GATClassifier(nn.Module):
             layers=cfg.layers,
             dropout=cfg.dropout,
             embed_dim=cfg.embed_dim,
+            id_dropout=cfg.id_dropout,
             backend=backend,
         )
         width = self.encoder.out_dim

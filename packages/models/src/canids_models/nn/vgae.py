@@ -1,7 +1,11 @@
 """VGAE: GATv2 encoder → μ, log σ² → z; decoders for edges, node features and CAN IDs.
 
-Trained on normal graphs only. A graph's anomaly score is its reconstruction error:
-node-feature MSE + CAN-ID cross-entropy + edge BCE, each averaged per graph.
+Trained on normal graphs only. A graph's anomaly score is built from its reconstruction:
+per graph, the node-feature MSE, CAN-ID cross-entropy, edge BCE and KL term (logs),
+plus the mean latent norm and σ. Attacks move these in *both* directions (a fuzzing
+window of one-off IDs reconstructs its features more easily than normal traffic, and
+sits closer to the prior), so the score is the Mahalanobis distance of that vector from
+the normal training graphs' (:meth:`VGAE.fit_score`), not the raw error.
 """
 
 from __future__ import annotations
@@ -14,7 +18,10 @@ from torch_geometric.utils import scatter
 from ..config import VGAEConfig
 from .encoder import GraphEncoder
 
-__all__ = ["VGAE"]
+__all__ = ["COMPONENTS", "N_COMPONENTS", "VGAE"]
+
+COMPONENTS = ("log_feat", "log_id", "log_edge", "log_kl", "mu_norm", "sigma")
+N_COMPONENTS = len(COMPONENTS)
 
 
 class VGAE(nn.Module):
@@ -32,6 +39,7 @@ class VGAE(nn.Module):
             layers=cfg.layers,
             dropout=cfg.dropout,
             embed_dim=cfg.embed_dim,
+            id_dropout=cfg.id_dropout,
             backend=backend,
         )
         width = self.encoder.out_dim
@@ -41,6 +49,10 @@ class VGAE(nn.Module):
             nn.Linear(cfg.latent, width), nn.ELU(), nn.Linear(width, node_dim)
         )
         self.id_dec = nn.Linear(cfg.latent, num_ids)
+        # Normal-graph statistics of the score components, fitted after training; kept as
+        # buffers so they travel in the state dict with the weights.
+        self.register_buffer("score_mean", torch.zeros(N_COMPONENTS))
+        self.register_buffer("score_precision", torch.eye(N_COMPONENTS))
 
     def encode(self, batch: object) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.encoder(batch.x, batch.node_id, batch.edge_index, batch.edge_attr)  # type: ignore[attr-defined]
@@ -92,18 +104,43 @@ class VGAE(nn.Module):
         return total, shown, mu
 
     @torch.no_grad()
-    def score(self, batch: object) -> tuple[torch.Tensor, torch.Tensor]:
-        """Anomaly score per graph and its components [B, 6]: feat, id, edge errors,
-        latent mean norm, latent σ mean, log of the total."""
+    def components(self, batch: object) -> torch.Tensor:
+        """Per graph [B, 6]: log feature/ID/edge errors, log KL, latent norm, latent σ."""
         mu, logvar = self.encode(batch)
         parts = self.reconstruction(batch, mu, None)
-        total = parts["feat"] + parts["id"] + parts["edge"]
         b = batch.batch  # type: ignore[attr-defined]
         g = int(batch.num_graphs)  # type: ignore[attr-defined]
-        mu_norm = scatter(mu.norm(dim=-1), b, 0, dim_size=g, reduce="mean")
-        sigma = scatter(torch.exp(0.5 * logvar).mean(-1), b, 0, dim_size=g, reduce="mean")
-        comps = torch.stack(
-            (parts["feat"], parts["id"], parts["edge"], mu_norm, sigma, torch.log(total + 1e-8)),
+        kl = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(-1)
+        eps = 1e-8
+        return torch.stack(
+            (
+                torch.log(parts["feat"] + eps),
+                torch.log(parts["id"] + eps),
+                torch.log(parts["edge"] + eps),
+                torch.log(scatter(kl, b, 0, dim_size=g, reduce="mean") + eps),
+                scatter(mu.norm(dim=-1), b, 0, dim_size=g, reduce="mean"),
+                scatter(torch.exp(0.5 * logvar).mean(-1), b, 0, dim_size=g, reduce="mean"),
+            ),
             dim=-1,
         )
-        return total, comps
+
+    @torch.no_grad()
+    def fit_score(self, components: torch.Tensor, shrinkage: float = 1e-3) -> None:
+        """Fit the normal statistics from the components of normal graphs [N, 6]."""
+        c = components.double()
+        mean = c.mean(0)
+        cov = torch.cov(c.T) if len(c) > 1 else torch.eye(c.shape[1], dtype=c.dtype)
+        # Ridge proportional to the mean variance keeps the inverse stable.
+        ridge = shrinkage * (cov.diagonal().mean() + 1e-12)
+        cov = cov + ridge * torch.eye(len(mean), dtype=c.dtype)
+        self.score_mean.copy_(mean.float())
+        self.score_precision.copy_(torch.linalg.inv(cov).float())
+
+    @torch.no_grad()
+    def score(self, batch: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """Anomaly score per graph (Mahalanobis distance from normal graphs) and its
+        components [B, 6]."""
+        comps = self.components(batch)
+        d = comps - self.score_mean
+        dist = torch.sqrt(torch.clamp(((d @ self.score_precision) * d).sum(-1), min=0.0))
+        return dist, comps

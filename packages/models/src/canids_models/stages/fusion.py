@@ -89,6 +89,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
             "alpha": const,
         }
         ctx.log(f"fusion: {fallback['reason']}: using {best_input} alone (alpha={const})")
+        alpha = np.full(len(p), const)
         fused = const * p + (1 - const) * s_v
         thr = fit_threshold(fused, y)
     ckpt = {

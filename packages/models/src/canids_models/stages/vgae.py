@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from canids_data import CachedGraphDataset
 from torch import nn
 from torch.nn import functional as F
 
 from ..checkpoints import count_parameters, load_model, model_record
+from ..config import BatchingConfig
 from ..context import StageContext, batch_indices
 from ..loop import run_epochs
 from ..metrics import binary_metrics, fit_threshold
@@ -16,6 +18,26 @@ from ..outputs import collect_outputs
 from .common import StageOutcome, publish
 
 __all__ = ["run_vgae"]
+
+_FIT_GRAPHS = 8000
+
+
+def _fit_normal_statistics(
+    model: VGAE,
+    normal_train: CachedGraphDataset,
+    batching: BatchingConfig,
+    device: torch.device,
+    seed: int,
+) -> None:
+    """Score statistics of (up to 8000, seeded) normal training graphs."""
+    n = len(normal_train)
+    pick = np.sort(np.random.default_rng(seed).choice(n, size=min(n, _FIT_GRAPHS), replace=False))
+    view = normal_train.subset(pick)
+    comps = [
+        model.components(view.collate(idx).to(device)).cpu()
+        for idx in batch_indices(view, batching, seed=0, epoch=0, shuffle=False)
+    ]
+    model.fit_score(torch.cat(comps))
 
 
 def run_vgae(ctx: StageContext) -> StageOutcome:
@@ -45,9 +67,10 @@ def run_vgae(ctx: StageContext) -> StageOutcome:
         params += list(proj.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
     ctx.store.begin(ctx.dataset, ctx.size, "vgae")
-    gen = ctx.generator(1)
 
     def train_epoch(epoch: int) -> dict[str, float]:
+        # Negatives seeded per epoch: a resumed run draws what the uninterrupted one would.
+        gen = ctx.generator(1, epoch)
         total = n = 0.0
         for idx in batch_indices(
             normal_train, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True
@@ -78,6 +101,7 @@ def run_vgae(ctx: StageContext) -> StageOutcome:
     result = run_epochs(ctx, "vgae", model, opt, train_epoch, validate, select="neg_val_loss")
     model.load_state_dict(result.best_state)
     model.eval()
+    _fit_normal_statistics(model, normal_train, cfg.batching, dev, cfg.train.seed)
     out = collect_outputs(None, model, val, cfg.batching, dev)
     threshold = fit_threshold(out["vgae_score"], out["y"])
     val_metrics = binary_metrics(out["y"], threshold.apply(out["vgae_score"]), out["vgae_score"])

@@ -1,0 +1,246 @@
+"""Shared fixtures of the canids-models tests.
+
+``demo`` is a tiny synthetic cache (``scale=0.1``: 150 training graphs; built once per
+session, read-only).
+``tiny_overrides(size)`` gives ``--set`` items for models small enough to train in well
+under a second per epoch on two shared cores, on the CPU (where runs are bit-for-bit
+reproducible; ``test_gpu.py`` covers CUDA). ``pipelines`` runs the teacher and the
+distilled student pipeline once per session, stage by stage exactly as ``canids-train``
+does (config → preflight → StageContext → run_stage), into a session runs dir that
+tests only read. A test that changes artifacts copies them into its own store
+(``copy_artifacts``).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from canids_data import BuildConfig, CachedGraphDataset, CacheManager
+from canids_data.synthetic import write_demo_dataset
+from canids_models import ArtifactStore, StageContext, StageOutcome, load_config, preflight
+from canids_models.stages import run_stage
+
+DATASET = "demo"
+DEMO_SCALE = 0.1
+
+_TINY: dict[str, tuple[str, ...]] = {
+    "teacher": (
+        "train.epochs=2",
+        "train.threads=1",
+        "train.device=cpu",
+        "gat.layers=1",
+        "gat.heads=2",
+        "gat.hidden=8",
+        "gat.mlp_hidden=16",
+        "gat.embed_dim=4",
+        "vgae.layers=1",
+        "vgae.heads=2",
+        "vgae.hidden=8",
+        "vgae.latent=4",
+        "vgae.embed_dim=4",
+        "dqn.steps=50",
+        "dqn.batch_size=64",
+        "dqn.buffer=2048",
+        "dqn.hidden=16",
+        "dqn.target_sync=10",
+        "curriculum.ramp_epochs=2",
+    ),
+    "student": (
+        "train.epochs=2",
+        "train.threads=1",
+        "train.device=cpu",
+        "gat.layers=1",
+        "gat.heads=1",
+        "gat.hidden=4",
+        "gat.mlp_hidden=8",
+        "gat.embed_dim=2",
+        "vgae.layers=1",
+        "vgae.heads=1",
+        "vgae.hidden=4",
+        "vgae.latent=2",
+        "vgae.embed_dim=2",
+        "dqn.steps=50",
+        "dqn.batch_size=64",
+        "dqn.buffer=2048",
+        "dqn.hidden=8",
+        "dqn.target_sync=10",
+    ),
+}
+
+# The stages of each pipeline as the tests run them: (stage, distil from, extra --set).
+TEACHER_STAGES: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    ("vgae", None, ()),
+    ("gat_curriculum", None, ("train.epochs=3",)),
+    ("fusion", None, ()),
+    ("evaluate", None, ()),
+)
+STUDENT_STAGES: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
+    ("vgae", "teacher", ()),
+    ("gat", "teacher", ()),
+    ("fusion", None, ()),
+    ("evaluate", None, ()),
+)
+
+
+def tiny(size: str, *extra: str) -> list[str]:
+    """``--set`` items of a tiny config for ``size`` (later items win)."""
+    return [*_TINY[size], *extra]
+
+
+@pytest.fixture(scope="session")
+def tiny_overrides() -> Callable[..., list[str]]:
+    return tiny
+
+
+@dataclass(frozen=True)
+class Demo:
+    """A built demo cache (``cache_dir/demo``) and the captures it was built from."""
+
+    cache_dir: Path
+    root: Path
+
+    def split(self, name: str) -> CachedGraphDataset:
+        return CachedGraphDataset(self.cache_dir, DATASET, name)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
+    """The demo captures at ``scale=0.1`` and their cache (default build config). Read-only."""
+    base = tmp_path_factory.mktemp("models_demo")
+    write_demo_dataset(base / "root", seed=0, scale=DEMO_SCALE)
+    CacheManager(base / "cache").build(DATASET, base / "root", BuildConfig(), workers=1)
+    return Demo(base / "cache", base / "root")
+
+
+@pytest.fixture(scope="session")
+def train_split(demo: Demo) -> CachedGraphDataset:
+    return demo.split("train")
+
+
+@pytest.fixture(scope="session")
+def model_inputs(train_split: CachedGraphDataset) -> dict[str, int]:
+    return {
+        "num_ids": len(train_split.vocabulary),
+        "node_dim": train_split.num_node_features,
+        "edge_dim": train_split.num_edge_features,
+    }
+
+
+@pytest.fixture(scope="session")
+def batch(train_split: CachedGraphDataset):
+    """A fixed batch of 12 training graphs, attacks and normal ones."""
+    y = train_split.labels()
+    idx = np.sort(np.concatenate((np.flatnonzero(y == 0)[:6], np.flatnonzero(y == 1)[:6])))
+    return train_split.collate(idx)
+
+
+def make_context(
+    demo: Demo,
+    store: ArtifactStore,
+    size: str,
+    overrides: list[str] | tuple[str, ...],
+    *,
+    distill_from: str | None = None,
+    log: list[str] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> StageContext:
+    lines = log if log is not None else []
+    return StageContext(
+        DATASET,
+        size,
+        load_config(size, None, list(overrides)),
+        store,
+        demo.cache_dir,
+        distill_from,
+        log=lines.append,
+        on_epoch=on_epoch,
+    )
+
+
+def run_like_cli(
+    demo: Demo,
+    store: ArtifactStore,
+    stage: str,
+    size: str,
+    overrides: list[str] | tuple[str, ...],
+    *,
+    distill_from: str | None = None,
+    log: list[str] | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> StageOutcome:
+    """What ``canids-train STAGE`` does between parsing its options and the result line."""
+    config = load_config(size, None, list(overrides))
+    preflight(
+        store, DATASET, size, [stage], distill_from=distill_from, cache=CacheManager(demo.cache_dir)
+    )
+    ctx = make_context(
+        demo, store, size, overrides, distill_from=distill_from, log=log, on_epoch=on_epoch
+    )
+    assert ctx.config == config
+    return run_stage(stage, ctx)
+
+
+@pytest.fixture
+def make_ctx(demo: Demo) -> Callable[..., StageContext]:
+    """``make_ctx(store, size, overrides, distill_from=, log=, on_epoch=)``."""
+
+    def make(store: ArtifactStore, size: str, overrides: list[str], **kw: Any) -> StageContext:
+        return make_context(demo, store, size, overrides, **kw)
+
+    return make
+
+
+@pytest.fixture
+def run_cli_stage(demo: Demo) -> Callable[..., StageOutcome]:
+    """``run_cli_stage(store, stage, size, overrides, distill_from=, log=, on_epoch=)``."""
+
+    def run(
+        store: ArtifactStore, stage: str, size: str, overrides: list[str], **kw: Any
+    ) -> StageOutcome:
+        return run_like_cli(demo, store, stage, size, overrides, **kw)
+
+    return run
+
+
+@dataclass
+class Pipelines:
+    store: ArtifactStore
+    outcomes: dict[tuple[str, str], StageOutcome] = field(default_factory=dict)
+    logs: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+
+    def metrics(self, size: str, stage: str) -> dict[str, Any]:
+        return self.outcomes[(size, stage)].metrics
+
+
+@pytest.fixture(scope="session")
+def pipelines(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Pipelines:
+    """The teacher pipeline, then the student distilled from it. Read-only."""
+    store = ArtifactStore(tmp_path_factory.mktemp("models_runs") / "runs", "session")
+    result = Pipelines(store)
+    for size, stages in (("teacher", TEACHER_STAGES), ("student", STUDENT_STAGES)):
+        for stage, distill_from, extra in stages:
+            log: list[str] = []
+            result.outcomes[(size, stage)] = run_like_cli(
+                demo, store, stage, size, tiny(size, *extra), distill_from=distill_from, log=log
+            )
+            result.logs[(size, stage)] = log
+    return result
+
+
+@pytest.fixture
+def copy_artifacts(tmp_path: Path) -> Callable[..., ArtifactStore]:
+    """A private store holding copies of some artifacts of another store."""
+
+    def copy(source: ArtifactStore, items: list[tuple[str, str]]) -> ArtifactStore:
+        target = ArtifactStore(tmp_path / "runs", source.run)
+        for size, key in items:
+            shutil.copytree(source.dir(DATASET, size, key), target.dir(DATASET, size, key))
+        return target
+
+    return copy

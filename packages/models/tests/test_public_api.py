@@ -1,0 +1,46 @@
+"""The public API is complete: every exported name imports and the README lists exactly those."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import canids_models
+import pytest
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _readme_names() -> set[str]:
+    text = README.read_text()
+    section = text.split("## API", 1)[1]
+    names: set[str] = set()
+    for row in section.splitlines():
+        if row.startswith("| `"):
+            first_cell = row.split("|")[1]
+            names.update(re.findall(r"`([A-Za-z_][A-Za-z0-9_]*)`", first_cell))
+    return names
+
+
+def test_every_exported_name_imports():
+    for name in canids_models.__all__:
+        assert getattr(canids_models, name) is not None, name
+
+
+def test_all_has_no_duplicates():
+    assert len(canids_models.__all__) == len(set(canids_models.__all__))
+
+
+def test_readme_lists_exactly_the_public_api():
+    assert _readme_names() == set(canids_models.__all__)
+
+
+def test_version_matches_the_package_metadata():
+    from importlib.metadata import version
+
+    assert canids_models.__version__ == version("canids-models")
+
+
+def test_unknown_names_fail():
+    with pytest.raises(AttributeError, match="NoSuchThing"):
+        canids_models.NoSuchThing  # noqa: B018

@@ -1,0 +1,224 @@
+"""``canids-train STAGE`` end to end on the small synthetic demo: the teacher pipeline, the
+student distilled from it, and refusals (missing or stale cache, missing teacher, bad
+config) that end with a failed ``CANIDS-STAGE-RESULT`` line and touch no artifact."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from canids_cli.train_cmd import main
+from canids_data import BuildConfig, CacheManager
+from canids_models import ArtifactStore, find_result, parse_result
+from click.testing import CliRunner, Result
+
+TINY = {
+    "teacher": [
+        "train.epochs=2",
+        "train.threads=1",
+        "train.device=cpu",
+        "gat.layers=1",
+        "gat.heads=2",
+        "gat.hidden=8",
+        "gat.mlp_hidden=16",
+        "vgae.layers=1",
+        "vgae.heads=2",
+        "vgae.hidden=8",
+        "vgae.latent=4",
+        "dqn.steps=50",
+        "dqn.batch_size=64",
+        "dqn.buffer=2048",
+        "dqn.hidden=16",
+        "curriculum.ramp_epochs=1",
+    ],
+    "student": [
+        "train.epochs=2",
+        "train.threads=1",
+        "train.device=cpu",
+        "gat.layers=1",
+        "gat.heads=1",
+        "gat.hidden=4",
+        "gat.mlp_hidden=8",
+        "vgae.layers=1",
+        "vgae.heads=1",
+        "vgae.hidden=4",
+        "vgae.latent=2",
+        "dqn.steps=50",
+        "dqn.batch_size=64",
+        "dqn.buffer=2048",
+        "dqn.hidden=8",
+    ],
+}
+RECORD_KEYS = {"status", "stage", "dataset", "size", "run", "metrics", "artifacts"}
+
+
+def train(
+    stage: str, size: str, cache: Path, runs: Path, *extra: str, tiny: bool = True
+) -> tuple[Result, dict]:
+    args = [stage, "--dataset", "demo", "--size", size, "--cache-dir", str(cache)]
+    args += ["--runs-dir", str(runs), *extra]
+    if tiny:
+        for item in TINY[size]:
+            args += ["--set", item]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    last = result.stdout.rstrip("\n").splitlines()[-1]
+    return result, parse_result(last)
+
+
+@pytest.fixture(scope="module")
+def demo_cache(tmp_path_factory: pytest.TempPathFactory, demo_captures: Path) -> Path:
+    cache = tmp_path_factory.mktemp("train_cache") / "cache"
+    CacheManager(cache).build("demo", demo_captures, BuildConfig(), workers=1)
+    return cache
+
+
+@pytest.fixture(scope="module")
+def runs(demo_cache: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The teacher pipeline, then the student distilled from it, through canids-train."""
+    runs_dir = tmp_path_factory.mktemp("train_runs") / "runs"
+    records = {}
+    for size, stages in (
+        ("teacher", [("vgae", ()), ("gat_curriculum", ()), ("fusion", ()), ("evaluate", ())]),
+        (
+            "student",
+            [
+                ("vgae", ("--distill-from", "teacher")),
+                ("gat", ("--distill-from", "teacher")),
+                ("fusion", ()),
+                ("evaluate", ()),
+            ],
+        ),
+    ):
+        for stage, extra in stages:
+            result, record = train(stage, size, demo_cache, runs_dir, *extra)
+            assert result.exit_code == 0, result.output
+            records[(size, stage)] = (result, record)
+    return {"dir": runs_dir, "records": records}
+
+
+def test_every_stage_ends_with_a_complete_result_line(runs):
+    for (size, stage), (result, record) in runs["records"].items():
+        assert find_result(result.stdout) == record
+        assert set(record) >= RECORD_KEYS
+        assert (record["status"], record["stage"], record["size"]) == ("completed", stage, size)
+        assert (record["dataset"], record["run"]) == ("demo", "default")
+        assert record["wall_seconds"] > 0
+        assert record["peak_memory"]["host_max_rss_bytes"] > 0
+        assert record["artifacts"], stage
+        for path in record["artifacts"].values():
+            assert Path(path).is_file()
+            assert Path(path).is_relative_to(runs["dir"].resolve() / "default" / "demo" / size)
+        assert Path(record["artifacts"]["done"]).name == "DONE.json"
+        assert isinstance(record["metrics"], dict)
+    _, vgae = runs["records"][("teacher", "vgae")]
+    assert vgae["metrics"]["epochs_run"] == 2
+    assert "checkpoint" in vgae["artifacts"]
+
+
+def test_results_md_names_every_test_split(runs, demo_cache):
+    splits = json.loads((demo_cache / "demo" / "manifest.json").read_text())["splits"]
+    tests = sorted(s for s in splits if s.startswith("test_"))
+    assert len(tests) == 4
+    for size in ("teacher", "student"):
+        _, record = runs["records"][(size, "evaluate")]
+        table = Path(record["artifacts"]["results.md"]).read_text()
+        rows = [ln.split("|")[1].strip() for ln in table.splitlines() if ln.startswith("| ")][1:]
+        assert set(rows) == {*tests, "val (validation, not held out)"}
+        assert len(rows) == 3 * (len(tests) + 1)  # vgae, gat, fusion per split
+        metrics = json.loads(Path(record["artifacts"]["metrics"]).read_text())
+        held = {(r["split"], r["held_out"]) for r in metrics["rows"]}
+        assert held == {("val", False), *((t, True) for t in tests)}
+        assert set(record["metrics"]["f1"]) == {
+            f"{s}/{m}" for s in ["val", *tests] for m in ("vgae", "gat", "fusion")
+        }
+
+
+def test_the_student_distils_from_the_teacher(runs):
+    for stage in ("vgae", "gat"):
+        _, record = runs["records"][("student", stage)]
+        metrics = json.loads(Path(record["artifacts"]["metrics"]).read_text())
+        assert metrics["distilled_from"] == "teacher"
+    _, t = runs["records"][("teacher", "gat_curriculum")]
+    _, s = runs["records"][("student", "gat")]
+    assert s["metrics"]["parameters"] < t["metrics"]["parameters"]
+
+
+def test_fusion_is_never_below_its_better_input(runs):
+    for size in ("teacher", "student"):
+        _, record = runs["records"][(size, "fusion")]
+        metrics = json.loads(Path(record["artifacts"]["metrics"]).read_text())
+        f1 = metrics["val_f1"]
+        assert metrics["threshold"]["val_f1"] >= max(f1["gat"], f1["vgae"]) - 1e-12
+        assert (metrics["fallback"] is None) == (f1["fusion_dqn"] >= max(f1["gat"], f1["vgae"]))
+
+
+def _refused(result: Result, record: dict, error_type: str) -> str:
+    assert result.exit_code == 1
+    assert record["status"] == "failed"
+    assert record["error_type"] == error_type
+    return record["error"]
+
+
+def test_a_missing_cache_is_refused_without_touching_the_runs_dir(tmp_path):
+    runs_dir = tmp_path / "runs"
+    result, record = train("vgae", "teacher", tmp_path / "no_cache", runs_dir)
+    error = _refused(result, record, "PreflightError")
+    assert "graph cache of demo is missing" in error
+    assert f"canids-cache build --dataset demo --cache-dir {tmp_path / 'no_cache'}" in error
+    assert "error: preflight failed" in result.stderr
+    assert not runs_dir.exists()
+
+
+def test_a_stale_cache_is_refused_without_touching_the_runs_dir(
+    tmp_path, demo_cache, demo_captures
+):
+    root, cache = tmp_path / "root", tmp_path / "cache"
+    shutil.copytree(demo_captures, root)
+    shutil.copytree(demo_cache, cache)
+    manifest = cache / "demo" / "manifest.json"
+    data = json.loads(manifest.read_text())
+    data["root"] = str(root.resolve())
+    manifest.write_text(json.dumps(data))
+    capture = next(root.rglob("*.parquet"))
+    st = capture.stat()
+    os.utime(capture, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # edited since the build
+
+    runs_dir = tmp_path / "runs"
+    result, record = train("gat", "teacher", cache, runs_dir)
+    error = _refused(result, record, "PreflightError")
+    assert "graph cache of demo is stale" in error
+    assert capture.name in error
+    assert "canids-cache build --dataset demo" in error
+    assert "--force" in error
+    assert not runs_dir.exists()
+
+
+def test_a_student_without_teacher_artifacts_is_refused(tmp_path, demo_cache):
+    runs_dir = tmp_path / "runs"
+    result, record = train(
+        "gat", "student", demo_cache, runs_dir, "--distill-from", "teacher", "--run", "r2"
+    )
+    error = _refused(result, record, "PreflightError")
+    store = ArtifactStore(runs_dir, "r2")
+    assert "stage gat needs artifact gat (teacher)" in error
+    assert str(store.dir("demo", "teacher", "gat")) in error
+    assert "canids-train gat_curriculum --dataset demo --size teacher" in error
+    assert "--run r2" in error
+    assert not runs_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "error_type", "text"),
+    [
+        (("--set", "gat.head=4"), "ConfigError", "unknown key(s) ['head']"),
+        (("--set", "train.epochs=many"), "ConfigError", "train.epochs: expected int"),
+        (("--set", "train.backend=cugraph", "--set", "train.device=cpu"), "BackendError", "CUDA"),
+    ],
+)
+def test_bad_options_fail_with_the_reason(tmp_path, demo_cache, extra, error_type, text):
+    result, record = train("gat", "teacher", demo_cache, tmp_path / "runs", *extra)
+    assert text in _refused(result, record, error_type)
+    assert not (tmp_path / "runs").exists()
