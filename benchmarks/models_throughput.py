@@ -57,8 +57,11 @@ def main() -> None:
     nodes, _ = train.sizes()
     batch_size = max(1, round(args.budget / nodes.mean()))
     cfg = RunConfig.preset(args.size).gat
-    inputs = {"num_ids": len(train.vocabulary), "node_dim": train.num_node_features,
-              "edge_dim": train.num_edge_features}
+    inputs = {
+        "num_ids": len(train.vocabulary),
+        "node_dim": train.num_node_features,
+        "edge_dim": train.num_edge_features,
+    }
 
     t0 = time.perf_counter()
     data_list = [train[i] for i in range(len(train))]
@@ -71,8 +74,9 @@ def main() -> None:
         total_graphs, total_s = 0, 0.0
         for epoch in range(args.epochs):
             if name == "canids":
-                sampler = BudgetBatchSampler(train, args.budget, key="nodes", seed=args.seed,
-                                             packing="sorted")
+                sampler = BudgetBatchSampler(
+                    train, args.budget, key="nodes", seed=args.seed, packing="sorted"
+                )
                 sampler.set_epoch(epoch)
                 loader = train.loader(sampler)
             else:
@@ -81,22 +85,38 @@ def main() -> None:
             g, s = train_steps(model, loader)
             total_graphs += g
             total_s += s
-        results[name] = {"graphs": total_graphs, "seconds": round(total_s, 3),
-                         "graphs_per_s": round(total_graphs / total_s, 1)}
+        results[name] = {
+            "graphs": total_graphs,
+            "seconds": round(total_s, 3),
+            "graphs_per_s": round(total_graphs / total_s, 1),
+        }
     ratio = results["canids"]["graphs_per_s"] / results["pyg"]["graphs_per_s"]
     print(f"command: {' '.join(sys.argv)}")
-    print(f"dataset {args.dataset}/train: {len(train)} graphs, mean {nodes.mean():.1f} nodes; "
-          f"{args.size} GAT; {args.epochs} epochs; torch threads {torch.get_num_threads()}")
-    print(f"baseline: PyG DataLoader, batch_size={batch_size} (mean nodes ≈ budget), "
-          f"Data objects built beforehand in {build_s:.1f} s (not timed)")
+    print(
+        f"dataset {args.dataset}/train: {len(train)} graphs, mean {nodes.mean():.1f} nodes; "
+        f"{args.size} GAT; {args.epochs} epochs; torch threads {torch.get_num_threads()}"
+    )
+    print(
+        f"baseline: PyG DataLoader, batch_size={batch_size} (mean nodes ≈ budget), "
+        f"Data objects built beforehand in {build_s:.1f} s (not timed)"
+    )
     print(f"{'':10}{'graphs':>10}{'seconds':>10}{'graphs/s':>10}")
     for name, r in results.items():
         print(f"{name:10}{r['graphs']:>10}{r['seconds']:>10.2f}{r['graphs_per_s']:>10.1f}")
     print(f"ratio canids / pyg: {ratio:.2f}x")
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "ratio": ratio,
-                                         "batch_size": batch_size, "budget": args.budget,
-                                         "mean_nodes": float(nodes.mean())}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "results": results,
+                    "ratio": ratio,
+                    "batch_size": batch_size,
+                    "budget": args.budget,
+                    "mean_nodes": float(nodes.mean()),
+                },
+                indent=1,
+            )
+        )
 
 
 if __name__ == "__main__":
