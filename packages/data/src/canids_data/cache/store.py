@@ -24,17 +24,18 @@ SPLIT_ARRAYS: dict[str, tuple[str, int]] = {
     "graph_source": ("int32", 0),
     "window_start": ("float64", 0),
 }
-_CHUNK_BYTES = 64 << 10
+_CHUNK_BYTES = 256 << 10
 _HASH_ROWS = 1 << 20
 
 
 def _chunks(shape: tuple[int, ...], itemsize: int, axis: int) -> tuple[int, ...]:
-    """About 64 KiB per chunk along ``axis`` (at least 512 rows).
+    """About 256 KiB per chunk along ``axis`` (at least 512 rows).
 
-    Small chunks keep a random batch from decoding most of a split: a 1 MiB chunk of
-    ``x`` held ~300 graphs, so 512 random graphs of a 200k-graph split touched half of
-    all chunks. Measured: the build is as fast as with 1 MiB chunks. (Zarr sharding
-    would cut the file count but made the build 30 % slower.)
+    Chunk size trades build speed against first-batch latency (docs/benchmarks.md):
+    hcrl_sa builds at 1.18 / 0.93-1.05 / 0.65-0.69 M messages/s with 1 MiB / 256 KiB /
+    64 KiB chunks, and the first random 512-graph batch of a 200k-graph split takes
+    about 3.2 / 1.6 / 1.2 s (every chunk write and read has a fixed cost, and larger
+    chunks decode more rows than a batch needs).
     """
     per_row = itemsize * int(np.prod([s for i, s in enumerate(shape) if i != axis]) or 1)
     rows = 1 << max(9, int(np.log2(max(_CHUNK_BYTES // per_row, 1))))
