@@ -122,6 +122,19 @@ class FieldMatrix:
         chars, lens = self.chars(col, max_digits)
         return _parse_digits(chars, lens, max_digits, _DEC, None)
 
+    def payload_bytes(self, first_col: int, dlc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Columns ``first_col..first_col+7`` as one hex byte each, used up to ``dlc``:
+        ``payload[n, 8]`` (zero past ``dlc``) and the rows with a bad byte."""
+        n = len(self)
+        payload = np.zeros((n, 8), np.uint8)
+        bad = np.zeros(n, bool)
+        for j in range(8):
+            val, ok = self.hex(first_col + j, 2)
+            used = j < dlc
+            bad |= used & ~ok
+            payload[:, j] = np.where(used & ok, val, 0)
+        return payload, bad
+
     def float(self, col: int, max_width: int = 24) -> tuple[np.ndarray, np.ndarray]:
         """Parse plain decimals (``123``, ``123.456``); anything else is not ok."""
         chars, lens = self.chars(col, max_width)

@@ -21,7 +21,6 @@ MAX_FIELDS = 12
 
 
 def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Columns:
-    n = len(fm)
     nf = fm.nfields
     errors.flag(
         nf < 4, "too few comma-separated fields for timestamp,id,dlc,data…,flag (wrong delimiter?)"
@@ -47,13 +46,7 @@ def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Colum
     errors.flag(last < 3 + dlc, "DLC disagrees with the number of data bytes")
     errors.flag(~(flag_r | flag_t), "unknown flag (expected R for normal or T for injected)")
     errors.flag(~count_ok, "DLC disagrees with the number of data bytes")
-    payload = np.zeros((n, 8), np.uint8)
-    bad_byte = np.zeros(n, bool)
-    for j in range(8):
-        val, ok = fm.hex(3 + j, 2)
-        used = j < dlc
-        bad_byte |= used & ~ok
-        payload[:, j] = np.where(used & ok, val, 0)
+    payload, bad_byte = fm.payload_bytes(3, dlc)
     errors.flag(bad_byte, "payload byte is not a 1-2 digit hex number")
     return Columns(ts, can_id, dlc, payload, flag_t.astype(np.uint8))
 

@@ -19,7 +19,6 @@ MAX_FIELDS = 15
 
 
 def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Columns:
-    n = len(fm)
     shape_ok = fm.equals(0, b"Timestamp:") & fm.equals(2, b"ID:") & fm.equals(5, b"DLC:")
     errors.flag(~shape_ok, "not a 'Timestamp: … ID: … DLC: …' line (wrong format or delimiter?)")
     ts, ok = fm.float(1)
@@ -31,13 +30,7 @@ def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Colum
     errors.flag(dlc > 8, "DLC above 8")
     dlc = np.minimum(dlc, 8)
     errors.flag(fm.nfields != 7 + dlc, "DLC disagrees with the number of data bytes")
-    payload = np.zeros((n, 8), np.uint8)
-    bad_byte = np.zeros(n, bool)
-    for j in range(8):
-        val, ok = fm.hex(7 + j, 2)
-        used = j < dlc
-        bad_byte |= used & ~ok
-        payload[:, j] = np.where(used & ok, val, 0)
+    payload, bad_byte = fm.payload_bytes(7, dlc)
     errors.flag(bad_byte, "payload byte is not a 1-2 digit hex number")
     errors.flag(cut_last_byte(fm, 7, dlc), "last data byte has one hex digit")
     return Columns(ts, can_id, dlc, payload, None)

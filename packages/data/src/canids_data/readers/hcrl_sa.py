@@ -59,13 +59,7 @@ def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Colum
         )
         errors.flag(flagged, disagree)
         is_t = np.zeros(n, bool)
-    payload = np.zeros((n, 8), np.uint8)
-    bad_byte = np.zeros(n, bool)
-    for j in range(8):
-        val, ok = fm.hex(3 + j, 2)
-        used = j < dlc
-        bad_byte |= used & ~ok
-        payload[:, j] = np.where(used & ok, val, 0)
+    payload, bad_byte = fm.payload_bytes(3, dlc)
     errors.flag(bad_byte, "payload byte is not a 1-2 digit hex number")
     if not labelled:
         # Without a flag column the last field is a data byte, which a cut can shorten.
