@@ -22,15 +22,12 @@ ensure-uv:
 sync: ensure-uv
 	$(UV) sync --locked
 
-# The main job: the demo cache, then the teacher pipeline stage by stage, ending with the
-# held-out results table.
+# The main job: the demo cache, then the teacher pipeline with the local executor, ending
+# with the held-out results table.
 demo: sync
 	$(UV) run canids-cache build --dataset demo
 	$(UV) run canids-cache verify --dataset demo --full
-	$(UV) run canids-train vgae --dataset demo --size teacher
-	$(UV) run canids-train gat_curriculum --dataset demo --size teacher
-	$(UV) run canids-train fusion --dataset demo --size teacher
-	$(UV) run canids-train evaluate --dataset demo --size teacher
+	$(UV) run canids-submit pipeline teacher --dataset demo --executor local
 
 test: sync
 	$(UV) run pytest

@@ -63,14 +63,29 @@ class ArtifactStore:
             raise ArtifactError(f"unknown artifact file {name!r}")
         return self.dir(dataset, size, key) / name
 
-    def pipeline_record(self, dataset: str, pipeline: str) -> Path:
-        """Where an executor writes its run record for ``pipeline`` on ``dataset``."""
+    def pipeline_dir(self, dataset: str, pipeline: str, size: str) -> Path:
+        """An executor's folder for one pipeline run: ``pipeline.json`` and stage logs."""
         return (
             self.runs_dir
             / self.run
             / _safe("dataset", dataset)
-            / f"pipeline-{_safe('pipeline', pipeline)}.json"
+            / "pipelines"
+            / f"{_safe('pipeline', pipeline)}-{_safe('size', size)}"
         )
+
+    def pipeline_record(self, dataset: str, pipeline: str, size: str) -> Path:
+        return self.pipeline_dir(dataset, pipeline, size) / "pipeline.json"
+
+    def stage_log(self, dataset: str, pipeline: str, size: str, stage: str) -> Path:
+        return self.pipeline_dir(dataset, pipeline, size) / f"{_safe('stage', stage)}.log"
+
+    def write_pipeline_record(self, dataset: str, pipeline: str, size: str, data: Any) -> Path:
+        """Write the run record atomically (other processes poll it while stages run)."""
+        path = self.pipeline_record(dataset, pipeline, size)
+        _atomic_bytes(
+            path, (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode()
+        )
+        return path
 
     # ------------------------------------------------------------------ state
     def is_done(self, dataset: str, size: str, key: str) -> bool:

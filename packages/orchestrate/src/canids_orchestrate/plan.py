@@ -1,0 +1,93 @@
+"""Planning a pipeline run: which stages run, which are skipped as DONE, preflight first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from canids_data import CacheManager
+from canids_models import STAGES, ArtifactStore, Pipeline, PreflightError, preflight
+
+__all__ = ["PipelinePlan", "plan_pipeline"]
+
+
+@dataclass(frozen=True)
+class PipelinePlan:
+    pipeline: Pipeline
+    dataset: str
+    size: str
+    distill_from: str | None
+    run_stages: tuple[str, ...]
+    skipped: dict[str, str] = field(default_factory=dict)
+
+    def distills(self, stage: str) -> bool:
+        return self.distill_from is not None and bool(STAGES[stage].distill_consumes)
+
+    def record(self, *, executor: str) -> dict[str, Any]:
+        """The run record before anything ran."""
+        return {
+            "pipeline": self.pipeline.name,
+            "dataset": self.dataset,
+            "size": self.size,
+            "distill_from": self.distill_from,
+            "executor": executor,
+            "status": "running",
+            "stages": [
+                {"stage": s, "status": "skipped", "reason": self.skipped[s]}
+                if s in self.skipped
+                else {"stage": s, "status": "pending"}
+                for s in self.pipeline.stages
+            ],
+        }
+
+
+def plan_pipeline(
+    store: ArtifactStore,
+    pipeline: Pipeline,
+    dataset: str,
+    *,
+    size: str | None = None,
+    from_stage: str | None = None,
+    distill_from: str | None = None,
+    cache: CacheManager | None = None,
+    check_sources: bool = True,
+) -> PipelinePlan:
+    """Decide what runs, then run preflight over it (so nothing trains if an input is missing).
+
+    With ``from_stage``, the stages before it are skipped, and each of them must already be
+    DONE; from ``from_stage`` on, every stage runs again.
+    """
+    size = size or pipeline.size
+    if size is None:
+        raise PreflightError(f"pipeline {pipeline.name} needs --size teacher or student")
+    if pipeline.size is not None and size != pipeline.size:
+        raise PreflightError(f"pipeline {pipeline.name} is for size {pipeline.size}, not {size}")
+    distill_from = distill_from if distill_from is not None else pipeline.distill_from
+    stages = list(pipeline.stages)
+    skipped: dict[str, str] = {}
+    if from_stage is not None:
+        if from_stage not in stages:
+            raise PreflightError(
+                f"--from-stage {from_stage} is not a stage of pipeline "
+                f"{pipeline.name} ({', '.join(stages)})"
+            )
+        for stage in stages[: stages.index(from_stage)]:
+            key = STAGES[stage].produces
+            if not store.is_done(dataset, size, key):
+                raise PreflightError(
+                    f"--from-stage {from_stage} skips {stage}, but its artifact {key} ({size}) "
+                    f"is not done ({store.dir(dataset, size, key)}); run the pipeline without "
+                    "--from-stage, or from that stage"
+                )
+            skipped[stage] = f"artifact {key} is DONE and --from-stage {from_stage} was given"
+        stages = stages[stages.index(from_stage) :]
+    preflight(
+        store,
+        dataset,
+        size,
+        stages,
+        distill_from=distill_from,
+        cache=cache,
+        check_sources=check_sources,
+    )
+    return PipelinePlan(pipeline, dataset, size, distill_from, tuple(stages), skipped)
