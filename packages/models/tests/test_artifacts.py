@@ -63,7 +63,11 @@ def test_unsafe_names_are_rejected(tmp_path, bad):
     with pytest.raises(ArtifactError, match="not a safe name"):
         store.dir(DS, bad, "gat")
     with pytest.raises(ArtifactError, match="not a safe name"):
-        store.pipeline_record(DS, bad)
+        store.pipeline_record(DS, bad, "teacher")
+    with pytest.raises(ArtifactError, match="not a safe name"):
+        store.pipeline_record(DS, "teacher", bad)
+    with pytest.raises(ArtifactError, match="not a safe name"):
+        store.stage_log(DS, "teacher", "teacher", bad)
     assert not any(tmp_path.iterdir())
 
 
