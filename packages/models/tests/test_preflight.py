@@ -104,7 +104,7 @@ def test_student_distilling_without_teacher_artifacts(store):
     assert str(store.dir(DS, "teacher", "gat")) in msg
     assert "canids-train gat_curriculum --dataset demo --size teacher" in msg
     # Without distillation the student's gat has no inputs.
-    assert preflight(store, DS, "student", ["gat"]) == []
+    assert preflight(store, DS, "student", ["gat"]) is None
     # The whole student pipeline lists both teacher artifacts, and nothing of its own.
     msg = failure(store, DS, "student", list(PIPELINES["student"].stages), distill_from="teacher")
     assert "artifact vgae (teacher)" in msg
@@ -121,7 +121,7 @@ def test_a_named_run_is_in_the_fix(tmp_path):
 
 @pytest.mark.parametrize("name", ["teacher", "supervised_only", "curriculum_only"])
 def test_pipelines_whose_earlier_stages_make_the_inputs_pass(store, name):
-    assert preflight(store, DS, "teacher", list(PIPELINES[name].stages)) == []
+    assert preflight(store, DS, "teacher", list(PIPELINES[name].stages)) is None
     assert not store.runs_dir.exists()  # preflight writes nothing
 
 
@@ -139,8 +139,8 @@ def test_an_input_of_another_size_is_not_made_by_this_pipeline(store):
 
 def test_done_artifacts_satisfy_inputs(pipelines):
     store = pipelines.store
-    assert preflight(store, DS, "teacher", ["fusion", "evaluate"]) == []
-    assert preflight(store, DS, "student", ["gat"], distill_from="teacher") == []
+    assert preflight(store, DS, "teacher", ["fusion", "evaluate"]) is None
+    assert preflight(store, DS, "student", ["gat"], distill_from="teacher") is None
     # Another run under the same runs dir has none of them.
     other = ArtifactStore(store.runs_dir, "other-run")
     assert "needs artifact vgae" in failure(other, DS, "teacher", ["fusion"])
@@ -148,7 +148,7 @@ def test_done_artifacts_satisfy_inputs(pipelines):
 
 def test_an_artifact_being_rewritten_is_missing(pipelines, copy_artifacts):
     store = copy_artifacts(pipelines.store, [("teacher", "vgae"), ("teacher", "gat")])
-    assert preflight(store, DS, "teacher", ["fusion"]) == []
+    assert preflight(store, DS, "teacher", ["fusion"]) is None
     store.begin(DS, "teacher", "gat")  # a rerun of the gat stage has started
     assert store.path(DS, "teacher", "gat", "checkpoint.pt").is_file()  # old weights remain
     msg = failure(store, DS, "teacher", ["fusion"])
@@ -173,4 +173,4 @@ def test_a_missing_cache_is_reported_with_the_build_command(store, tmp_path):
 
 
 def test_a_good_cache_passes(store, demo):
-    assert preflight(store, DS, "teacher", ["vgae"], cache=CacheManager(demo.cache_dir)) == []
+    assert preflight(store, DS, "teacher", ["vgae"], cache=CacheManager(demo.cache_dir)) is None

@@ -187,12 +187,8 @@ def build(
         )
     click.echo(
         f"vocabulary: {len(m['vocabulary']['can_ids'])} CAN IDs + OOV; "
-        f"store: {result.store} ({human_bytes(_du(result.store))})"
+        f"store: {result.store} ({human_bytes(mgr.size_on_disk(dataset))})"
     )
-
-
-def _du(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
 def _print_splits(manifest: dict) -> None:

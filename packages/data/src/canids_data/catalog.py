@@ -69,11 +69,6 @@ class SourceFile:
     capture: str = field(compare=False)
     path: Path = field(compare=False)
 
-    @property
-    def role(self) -> str:
-        return "train" if self.split == "train" else "test"
-
-
 def load_datasets_file(path: str | Path) -> dict[str, DatasetSpec]:
     """Read user datasets from a TOML file; unknown keys are refused.
 

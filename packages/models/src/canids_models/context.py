@@ -72,6 +72,21 @@ class StageContext:
             int(np.random.SeedSequence([self.config.train.seed, *salt]).generate_state(1)[0])
         )
 
+    def load_model(self, key: str, size: str | None = None) -> torch.nn.Module:
+        """The ``gat`` or ``vgae`` artifact of ``size`` (default: this run's), in eval mode
+        on this run's device, checked against this cache's vocabulary."""
+        from .checkpoints import load_model
+
+        return load_model(
+            self.store,
+            self.dataset,
+            size or self.size,
+            key,
+            vocab_digest=self.vocabulary_digest(),
+            device=self.device,
+            backend=self.backend,
+        )
+
     def peak_memory(self) -> dict[str, int]:
         import resource
 

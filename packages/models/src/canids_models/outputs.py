@@ -10,7 +10,7 @@ from torch import nn
 from .config import BatchingConfig
 from .context import batch_indices
 
-__all__ = ["collect_outputs", "fusion_state"]
+__all__ = ["collect_outputs", "fusion_state", "gat_probability"]
 
 
 @torch.no_grad()
@@ -50,11 +50,16 @@ def collect_outputs(
     return out
 
 
+def gat_probability(out: dict[str, np.ndarray]) -> np.ndarray:
+    """The GAT's attack probability per graph, from its logits (clipped: no overflow)."""
+    return 1.0 / (1.0 + np.exp(-np.clip(out["gat_logit"], -30, 30)))
+
+
 def fusion_state(out: dict[str, np.ndarray]) -> np.ndarray:
     """The DQN's 15 state values per graph: VGAE errors and latent statistics (6), GAT
     probability, logit, confidence, entropy and embedding statistics (7), graph size (2)."""
     logit = np.clip(out["gat_logit"], -30, 30)
-    p = 1.0 / (1.0 + np.exp(-logit))
+    p = gat_probability(out)
     eps = 1e-7
     entropy = -(p * np.log(p + eps) + (1 - p) * np.log(1 - p + eps))
     return np.column_stack(

@@ -43,8 +43,8 @@ def preflight(
     distill_from: str | None = None,
     cache: CacheManager | None = None,
     check_sources: bool = True,
-) -> list[MissingArtifact]:
-    """Raise :class:`PreflightError` listing every missing input; return nothing missing.
+) -> None:
+    """Raise :class:`PreflightError` listing every missing input (and a cache problem).
 
     An input is satisfied when its DONE record exists, or when a stage earlier in
     ``stages`` (same size) produces it. ``cache`` is verified first (quick mode).
@@ -79,4 +79,3 @@ def preflight(
     problems += [m.describe() for m in missing]
     if problems:
         raise PreflightError("preflight failed:\n  - " + "\n  - ".join(problems))
-    return missing

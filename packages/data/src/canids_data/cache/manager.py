@@ -11,7 +11,7 @@ from ..config import BuildConfig
 from ._io import dataset_dir, resolve_cache_dir
 from .build import BuildProgress, BuildResult, build_cache
 from .sizes import SplitSizes, read_split_sizes
-from .status import cache_status
+from .status import cache_status, disk_usage
 from .verify import VerifyReport, verify_cache
 
 __all__ = ["CacheManager"]
@@ -82,6 +82,11 @@ class CacheManager:
     def sizes(self, dataset: str, split: str, *, check_sources: bool = True) -> SplitSizes:
         """Node and edge counts per graph of ``split`` (quick verify first; no graphs built)."""
         return read_split_sizes(self.cache_dir, dataset, split, check_sources=check_sources)
+
+    def size_on_disk(self, dataset: str) -> int:
+        """Bytes of the published cache of ``dataset`` (0 when there is none)."""
+        store = self.path(dataset)
+        return disk_usage(store) if store.is_dir() else 0
 
     def datasets(self) -> list[str]:
         if not self.cache_dir.is_dir():

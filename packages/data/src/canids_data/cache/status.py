@@ -9,10 +9,11 @@ from typing import Any
 from ..errors import CacheError
 from .manifest import MANIFEST_NAME, load_manifest
 
-__all__ = ["cache_status"]
+__all__ = ["cache_status", "disk_usage"]
 
 
-def _du(path: Path) -> int:
+def disk_usage(path: Path) -> int:
+    """Bytes of every file under ``path``."""
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
 
 
@@ -34,7 +35,7 @@ def cache_status(cache_dir: Path) -> dict[str, Any]:
     total = 0
     stores = (p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     for store in sorted(stores):
-        size = _du(store)
+        size = disk_usage(store)
         total += size
         entry: dict[str, Any] = {"path": str(store), "bytes": size}
         if not (store / MANIFEST_NAME).is_file():

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from ..checkpoints import count_parameters, load_model
+from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..metrics import Threshold, binary_metrics
-from ..outputs import collect_outputs
+from ..outputs import collect_outputs, gat_probability
 from .common import StageOutcome, publish
 from .fusion import load_fusion
 
@@ -23,25 +21,9 @@ _COLUMNS = ("f1", "precision", "recall", "accuracy", "auroc", "mcc", "fpr")
 
 
 def run_evaluate(ctx: StageContext) -> StageOutcome:
-    cfg, dev, digest = ctx.config, ctx.device, ctx.vocabulary_digest()
-    gat = load_model(
-        ctx.store,
-        ctx.dataset,
-        ctx.size,
-        "gat",
-        vocab_digest=digest,
-        device=dev,
-        backend=ctx.backend,
-    )
-    vgae = load_model(
-        ctx.store,
-        ctx.dataset,
-        ctx.size,
-        "vgae",
-        vocab_digest=digest,
-        device=dev,
-        backend=ctx.backend,
-    )
+    cfg, dev = ctx.config, ctx.device
+    gat = ctx.load_model("gat")
+    vgae = ctx.load_model("vgae")
     fusion = load_fusion(ctx)
     thresholds = {
         "gat": Threshold.from_json(ctx.store.load(ctx.dataset, ctx.size, "gat")["threshold"]),
@@ -54,7 +36,7 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
     rows: list[dict[str, Any]] = []
     for split in ["val", *ctx.test_splits()]:
         out = collect_outputs(gat, vgae, ctx.split(split), cfg.batching, dev)
-        p = 1 / (1 + np.exp(-np.clip(out["gat_logit"], -30, 30)))
+        p = gat_probability(out)
         fused, alpha = fusion.scores(out)
         for model, scores in (("vgae", out["vgae_score"]), ("gat", p), ("fusion", fused)):
             m = binary_metrics(out["y"], thresholds[model].apply(scores), scores)

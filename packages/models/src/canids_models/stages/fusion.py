@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..checkpoints import count_parameters, load_model
+from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..fusion_agent import FusionPolicy, train_dqn
 from ..metrics import Threshold, fit_threshold
 from ..nn import ALPHAS, QNetwork
-from ..outputs import collect_outputs, fusion_state
+from ..outputs import collect_outputs, fusion_state, gat_probability
 from .common import StageOutcome, publish
 
 __all__ = ["FusionModel", "load_fusion", "run_fusion", "vgae_normalised"]
@@ -37,7 +37,7 @@ class FusionModel:
 
     def scores(self, out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Fused scores and the α chosen per graph."""
-        p = 1 / (1 + np.exp(-np.clip(out["gat_logit"], -30, 30)))
+        p = gat_probability(out)
         s_v = vgae_normalised(out["vgae_score"], self.quantiles)
         if self.constant_alpha is not None or self.policy is None:
             alpha = np.full(len(p), float(self.constant_alpha or 0.0))
@@ -47,31 +47,15 @@ class FusionModel:
 
 
 def run_fusion(ctx: StageContext) -> StageOutcome:
-    cfg, dev, digest = ctx.config, ctx.device, ctx.vocabulary_digest()
-    gat = load_model(
-        ctx.store,
-        ctx.dataset,
-        ctx.size,
-        "gat",
-        vocab_digest=digest,
-        device=dev,
-        backend=ctx.backend,
-    )
-    vgae = load_model(
-        ctx.store,
-        ctx.dataset,
-        ctx.size,
-        "vgae",
-        vocab_digest=digest,
-        device=dev,
-        backend=ctx.backend,
-    )
+    cfg, dev = ctx.config, ctx.device
+    gat = ctx.load_model("gat")
+    vgae = ctx.load_model("vgae")
     quantiles = ctx.store.load(ctx.dataset, ctx.size, "vgae")["normal_score_quantiles"].numpy()
     ctx.store.begin(ctx.dataset, ctx.size, "fusion")
     out = collect_outputs(gat, vgae, ctx.split("val"), cfg.batching, dev)
     y = out["y"]
     states = fusion_state(out)
-    p = 1 / (1 + np.exp(-np.clip(out["gat_logit"], -30, 30)))
+    p = gat_probability(out)
     s_v = vgae_normalised(out["vgae_score"], quantiles)
     policy, history = train_dqn(states, p, s_v, y, cfg.dqn, cfg.train.seed)
     alpha = policy.alphas(states)

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from ..checkpoints import count_parameters, load_model, model_record
+from ..checkpoints import count_parameters, model_record
 from ..config import BatchingConfig
 from ..context import StageContext, batch_indices
 from ..curriculum import CurriculumSampler, difficulty_percentiles
@@ -16,7 +16,7 @@ from ..distill import gat_distill_loss
 from ..loop import run_epochs
 from ..metrics import binary_metrics, fit_threshold
 from ..nn import GATClassifier
-from ..outputs import collect_outputs
+from ..outputs import collect_outputs, gat_probability
 from .common import StageOutcome, publish
 
 __all__ = ["run_gat"]
@@ -25,15 +25,7 @@ __all__ = ["run_gat"]
 def _vgae_scores(ctx: StageContext) -> np.ndarray:
     """Score every training graph with this size's VGAE, in chunks; the VGAE is on the
     device only while it scores."""
-    vgae = load_model(
-        ctx.store,
-        ctx.dataset,
-        ctx.size,
-        "vgae",
-        vocab_digest=ctx.vocabulary_digest(),
-        device=ctx.device,
-        backend=ctx.backend,
-    )
+    vgae = ctx.load_model("vgae")
     chunks = BatchingConfig(mode="fixed", batch_size=ctx.config.curriculum.score_chunk)
     scores = collect_outputs(None, vgae, ctx.split("train"), chunks, ctx.device)["vgae_score"]
     vgae.cpu()
@@ -58,15 +50,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
     model = GATClassifier(cfg.gat, **ctx.model_inputs(), backend=ctx.backend).to(dev)
     teacher = None
     if ctx.distill_from:
-        teacher = load_model(
-            ctx.store,
-            ctx.dataset,
-            ctx.distill_from,
-            "gat",
-            vocab_digest=ctx.vocabulary_digest(),
-            device=dev,
-            backend=ctx.backend,
-        )
+        teacher = ctx.load_model("gat", ctx.distill_from)
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
@@ -106,7 +90,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
 
     def validate() -> dict[str, float]:
         out = collect_outputs(model, None, val, cfg.batching, dev)
-        p = 1 / (1 + np.exp(-np.clip(out["gat_logit"], -30, 30)))
+        p = gat_probability(out)
         thr = fit_threshold(p, out["y"])
         m = binary_metrics(out["y"], thr.apply(p), p)
         loss = float(
@@ -125,7 +109,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
     model.load_state_dict(result.best_state)
     model.eval()
     out = collect_outputs(model, None, val, cfg.batching, dev)
-    p = 1 / (1 + np.exp(-np.clip(out["gat_logit"], -30, 30)))
+    p = gat_probability(out)
     threshold = fit_threshold(p, out["y"])
     ckpt = model_record(
         "gat", model, cfg.gat, ctx.model_inputs(), ctx.vocabulary_digest(), ctx.backend

@@ -8,7 +8,7 @@ from canids_data import CachedGraphDataset
 from torch import nn
 from torch.nn import functional as F
 
-from ..checkpoints import count_parameters, load_model, model_record
+from ..checkpoints import count_parameters, model_record
 from ..config import BatchingConfig
 from ..context import StageContext, batch_indices
 from ..loop import run_epochs
@@ -54,15 +54,7 @@ def run_vgae(ctx: StageContext) -> StageOutcome:
     params = list(model.parameters())
     teacher, proj = None, None
     if ctx.distill_from:
-        teacher = load_model(
-            ctx.store,
-            ctx.dataset,
-            ctx.distill_from,
-            "vgae",
-            vocab_digest=ctx.vocabulary_digest(),
-            device=dev,
-            backend=ctx.backend,
-        )
+        teacher = ctx.load_model("vgae", ctx.distill_from)
         proj = nn.Linear(cfg.vgae.latent, teacher.cfg.latent).to(dev)  # type: ignore[union-attr]
         params += list(proj.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
