@@ -69,6 +69,7 @@ class SourceFile:
     capture: str = field(compare=False)
     path: Path = field(compare=False)
 
+
 def load_datasets_file(path: str | Path) -> dict[str, DatasetSpec]:
     """Read user datasets from a TOML file; unknown keys are refused.
 
