@@ -1,8 +1,14 @@
-"""canids-submit pipeline --executor local: real canids-train subprocesses on a tiny demo."""
+"""canids-submit pipeline with the local and the Ray executor: real canids-train processes,
+a real local Ray cluster, on a tiny demo."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +38,7 @@ TINY = [
     "--set",
     "train.threads=1",
 ]
+SUBMIT = [sys.executable, "-c", "from canids_cli.submit_cmd import main; main()"]
 
 
 @pytest.fixture(scope="module")
@@ -41,35 +48,58 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, demo_captures: Path) -> Pa
     return root
 
 
+def _args(workdir: Path, runs: str, executor: str, *args: str) -> list[str]:
+    return [
+        "pipeline",
+        *args,
+        "--dataset",
+        "demo",
+        "--executor",
+        executor,
+        "--runs-dir",
+        str(workdir / runs),
+        "--cache-dir",
+        str(workdir / "cache"),
+        *TINY,
+    ]
+
+
 def _submit(workdir: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(
-        submit_main,
-        [
-            "pipeline",
-            *args,
-            "--dataset",
-            "demo",
-            "--executor",
-            "local",
-            "--runs-dir",
-            str(workdir / "runs"),
-            "--cache-dir",
-            str(workdir / "cache"),
-            *TINY,
-        ],
-    )
+    result = CliRunner().invoke(submit_main, _args(workdir, "runs", "local", *args))
     return result.exit_code, result.output
 
 
-def _record(workdir: Path) -> dict:
-    path = workdir / "runs" / "default" / "demo" / "pipelines" / "teacher-teacher" / "pipeline.json"
+def _submit_ray(workdir: Path, runs: str, *args: str) -> tuple[int, str]:
+    # A subprocess, as a user runs it: Ray starts and stops its local cluster there.
+    proc = subprocess.run(
+        [*SUBMIT, *_args(workdir, runs, "ray", *args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def _record(workdir: Path, runs: str = "runs", name: str = "teacher-teacher") -> dict:
+    path = workdir / runs / "default" / "demo" / "pipelines" / name / "pipeline.json"
     return json.loads(path.read_text())
 
 
-@pytest.mark.slow
-def test_teacher_pipeline_runs_in_order_restarts_and_stops_on_failure(workdir: Path) -> None:
+def _results(workdir: Path, runs: str) -> str:
+    return (workdir / runs / "default" / "demo" / "teacher" / "results" / "results.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def local_teacher(workdir: Path) -> tuple[str, str]:
+    """The teacher pipeline, local executor: its output and its results table."""
     code, out = _submit(workdir, "teacher")
     assert code == 0, out
+    return out, _results(workdir, "runs")
+
+
+@pytest.mark.slow
+def test_local_teacher_runs_in_order(workdir: Path, local_teacher: tuple[str, str]) -> None:
+    out, _ = local_teacher
     assert "executor: local" in out
     record = _record(workdir)
     assert record["status"] == "completed"
@@ -83,20 +113,62 @@ def test_teacher_pipeline_runs_in_order_restarts_and_stops_on_failure(workdir: P
     assert starts == sorted(starts)
     for stage in record["stages"]:
         assert stage["result"]["status"] == "completed"
-        assert (
-            Path(stage["log"])
-            .read_text()
-            .rstrip()
-            .splitlines()[-1]
-            .startswith("CANIDS-STAGE-RESULT ")
-        )
+        last = Path(stage["log"]).read_text().rstrip().splitlines()[-1]
+        assert last.startswith("CANIDS-STAGE-RESULT ")
     assert "Held-out results: demo (teacher)" in out
     assert "test_04_unknown_vehicle_unknown_attack" in out
 
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_teacher_gives_the_local_results(workdir: Path, local_teacher: tuple[str, str]) -> None:
+    code, out = _submit_ray(workdir, "runs_ray", "teacher")
+    assert code == 0, out
+    assert "started a local cluster" in out
+    assert "dashboard: " in out
+    assert "logs: " in out
+    record = _record(workdir, "runs_ray")
+    assert record["executor"] == "ray"
+    assert [s["status"] for s in record["stages"]] == ["completed"] * 4
+    waits = {s["stage"]: s["waits_for"] for s in record["stages"]}
+    assert waits["evaluate"] == [
+        "teacher/teacher/fusion",
+        "teacher/teacher/gat_curriculum",
+        "teacher/teacher/vgae",
+    ]
+    # Same seeds, same stage commands: the same held-out table, digit for digit.
+    assert _results(workdir, "runs_ray") == local_teacher[1]
+    ray_models = workdir / "runs_ray" / "default" / "demo" / "teacher"
+    local_models = workdir / "runs" / "default" / "demo" / "teacher"
+    assert sorted(p.name for p in ray_models.iterdir()) == sorted(
+        p.name for p in local_models.iterdir()
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_failing_stage_stops_its_dependants(workdir: Path) -> None:
+    if not (workdir / "runs_ray").exists():
+        pytest.skip("needs the Ray teacher run of the test before")
+    (workdir / "runs_ray" / "default" / "demo" / "teacher" / "gat" / "checkpoint.pt").unlink()
+    code, out = _submit_ray(workdir, "runs_ray", "teacher", "--from-stage", "fusion")
+    assert code == 1
+    assert "stage fusion (teacher) of pipeline teacher on demo failed" in out
+    assert "--from-stage fusion" in out
+    record = _record(workdir, "runs_ray")
+    assert record["status"] == "failed"
+    assert record["failed_stage"] == "fusion"
+    assert [s["status"] for s in record["stages"]] == ["skipped", "skipped", "failed", "not run"]
+    assert record["stages"][3]["reason"] == "upstream stage teacher/teacher/fusion failed"
+    assert record["stages"][2]["attempts"] == 1  # a stage's own failure is never retried
+
+
+@pytest.mark.slow
+def test_local_restart_and_failure(workdir: Path, local_teacher: tuple[str, str]) -> None:
     code, out = _submit(workdir, "teacher", "--from-stage", "fusion")
     assert code == 0, out
-    assert "skipping vgae: artifact vgae is DONE" in out
-    assert "skipping gat_curriculum: artifact gat is DONE" in out
+    assert "skipping teacher/vgae: artifact vgae is DONE" in out
+    assert "skipping teacher/gat_curriculum: artifact gat is DONE" in out
     statuses = [s["status"] for s in _record(workdir)["stages"]]
     assert statuses == ["skipped", "skipped", "completed", "completed"]
 
@@ -111,50 +183,81 @@ def test_teacher_pipeline_runs_in_order_restarts_and_stops_on_failure(workdir: P
     record = _record(workdir)
     assert record["status"] == "failed"
     assert record["failed_stage"] == "fusion"
-    assert [s["status"] for s in record["stages"]] == [
-        "skipped",
-        "skipped",
-        "failed",
-        "not run (an earlier stage failed)",
-    ]
+    assert [s["status"] for s in record["stages"]] == ["skipped", "skipped", "failed", "not run"]
     assert record["stages"][2]["result"]["status"] == "failed"
 
 
-def test_dry_run_prints_the_commands_and_runs_nothing(workdir: Path, tmp_path: Path) -> None:
-    result = CliRunner().invoke(
-        submit_main,
-        [
-            "pipeline",
-            "student",
-            "--dataset",
-            "demo",
-            "--dry-run",
-            "--runs-dir",
-            str(tmp_path),
-            "--cache-dir",
-            str(workdir / "cache"),
-        ],
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_runs_branches_together_and_retries_a_killed_worker(workdir: Path) -> None:
+    """supervised_only: vgae and gat need nothing, so they run at once; fusion waits for
+    both. The vgae task's worker is SIGKILLed mid-stage: Ray retries it and it completes."""
+    log = (
+        workdir / "runs_kill" / "default" / "demo" / "pipelines" / "supervised_only-student"
+    ) / "vgae.log"
+    args = _args(workdir, "runs_kill", "ray", "supervised_only", "--size", "student")
+    proc = subprocess.Popen(
+        [*SUBMIT, *args, "--cpus", "1", "--memory", "1G", "--max-retries", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
+    try:
+        deadline = time.monotonic() + 120
+        pid = None
+        while pid is None and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+            if log.is_file():
+                for line in log.read_text().splitlines():
+                    if "ray worker pid" in line:
+                        pid = int(line.split("ray worker pid ")[1].split(",")[0])
+        assert pid is not None, "the vgae task never started"
+        os.kill(pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=600)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, out
+    record = _record(workdir, "runs_kill", "supervised_only-student")
+    stages = {s["stage"]: s for s in record["stages"]}
+    assert [s["status"] for s in record["stages"]] == ["completed"] * 4
+    assert stages["vgae"]["attempts"] == 2
+    assert stages["gat"]["attempts"] == 1
+    assert "done supervised_only/student/vgae" in out
+    assert "after 2 attempts" in out
+    assert sum("canids ray attempt" in line for line in log.read_text().splitlines()) == 2
+    # Branches overlapped; fusion started only after both of its inputs finished.
+    vgae, gat, fusion = stages["vgae"], stages["gat"], stages["fusion"]
+    assert gat["started"] < vgae["finished"]
+    assert vgae["started"] < gat["finished"]
+    assert fusion["started"] >= max(vgae["finished"], gat["finished"])
+
+
+def test_dry_run_prints_the_commands_and_runs_nothing(workdir: Path, tmp_path: Path) -> None:
+    base = ["--dataset", "demo", "--dry-run", "--runs-dir", str(tmp_path)]
+    base += ["--cache-dir", str(workdir / "cache")]
+    result = CliRunner().invoke(submit_main, ["pipeline", "student", *base])
     assert result.exit_code == 1  # the student needs the teacher's artifacts: preflight says so
     assert "canids-train vgae --dataset demo --size teacher" in result.output
     custom = CliRunner().invoke(
-        submit_main,
-        [
-            "pipeline",
-            "custom",
-            "--stages",
-            "vgae",
-            "--size",
-            "student",
-            "--dataset",
-            "demo",
-            "--dry-run",
-            "--runs-dir",
-            str(tmp_path),
-            "--cache-dir",
-            str(workdir / "cache"),
-        ],
+        submit_main, ["pipeline", "custom", "--stages", "vgae", "--size", "student", *base]
     )
     assert custom.exit_code == 0, custom.output
     assert "canids-train vgae --dataset demo --size student" in custom.output
+    # With the teacher in the same submission the student plans, and the Ray dry run shows
+    # what each stage waits for.
+    both = CliRunner().invoke(
+        submit_main, ["pipeline", "teacher", "student", "--executor", "ray", *base]
+    )
+    assert both.exit_code == 0, both.output
+    assert "# after teacher/teacher/vgae" in both.output
     assert not (tmp_path / "default").exists()
+
+
+def test_default_executor_is_printed(workdir: Path, tmp_path: Path) -> None:
+    args = ["pipeline", "custom", "--stages", "vgae", "--size", "student", "--dataset", "demo"]
+    args += ["--dry-run", "--runs-dir", str(tmp_path), "--cache-dir", str(workdir / "cache")]
+    result = CliRunner().invoke(submit_main, args)
+    assert result.exit_code == 0, result.output
+    assert "(default: " in result.output.splitlines()[0]
+    assert "choose with --executor" in result.output

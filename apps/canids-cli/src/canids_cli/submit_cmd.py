@@ -1,23 +1,51 @@
-"""``canids-submit pipeline NAME``: run a whole pipeline with an executor.
+"""``canids-submit pipeline NAME [NAME…]``: run whole pipelines with an executor.
 
-This release has the ``local`` executor (stages as ``canids-train`` subprocesses, one after
-another). ``ray`` comes with the Ray executor, and ``slurm`` with canids-jobs.
+``local`` runs stages one after another as ``canids-train`` subprocesses; ``ray`` runs them
+as Ray tasks chained by their inputs (independent stages and pipelines at the same time).
+The default is ``slurm`` where ``sbatch`` is on PATH, else ``local``; it is printed.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
 from canids_data import CacheManager, CanidsDataError
 from canids_models import ArtifactStore, ModelsError, get_pipeline
-from canids_orchestrate import LocalExecutor, PipelineError, plan_pipeline
+from canids_orchestrate import (
+    LocalExecutor,
+    PipelineError,
+    PipelinePlan,
+    RayCluster,
+    RayExecutor,
+    StageResources,
+    plan_pipelines,
+)
 
 from ._console import fail
 
-__all__ = ["main"]
+__all__ = ["default_executor", "main"]
+
+EXECUTORS = ["local", "ray"]
+
+
+def default_executor() -> tuple[str, str]:
+    """(executor, why): SLURM where its client is installed, else this machine."""
+    if shutil.which("sbatch") and "slurm" in EXECUTORS:
+        return "slurm", "sbatch is on PATH"
+    if shutil.which("sbatch"):
+        return "local", "sbatch is on PATH but this install has no slurm executor"
+    return "local", "no sbatch on PATH"
+
+
+def _train_command() -> list[str]:
+    # Ray workers may not share our PATH: hand them the absolute canids-train.
+    found = shutil.which("canids-train")
+    return [found] if found else [sys.executable, "-m", "canids_cli.train_cmd"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,20 +54,19 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("name")
+@click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @click.option("--dataset", required=True)
 @click.option(
     "--executor",
-    type=click.Choice(["local"]),
-    default="local",
-    show_default=True,
-    help="Where stages run (local: subprocesses on this machine).",
+    type=click.Choice(EXECUTORS),
+    default=None,
+    help="Where stages run. Default: slurm where sbatch is on PATH, else local.",
 )
 @click.option(
     "--size",
     type=click.Choice(["teacher", "student"]),
     default=None,
-    help="Size (the teacher and student pipelines fix their own).",
+    help="Size of the pipelines that do not fix their own (teacher and student do).",
 )
 @click.option("--stages", default=None, help="Comma-separated stages (pipeline 'custom').")
 @click.option("--from-stage", default=None, help="Skip the DONE stages before this one.")
@@ -63,10 +90,16 @@ def main() -> None:
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--no-source-check", is_flag=True)
+@click.option("--address", default=None, help="ray: join this cluster (HOST:PORT or auto).")
+@click.option("--num-cpus", type=int, default=None, help="ray: CPUs of a local cluster.")
+@click.option("--cpus", type=float, default=None, help="ray: CPUs per stage (default: catalogue).")
+@click.option("--gpus", type=float, default=None, help="ray: GPUs per stage (default: catalogue).")
+@click.option("--memory", default=None, help="ray: memory per stage, e.g. 8G.")
+@click.option("--max-retries", type=int, default=2, show_default=True, help="ray: system retries.")
 def pipeline(
-    name: str,
+    names: tuple[str, ...],
     dataset: str,
-    executor: str,
+    executor: str | None,
     size: str | None,
     stages: str | None,
     from_stage: str | None,
@@ -78,65 +111,119 @@ def pipeline(
     runs_dir: Path | None,
     cache_dir: Path | None,
     no_source_check: bool,
+    address: str | None,
+    num_cpus: int | None,
+    cpus: float | None,
+    gpus: float | None,
+    memory: str | None,
+    max_retries: int,
 ) -> None:
-    """Run pipeline NAME (teacher, student, supervised_only, curriculum_only, custom)."""
+    """Run pipelines NAME... (teacher, student, supervised_only, curriculum_only, custom).
+
+    Several names are submitted together: a later one may use what an earlier one makes
+    (``teacher student``), and the ray executor runs independent stages concurrently.
+    """
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
+    if executor is None:
+        executor, why = default_executor()
+        click.echo(f"executor: {executor} (default: {why}; choose with --executor)")
+    else:
+        click.echo(f"executor: {executor}")
     cache = CacheManager(cache_dir)
     store = ArtifactStore(runs_dir, run_name)
     click.echo(f"cache: {cache.cache_dir}")
     click.echo(f"artifacts: {store.runs_dir / store.run}")
-    click.echo(f"executor: {executor}")
     extra = [
         *(["--config", str(config_path)] if config_path else []),
         *(a for item in overrides for a in ("--set", item)),
     ]
     hint = (
-        f"canids-submit pipeline {name} --dataset {dataset} --executor {executor}"
+        f"canids-submit pipeline {' '.join(names)} --dataset {dataset} --executor {executor}"
         f" --run {run_name} --runs-dir {store.runs_dir} --cache-dir {cache.cache_dir}"
     )
+    common = {
+        "cache_dir": cache.cache_dir,
+        "extra_args": extra,
+        "check_sources": not no_source_check,
+        "echo": click.echo,
+    }
+    cluster = None
     try:
-        pipe = get_pipeline(name, stages.split(",") if stages else None)
-        plan = plan_pipeline(
+        pipes = [
+            (
+                get_pipeline(name, stages.split(",") if stages else None),
+                size,
+            )
+            for name in names
+        ]
+        if distill_from is not None:
+            pipes = [(replace(p, distill_from=distill_from), s) for p, s in pipes]
+        plans = plan_pipelines(
             store,
-            pipe,
+            pipes,
             dataset,
-            size=size,
             from_stage=from_stage,
-            distill_from=distill_from,
             cache=cache,
             check_sources=not no_source_check,
         )
-        runner = LocalExecutor(
-            store,
-            cache_dir=cache.cache_dir,
-            extra_args=extra,
-            check_sources=not no_source_check,
-            echo=click.echo,
-        )
-        for stage, reason in plan.skipped.items():
-            click.echo(f"skipping {stage}: {reason}")
-        click.echo(
-            f"pipeline {pipe.name} ({plan.size}) on {dataset}: {' -> '.join(plan.run_stages)}"
-        )
+        for plan in plans:
+            for stage, reason in plan.skipped.items():
+                click.echo(f"skipping {plan.pipeline.name}/{stage}: {reason}")
+            click.echo(
+                f"pipeline {plan.pipeline.name} ({plan.size}) on {dataset}: "
+                + " -> ".join(plan.run_stages)
+            )
+        if executor == "ray":
+            cluster = RayCluster(address, num_cpus=num_cpus, echo=click.echo)
+            runner = RayExecutor(
+                store,
+                train_command=_train_command(),
+                cluster=cluster,
+                resources=StageResources(cpus, gpus, memory),
+                max_retries=max_retries,
+                **common,
+            )
+        else:
+            runner = LocalExecutor(store, **common)
         if dry_run:
-            for stage in plan.run_stages:
-                click.echo("  " + " ".join(runner.command(plan, stage)))
+            _print_dry_run(runner, plans)
             return
-        record = runner.run(plan, restart_hint=hint)
+        if isinstance(runner, RayExecutor):
+            records = runner.run(plans, restart_hint=hint)
+        else:
+            records = [runner.run(plan, restart_hint=hint) for plan in plans]
     except PipelineError as exc:
         fail(exc)
-    except (ModelsError, CanidsDataError) as exc:
+    except (ModelsError, CanidsDataError, ValueError) as exc:
         fail(exc)
+    finally:
+        if cluster is not None:
+            cluster.shutdown()
+    for plan, record in zip(plans, records, strict=True):
+        _print_outcome(store, plan, record)
+    statuses = {p.pipeline.name: r["status"] for p, r in zip(plans, records, strict=True)}
+    click.echo(json.dumps({"pipelines": statuses}))
+
+
+def _print_dry_run(runner: LocalExecutor | RayExecutor, plans: list[PipelinePlan]) -> None:
+    graph = runner.graph(plans) if isinstance(runner, RayExecutor) else {}
+    for plan in plans:
+        for stage in plan.run_stages:
+            waits = graph.get(RayExecutor.stage_id(plan, stage))
+            after = f"   # after {', '.join(waits)}" if waits else ""
+            click.echo("  " + " ".join(runner.command(plan, stage)) + after)
+
+
+def _print_outcome(store: ArtifactStore, plan: PipelinePlan, record: dict) -> None:
     click.echo(
-        f"pipeline {pipe.name} completed: "
+        f"pipeline {plan.pipeline.name} {record['status']}: "
         + ", ".join(
             f"{s['stage']} {s['status']}" + (f" ({s['seconds']:.0f} s)" if "seconds" in s else "")
             for s in record["stages"]
         )
     )
-    click.echo(f"run record: {store.pipeline_record(dataset, pipe.name, plan.size)}")
-    results = store.dir(dataset, plan.size, "results") / "results.md"
+    click.echo(f"run record: {store.pipeline_record(plan.dataset, plan.pipeline.name, plan.size)}")
+    results = store.dir(plan.dataset, plan.size, "results") / "results.md"
     if "evaluate" in plan.run_stages and results.is_file():
         click.echo(results.read_text().rstrip())
-    click.echo(json.dumps({"pipeline": pipe.name, "status": record["status"]}))

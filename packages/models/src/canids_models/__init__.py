@@ -31,12 +31,17 @@ from .context import StageContext
 from .errors import ArtifactError, BackendError, ConfigError, ModelsError, PreflightError
 from .metrics import Threshold, auroc, binary_metrics, fit_threshold
 from .preflight import MissingArtifact, preflight
+from .resources import format_memory, format_walltime, parse_memory, parse_walltime
 from .result_line import RESULT_PREFIX, find_result, format_result, parse_result
 from .stages import StageOutcome, run_stage
 
-__version__ = "0.1.0"
+__version__ = "0.1.1"
 
 __all__ = [
+    "format_memory",
+    "format_walltime",
+    "parse_memory",
+    "parse_walltime",
     "ARTIFACT_KEYS",
     "BACKENDS",
     "PIPELINES",

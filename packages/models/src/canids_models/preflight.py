@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,11 +44,13 @@ def preflight(
     distill_from: str | None = None,
     cache: CacheManager | None = None,
     check_sources: bool = True,
+    produced_upstream: Iterable[ArtifactRef] = (),
 ) -> None:
     """Raise :class:`PreflightError` listing every missing input (and a cache problem).
 
-    An input is satisfied when its DONE record exists, or when a stage earlier in
-    ``stages`` (same size) produces it. ``cache`` is verified first (quick mode).
+    An input is satisfied when its DONE record exists, when a stage earlier in ``stages``
+    (same size) produces it, or when it is in ``produced_upstream`` (made by another
+    pipeline of the same submission that runs first). ``cache`` is verified first.
     """
     problems: list[str] = []
     if cache is not None:
@@ -59,7 +62,7 @@ def preflight(
                 f"{first.detail}); fix: {report.fix}"
             )
     missing: list[MissingArtifact] = []
-    produced: set[tuple[str, str]] = set()
+    produced: set[tuple[str, str]] = {(ref.key, ref.size) for ref in produced_upstream}
     for stage in stages:
         if stage not in STAGES:
             raise PreflightError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")

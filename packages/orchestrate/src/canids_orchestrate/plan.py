@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from canids_data import CacheManager
-from canids_models import STAGES, ArtifactStore, Pipeline, PreflightError, preflight
+from canids_models import (
+    STAGES,
+    ArtifactRef,
+    ArtifactStore,
+    Pipeline,
+    PreflightError,
+    preflight,
+)
 
-__all__ = ["PipelinePlan", "plan_pipeline"]
+__all__ = ["PipelinePlan", "plan_pipeline", "plan_pipelines"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +27,10 @@ class PipelinePlan:
     distill_from: str | None
     run_stages: tuple[str, ...]
     skipped: dict[str, str] = field(default_factory=dict)
+
+    def produces(self) -> list[ArtifactRef]:
+        """The artifacts the stages that run make."""
+        return [ArtifactRef(STAGES[s].produces, self.size) for s in self.run_stages]
 
     def distills(self, stage: str) -> bool:
         return self.distill_from is not None and bool(STAGES[stage].distill_consumes)
@@ -51,11 +63,13 @@ def plan_pipeline(
     distill_from: str | None = None,
     cache: CacheManager | None = None,
     check_sources: bool = True,
+    produced_upstream: Iterable[ArtifactRef] = (),
 ) -> PipelinePlan:
     """Decide what runs, then run preflight over it (so nothing trains if an input is missing).
 
     With ``from_stage``, the stages before it are skipped, and each of them must already be
-    DONE; from ``from_stage`` on, every stage runs again.
+    DONE; from ``from_stage`` on, every stage runs again. ``produced_upstream``: artifacts
+    that pipelines submitted together with this one make first (see :func:`plan_pipelines`).
     """
     size = size or pipeline.size
     if size is None:
@@ -89,5 +103,45 @@ def plan_pipeline(
         distill_from=distill_from,
         cache=cache,
         check_sources=check_sources,
+        produced_upstream=produced_upstream,
     )
     return PipelinePlan(pipeline, dataset, size, distill_from, tuple(stages), skipped)
+
+
+def plan_pipelines(
+    store: ArtifactStore,
+    pipelines: Sequence[tuple[Pipeline, str | None]],
+    dataset: str,
+    *,
+    from_stage: str | None = None,
+    cache: CacheManager | None = None,
+    check_sources: bool = True,
+) -> list[PipelinePlan]:
+    """Plan several pipelines submitted together (``(pipeline, size)`` pairs, in order).
+
+    A pipeline may consume what an earlier one of the list makes (a student distilling from
+    the teacher submitted with it). Two pipelines writing the same artifact are refused:
+    they would overwrite each other's checkpoints.
+    """
+    plans: list[PipelinePlan] = []
+    made: dict[ArtifactRef, str] = {}
+    for pipeline, size in pipelines:
+        plan = plan_pipeline(
+            store,
+            pipeline,
+            dataset,
+            size=size,
+            from_stage=from_stage if from_stage in pipeline.stages else None,
+            cache=cache,
+            check_sources=check_sources,
+            produced_upstream=made,
+        )
+        for ref in plan.produces():
+            if ref in made:
+                raise PreflightError(
+                    f"pipelines {made[ref]} and {pipeline.name} both write artifact {ref.key} "
+                    f"({ref.size}) of {dataset}; submit them separately or with another --run"
+                )
+            made[ref] = pipeline.name
+        plans.append(plan)
+    return plans

@@ -1,0 +1,77 @@
+"""The ``local_slurm`` pytest fixture: one real local SLURM per test session.
+
+Use it from a conftest.py by importing the fixture (this works in any conftest, unlike
+``pytest_plugins``, which pytest accepts only in the top-level one)::
+
+    from canids_jobs.pytest_plugin import local_slurm  # noqa: F401
+
+Tests that use it are marked ``slurm``. Where SLURM is not installed (or the tests do not
+run as root) they are skipped with the reason, except under ``CI=true``, where a skipped
+SLURM test would hide that CI never ran them: there the fixture fails.
+
+Several conftests may import the fixture (packages/jobs/tests and the root tests/); pytest
+then sees separate session fixtures, so the cluster itself is shared here by reference
+count: one cluster per process, stopped when its last user is done.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from .localslurm import LocalSlurm, LocalSlurmError, find_script, missing_binaries
+
+__all__ = ["local_slurm", "slurm_unavailable"]
+
+_shared: LocalSlurm | None = None
+_users = 0
+
+
+def slurm_unavailable() -> str | None:
+    """Why a local SLURM cannot run here (``None`` when it can)."""
+    try:
+        script = find_script()
+    except LocalSlurmError as exc:
+        return str(exc)
+    if missing := missing_binaries():
+        return (
+            f"SLURM is not installed (missing {', '.join(missing)}): "
+            f"`sudo {script} install` or apt-get install slurmctld slurmd slurm-client munge"
+        )
+    if os.geteuid() != 0:
+        return (
+            "a local SLURM needs root (slurmd starts jobs and manages cgroups): "
+            "run the slurm tests as root"
+        )
+    return None
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} [CI=true: SLURM tests must run in CI, not be skipped]")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def local_slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
+    """A started :class:`LocalSlurm`; pass ``local_slurm.env`` to SLURM commands."""
+    global _shared, _users
+    if (reason := slurm_unavailable()) is not None:
+        _unavailable(reason)
+    if _shared is None:
+        cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+        try:
+            cluster.start()
+        except LocalSlurmError as exc:
+            pytest.fail(f"the local SLURM did not start: {exc}")
+        _shared = cluster
+    _users += 1
+    try:
+        yield _shared
+    finally:
+        _users -= 1
+        if _users == 0:
+            cluster, _shared = _shared, None
+            cluster.stop()

@@ -1,0 +1,160 @@
+"""Remediation rules on real classifications, and their ranking by the history's record."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from canids_jobs.classify import Classification, classify
+from canids_jobs.history import History, JobEvent
+from canids_jobs.remediate import FailedJob, suggest
+from canids_jobs.rules import FailureType
+from canids_models.result_line import find_result
+
+LOGS = Path(__file__).parent / "logs"
+
+
+def cause_of(stem: str) -> Classification:
+    files = [LOGS / f"{stem}.{ext}" for ext in ("out", "err")]
+    text = "\n".join(f.read_text() for f in files if f.exists())
+    return classify(None, None, text, find_result(text), None)
+
+
+def failed(
+    stage: str, cause: Classification | FailureType, dataset: str = "set_02", **kw: object
+) -> FailedJob:
+    if isinstance(cause, FailureType):
+        cause = Classification(cause, "", "")
+    return FailedJob("42", stage, dataset, "teacher", cause, **kw)  # type: ignore[arg-type]
+
+
+def test_cuda_oom_halves_the_budget_or_profiles() -> None:
+    cause = cause_of("verbatim_cuda_oom")
+    halve, profile = suggest(failed("gat", cause))
+    assert (halve.fix_id, halve.config, halve.resources, halve.stage) == (
+        "halve-budget",
+        {"batching.budget": "2000"},  # BatchingConfig's default budget is 4000
+        {},
+        "gat",
+    )
+    assert halve.command == (
+        "canids-train gat --dataset set_02 --size teacher --set batching.budget=2000"
+    )
+    assert (profile.fix_id, profile.command) == (
+        "profile-budget",
+        "canids-profile --dataset set_02",
+    )
+    assert suggest(failed("gat", cause, budget=3001))[0].config == {"batching.budget": "1500"}
+
+
+@pytest.mark.parametrize(
+    ("stage", "had", "doubled"),
+    [
+        ("fusion", None, "32G"),  # the catalogue's 16G
+        ("gat_curriculum", None, "64G"),  # 32G
+        ("gat", "512M", "1G"),
+        ("gat", "1T", "2T"),
+        ("gat", "16000", "32000M"),  # SLURM reads a bare number as megabytes
+        ("gat", "1.5G", "3G"),
+    ],
+)
+def test_host_oom_doubles_memory(stage: str, had: str | None, doubled: str) -> None:
+    (s,) = suggest(failed(stage, cause_of("verbatim_oom_kill"), memory=had))
+    assert (s.fix_id, s.resources) == ("double-memory", {"memory": doubled})
+
+
+@pytest.mark.parametrize(
+    ("stage", "had", "longer"),
+    [
+        ("fusion", None, "01:30:00"),  # the catalogue's 01:00:00
+        ("gat", "02:00:00", "03:00:00"),
+        ("gat_curriculum", "16:00:00", "1-00:00:00"),
+        ("gat", "1-00:00:00", "1-12:00:00"),
+        ("gat", "00:45:01", "01:07:31"),
+    ],
+)
+def test_timeout_extends_walltime(stage: str, had: str | None, longer: str) -> None:
+    (s,) = suggest(failed(stage, cause_of("format_time_limit"), walltime=had))
+    assert (s.fix_id, s.resources, s.stage) == ("extend-walltime", {"walltime": longer}, stage)
+
+
+def test_timeout_restarts_the_pipeline_from_the_stage() -> None:
+    (s,) = suggest(failed("fusion", FailureType.TIMEOUT, pipeline="teacher"))
+    assert s.command == (
+        "canids-submit pipeline teacher --dataset set_02 --size teacher --executor slurm "
+        "--from-stage fusion --stage-resources fusion:walltime=01:30:00"
+    )
+    assert s.params == {"stage": "fusion", "resources": {"walltime": "01:30:00"}, "config": {}}
+
+
+def test_missing_artifact_runs_each_producer() -> None:
+    cause = cause_of("real_preflight_missing_artifact")
+    vgae, gat = suggest(failed("fusion", cause, dataset="demo"))
+    assert (vgae.fix_id, vgae.stage, gat.stage) == ("run-producer", "vgae", "gat_curriculum")
+    assert vgae.command.startswith("canids-train vgae --dataset demo --size teacher --runs-dir /")
+    # The student and supervised pipelines make the GAT with `gat`, not `gat_curriculum`.
+    _, gat = suggest(failed("fusion", cause, dataset="demo", pipeline="supervised_only"))
+    assert gat.stage == "gat"
+    assert gat.command.startswith("canids-train gat --dataset demo --size teacher --runs-dir /")
+
+
+@pytest.mark.parametrize("stem", ["real_preflight_stale_cache", "real_preflight_missing_cache"])
+def test_cache_problems_build_the_cache(stem: str) -> None:
+    (s,) = suggest(failed("gat", cause_of(stem), dataset="demo"))
+    assert s.fix_id == "build-cache"
+    assert s.command.startswith("canids-cache build --dataset demo --cache-dir /")
+
+
+def test_node_problems_exclude_the_node() -> None:
+    exclude, resubmit = suggest(failed("gat", FailureType.NODE_FAIL, node="p0305"))
+    assert (exclude.fix_id, exclude.resources) == ("exclude-node", {"exclude": "p0305"})
+    assert resubmit.fix_id == "resubmit"
+    (only,) = suggest(failed("gat", FailureType.PREEMPTED))
+    assert only.fix_id == "resubmit"
+
+
+def test_python_exception_needs_a_person() -> None:
+    (s,) = suggest(failed("fusion", cause_of("real_train_type_error")))
+    assert s.fix_id == "investigate"
+    assert s.command == ""
+    assert s.description.endswith("checkpoints.py:71 in load_model")
+
+
+def test_history_ranks_fixes_by_smoothed_success(tmp_path: Path) -> None:
+    with History(tmp_path / "history.db") as h:
+        events = [
+            h.record_job(JobEvent(str(n), "failed", float(n), failure_type="host_oom"))
+            for n in range(6)
+        ]
+        # double-memory: 1 of 3; a fix no rule knows (a large-memory partition): 2 of 2.
+        for n, ok in enumerate([True, False, False]):
+            rid = h.record_remediation(events[n], "double-memory", {"resources": {"memory": "32G"}})
+            h.resolve_remediation(rid, ok)
+        for n in (3, 4):
+            params = {"stage": "vgae", "resources": {"partition": "largemem"}}
+            h.record_remediation(events[n], "largemem-partition", params, new_job_id=f"r{n}")
+            h.resolve_by_job(f"r{n}", succeeded=True)
+        ranked = suggest(failed("vgae", FailureType.HOST_OOM), h)
+        assert [(s.fix_id, s.track_record, round(s.score, 3)) for s in ranked] == [
+            ("largemem-partition", "succeeded 2 of 2", 0.75),
+            ("double-memory", "succeeded 1 of 3", 0.4),
+        ]
+        assert (ranked[0].source, ranked[0].resources) == ("history", {"partition": "largemem"})
+        # Closing the loop: double-memory works twice more, the partition fails twice.
+        for n in (5, 0):
+            h.record_remediation(events[n], "double-memory", {}, new_job_id=f"d{n}")
+            h.resolve_by_job(f"d{n}", succeeded=True)
+            h.record_remediation(events[n], "largemem-partition", {}, new_job_id=f"p{n}")
+            h.resolve_by_job(f"p{n}", succeeded=False)
+        first = suggest(failed("vgae", FailureType.HOST_OOM), h)[0]
+        assert (first.fix_id, first.track_record) == ("double-memory", "succeeded 3 of 5")
+        assert first.score == pytest.approx(4 / 7)
+        assert first.to_json()["track_record"] == "succeeded 3 of 5"
+
+
+def test_untried_fix_keeps_rule_order() -> None:
+    ranked = suggest(failed("gat", FailureType.CUDA_OOM))
+    assert [(s.fix_id, s.track_record, s.score) for s in ranked] == [
+        ("halve-budget", "never tried", 0.5),
+        ("profile-budget", "never tried", 0.5),
+    ]

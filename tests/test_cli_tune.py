@@ -1,0 +1,253 @@
+"""canids-tune on a real local Ray: Optuna picks, ASHA stops, every trial in its own
+folder, W&B runs offline on disk, the best config trains; plus the space file's checks
+and the SLURM job it renders."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from canids_cli.tune_cmd import main as tune_main
+from canids_data import CacheManager
+from canids_models import ConfigError
+from canids_orchestrate.tune import load_space
+from canids_orchestrate.tune.wandb_offline import read_offline_history
+from click.testing import CliRunner
+
+SECRET = "canids-test-not-a-real-wandb-key-0123456789"
+SMALL_SPACE = """
+[gat.hidden]
+kind = "choice"
+values = [8, 16]
+
+[gat.heads]
+kind = "choice"
+values = [1, 2]
+
+[gat.layers]
+kind = "choice"
+values = [1, 2]
+
+[train.lr]
+kind = "loguniform"
+low = 1e-4
+high = 3e-2
+
+[dqn.hidden]
+kind = "choice"
+values = [16]
+"""
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory, demo_captures: Path) -> Path:
+    root = tmp_path_factory.mktemp("tune")
+    CacheManager(root / "cache").build("demo", demo_captures)
+    (root / "space.toml").write_text(SMALL_SPACE)
+    return root
+
+
+def _tune(workdir: Path, name: str, *args: str, env: dict | None = None) -> tuple[int, str]:
+    cmd = [sys.executable, "-c", "from canids_cli.tune_cmd import main; main()"]
+    cmd += ["--dataset", "demo", "--cache-dir", str(workdir / "cache"), "--name", name]
+    cmd += ["--storage-path", str(workdir / "tune"), "--space", str(workdir / "space.toml")]
+    cmd += ["--num-cpus", "2", "--set", "train.threads=1", *args]
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=900, env={**os.environ, **(env or {})}
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_asha_stops_trials_and_everything_is_per_trial(workdir: Path) -> None:
+    code, out = _tune(
+        workdir,
+        "asha",
+        "--num-samples",
+        "6",
+        "--max-t",
+        "3",
+        "--max-concurrent-trials",
+        "2",
+        "--wandb-mode",
+        "offline",
+        env={"WANDB_API_KEY": SECRET},
+    )
+    assert code == 0, out
+    summary = json.loads((workdir / "tune" / "asha" / "summary.json").read_text())
+    trials = summary["trials"]
+    assert len(trials) == 6
+    assert "target gat leaves alone: dqn.hidden" in out
+    assert summary["stopped_early"] >= 1, out
+    assert "stopped early by ASHA" in out
+    for trial in trials:
+        assert trial["status"] in ("completed", "stopped early")
+        assert trial["epochs"] == (3 if trial["status"] == "completed" else trial["epochs"])
+        assert 1 <= trial["epochs"] <= 3
+    # Every trial trained in its own folder: distinct checkpoints, none shared.
+    states = [Path(t["path"]) / "trial/demo/teacher/gat/train_state.pt" for t in trials]
+    assert all(p.is_file() for p in states)
+    assert len({p.resolve() for p in states}) == 6
+    # One offline W&B run per trial, holding one history row per reported epoch.
+    runs = summary["wandb_runs"]
+    assert len(runs) == 6
+    by_id = {Path(r).name.rsplit("-", 1)[1]: r for r in runs}
+    for trial in trials:
+        rows = read_offline_history(by_id[trial["trial_id"]])
+        assert [r["epoch"] for r in rows] == list(range(trial["epochs"]))
+        assert [round(r["val_f1"], 6) for r in rows][-1] == round(trial["last_val_f1"], 6)
+    # The key was in the environment, the runs are offline: it is written nowhere.
+    for path in (workdir / "tune" / "asha").rglob("*"):
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    # The best config is a canids-train --config file.
+    best = Path(summary["best_config_path"])
+    chosen = json.loads(best.read_text())
+    assert chosen["tune"]["best_val_f1"] == max(t["best_val_f1"] for t in trials)
+    train = subprocess.run(
+        [sys.executable, "-c", "from canids_cli.train_cmd import main; main()", "gat"]
+        + ["--dataset", "demo", "--size", "teacher", "--config", str(best)]
+        + ["--set", "train.epochs=1", "--runs-dir", str(workdir / "best_runs")]
+        + ["--cache-dir", str(workdir / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert train.returncode == 0, train.stdout + train.stderr
+    used = json.loads((workdir / "best_runs/default/demo/teacher/gat/config.json").read_text())
+    assert used["config"]["gat"] == chosen["config"]["gat"]
+
+
+OOM_SCRIPT = """
+import os, sys, torch
+from canids_orchestrate.tune import TuneOptions, run_tune, run_trial
+
+MARK = sys.argv[2]
+
+def trainable(config, setup):
+    # Exactly one trial (the first to claim the mark) runs out of memory.
+    try:
+        os.close(os.open(MARK, os.O_CREAT | os.O_EXCL))
+    except FileExistsError:
+        return run_trial(config, setup)
+    raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.11 GiB (test)")
+
+summary = run_tune(TuneOptions(
+    dataset="demo", cache_dir=sys.argv[1], storage_path=sys.argv[3], name="oom",
+    num_samples=3, max_t=1, space=sys.argv[4], num_cpus=2, max_concurrent_trials=1,
+    base_overrides=("train.threads=1",), wandb_mode="disabled", trainable=trainable))
+print("STATUSES", sorted(t.status for t in summary.trials))
+print("ERRORS", [t.error for t in summary.failed])
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_an_out_of_memory_trial_fails_alone(workdir: Path, tmp_path: Path) -> None:
+    script = tmp_path / "oom.py"
+    script.write_text(textwrap.dedent(OOM_SCRIPT))
+    proc = subprocess.run(
+        [sys.executable, str(script), str(workdir / "cache"), str(tmp_path / "mark")]
+        + [str(tmp_path / "tune"), str(workdir / "space.toml")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "STATUSES ['completed', 'completed', 'failed']" in out
+    assert "OutOfMemoryError: CUDA out of memory. Tried to allocate 2.11 GiB (test)" in out
+    summary = json.loads((tmp_path / "tune/oom/summary.json").read_text())
+    failed = [t for t in summary["trials"] if t["status"] == "failed"]
+    assert failed[0]["epochs"] == 0  # failed at once, not retried
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[gat.head]\nkind = "choice"\nvalues = [2]\n', "unknown key|has no field|head"),
+        ('[gat.heads]\nkind = "choice"\nvalues = [0, 2]\n', r"\[gat.heads\] value 0"),
+        ('[gat.heads]\nkind = "normal"\nvalues = [2]\n', "kind 'normal' is not one of"),
+        ('[train.lr]\nkind = "loguniform"\nlow = 0.0\nhigh = 1.0\n', "needs low > 0"),
+        ('[train.lr]\nkind = "uniform"\nlow = 0.5\nhigh = 0.1\n', "needs low < high"),
+        ('[gat.heads]\nkind = "choice"\nvalues = []\n', "non-empty list"),
+        ("", "the search space is empty"),
+    ],
+)
+def test_a_bad_search_space_is_refused_before_any_trial(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "space.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match=message) as err:
+        load_space(path)
+    assert str(path) in str(err.value)
+
+
+def test_the_default_space_is_the_seed_space() -> None:
+    keys = {p.key: p for p in load_space()}
+    assert keys["gat.heads"].values == (2, 4, 8)
+    assert keys["batching.budget"].values == (2000, 4000, 8000, 16000)
+    assert (keys["dqn.lr"].kind, keys["dqn.lr"].low, keys["dqn.lr"].high) == (
+        "loguniform",
+        1e-5,
+        1e-2,
+    )
+    assert len(keys) == 13
+
+
+def test_write_space_gives_an_editable_copy(tmp_path: Path) -> None:
+    dest = tmp_path / "mine.toml"
+    result = CliRunner().invoke(tune_main, ["--dataset", "demo", "--write-space", str(dest)])
+    assert result.exit_code == 0, result.output
+    assert len(load_space(dest)) == 13
+    again = CliRunner().invoke(tune_main, ["--dataset", "demo", "--write-space", str(dest)])
+    assert again.exit_code == 1
+    assert "exists" in again.output
+
+
+def test_slurm_dry_run_renders_a_valid_quoted_script(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        tune_main,
+        ["--dataset", "x; rm -rf ~", "--slurm", "--dry-run", "--nodes", "2"]
+        + ["--gpus-per-node", "4", "--partition", "gpu", "--storage-path", str(tmp_path)],
+    )
+    assert result.exit_code == 0, result.output
+    script = result.output
+    assert "#SBATCH --nodes=2" in script
+    assert "#SBATCH --gres=gpu:4" in script
+    assert "#SBATCH --exclusive" in script
+    assert "ENTRY=(canids-tune --dataset 'x; rm -rf ~' --storage-path" in script
+    assert "ray symmetric-run" in script
+    assert 'RAY_TMP="/tmp/ray_${JOB_ID}"' in script
+    path = tmp_path / "job.sbatch"
+    path.write_text(script)
+    assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
+    if shutil.which("shellcheck") is None and os.environ.get("CI") != "true":
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    check = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout
+
+
+def test_slurm_values_are_validated(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        tune_main,
+        ["--dataset", "demo", "--slurm", "--dry-run", "--memory", "lots"]
+        + ["--storage-path", str(tmp_path)],
+    )
+    assert result.exit_code == 1
+    assert "not a SLURM memory size" in result.output
+    result = CliRunner().invoke(
+        tune_main,
+        ["--dataset", "demo", "--slurm", "--dry-run", "--partition", "gpu;id"]
+        + ["--storage-path", str(tmp_path)],
+    )
+    assert result.exit_code == 1
+    assert "partition 'gpu;id'" in result.output
