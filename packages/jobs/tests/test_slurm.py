@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
+from canids_jobs.classify import classify
 from canids_jobs.localslurm import LocalSlurm, find_script
 from canids_jobs.slurm import (
     AccountingDisabledError,
@@ -227,7 +228,10 @@ def test_job_over_its_memory_ends_out_of_memory(local_slurm: LocalSlurm, tmp_pat
     assert record.state == "OUT_OF_MEMORY"
     row = wait_for(lambda: completion_row(job_id, env), 10, "the completion record")
     assert row["State"] == "OUT_OF_MEMORY"
-    assert "oom-kill" in (tmp_path / "hog.err").read_text()
+    log = (tmp_path / "hog.err").read_text()
+    assert "oom-kill" in log
+    cause = classify(record.state, f"{record.exit_code}:{record.signal}", log, None, None)
+    assert cause.type == "host_oom"
 
 
 @pytest.mark.slurm
@@ -244,7 +248,11 @@ def test_job_over_its_time_limit_ends_timeout(local_slurm: LocalSlurm, tmp_path:
     assert record.state == "TIMEOUT"
     row = wait_for(lambda: completion_row(job_id, env), 10, "the completion record")
     assert row["State"] == "TIMEOUT"
-    assert "DUE TO TIME LIMIT" in (tmp_path / "sleeper.err").read_text()
+    log = (tmp_path / "sleeper.err").read_text()
+    assert "DUE TO TIME LIMIT" in log
+    # Classified from SLURM's own record and log, as canids-jobs status does.
+    cause = classify(record.state, f"{record.exit_code}:{record.signal}", log, None, None)
+    assert cause.type == "timeout"
 
 
 @pytest.mark.slurm

@@ -58,3 +58,14 @@ def test_catalogue_resources_are_valid() -> None:
     for spec in STAGES.values():
         assert parse_memory(spec.resources.memory) > 0
         assert parse_walltime(spec.resources.walltime) > 0
+
+
+def test_stage_command_is_a_list_with_every_value_as_one_word(tmp_path) -> None:
+    from canids_models import ArtifactStore, get_pipeline, plan_pipeline, stage_command
+
+    store = ArtifactStore(tmp_path / "runs", "my-run")
+    plan = plan_pipeline(store, get_pipeline("custom", ["vgae"]), "demo", size="student")
+    cmd = stage_command(plan, "vgae", store, tmp_path / "cache", extra_args=["--set", "a=$(id)"])
+    assert cmd[:6] == ["canids-train", "vgae", "--dataset", "demo", "--size", "student"]
+    assert cmd[cmd.index("--run") + 1] == "my-run"
+    assert cmd[-2:] == ["--set", "a=$(id)"]

@@ -15,7 +15,15 @@ from pathlib import Path
 
 import click
 from canids_data import CacheManager, CanidsDataError
-from canids_models import ArtifactStore, ModelsError, get_pipeline
+from canids_jobs import (
+    JobsError,
+    Ledger,
+    SlurmError,
+    SlurmSubmitter,
+    load_profile,
+    parse_stage_resources,
+)
+from canids_models import PIPELINES, ArtifactStore, ModelsError, get_pipeline
 from canids_orchestrate import (
     LocalExecutor,
     PipelineError,
@@ -30,15 +38,13 @@ from ._console import fail
 
 __all__ = ["default_executor", "main"]
 
-EXECUTORS = ["local", "ray"]
+EXECUTORS = ["local", "ray", "slurm"]
 
 
 def default_executor() -> tuple[str, str]:
     """(executor, why): SLURM where its client is installed, else this machine."""
-    if shutil.which("sbatch") and "slurm" in EXECUTORS:
-        return "slurm", "sbatch is on PATH"
     if shutil.which("sbatch"):
-        return "local", "sbatch is on PATH but this install has no slurm executor"
+        return "slurm", "sbatch is on PATH"
     return "local", "no sbatch on PATH"
 
 
@@ -48,12 +54,30 @@ def _train_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "canids_cli.train_cmd"]
 
 
+def _list_pipelines(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    for pipe in PIPELINES.values():
+        size = pipe.size or "--size teacher|student"
+        click.echo(f"{pipe.name:16} {size:24} {' -> '.join(pipe.stages)}")
+    click.echo(f"{'custom':16} {'--size teacher|student':24} --stages a,b,...")
+    ctx.exit(0)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Submit canids pipelines."""
 
 
 @main.command()
+@click.option(
+    "--list-pipelines",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_list_pipelines,
+    help="List the pipelines and their stages, then exit.",
+)
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
 @click.option("--dataset", required=True)
 @click.option(
@@ -96,6 +120,20 @@ def main() -> None:
 @click.option("--gpus", type=float, default=None, help="ray: GPUs per stage (default: catalogue).")
 @click.option("--memory", default=None, help="ray: memory per stage, e.g. 8G.")
 @click.option("--max-retries", type=int, default=2, show_default=True, help="ray: system retries.")
+@click.option(
+    "--profile",
+    default="local",
+    show_default=True,
+    help="slurm: cluster profile (local, osc, or a TOML file).",
+)
+@click.option("--walltime", default=None, help="slurm: walltime of every job (HH:MM:SS).")
+@click.option(
+    "--stage-resources",
+    multiple=True,
+    metavar="STAGE:walltime=..,mem=..",
+    help="slurm: per-stage resources (repeatable).",
+)
+@click.option("--gpu-type", default=None, help="slurm: a GPU kind of the profile.")
 def pipeline(
     names: tuple[str, ...],
     dataset: str,
@@ -117,6 +155,10 @@ def pipeline(
     gpus: float | None,
     memory: str | None,
     max_retries: int,
+    profile: str,
+    walltime: str | None,
+    stage_resources: tuple[str, ...],
+    gpu_type: str | None,
 ) -> None:
     """Run pipelines NAME... (teacher, student, supervised_only, curriculum_only, custom).
 
@@ -131,7 +173,10 @@ def pipeline(
     else:
         click.echo(f"executor: {executor}")
     cache = CacheManager(cache_dir)
-    store = ArtifactStore(runs_dir, run_name)
+    try:
+        store = ArtifactStore(runs_dir, run_name)
+    except ModelsError as exc:
+        fail(exc)
     click.echo(f"cache: {cache.cache_dir}")
     click.echo(f"artifacts: {store.runs_dir / store.run}")
     extra = [
@@ -174,6 +219,27 @@ def pipeline(
                 f"pipeline {plan.pipeline.name} ({plan.size}) on {dataset}: "
                 + " -> ".join(plan.run_stages)
             )
+        if executor == "slurm":
+            _submit_slurm(
+                store,
+                plans,
+                common,
+                profile=profile,
+                overrides={
+                    k: v
+                    for k, v in {
+                        "walltime": walltime,
+                        "mem": memory,
+                        "cpus": None if cpus is None else str(int(cpus)),
+                        "gpus": None if gpus is None else str(int(gpus)),
+                    }.items()
+                    if v is not None
+                },
+                stage_resources=stage_resources,
+                gpu_type=gpu_type,
+                dry_run=dry_run,
+            )
+            return
         if executor == "ray":
             cluster = RayCluster(address, num_cpus=num_cpus, echo=click.echo)
             runner = RayExecutor(
@@ -195,7 +261,7 @@ def pipeline(
             records = [runner.run(plan, restart_hint=hint) for plan in plans]
     except PipelineError as exc:
         fail(exc)
-    except (ModelsError, CanidsDataError, ValueError) as exc:
+    except (ModelsError, CanidsDataError, ValueError, JobsError, SlurmError) as exc:
         fail(exc)
     finally:
         if cluster is not None:
@@ -227,3 +293,44 @@ def _print_outcome(store: ArtifactStore, plan: PipelinePlan, record: dict) -> No
     results = store.dir(plan.dataset, plan.size, "results") / "results.md"
     if "evaluate" in plan.run_stages and results.is_file():
         click.echo(results.read_text().rstrip())
+
+
+def _submit_slurm(
+    store: ArtifactStore,
+    plans: list[PipelinePlan],
+    common: dict,
+    *,
+    profile: str,
+    overrides: dict[str, str],
+    stage_resources: tuple[str, ...],
+    gpu_type: str | None,
+    dry_run: bool,
+) -> None:
+    submitter = SlurmSubmitter(
+        store,
+        cache_dir=common["cache_dir"],
+        profile=load_profile(profile),
+        ledger=None if dry_run else Ledger.for_runs(store.runs_dir),
+        train_command=_train_command(),
+        extra_args=common["extra_args"],
+        check_sources=common["check_sources"],
+        overrides=overrides,
+        stage_overrides=parse_stage_resources(stage_resources),
+        gpu_type=gpu_type,
+        echo=click.echo,
+    )
+    jobs = submitter.render(plans)
+    if dry_run:
+        for job in jobs:
+            click.echo(f"# ---- {job.script_path}")
+            click.echo(job.script, nl=False)
+        click.echo("dependency graph (nothing submitted):")
+        click.echo(submitter.describe(jobs))
+        return
+    for job in jobs:
+        for note in job.notes:
+            click.echo(f"{job.stage_id}: {note}")
+    pipeline_id, rows = submitter.submit(plans)
+    click.echo(f"pipeline {pipeline_id}: {len(rows)} jobs submitted")
+    click.echo(f"follow it: canids-jobs status {pipeline_id} --runs-dir {store.runs_dir}")
+    click.echo(json.dumps({"pipeline_id": pipeline_id, "jobs": [r.job_id for r in rows]}))

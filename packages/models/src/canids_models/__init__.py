@@ -30,6 +30,14 @@ from .config import (
 from .context import StageContext
 from .errors import ArtifactError, BackendError, ConfigError, ModelsError, PreflightError
 from .metrics import Threshold, auroc, binary_metrics, fit_threshold
+from .plan import (
+    PipelinePlan,
+    plan_pipeline,
+    plan_pipelines,
+    stage_command,
+    stage_graph,
+    stage_id,
+)
 from .preflight import MissingArtifact, preflight
 from .resources import format_memory, format_walltime, parse_memory, parse_walltime
 from .result_line import RESULT_PREFIX, find_result, format_result, parse_result
@@ -38,6 +46,12 @@ from .stages import StageOutcome, run_stage
 __version__ = "0.1.1"
 
 __all__ = [
+    "PipelinePlan",
+    "plan_pipeline",
+    "plan_pipelines",
+    "stage_command",
+    "stage_graph",
+    "stage_id",
     "format_memory",
     "format_walltime",
     "parse_memory",

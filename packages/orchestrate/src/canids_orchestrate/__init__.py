@@ -7,8 +7,9 @@ Ray is imported only when the Ray executor or the tuner is used.
 
 from __future__ import annotations
 
+from canids_models import PipelinePlan, plan_pipeline, plan_pipelines  # re-exported
+
 from .local import LocalExecutor, PipelineError
-from .plan import PipelinePlan, plan_pipeline, plan_pipelines
 from .ray_cluster import RayCluster, StageResources
 from .ray_exec import RayExecutor, StageFailedError
 from .run_record import RunRecorder

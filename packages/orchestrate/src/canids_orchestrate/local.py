@@ -11,7 +11,8 @@ import shlex
 import time
 from typing import Any
 
-from .plan import PipelinePlan
+from canids_models import PipelinePlan
+
 from .run_record import RunRecorder
 from .stage_process import StageRunner, failure_reason, run_stage_process, stage_succeeded
 

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canids_models import STAGES, ArtifactRef, stage_inputs
+from canids_models import STAGES, PipelinePlan, stage_graph
+from canids_models import stage_id as _stage_id
 
 from .local import PipelineError, failure_message
-from .plan import PipelinePlan
 from .ray_cluster import RayCluster, StageResources, import_ray
 from .run_record import RunRecorder, utc_now
 from .stage_process import StageRunner, failure_reason, run_stage_process, stage_succeeded
@@ -108,19 +108,11 @@ class RayExecutor(StageRunner):
 
     def graph(self, plans: Sequence[PipelinePlan]) -> dict[str, list[str]]:
         """stage id → the stage ids it waits for (inputs made in this submission)."""
-        graph: dict[str, list[str]] = {}
-        maker: dict[ArtifactRef, str] = {}
-        for plan in plans:
-            for stage in plan.run_stages:
-                sid = self.stage_id(plan, stage)
-                refs = stage_inputs(stage, plan.size, plan.distill_from)
-                graph[sid] = sorted({maker[r] for r in refs if r in maker})
-                maker[ArtifactRef(STAGES[stage].produces, plan.size)] = sid
-        return graph
+        return stage_graph(plans)
 
     @staticmethod
     def stage_id(plan: PipelinePlan, stage: str) -> str:
-        return f"{plan.pipeline.name}/{plan.size}/{stage}"
+        return _stage_id(plan, stage)
 
     def run(self, plans: Sequence[PipelinePlan], *, restart_hint: str) -> list[dict[str, Any]]:
         ray = import_ray()

@@ -7,9 +7,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from canids_models import ArtifactStore
-
-from .plan import PipelinePlan
+from canids_models import ArtifactStore, PipelinePlan
 
 __all__ = ["RunRecorder", "utc_now"]
 

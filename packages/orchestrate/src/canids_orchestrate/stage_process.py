@@ -15,9 +15,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from canids_models import RESULT_PREFIX, ArtifactStore, parse_result
-
-from .plan import PipelinePlan
+from canids_models import (
+    RESULT_PREFIX,
+    ArtifactStore,
+    PipelinePlan,
+    parse_result,
+    stage_command,
+)
 
 __all__ = ["StageRunner", "failure_reason", "run_stage_process", "stage_succeeded"]
 
@@ -114,23 +118,12 @@ class StageRunner:
         self.echo = echo or (lambda _line: None)
 
     def command(self, plan: PipelinePlan, stage: str) -> list[str]:
-        cmd = [
-            *self.train_command,
+        return stage_command(
+            plan,
             stage,
-            "--dataset",
-            plan.dataset,
-            "--size",
-            plan.size,
-            "--run",
-            self.store.run,
-            "--runs-dir",
-            str(self.store.runs_dir),
-            "--cache-dir",
-            str(self.cache_dir),
-            *self.extra_args,
-        ]
-        if plan.distills(stage):
-            cmd += ["--distill-from", str(plan.distill_from)]
-        if not self.check_sources:
-            cmd.append("--no-source-check")
-        return cmd
+            self.store,
+            self.cache_dir,
+            train_command=self.train_command,
+            extra_args=self.extra_args,
+            check_sources=self.check_sources,
+        )

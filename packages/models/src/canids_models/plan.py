@@ -1,22 +1,29 @@
-"""Planning a pipeline run: which stages run, which are skipped as DONE, preflight first."""
+"""Planning a pipeline run: which stages run, which are skipped as DONE, preflight first,
+and the one command line a stage runs with. Every executor (local, Ray, SLURM) plans
+and starts stages through here."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from canids_data import CacheManager
-from canids_models import (
-    STAGES,
-    ArtifactRef,
-    ArtifactStore,
-    Pipeline,
-    PreflightError,
-    preflight,
-)
 
-__all__ = ["PipelinePlan", "plan_pipeline", "plan_pipelines"]
+from .artifacts import ArtifactStore
+from .catalog import STAGES, ArtifactRef, Pipeline, stage_inputs
+from .errors import PreflightError
+from .preflight import preflight
+
+__all__ = [
+    "PipelinePlan",
+    "plan_pipeline",
+    "plan_pipelines",
+    "stage_command",
+    "stage_graph",
+    "stage_id",
+]
 
 
 @dataclass(frozen=True)
@@ -145,3 +152,57 @@ def plan_pipelines(
             made[ref] = pipeline.name
         plans.append(plan)
     return plans
+
+
+def stage_command(
+    plan: PipelinePlan,
+    stage: str,
+    store: ArtifactStore,
+    cache_dir: str | Path,
+    *,
+    train_command: Sequence[str] = ("canids-train",),
+    extra_args: Sequence[str] = (),
+    check_sources: bool = True,
+) -> list[str]:
+    """The ``canids-train`` command line of one planned stage (a list: never a shell
+    string, so no value is ever interpreted by a shell)."""
+    cmd = [
+        *train_command,
+        stage,
+        "--dataset",
+        plan.dataset,
+        "--size",
+        plan.size,
+        "--run",
+        store.run,
+        "--runs-dir",
+        str(store.runs_dir),
+        "--cache-dir",
+        str(cache_dir),
+        *extra_args,
+    ]
+    if plan.distills(stage):
+        cmd += ["--distill-from", str(plan.distill_from)]
+    if not check_sources:
+        cmd.append("--no-source-check")
+    return cmd
+
+
+def stage_id(plan: PipelinePlan, stage: str) -> str:
+    """A stage's name within a submission: ``pipeline/size/stage``."""
+    return f"{plan.pipeline.name}/{plan.size}/{stage}"
+
+
+def stage_graph(plans: Sequence[PipelinePlan]) -> dict[str, list[str]]:
+    """stage id → the stage ids it waits for: those of the submission that make its inputs
+    (its own size's, and the teacher's when it distils). Stages with no such input wait
+    for nothing, so executors may run them at once."""
+    graph: dict[str, list[str]] = {}
+    maker: dict[ArtifactRef, str] = {}
+    for plan in plans:
+        for stage in plan.run_stages:
+            sid = stage_id(plan, stage)
+            refs = stage_inputs(stage, plan.size, plan.distill_from)
+            graph[sid] = sorted({maker[r] for r in refs if r in maker})
+            maker[ArtifactRef(STAGES[stage].produces, plan.size)] = sid
+    return graph

@@ -1,0 +1,236 @@
+"""``canids-jobs``: what really completed on SLURM, why jobs failed, and fixes that learn.
+
+The ledger and the failure history live in ``<runs dir>/jobs/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from canids_jobs import (
+    FailedJob,
+    History,
+    JobsError,
+    Ledger,
+    LedgerJob,
+    SlurmError,
+    analyze,
+    job_statuses,
+    parse_folder,
+    record_outcomes,
+    resubmit,
+    scancel,
+    suggest,
+    summarize,
+)
+from canids_models import ArtifactStore, ModelsError
+
+from ._console import fail, table
+
+__all__ = ["main"]
+
+
+def _dirs(runs_dir: Path | None) -> tuple[Ledger, History]:
+    runs = ArtifactStore(runs_dir).runs_dir
+    return Ledger.for_runs(runs), History(runs / "jobs" / "history.sqlite")
+
+
+def _latest(jobs: list[LedgerJob]) -> list[LedgerJob]:
+    """A resubmitted job counts by its latest attempt."""
+    replaced = {j.resubmit_of for j in jobs if j.resubmit_of}
+    return [j for j in jobs if j.job_id not in replaced]
+
+
+runs_option = click.option(
+    "--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=None
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """SLURM jobs of canids pipelines: status, parse, analyze, remediate, resubmit, cancel."""
+
+
+@main.command("list")
+@runs_option
+def list_cmd(runs_dir: Path | None) -> None:
+    """Pipelines in the ledger, oldest first."""
+    ledger, _ = _dirs(runs_dir)
+    for pid in ledger.pipelines():
+        jobs = ledger.jobs(pid)
+        click.echo(f"{pid}  {len(jobs)} jobs  {', '.join(j.stage for j in jobs)}")
+
+
+@main.command()
+@click.argument("pipeline", required=False)
+@runs_option
+@click.option("--json", "as_json", is_flag=True)
+def status(pipeline: str | None, runs_dir: Path | None, as_json: bool) -> None:
+    """Per job and per stage: what SLURM, the result line and the artifacts say."""
+    ledger, history = _dirs(runs_dir)
+    try:
+        ids = ledger.pipelines()
+        if not ids:
+            fail(JobsError(f"the ledger {ledger.path} is empty: nothing was submitted"))
+        pid = pipeline or ids[-1]
+        jobs = _latest(ledger.jobs(pid))
+        if not jobs:
+            fail(JobsError(f"pipeline {pid} is not in {ledger.path}; known: {', '.join(ids)}"))
+        statuses = job_statuses(jobs)
+        resolved = record_outcomes(history, statuses)
+    except (JobsError, SlurmError, ModelsError) as exc:
+        fail(exc)
+    summary = summarize(s.outcome for s in statuses if s.outcome is not None)
+    if as_json:
+        click.echo(
+            json.dumps(
+                {"pipeline_id": pid, "jobs": [s.to_json() for s in statuses]}
+                | {"summary": summary.to_json()},
+                indent=2,
+                default=str,
+            )
+        )
+        return
+    rows = []
+    for s in statuses:
+        o = s.outcome
+        verdict = "running" if o is None else "completed" if o.completed else "not completed"
+        cause = "" if o is None or o.cause is None else str(o.cause.type)
+        source = s.record.source if s.record else "output file"
+        rows.append([s.job.job_id, s.job.stage, f"{s.state} ({source})", verdict, cause])
+    click.echo(f"pipeline {pid}")
+    click.echo(table(["job", "stage", "SLURM state", "verdict", "cause"], rows))
+    click.echo(summary.table())
+    if resolved:
+        click.echo(f"closed {resolved} remediation(s): see canids-jobs analyze")
+
+
+@main.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@runs_option
+@click.option("--since", default=None, help="Ledger mode: jobs submitted since (YYYY-MM-DD).")
+@click.option("--artifacts-root", default=None, help="Folder mode: the runs folder to check.")
+@click.option("--json", "as_json", is_flag=True)
+def parse(
+    folder: Path | None,
+    runs_dir: Path | None,
+    since: str | None,
+    artifacts_root: str | None,
+    as_json: bool,
+) -> None:
+    """Completion figures from a FOLDER of SLURM outputs, or from the ledger."""
+    try:
+        if folder is not None:
+            summary = parse_folder(folder, artifacts_root=artifacts_root)
+        else:
+            ledger, history = _dirs(runs_dir)
+            start = dt.datetime.fromisoformat(since).timestamp() if since else 0.0
+            statuses = job_statuses(_latest(ledger.jobs(since=start)))
+            record_outcomes(history, statuses)
+            summary = summarize(s.outcome for s in statuses if s.outcome is not None)
+    except (JobsError, SlurmError, ValueError) as exc:
+        fail(exc)
+    click.echo(json.dumps(summary.to_json(), indent=2) if as_json else summary.table())
+
+
+@main.command("analyze")
+@runs_option
+@click.option("--days", type=float, default=7.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+def analyze_cmd(runs_dir: Path | None, days: float, as_json: bool) -> None:
+    """Failures by type, stage, dataset, node and hour; hot nodes; repeated failures."""
+    _, history = _dirs(runs_dir)
+    result = analyze(history, days)
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.report())
+
+
+def _failed_job(ledger: Ledger, history: History, job_id: str) -> FailedJob:
+    job = ledger.job(job_id)
+    if job is None:
+        raise JobsError(f"job {job_id} is not in the ledger {ledger.path}")
+    (st,) = job_statuses([job])
+    record_outcomes(history, [st])  # the failure a remediation will point at
+    if st.outcome is None:
+        raise JobsError(f"job {job_id} has not ended ({st.state}); wait, then ask again")
+    if st.outcome.completed or st.outcome.cause is None:
+        raise JobsError(f"job {job_id} completed: nothing to remediate")
+    res: dict[str, Any] = job.resources
+    failed = FailedJob(
+        job_id=job_id,
+        stage=job.stage,
+        dataset=job.dataset,
+        size=job.size,
+        cause=st.outcome.cause,
+        memory=res.get("memory"),
+        walltime=res.get("walltime"),
+        pipeline=job.pipeline,
+        node=st.outcome.node,
+    )
+    return failed
+
+
+@main.command()
+@click.argument("job_id")
+@runs_option
+@click.option("--json", "as_json", is_flag=True)
+def remediate(job_id: str, runs_dir: Path | None, as_json: bool) -> None:
+    """Ranked fixes for failed JOB_ID: rules, and how often each worked before."""
+    ledger, history = _dirs(runs_dir)
+    try:
+        failed = _failed_job(ledger, history, job_id)
+    except (JobsError, SlurmError) as exc:
+        fail(exc)
+    fixes = suggest(failed, history)
+    if as_json:
+        click.echo(json.dumps([f.to_json() for f in fixes], indent=2))
+        return
+    click.echo(f"job {job_id} ({failed.stage}): {failed.cause.type}: {failed.cause.detail}")
+    for n, fix in enumerate(fixes, 1):
+        click.echo(f"  {n}. [{fix.fix_id}] {fix.description} ({fix.track_record})")
+        if fix.command:
+            click.echo(f"     {fix.command}")
+    click.echo(f"apply one: canids-jobs resubmit {job_id} --apply N")
+
+
+@main.command("resubmit")
+@click.argument("job_id")
+@click.option("--apply", "choice", type=int, required=True, help="The fix's number.")
+@runs_option
+def resubmit_cmd(job_id: str, choice: int, runs_dir: Path | None) -> None:
+    """Resubmit failed JOB_ID with fix N (from `remediate`), and its dependants."""
+    ledger, history = _dirs(runs_dir)
+    try:
+        failed = _failed_job(ledger, history, job_id)
+        fixes = suggest(failed, history)
+        if not 1 <= choice <= len(fixes):
+            raise JobsError(f"--apply {choice}: choose 1..{len(fixes)} (canids-jobs remediate)")
+        fix = fixes[choice - 1]
+        rows = resubmit(ledger, history, job_id, fix, echo=click.echo)
+    except (JobsError, SlurmError, ModelsError) as exc:
+        fail(exc)
+    click.echo(f"applied [{fix.fix_id}]; follow it with: canids-jobs status {rows[0].pipeline_id}")
+
+
+@main.command()
+@click.argument("pipeline")
+@runs_option
+def cancel(pipeline: str, runs_dir: Path | None) -> None:
+    """scancel every job of PIPELINE that the ledger holds (also a half-submitted chain)."""
+    ledger, _ = _dirs(runs_dir)
+    jobs = ledger.jobs(pipeline)
+    if not jobs:
+        fail(JobsError(f"pipeline {pipeline} has no jobs in {ledger.path}"))
+    try:
+        scancel([j.job_id for j in jobs])
+    except SlurmError as exc:
+        fail(exc)
+    click.echo(f"cancelled {len(jobs)} job(s) of {pipeline}: {' '.join(j.job_id for j in jobs)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

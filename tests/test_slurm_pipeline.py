@@ -1,0 +1,202 @@
+"""canids-submit --executor slurm and canids-jobs on a real local SLURM: a chained demo
+pipeline completes in order; a middle stage that runs out of memory leaves its dependant
+never run, is classified host OOM from SLURM's own record, and a remediation, resubmitted,
+completes and raises the fix's success count. Unsafe values never reach a shell."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from canids_data import CacheManager
+from canids_jobs import History, Ledger, job_states
+
+pytestmark = [pytest.mark.slurm, pytest.mark.slow]
+PY = sys.executable
+# Small models, one epoch: the point here is SLURM, not training.
+TINY = [
+    *("--set", "train.epochs=1", "--set", "train.threads=1"),
+    *("--set", "gat.layers=1", "--set", "gat.heads=2", "--set", "gat.hidden=8"),
+    *("--set", "vgae.layers=1", "--set", "vgae.heads=2", "--set", "vgae.hidden=8"),
+    *("--set", "dqn.steps=20", "--set", "dqn.batch_size=32"),
+]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory, demo_captures: Path) -> Path:
+    root = tmp_path_factory.mktemp("slurm_pipeline")
+    CacheManager(root / "cache").build("demo", demo_captures)
+    return root
+
+
+def _run(env: dict, module: str, *args: str, timeout: int = 120) -> tuple[int, str]:
+    proc = subprocess.run(
+        [PY, "-c", f"from canids_cli.{module} import main; main()", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+    return proc.returncode, proc.stdout + "\n" + proc.stderr
+
+
+def _submit(env: dict, workdir: Path, runs: str, *args: str) -> tuple[int, str]:
+    base = ["pipeline", *args, "--dataset", "demo", "--executor", "slurm", "--profile", "local"]
+    base += ["--runs-dir", str(workdir / runs), "--cache-dir", str(workdir / "cache"), *TINY]
+    return _run(env, "submit_cmd", *base)
+
+
+def _wait(env: dict, ids: list[str], timeout: float = 400) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = job_states(ids, env=env)
+        if all(i in states and states[i].finished for i in ids):
+            return states
+        time.sleep(1)
+    raise AssertionError(f"jobs {ids} did not finish in {timeout} s: {job_states(ids, env=env)}")
+
+
+def _json(out: str) -> dict:
+    """The JSON document a command printed on stdout (stderr follows it)."""
+    return json.JSONDecoder().raw_decode(out.lstrip())[0]
+
+
+def _ids(out: str) -> tuple[str, list[str]]:
+    data = json.loads([x for x in out.splitlines() if x.startswith('{"pipeline_id"')][-1])
+    return data["pipeline_id"], data["jobs"]
+
+
+def test_a_chained_pipeline_completes_in_order(local_slurm, workdir: Path) -> None:
+    env = local_slurm.env
+    code, out = _submit(
+        env, workdir, "ok", "custom", "--stages", "vgae,gat,fusion", "--size", "student"
+    )
+    assert code == 0, out
+    assert "asks 4 CPUs, profile local allows 2" in out
+    pid, ids = _ids(out)
+    states = _wait(env, ids)
+    assert [states[i].state for i in ids] == ["COMPLETED"] * 3
+    ledger = Ledger.for_runs(workdir / "ok")
+    rows = {r.stage: r for r in ledger.jobs(pid)}
+    assert set(rows["fusion"].parents) == {rows["gat"].job_id, rows["vgae"].job_id}
+    # fusion started only after both of its parents ended (SLURM's own clock).
+    assert states[rows["fusion"].job_id].start >= max(
+        states[rows["vgae"].job_id].end, states[rows["gat"].job_id].end
+    )
+    code, out = _run(env, "jobs_cmd", "status", pid, "--runs-dir", str(workdir / "ok"))
+    assert code == 0, out
+    assert out.count("completed") >= 3
+    assert "100.0 %" in out
+    code, out = _run(env, "jobs_cmd", "parse", "--runs-dir", str(workdir / "ok"), "--json")
+    assert _json(out)["total"]["completed"] == 3, out
+
+
+def test_a_failed_middle_stage_then_a_fix_that_works(local_slurm, workdir: Path) -> None:
+    env = local_slurm.env
+    code, out = _submit(
+        env,
+        workdir,
+        "oom",
+        "custom",
+        "--stages",
+        "vgae,gat,fusion",
+        "--size",
+        "student",
+        "--stage-resources",
+        "gat:mem=350M",
+    )
+    assert code == 0, out
+    pid, ids = _ids(out)
+    ledger = Ledger.for_runs(workdir / "oom")
+    rows = {r.stage: r for r in ledger.jobs(pid)}
+    states = _wait(env, ids)
+    assert states[rows["vgae"].job_id].state == "COMPLETED"
+    assert states[rows["gat"].job_id].state == "OUT_OF_MEMORY"
+    assert states[rows["fusion"].job_id].state == "CANCELLED"  # its dependency can never hold
+    runs = ["--runs-dir", str(workdir / "oom")]
+    code, out = _run(env, "jobs_cmd", "status", pid, *runs, "--json")
+    assert code == 0, out
+    report = _json(out)
+    verdict = {j["stage"]: j["outcome"] for j in report["jobs"]}
+    assert verdict["vgae"]["completed"] is True
+    assert verdict["gat"]["cause"]["type"] == "host_oom"
+    assert verdict["fusion"]["started"] is False
+    assert verdict["fusion"]["cause"]["type"] == "dependency_never_satisfied"
+    assert report["summary"]["total"]["completed"] == 1
+
+    gat = rows["gat"].job_id
+    code, out = _run(env, "jobs_cmd", "remediate", gat, *runs)
+    assert code == 0, out
+    assert "1. [double-memory]" in out
+    assert "350M → 700M" in out
+    code, out = _run(env, "jobs_cmd", "resubmit", gat, "--apply", "1", *runs)
+    assert code == 0, out
+    new = {r.resubmit_of: r for r in ledger.jobs(pid) if r.resubmit_of}
+    assert set(new) == {gat, rows["fusion"].job_id}
+    assert "#SBATCH --mem=700M" in Path(new[gat].script).read_text()
+    assert new[rows["fusion"].job_id].parents == (new[gat].job_id,)
+    _wait(env, [new[gat].job_id, new[rows["fusion"].job_id].job_id])
+    code, out = _run(env, "jobs_cmd", "status", pid, *runs, "--json")
+    assert code == 0, out
+    assert _json(out)["summary"]["total"]["completed"] == 3  # latest attempts count
+    history = History(workdir / "oom" / "jobs" / "history.sqlite")
+    stats = {s.fix_id: s for s in history.fix_stats("host_oom")}
+    assert (stats["double-memory"].succeeded, stats["double-memory"].failed) == (1, 0)
+    code, out = _run(env, "jobs_cmd", "analyze", *runs, "--json")
+    assert code == 0, out
+    assert _json(out)["by_type"]["host_oom"] == 1, out
+
+
+def test_unsafe_values_are_refused_or_inert(local_slurm, workdir: Path, tmp_path: Path) -> None:
+    env = local_slurm.env
+    before = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True)
+    for bad in ("x; rm -rf ~", "$(id)"):
+        code, out = _run(
+            env,
+            "submit_cmd",
+            "pipeline",
+            "custom",
+            "--stages",
+            "vgae",
+            "--size",
+            "student",
+            "--dataset",
+            bad,
+            "--executor",
+            "slurm",
+            "--runs-dir",
+            str(tmp_path / "runs"),
+            "--cache-dir",
+            str(workdir / "cache"),
+            "--no-source-check",
+        )
+        assert code == 1
+        assert "error:" in out
+    after = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True)
+    assert after.stdout == before.stdout  # nothing was submitted
+    assert not (tmp_path / "runs" / "jobs" / "ledger.sqlite").exists()
+    # A value that does reach the job stays one inert word: $(id) is never run.
+    marker = tmp_path / "pwned"
+    code, out = _submit(
+        env,
+        workdir,
+        "inert",
+        "custom",
+        "--stages",
+        "vgae",
+        "--size",
+        "student",
+        "--set",
+        f"train.device=$(touch {marker})",
+    )
+    assert code == 0, out
+    _, ids = _ids(out)
+    states = _wait(env, ids, 200)
+    assert states[ids[0]].state == "FAILED"  # canids-train refused the device name
+    assert not marker.exists()
+    log = next((workdir / "inert").rglob(f"vgae-{ids[0]}.out")).read_text()
+    assert f"$(touch {marker})" in log
