@@ -200,3 +200,16 @@ def test_unsafe_values_are_refused_or_inert(local_slurm, workdir: Path, tmp_path
     assert not marker.exists()
     log = next((workdir / "inert").rglob(f"vgae-{ids[0]}.out")).read_text()
     assert f"$(touch {marker})" in log
+
+
+def test_cancel_takes_every_job_of_a_pipeline(local_slurm, workdir: Path) -> None:
+    env = local_slurm.env
+    stages = ["custom", "--stages", "vgae,gat,fusion", "--size", "student"]
+    code, out = _submit(env, workdir, "cancel", *stages)
+    assert code == 0, out
+    pid, ids = _ids(out)
+    code, out = _run(env, "jobs_cmd", "cancel", pid, "--runs-dir", str(workdir / "cancel"))
+    assert code == 0, out
+    assert f"cancelled 3 job(s) of {pid}" in out
+    states = _wait(env, ids, 120)
+    assert [states[i].state for i in ids] == ["CANCELLED"] * 3

@@ -52,3 +52,42 @@ def test_a_one_node_ray_job_runs_through_the_template(local_slurm, tmp_path: Pat
     assert f"temp /tmp/ray_{job_id}" in log
     assert f"ray-cluster: job {job_id} finished with exit 0" in log
     assert not Path(f"/tmp/ray_{job_id}").exists()
+
+
+@pytest.mark.slurm
+@pytest.mark.ray
+@pytest.mark.slow
+def test_canids_tune_runs_as_a_slurm_job(local_slurm, tmp_path: Path, demo_captures) -> None:
+    """canids-tune --slurm renders the Ray job around itself and submits it (canids-jobs):
+    the search runs inside the allocation and leaves its summary on the shared path."""
+    import json
+    import subprocess
+
+    from canids_data import CacheManager
+
+    CacheManager(tmp_path / "cache").build("demo", demo_captures)
+    space = tmp_path / "space.toml"
+    space.write_text('[gat.hidden]\nkind = "choice"\nvalues = [8]\n')
+    storage = tmp_path / "tune"
+    cmd = [sys.executable, "-c", "from canids_cli.tune_cmd import main; main()"]
+    cmd += ["--dataset", "demo", "--cache-dir", str(tmp_path / "cache"), "--space", str(space)]
+    cmd += ["--num-samples", "2", "--max-t", "1", "--wandb-mode", "disabled", "--name", "job"]
+    cmd += ["--set", "train.threads=1", "--set", "gat.layers=1", "--set", "gat.heads=1"]
+    cmd += ["--storage-path", str(storage), "--slurm", "--num-cpus", "2", "--memory", "4G"]
+    cmd += ["--walltime", "00:10:00"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=local_slurm.env, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    job_id = done.stdout.split("as job ")[1].split(":")[0]
+    deadline = time.monotonic() + 400
+    record = None
+    while time.monotonic() < deadline:
+        record = job_states([job_id], env=local_slurm.env).get(job_id)
+        if record is not None and record.finished:
+            break
+        time.sleep(2)
+    log = (storage / f"ray-cluster-{job_id}.out").read_text()
+    assert record is not None
+    assert record.state == "COMPLETED", log
+    summary = json.loads((storage / "job" / "summary.json").read_text())
+    assert len(summary["trials"]) == 2
+    assert all(t["status"] == "completed" for t in summary["trials"])

@@ -10,13 +10,13 @@ import json
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import click
 from canids_data import CacheManager, CanidsDataError
+from canids_jobs import SlurmError, sbatch
 from canids_models import ArtifactStore, ModelsError
 from canids_orchestrate.slurm_render import RayJobSpec, render_ray_job
 from canids_orchestrate.tune import DEFAULT_SPACE, TARGETS, TuneOptions, TuneSummary, run_tune
@@ -240,14 +240,12 @@ def _submit_slurm(kw: dict[str, Any], storage: str) -> None:
         click.echo(script, nl=False)
         return
     Path(storage).mkdir(parents=True, exist_ok=True)
-    path = (
-        Path(storage) / f"ray-cluster-{re.sub(r'[^A-Za-z0-9_.-]', '_', str(kw['dataset']))}.sbatch"
-    )
+    path = Path(storage) / f"ray-cluster-{safe}.sbatch"
     path.write_text(script)
     if shutil.which("sbatch") is None:
         fail(RuntimeError(f"wrote {path}, but sbatch is not on PATH: submit it on the cluster"))
-    done = subprocess.run(["sbatch", "--parsable", str(path)], capture_output=True, text=True)
-    if done.returncode != 0:
-        fail(RuntimeError(f"sbatch {path} failed: {done.stderr.strip()}"))
-    job_id = done.stdout.strip().split(";")[0]
+    try:
+        job_id = sbatch(path, cwd=path.parent)  # canids-jobs: the id sbatch --parsable printed
+    except SlurmError as exc:
+        fail(exc)
     click.echo(f"submitted {path} as job {job_id}: {shlex.join(entry)}")
