@@ -89,8 +89,9 @@ def test_asha_stops_trials_and_everything_is_per_trial(workdir: Path) -> None:
     assert "stopped early by ASHA" in out
     for trial in trials:
         assert trial["status"] in ("completed", "stopped early")
-        assert trial["epochs"] == (3 if trial["status"] == "completed" else trial["epochs"])
         assert 1 <= trial["epochs"] <= 3
+        if trial["status"] == "completed":
+            assert trial["epochs"] == 3
     # Every trial trained in its own folder: distinct checkpoints, none shared.
     states = [Path(t["path"]) / "trial/demo/teacher/gat/train_state.pt" for t in trials]
     assert all(p.is_file() for p in states)

@@ -5,7 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from canids_models import STAGES, ArtifactStore, ConfigError, PreflightError, get_pipeline
+from canids_models import (
+    STAGES,
+    ArtifactStore,
+    ConfigError,
+    PreflightError,
+    get_pipeline,
+    stage_graph,
+)
 from canids_orchestrate import RayCluster, RayExecutor, StageResources, plan_pipelines
 
 
@@ -20,7 +27,7 @@ def test_graph_chains_by_inputs_and_leaves_branches_free(tmp_path: Path) -> None
     plans = plan_pipelines(
         store, [(get_pipeline("supervised_only"), "student")], "demo", check_sources=False
     )
-    graph = _executor(tmp_path, {}).graph(plans)
+    graph = stage_graph(plans)
     assert graph == {
         "supervised_only/student/vgae": [],
         "supervised_only/student/gat": [],
@@ -40,7 +47,7 @@ def test_teacher_and_student_submitted_together(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "runs")
     pipes = [(get_pipeline("teacher"), None), (get_pipeline("student"), None)]
     plans = plan_pipelines(store, pipes, "demo", check_sources=False)  # preflight passes
-    graph = _executor(tmp_path, {}).graph(plans)
+    graph = stage_graph(plans)
     # The distilling student stages wait for the teacher's models, nothing else.
     assert graph["student/student/vgae"] == ["teacher/teacher/vgae"]
     assert graph["student/student/gat"] == ["teacher/teacher/gat_curriculum"]

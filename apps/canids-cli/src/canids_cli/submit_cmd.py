@@ -23,7 +23,14 @@ from canids_jobs import (
     load_profile,
     parse_stage_resources,
 )
-from canids_models import PIPELINES, ArtifactStore, ModelsError, get_pipeline
+from canids_models import (
+    PIPELINES,
+    ArtifactStore,
+    ModelsError,
+    get_pipeline,
+    stage_graph,
+    stage_id,
+)
 from canids_orchestrate import (
     LocalExecutor,
     PipelineError,
@@ -273,10 +280,10 @@ def pipeline(
 
 
 def _print_dry_run(runner: LocalExecutor | RayExecutor, plans: list[PipelinePlan]) -> None:
-    graph = runner.graph(plans) if isinstance(runner, RayExecutor) else {}
+    graph = stage_graph(plans) if isinstance(runner, RayExecutor) else {}
     for plan in plans:
         for stage in plan.run_stages:
-            waits = graph.get(RayExecutor.stage_id(plan, stage))
+            waits = graph.get(stage_id(plan, stage))
             after = f"   # after {', '.join(waits)}" if waits else ""
             click.echo("  " + " ".join(runner.command(plan, stage)) + after)
 

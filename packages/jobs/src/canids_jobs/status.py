@@ -9,9 +9,11 @@ alone, and the report says which source each job's state came from.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from canids_models import find_result
@@ -60,6 +62,18 @@ def _text(job: LedgerJob) -> tuple[str, tuple[str, ...]]:
     return "\n".join(parts), tuple(names)
 
 
+def _ended_at(record: JobRecord | None, files: tuple[str, ...]) -> float:
+    """When the job ended: SLURM's End, else its output's last write, else now (the
+    history's hour-of-day counts must be the job's, not the time status ran)."""
+    if record is not None and record.end:
+        try:
+            return dt.datetime.fromisoformat(record.end).timestamp()
+        except ValueError:
+            pass  # "Unknown" and the like: fall through to the files
+    mtimes = [Path(f).stat().st_mtime for f in files if Path(f).exists()]
+    return max(mtimes) if mtimes else time.time()
+
+
 def job_statuses(
     jobs: Sequence[LedgerJob], *, env: Mapping[str, str] | None = None
 ) -> list[JobStatus]:
@@ -102,7 +116,7 @@ def job_statuses(
             state=state,
             result=result,
             files=files,
-            ended_at=time.time(),
+            ended_at=_ended_at(record, files),
         )
         out.append(JobStatus(job, record, outcome))
     return out

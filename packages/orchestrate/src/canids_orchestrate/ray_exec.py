@@ -19,8 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canids_models import STAGES, PipelinePlan, stage_graph
-from canids_models import stage_id as _stage_id
+from canids_models import STAGES, PipelinePlan, stage_graph, stage_id
 
 from .local import PipelineError, failure_message
 from .ray_cluster import RayCluster, StageResources, import_ray
@@ -106,25 +105,17 @@ class RayExecutor(StageRunner):
         self.resources = resources or StageResources()
         self.max_retries = max_retries
 
-    def graph(self, plans: Sequence[PipelinePlan]) -> dict[str, list[str]]:
-        """stage id → the stage ids it waits for (inputs made in this submission)."""
-        return stage_graph(plans)
-
-    @staticmethod
-    def stage_id(plan: PipelinePlan, stage: str) -> str:
-        return _stage_id(plan, stage)
-
     def run(self, plans: Sequence[PipelinePlan], *, restart_hint: str) -> list[dict[str, Any]]:
         ray = import_ray()
         self.cluster.connect()
         remote = ray.remote(run_stage_task)
-        graph = self.graph(plans)
+        graph = stage_graph(plans)
         recorders = [RunRecorder(self.store, plan, self.name) for plan in plans]
         refs: dict[str, Any] = {}
         tasks: dict[Any, _Task] = {}
         for i, plan in enumerate(plans):
             for stage in plan.run_stages:
-                sid = self.stage_id(plan, stage)
+                sid = stage_id(plan, stage)
                 cmd = self.command(plan, stage)
                 log = self.store.stage_log(plan.dataset, plan.pipeline.name, plan.size, stage)
                 log.parent.mkdir(parents=True, exist_ok=True)

@@ -9,6 +9,8 @@ from typing import Any
 
 from canids_models import ArtifactStore, PipelinePlan
 
+from .stage_process import stage_succeeded
+
 __all__ = ["RunRecorder", "utc_now"]
 
 
@@ -49,7 +51,7 @@ class RunRecorder:
         entry.update(
             finished=utc_now(), seconds=round(seconds, 3), returncode=rc, result=result, **extra
         )
-        if rc == 0 and result is not None and result.get("status") == "completed":
+        if stage_succeeded(rc, result):
             entry.update(status="completed", artifacts=result.get("artifacts", {}))
         self.write()
 

@@ -221,9 +221,7 @@ def _summarise(grid: Any, opts: TuneOptions, exp_dir: Path) -> TuneSummary:
             error = None
         trials.append(
             TrialSummary(
-                trial_id=str(result.metrics.get("trial_id", Path(result.path).name))
-                if result.metrics
-                else Path(result.path).name,
+                trial_id=str((result.metrics or {}).get("trial_id") or Path(result.path).name),
                 status=status,
                 epochs=epochs,
                 best_val_f1=max(history) if history else None,
