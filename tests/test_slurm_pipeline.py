@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from canids_data import CacheManager
-from canids_jobs import History, Ledger, job_states
+from canids_jobs import History, Ledger, job_states, sbatch, scancel
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 PY = sys.executable
@@ -202,14 +202,26 @@ def test_unsafe_values_are_refused_or_inert(local_slurm, workdir: Path, tmp_path
     assert f"$(touch {marker})" in log
 
 
-def test_cancel_takes_every_job_of_a_pipeline(local_slurm, workdir: Path) -> None:
+def test_cancel_takes_every_job_of_a_pipeline(local_slurm, workdir: Path, tmp_path: Path) -> None:
     env = local_slurm.env
-    stages = ["custom", "--stages", "vgae,gat,fusion", "--size", "student"]
-    code, out = _submit(env, workdir, "cancel", *stages)
-    assert code == 0, out
-    pid, ids = _ids(out)
-    code, out = _run(env, "jobs_cmd", "cancel", pid, "--runs-dir", str(workdir / "cancel"))
-    assert code == 0, out
-    assert f"cancelled 3 job(s) of {pid}" in out
-    states = _wait(env, ids, 120)
-    assert [states[i].state for i in ids] == ["CANCELLED"] * 3
+    # A job holding both CPUs of the node keeps the pipeline pending while we cancel it:
+    # without it the first stage may finish before `cancel` starts, and the test would race.
+    blocker = tmp_path / "blocker.sbatch"
+    blocker.write_text("#!/usr/bin/env bash\nsleep 300\n")
+    hold = sbatch(
+        blocker,
+        extra_args=["--cpus-per-task=2", "--mem=100M", f"--output={tmp_path / 'b.out'}"],
+        env=env,
+    )
+    try:
+        stages = ["custom", "--stages", "vgae,gat,fusion", "--size", "student"]
+        code, out = _submit(env, workdir, "cancel", *stages)
+        assert code == 0, out
+        pid, ids = _ids(out)
+        code, out = _run(env, "jobs_cmd", "cancel", pid, "--runs-dir", str(workdir / "cancel"))
+        assert code == 0, out
+        assert f"cancelled 3 job(s) of {pid}" in out
+        states = _wait(env, ids, 120)
+        assert [states[i].state for i in ids] == ["CANCELLED"] * 3
+    finally:
+        scancel([hold], env=env)
