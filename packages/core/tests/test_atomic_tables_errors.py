@@ -27,17 +27,22 @@ def test_atomic_write_replaces_whole(tmp_path):
 def test_atomic_failure_keeps_the_old_file_and_no_temp(tmp_path):
     path = tmp_path / "f.txt"
     atomic_write_text(path, "old")
-    with pytest.raises(RuntimeError), atomic_file(path) as fh:
-        fh.write(b"half")
-        raise RuntimeError("killed mid-write")
+
+    def write_and_die():
+        with atomic_file(path) as fh:
+            fh.write(b"half")
+            raise RuntimeError("killed mid-write")
+
+    with pytest.raises(RuntimeError, match="killed mid-write"):
+        write_and_die()
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["f.txt"]
 
 
 def test_atomic_json_refuses_what_json_cannot_hold(tmp_path):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not JSON compliant"):
         atomic_write_json(tmp_path / "x.json", {"v": math.nan})
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="not JSON serializable"):
         atomic_write_json(tmp_path / "x.json", {"v": object()})
     assert not (tmp_path / "x.json").exists()
 

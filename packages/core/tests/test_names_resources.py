@@ -18,7 +18,8 @@ def test_valid_names(name):
 
 
 @pytest.mark.parametrize(
-    "name", ["", ".", "..", "-x", "_x", "x; rm -rf ~", "$(id)", "a/b", "a b", "x" * (NAME_MAX + 1), "é"]
+    "name",
+    ["", ".", "..", "-x", "_x", "x; rm -rf ~", "$(id)", "a/b", "a b", "x" * (NAME_MAX + 1), "é"],
 )
 def test_invalid_names_are_refused_with_the_rule(name):
     with pytest.raises(NameRuleError, match=r"run name .* is not allowed: use 1 to 64") as info:

@@ -54,7 +54,13 @@ def test_format_time_forms():
 
 @pytest.mark.parametrize(
     ("text", "num"),
-    [("16G", 16 << 30), ("512M", 512 << 20), ("500", 500 << 20), ("1.5G", 3 << 29), ("2tb", 2 << 40)],
+    [
+        ("16G", 16 << 30),
+        ("512M", 512 << 20),
+        ("500", 500 << 20),
+        ("1.5G", 3 << 29),
+        ("2tb", 2 << 40),
+    ],
 )
 def test_memory(text, num):
     assert parse_memory(text) == num

@@ -31,7 +31,13 @@ def test_the_rule_needs_every_piece_of_evidence():
 
 @pytest.mark.parametrize(
     ("state", "expected"),
-    [("COMPLETED", True), ("FAILED", False), ("CANCELLED by 0", False), ("TIMEOUT", False), (None, True)],
+    [
+        ("COMPLETED", True),
+        ("FAILED", False),
+        ("CANCELLED by 0", False),
+        ("TIMEOUT", False),
+        (None, True),
+    ],
 )
 def test_the_scheduler_must_agree(state, expected):
     assert stage_succeeded(0, OK, True, state) is expected
@@ -62,7 +68,10 @@ def test_why_not(fields, why):
 
 def test_never_ran():
     r = StageResult(
-        executor="slurm", stage="fusion", dataset="demo", size="teacher",
+        executor="slurm",
+        stage="fusion",
+        dataset="demo",
+        size="teacher",
         scheduler_state="CANCELLED",
     )
     assert r.outcome == "never_ran"
@@ -70,11 +79,19 @@ def test_never_ran():
 
 def test_json_round_trip_carries_the_verdict():
     r = StageResult(
-        executor="ray", stage="vgae", dataset="demo", size="teacher", exit_code=0, report=OK,
-        done=True, job_id="abc",
+        executor="ray",
+        stage="vgae",
+        dataset="demo",
+        size="teacher",
+        exit_code=0,
+        report=OK,
+        done=True,
+        job_id="abc",
     )
     data = json.loads(json.dumps(r.to_json()))
-    assert data["succeeded"] is True and data["outcome"] == "completed" and data["version"] == 1
+    assert data["succeeded"] is True
+    assert data["outcome"] == "completed"
+    assert data["version"] == 1
     assert StageResult.from_json(data) == r
     with pytest.raises(CoreError, match="not a canids stage result"):
         StageResult.from_json({**data, "executor": "k8s"})
@@ -84,7 +101,8 @@ def test_report_line_round_trip_and_unknown_keys_kept():
     line = format_report({**OK.model_dump(), "future_key": 3})
     assert line.startswith(RESULT_PREFIX)
     parsed = parse_report(line)
-    assert parsed.status == "completed" and parsed.model_extra == {"future_key": 3}
+    assert parsed.status == "completed"
+    assert parsed.model_extra == {"future_key": 3}
 
 
 def test_find_report_takes_the_last_and_tolerates_damage():

@@ -39,9 +39,7 @@ _FORMS: tuple[tuple[re.Pattern[str], tuple[str, ...]], ...] = (
 )
 _UNLIMITED = {"UNLIMITED", "INFINITE", "-1"}
 _SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
-_TIME_FORMS = (
-    "minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 90, 02:00:00, 1-12)"
-)
+_TIME_FORMS = "minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM or D-HH:MM:SS (e.g. 90, 02:00:00, 1-12)"
 
 
 class SlurmFormatError(CoreError):

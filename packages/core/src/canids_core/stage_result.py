@@ -170,7 +170,9 @@ class StageResult(BaseModel):
         try:
             return cls.model_validate(body)
         except ValidationError as exc:
-            raise CoreError(f"not a canids stage result (version {STAGE_RESULT_VERSION}): {exc}")
+            raise CoreError(
+                f"not a canids stage result (version {STAGE_RESULT_VERSION}): {exc}"
+            ) from exc
 
 
 def format_report(report: StageReport | dict[str, Any]) -> str:

@@ -1,70 +1,79 @@
 """canids-models: GAT, VGAE and DQN-fusion CAN intrusion detectors; stages, pipelines, one
-artifact store and held-out evaluation."""
+artifact store and held-out evaluation.
+
+Names load on first use (PEP 562): ``canids_models.ArtifactStore`` or the catalogue cost no
+torch import, so job status and every ``--help`` stay fast; the detectors import torch when
+they are first touched.
+"""
 
 from __future__ import annotations
 
-from .artifacts import ARTIFACT_KEYS, ArtifactStore, resolve_runs_dir
-from .backend import BACKENDS, resolve_backend
-from .catalog import (
-    PIPELINES,
-    STAGES,
-    ArtifactRef,
-    Pipeline,
-    Resources,
-    StageSpec,
-    get_pipeline,
-    stage_inputs,
-)
-from .config import (
-    SIZES,
-    BatchingConfig,
-    CurriculumConfig,
-    DistillConfig,
-    DQNConfig,
-    GATConfig,
-    RunConfig,
-    TrainConfig,
-    VGAEConfig,
-    load_config,
-)
-from .context import StageContext
-from .errors import ArtifactError, BackendError, ConfigError, ModelsError, PreflightError
-from .metrics import Threshold, auroc, binary_metrics, fit_threshold
-from .plan import (
-    PipelinePlan,
-    plan_pipeline,
-    plan_pipelines,
-    stage_command,
-    stage_graph,
-    stage_id,
-)
-from .preflight import MissingArtifact, preflight
-from .resources import format_memory, format_walltime, parse_memory, parse_walltime
-from .result_line import RESULT_PREFIX, find_result, format_result, parse_result
-from .stages import StageOutcome, run_stage
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.1"
 
+# public name -> the submodule that defines it
+_LAZY: dict[str, str] = {
+    "ARTIFACT_KEYS": "artifacts",
+    "ArtifactError": "errors",
+    "ArtifactRef": "catalog",
+    "ArtifactStore": "artifacts",
+    "BACKENDS": "backend",
+    "BackendError": "errors",
+    "BatchingConfig": "config",
+    "ConfigError": "errors",
+    "CurriculumConfig": "config",
+    "DQNConfig": "config",
+    "DistillConfig": "config",
+    "GATConfig": "config",
+    "MissingArtifact": "preflight",
+    "ModelsError": "errors",
+    "PIPELINES": "catalog",
+    "Pipeline": "catalog",
+    "PipelinePlan": "plan",
+    "PreflightError": "errors",
+    "RESULT_PREFIX": "result_line",
+    "Resources": "catalog",
+    "RunConfig": "config",
+    "SIZES": "config",
+    "STAGES": "catalog",
+    "StageContext": "context",
+    "StageOutcome": "stages",
+    "StageSpec": "catalog",
+    "Threshold": "metrics",
+    "TrainConfig": "config",
+    "VGAEConfig": "config",
+    "auroc": "metrics",
+    "binary_metrics": "metrics",
+    "find_result": "result_line",
+    "fit_threshold": "metrics",
+    "format_memory": "resources",
+    "format_result": "result_line",
+    "format_walltime": "resources",
+    "get_pipeline": "catalog",
+    "load_config": "config",
+    "parse_memory": "resources",
+    "parse_result": "result_line",
+    "parse_walltime": "resources",
+    "plan_pipeline": "plan",
+    "plan_pipelines": "plan",
+    "preflight": "preflight",
+    "resolve_backend": "backend",
+    "resolve_runs_dir": "artifacts",
+    "run_stage": "stages",
+    "stage_command": "plan",
+    "stage_graph": "plan",
+    "stage_id": "plan",
+    "stage_inputs": "catalog",
+}
+
 __all__ = [
-    "PipelinePlan",
-    "plan_pipeline",
-    "plan_pipelines",
-    "stage_command",
-    "stage_graph",
-    "stage_id",
-    "format_memory",
-    "format_walltime",
-    "parse_memory",
-    "parse_walltime",
     "ARTIFACT_KEYS",
-    "BACKENDS",
-    "PIPELINES",
-    "RESULT_PREFIX",
-    "SIZES",
-    "STAGES",
     "ArtifactError",
     "ArtifactRef",
     "ArtifactStore",
+    "BACKENDS",
     "BackendError",
     "BatchingConfig",
     "ConfigError",
@@ -74,10 +83,15 @@ __all__ = [
     "GATConfig",
     "MissingArtifact",
     "ModelsError",
+    "PIPELINES",
     "Pipeline",
+    "PipelinePlan",
     "PreflightError",
+    "RESULT_PREFIX",
     "Resources",
     "RunConfig",
+    "SIZES",
+    "STAGES",
     "StageContext",
     "StageOutcome",
     "StageSpec",
@@ -89,13 +103,113 @@ __all__ = [
     "binary_metrics",
     "find_result",
     "fit_threshold",
+    "format_memory",
     "format_result",
+    "format_walltime",
     "get_pipeline",
     "load_config",
+    "parse_memory",
     "parse_result",
+    "parse_walltime",
+    "plan_pipeline",
+    "plan_pipelines",
     "preflight",
     "resolve_backend",
     "resolve_runs_dir",
     "run_stage",
+    "stage_command",
+    "stage_graph",
+    "stage_id",
     "stage_inputs",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'canids_models' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+if TYPE_CHECKING:
+    from .artifacts import (
+        ARTIFACT_KEYS,
+        ArtifactStore,
+        resolve_runs_dir,
+    )
+    from .backend import (
+        BACKENDS,
+        resolve_backend,
+    )
+    from .catalog import (
+        PIPELINES,
+        STAGES,
+        ArtifactRef,
+        Pipeline,
+        Resources,
+        StageSpec,
+        get_pipeline,
+        stage_inputs,
+    )
+    from .config import (
+        SIZES,
+        BatchingConfig,
+        CurriculumConfig,
+        DistillConfig,
+        DQNConfig,
+        GATConfig,
+        RunConfig,
+        TrainConfig,
+        VGAEConfig,
+        load_config,
+    )
+    from .context import (
+        StageContext,
+    )
+    from .errors import (
+        ArtifactError,
+        BackendError,
+        ConfigError,
+        ModelsError,
+        PreflightError,
+    )
+    from .metrics import (
+        Threshold,
+        auroc,
+        binary_metrics,
+        fit_threshold,
+    )
+    from .plan import (
+        PipelinePlan,
+        plan_pipeline,
+        plan_pipelines,
+        stage_command,
+        stage_graph,
+        stage_id,
+    )
+    from .preflight import (
+        MissingArtifact,
+        preflight,
+    )
+    from .resources import (
+        format_memory,
+        format_walltime,
+        parse_memory,
+        parse_walltime,
+    )
+    from .result_line import (
+        RESULT_PREFIX,
+        find_result,
+        format_result,
+        parse_result,
+    )
+    from .stages import (
+        StageOutcome,
+        run_stage,
+    )

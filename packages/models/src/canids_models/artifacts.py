@@ -14,12 +14,14 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
-from canids_data.writers import atomic_file
+from canids_core import atomic_file
 
 from .errors import ArtifactError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["ARTIFACT_KEYS", "ArtifactStore", "resolve_runs_dir"]
 
@@ -147,6 +149,8 @@ class ArtifactStore:
 
     def save(self, dataset: str, size: str, key: str, name: str, state: dict[str, Any]) -> Path:
         """``torch.save`` atomically (temp file beside the target, fsync, rename)."""
+        import torch  # here, not at import: job status reads paths without torch
+
         path = self.path(dataset, size, key, name)
         with atomic_file(path) as fh:
             torch.save(state, fh)
@@ -164,6 +168,8 @@ class ArtifactStore:
         path = self.path(dataset, size, key, name)
         if not path.is_file():
             raise ArtifactError(f"{path} does not exist")
+        import torch
+
         try:
             return torch.load(path, map_location=map_location, weights_only=True)
         except Exception as exc:  # torch raises several types for a damaged file

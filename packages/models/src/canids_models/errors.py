@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from canids_core import CanidsError
+
 __all__ = ["ArtifactError", "BackendError", "ConfigError", "ModelsError", "PreflightError"]
 
 
-class ModelsError(Exception):
+class ModelsError(CanidsError):
     """Base of every error raised by canids-models."""
 
 
