@@ -39,6 +39,7 @@ class SplitStore:
         self.y = np.asarray(group["y"][:])
         self.graph_source = np.asarray(group["graph_source"][:])
         self.window_start = np.asarray(group["window_start"][:])
+        self.window_end = np.asarray(group["window_end"][:])
         fix = (
             f"canids-cache verify --full --dataset {store.name} --cache-dir {store.parent} "
             "(it lists every damaged array and prints the rebuild command)"
@@ -166,6 +167,18 @@ class CachedGraphDataset(Dataset):
     def sources(self) -> np.ndarray:
         """Index into ``manifest.sources`` of each graph's capture."""
         return self._store.graph_source[self.indices]
+
+    def window_times(self) -> tuple[np.ndarray, np.ndarray]:
+        """(start, end) timestamps of each graph's window: its first and last message."""
+        return self._store.window_start[self.indices], self._store.window_end[self.indices]
+
+    def capture_starts(self) -> np.ndarray:
+        """Per graph, the timestamp of the first message of its capture (from the manifest):
+        where a deployed detector's clean start begins."""
+        first = np.array(
+            [float(s.get("first_timestamp", np.nan)) for s in self.manifest.data["sources"]]
+        )
+        return first[self.sources()]
 
     # ----------------------------------------------------------------- graphs
     def __getitem__(self, i: int) -> Data:

@@ -13,7 +13,16 @@ import numpy as np
 
 from .table import MessageTable
 
-__all__ = ["EDGE_FEATURES", "NODE_FEATURES", "GraphArrays", "build_graphs", "window_starts"]
+__all__ = [
+    "EDGE_FEATURES",
+    "FEATURE_SETS",
+    "NODE_FEATURES",
+    "GraphArrays",
+    "WindowLayout",
+    "build_graphs",
+    "feature_names",
+    "window_starts",
+]
 
 NODE_FEATURES: tuple[str, ...] = (
     "count_frac",
@@ -34,6 +43,32 @@ EDGE_FEATURES: tuple[str, ...] = (
     "self_loop",
 )
 
+# Vehicle-invariant node features (see canids_data.invariant): timing relative to each ID's
+# own period, payload change against its previous frame, how new the ID is in the capture.
+INVARIANT_NODE_FEATURES: tuple[str, ...] = (
+    "count_frac",
+    "first_pos",
+    "last_pos",
+    "ratio_mean",
+    "ratio_min",
+    "ratio_max",
+    "ratio_abs_mean",
+    "ratio_defined_frac",
+    "hamming_mean",
+    "hamming_max",
+    "bytes_changed_mean",
+    "repeat_frac",
+    "new_frac",
+    "log_age",
+    "log_period_ms",
+    "dlc_mean",
+)
+FEATURE_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "v1": (NODE_FEATURES, EDGE_FEATURES),
+    # Same edge statistics; the transition times are relative to the capture's typical gap.
+    "invariant": (INVARIANT_NODE_FEATURES, EDGE_FEATURES),
+}
+
 
 @dataclass
 class GraphArrays:
@@ -49,6 +84,7 @@ class GraphArrays:
     node_y: np.ndarray  # uint8 [N]
     window_start: np.ndarray  # float64 [G]: timestamp of the window's first message
     msg_start: np.ndarray  # int64 [G]: index of the window's first message in the capture
+    window_end: np.ndarray  # float64 [G]: timestamp of the window's last message
 
     @property
     def num_graphs(self) -> int:
@@ -71,6 +107,7 @@ class GraphArrays:
             node_y=self.node_y[nodes],
             window_start=self.window_start[graphs],
             msg_start=self.msg_start[graphs],
+            window_end=self.window_end[graphs],
         )
 
 
@@ -94,8 +131,47 @@ def _log_ms(seconds: np.ndarray) -> np.ndarray:
     return np.log1p(np.maximum(seconds, 0.0) * 1e3)
 
 
-def build_graphs(table: MessageTable, window: int = 100, stride: int = 100) -> GraphArrays:
-    """Graphs of every complete window of ``table`` (file order; never re-sorted)."""
+@dataclass(frozen=True)
+class WindowLayout:
+    """Where every message of every window goes, shared by all feature sets.
+
+    Messages are visited grouped by (window, ID) in time order: position ``j`` of the flat
+    arrays is message ``msg[j]``, node ``g[j]``, at offset ``pos[j]`` in its window.
+    """
+
+    starts: np.ndarray  # int64 [K]
+    window: int
+    idx: np.ndarray  # int64 [K, W]: message index of each window slot
+    order: np.ndarray  # int64 [K, W]: slot order that groups each window by ID
+    local_sorted: np.ndarray  # int64 [K, W]: node index within the window, in that order
+    node_ptr: np.ndarray  # int64 [K+1]
+    node_can: np.ndarray  # uint32 [N]
+    g: np.ndarray  # int64 [K*W]: global node of each visited message
+    msg: np.ndarray  # int64 [K*W]
+    pos: np.ndarray  # float64 [K*W]: slot of the message in its window
+    new: np.ndarray  # bool [K*W]: first message of its node
+    last: np.ndarray  # bool [K*W]: last message of its node
+    count: np.ndarray  # float64 [N]: messages per node
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.node_ptr[-1])
+
+    @property
+    def same(self) -> np.ndarray:
+        """Messages that follow one of the same ID in the same window."""
+        return ~self.new
+
+    def node_mean(self, values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+        """Per node, the mean of ``values`` (per visited message) over ``mask`` (0 if none)."""
+        g = self.g if mask is None else self.g[mask]
+        v = values if mask is None else values[mask]
+        total = np.bincount(g, weights=v, minlength=self.num_nodes)
+        n = np.bincount(g, minlength=self.num_nodes)
+        return np.divide(total, n, out=np.zeros(self.num_nodes), where=n > 0)
+
+
+def window_layout(table: MessageTable, window: int, stride: int) -> WindowLayout:
     starts = window_starts(len(table), window, stride)
     k, w = len(starts), window
     idx = starts[:, None] + np.arange(w, dtype=np.int64)
@@ -106,17 +182,33 @@ def build_graphs(table: MessageTable, window: int = 100, stride: int = 100) -> G
     new = np.ones((k, w), bool)
     new[:, 1:] = sid[:, 1:] != sid[:, :-1]
     local_sorted = np.cumsum(new, axis=1, dtype=np.int64) - 1
-    n_nodes = new.sum(axis=1)
-    node_ptr = np.concatenate(([0], np.cumsum(n_nodes))).astype(np.int64)
-    n_total = int(node_ptr[-1])
+    node_ptr = np.concatenate(([0], np.cumsum(new.sum(axis=1)))).astype(np.int64)
     g = (local_sorted + node_ptr[:-1, None]).ravel()
-    msg = np.take_along_axis(idx, order, axis=1).ravel()
-    pos = order.ravel().astype(np.float64)
     new_f = new.ravel()
-    same = ~new_f  # this message follows one of the same ID in the same window
+    # The last message of each (window, ID) group; also right for no windows at all.
+    last = np.ones_like(new_f)
+    last[:-1] = new_f[1:]
+    return WindowLayout(
+        starts=starts,
+        window=w,
+        idx=idx,
+        order=order,
+        local_sorted=local_sorted,
+        node_ptr=node_ptr,
+        node_can=sid[new].astype(np.uint32),
+        g=g,
+        msg=np.take_along_axis(idx, order, axis=1).ravel(),
+        pos=order.ravel().astype(np.float64),
+        new=new_f,
+        last=last,
+        count=np.bincount(g, minlength=int(node_ptr[-1])).astype(np.float64),
+    )
 
-    labels = table.labels_or_zeros()
-    count = np.bincount(g, minlength=n_total).astype(np.float64)
+
+def _v1_node_features(lay: WindowLayout, table: MessageTable) -> np.ndarray:
+    """The original 23 node features: payload byte statistics, DLC, in-window timing."""
+    g, msg, count, n_total, w = lay.g, lay.msg, lay.count, lay.num_nodes, lay.window
+    same = lay.same
     pay = table.payload[msg].astype(np.float64)
     x = np.empty((n_total, len(NODE_FEATURES)), np.float32)
     x[:, 0] = count / w
@@ -127,7 +219,6 @@ def build_graphs(table: MessageTable, window: int = 100, stride: int = 100) -> G
         x[:, 1 + j] = mean / 255.0
         x[:, 9 + j] = np.sqrt(np.maximum(s2 / count - mean**2, 0.0)) / 255.0
     x[:, 17] = np.bincount(g, weights=table.dlc[msg], minlength=n_total) / count / 8.0
-
     ts = table.timestamp[msg]
     prev = np.roll(np.arange(len(g)), 1)
     dt = _log_ms(ts - ts[prev])[same]
@@ -138,43 +229,80 @@ def build_graphs(table: MessageTable, window: int = 100, stride: int = 100) -> G
     iat_sq = np.bincount(gs, weights=dt**2, minlength=n_total) / n_int
     x[:, 18] = iat_mean
     x[:, 19] = np.sqrt(np.maximum(iat_sq - iat_mean**2, 0.0))
-    # The last message of each (window, ID) group; also right for no windows at all.
-    last = np.ones_like(new_f)
-    last[:-1] = new_f[1:]
-    x[:, 20] = pos[new_f] / w
-    x[:, 21] = pos[last] / w
+    x[:, 20] = lay.pos[lay.new] / w
+    x[:, 21] = lay.pos[lay.last] / w
     x[:, 22] = np.bincount(gs, weights=changed, minlength=n_total) / n_int
-    node_y = (np.bincount(g, weights=labels[msg], minlength=n_total) > 0).astype(np.uint8)
+    return x
 
-    # Edges: consecutive messages in time order, as local node indices.
+
+def _edges(
+    lay: WindowLayout, table: MessageTable, step_factor: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct transitions per window: (edge_ptr, edge_index, edge_attr).
+
+    ``step_factor`` multiplies the time between consecutive messages before its log: 1e3
+    (milliseconds) for ``v1``; one over the capture's own typical gap for ``invariant``, so
+    a busier bus reads alike.
+    """
+    k, w = len(lay.starts), lay.window
     local = np.empty((k, w), np.int64)
-    np.put_along_axis(local, order, local_sorted, axis=1)
+    np.put_along_axis(local, lay.order, lay.local_sorted, axis=1)
     key = ((np.arange(k, dtype=np.int64)[:, None] * w + local[:, :-1]) * w + local[:, 1:]).ravel()
     uniq, inverse, counts = np.unique(key, return_inverse=True, return_counts=True)
     e_graph = uniq // (w * w)
     src = (uniq // w) % w
     dst = uniq % w
-    n_edges = np.bincount(e_graph, minlength=k)
-    edge_ptr = np.concatenate(([0], np.cumsum(n_edges))).astype(np.int64)
-    step = _log_ms(table.timestamp[idx[:, 1:]] - table.timestamp[idx[:, :-1]]).ravel()
+    edge_ptr = np.concatenate(([0], np.cumsum(np.bincount(e_graph, minlength=k)))).astype(np.int64)
+    gaps = table.timestamp[lay.idx[:, 1:]] - table.timestamp[lay.idx[:, :-1]]
+    step = np.log1p(np.maximum(gaps, 0.0) * step_factor).ravel()
     dt_mean = np.bincount(inverse, weights=step, minlength=len(uniq)) / counts
     dt_sq = np.bincount(inverse, weights=step**2, minlength=len(uniq)) / counts
     edge_attr = np.empty((len(uniq), len(EDGE_FEATURES)), np.float32)
     edge_attr[:, 0] = counts / max(w - 1, 1)
-    edge_attr[:, 1] = counts / count[node_ptr[e_graph] + src]
+    edge_attr[:, 1] = counts / lay.count[lay.node_ptr[e_graph] + src]
     edge_attr[:, 2] = dt_mean
     edge_attr[:, 3] = np.sqrt(np.maximum(dt_sq - dt_mean**2, 0.0))
     edge_attr[:, 4] = src == dst
+    return edge_ptr, np.stack((src, dst)).astype(np.int32), edge_attr
 
+
+def build_graphs(
+    table: MessageTable, window: int = 100, stride: int = 100, features: str = "v1"
+) -> GraphArrays:
+    """Graphs of every complete window of ``table`` (file order; never re-sorted), with the
+    node and edge features of the feature set ``features`` (see :data:`FEATURE_SETS`)."""
+    if features not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {features!r}; known: {', '.join(FEATURE_SETS)}")
+    lay = window_layout(table, window, stride)
+    if features == "v1":
+        x = _v1_node_features(lay, table)
+        step_factor = 1e3
+    else:
+        from .invariant import invariant_node_features, typical_gap
+
+        x = invariant_node_features(lay, table)
+        step_factor = 1.0 / typical_gap(table)
+    edge_ptr, edge_index, edge_attr = _edges(lay, table, step_factor)
+    labels = table.labels_or_zeros()
+    k = len(lay.starts)
+    node_y = np.bincount(lay.g, weights=labels[lay.msg], minlength=lay.num_nodes) > 0
     return GraphArrays(
-        node_ptr=node_ptr,
+        node_ptr=lay.node_ptr,
         edge_ptr=edge_ptr,
-        node_can=sid[new].astype(np.uint32),
+        node_can=lay.node_can,
         x=x,
-        edge_index=np.stack((src, dst)).astype(np.int32),
+        edge_index=edge_index,
         edge_attr=edge_attr,
-        y=labels[idx].any(axis=1).astype(np.uint8) if k else np.zeros(0, np.uint8),
-        node_y=node_y,
-        window_start=table.timestamp[starts],
-        msg_start=starts,
+        y=labels[lay.idx].any(axis=1).astype(np.uint8) if k else np.zeros(0, np.uint8),
+        node_y=node_y.astype(np.uint8),
+        window_start=table.timestamp[lay.starts],
+        msg_start=lay.starts,
+        window_end=table.timestamp[lay.starts + window - 1] if k else np.zeros(0),
     )
+
+
+def feature_names(features: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(node feature names, edge feature names) of a feature set."""
+    if features not in FEATURE_SETS:
+        raise ValueError(f"unknown feature set {features!r}; known: {', '.join(FEATURE_SETS)}")
+    return FEATURE_SETS[features]

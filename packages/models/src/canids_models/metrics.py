@@ -13,7 +13,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Threshold", "auroc", "binary_metrics", "fit_threshold"]
+__all__ = [
+    "FLAG_ALL_MARGIN",
+    "OneClassValidationError",
+    "Threshold",
+    "auprc",
+    "auroc",
+    "binary_metrics",
+    "fit_threshold",
+    "flag_all_f1",
+]
+
+# A row whose F1 is this close to flagging every window carries no detection information
+# beyond the attack share; tables mark it.
+FLAG_ALL_MARGIN = 0.01
 
 
 def _div(num: float, den: float) -> float | None:
@@ -38,10 +51,43 @@ def auroc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def auprc(y_true: np.ndarray, scores: np.ndarray) -> float | None:
+    """Average precision (area under the precision-recall curve, step-wise; tied scores
+    form one step); None without an attack, where recall does not exist."""
+    y = np.asarray(y_true).astype(bool)
+    s = np.asarray(scores, np.float64)
+    n_pos = int(y.sum())
+    if n_pos == 0:
+        return None
+    order = np.argsort(-s, kind="mergesort")
+    s_sorted, y_sorted = s[order], y[order]
+    tp = np.cumsum(y_sorted)
+    last_of_run = np.concatenate((s_sorted[1:] != s_sorted[:-1], [True]))
+    tp, k = tp[last_of_run], np.flatnonzero(last_of_run) + 1
+    recall = tp / n_pos
+    precision = tp / k
+    steps = np.diff(np.concatenate(([0.0], recall)))
+    return float((steps * precision).sum())
+
+
+def flag_all_f1(y_true: np.ndarray) -> float | None:
+    """The F1 of flagging every window: 2π/(1+π) for attack share π (None when empty)."""
+    y = np.asarray(y_true).astype(bool)
+    if len(y) == 0:
+        return None
+    pi = float(y.mean())
+    return 2 * pi / (1 + pi)
+
+
 def binary_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, scores: np.ndarray | None = None
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    scores: np.ndarray | None = None,
+    *,
+    hours: float | None = None,
 ) -> dict[str, Any]:
-    """F1, precision, recall, accuracy, AUROC, MCC, FPR and the confusion matrix."""
+    """F1, precision, recall, accuracy, AUROC, AUPRC, MCC, FPR, the flag-everything F1 and
+    the confusion matrix; with ``hours`` (of traffic scored), false alarms per hour."""
     y = np.asarray(y_true).astype(bool)
     p = np.asarray(y_pred).astype(bool)
     tp = int((y & p).sum())
@@ -49,19 +95,33 @@ def binary_metrics(
     tn = int((~y & ~p).sum())
     fn = int((y & ~p).sum())
     mcc_den = float(np.sqrt(float(tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)))
+    f1 = _div(2 * tp, 2 * tp + fp + fn)
+    base = flag_all_f1(y)
     return {
         "n": len(y),
         "positives": tp + fn,
         "negatives": tn + fp,
-        "f1": _div(2 * tp, 2 * tp + fp + fn),
+        "f1": f1,
         "precision": _div(tp, tp + fp),
         "recall": _div(tp, tp + fn),
         "accuracy": _div(tp + tn, len(y)),
         "auroc": None if scores is None else auroc(y, scores),
+        "auprc": None if scores is None else auprc(y, scores),
         "mcc": _div(tp * tn - fp * fn, mcc_den),
         "fpr": _div(fp, fp + tn),
+        "false_alarms_per_hour": None if not hours else fp / hours,
+        "hours": hours,
+        "flag_all_f1": base,
+        "near_flag_all": f1 is not None
+        and base is not None
+        and tp + fn > 0
+        and abs(f1 - base) <= FLAG_ALL_MARGIN,
         "confusion": {"tp": tp, "fp": fp, "tn": tn, "fn": fn},
     }
+
+
+class OneClassValidationError(ValueError):
+    """Validation lacks a class, so there is no F1 to maximise (see :func:`fit_threshold`)."""
 
 
 @dataclass(frozen=True)
@@ -83,16 +143,30 @@ class Threshold:
         return cls(float(data["value"]), str(data["method"]), data.get("val_f1"))
 
 
-def fit_threshold(scores: np.ndarray, y_true: np.ndarray, *, quantile: float = 0.99) -> Threshold:
+def fit_threshold(
+    scores: np.ndarray,
+    y_true: np.ndarray,
+    *,
+    quantile: float = 0.99,
+    one_class: bool = True,
+) -> Threshold:
     """The cut that maximises F1 on validation; it is then frozen for every test split.
 
-    With no attack in validation there is no F1 to maximise: the threshold is then the
-    ``quantile`` of the normal scores, and the method says so.
+    With only one class in validation there is no F1 to maximise. With ``one_class``
+    (an explicit opt-in: ``--set eval.one_class_fit=true``) the threshold is then the
+    ``quantile`` of the normal scores, and its method says so; otherwise
+    :class:`OneClassValidationError` says which class is missing.
     """
     s = np.asarray(scores, np.float64)
     y = np.asarray(y_true).astype(bool)
     if len(s) == 0:
         raise ValueError("cannot fit a threshold on an empty validation set")
+    if (not y.any() or y.all()) and not one_class:
+        missing = "attack" if not y.any() else "normal"
+        raise OneClassValidationError(
+            f"validation holds {int(y.sum())} attack and {int((~y).sum())} normal windows: "
+            f"no {missing} window, so no threshold can be fitted by F1"
+        )
     if not y.any() or y.all():
         value = float(np.quantile(s, quantile)) if not y.any() else float(s.min())
         return Threshold(

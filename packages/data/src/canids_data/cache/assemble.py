@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..graphs import EDGE_FEATURES, NODE_FEATURES, GraphArrays
+from ..graphs import GraphArrays
 from ..vocab import Vocabulary
 from .worker import ASSIGN_MAIN, ASSIGN_VAL
 
@@ -18,9 +18,15 @@ PartLoader = Callable[[Path], tuple[GraphArrays, np.ndarray, dict[str, Any]]]
 
 
 def assemble_split(
-    split: str, members: list[tuple[int, Path]], vocab: Vocabulary, load: PartLoader
+    split: str,
+    members: list[tuple[int, Path]],
+    vocab: Vocabulary,
+    load: PartLoader,
+    dims: tuple[int, int],
 ) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Arrays of ``split`` from the parts of its sources (index into the manifest's sources)."""
+    """Arrays of ``split`` from the parts of its sources (index into the manifest's sources);
+    ``dims`` are the node and edge feature widths (for a split with no graph)."""
+    node_dim, edge_dim = dims
     want = ASSIGN_VAL if split == "val" else ASSIGN_MAIN
     pieces: list[GraphArrays] = []
     source_ids: list[np.ndarray] = []
@@ -38,15 +44,16 @@ def assemble_split(
         "node_ptr": np.concatenate(([0], np.cumsum(nn))).astype(np.int64),
         "edge_ptr": np.concatenate(([0], np.cumsum(ne))).astype(np.int64),
         "node_id": vocab.index(node_can),
-        "x": _cat([p.x for p in pieces], (0, len(NODE_FEATURES)), np.float32),
+        "x": _cat([p.x for p in pieces], (0, node_dim), np.float32),
         "edge_index": np.concatenate([p.edge_index for p in pieces], axis=1)
         if pieces
         else np.zeros((2, 0), np.int32),
-        "edge_attr": _cat([p.edge_attr for p in pieces], (0, len(EDGE_FEATURES)), np.float32),
+        "edge_attr": _cat([p.edge_attr for p in pieces], (0, edge_dim), np.float32),
         "y": _cat([p.y for p in pieces], (0,), np.uint8),
         "node_y": _cat([p.node_y for p in pieces], (0,), np.uint8),
         "graph_source": _cat(source_ids, (0,), np.int32),
         "window_start": _cat([p.window_start for p in pieces], (0,), np.float64),
+        "window_end": _cat([p.window_end for p in pieces], (0,), np.float64),
     }
     counts = {
         "graphs": len(data["y"]),

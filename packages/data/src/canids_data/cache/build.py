@@ -30,7 +30,6 @@ from .. import __version__
 from ..catalog import DatasetSpec, SourceFile, discover_sources
 from ..config import SCHEMA_VERSION, BuildConfig
 from ..errors import CacheError
-from ..graphs import EDGE_FEATURES, NODE_FEATURES
 from ..vocab import Vocabulary
 from ._io import dataset_dir, staging_dir, write_json_atomic
 from .assemble import assemble_split
@@ -106,6 +105,11 @@ def build_cache(
                     stride=config.stride,
                     val_fraction=config.val_fraction,
                     embargo_windows=config.embargo_windows,
+                    features=config.features,
+                    validation=config.validation,
+                    val_blocks=config.val_blocks,
+                    val_start_seconds=config.val_start_seconds,
+                    val_seed=config.val_seed,
                 )
             )
         metas = _run_jobs(jobs, workers, progress)
@@ -255,7 +259,13 @@ def _assemble(
             for i, (j, u) in enumerate(zip(jobs, used, strict=True))
             if u and (j.split == split or (split == "val" and j.split == "train"))
         ]
-        data, counts = assemble_split(split, members, vocab, load_part)
+        data, counts = assemble_split(
+            split,
+            members,
+            vocab,
+            load_part,
+            (len(config.node_features), len(config.edge_features)),
+        )
         return write_split(group, split, data), counts
 
     # Two splits at a time: compression and hashing release the GIL.
@@ -292,8 +302,8 @@ def _assemble(
         "config": config.to_json(),
         "config_digest": config.digest,
         "vocabulary": vocab.to_json(),
-        "node_features": list(NODE_FEATURES),
-        "edge_features": list(EDGE_FEATURES),
+        "node_features": list(config.node_features),
+        "edge_features": list(config.edge_features),
         "sources": sources,
         "ignored_files": ignored,
         "dedup": dedup,

@@ -23,6 +23,7 @@ SPLIT_ARRAYS: dict[str, tuple[str, int]] = {
     "node_y": ("uint8", 0),
     "graph_source": ("int32", 0),
     "window_start": ("float64", 0),
+    "window_end": ("float64", 0),
 }
 _CHUNK_BYTES = 256 << 10
 _HASH_ROWS = 1 << 20

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from ..graphs import GraphArrays, build_graphs
 from ..readers import read_capture
 from ..table import MessageTable
 from ._io import save_arrays_atomic
+from .val_split import ASSIGN_EMBARGO, ASSIGN_MAIN, ASSIGN_VAL, assign_validation
 
 __all__ = [
     "ASSIGN_EMBARGO",
@@ -24,7 +24,6 @@ __all__ = [
     "process_source",
 ]
 
-ASSIGN_MAIN, ASSIGN_VAL, ASSIGN_EMBARGO = 0, 1, 2
 _GRAPH_FIELDS = (
     "node_ptr",
     "edge_ptr",
@@ -36,6 +35,7 @@ _GRAPH_FIELDS = (
     "node_y",
     "window_start",
     "msg_start",
+    "window_end",
 )
 
 
@@ -56,6 +56,11 @@ class SourceJob:
     stride: int
     val_fraction: float
     embargo_windows: int
+    features: str = "invariant"
+    validation: str = "blocks"
+    val_blocks: int = 3
+    val_start_seconds: float = 10.0
+    val_seed: int = 0
 
 
 def file_sha256(path: str | Path) -> str:
@@ -74,24 +79,30 @@ def content_sha256(table: MessageTable) -> str:
     return h.hexdigest()
 
 
-def _assign(num_graphs: int, job: SourceJob) -> np.ndarray:
-    """Validation is the tail block of a training capture, after an embargo gap."""
-    assign = np.full(num_graphs, ASSIGN_MAIN, np.uint8)
-    if job.split != "train" or job.val_fraction <= 0:
-        return assign
-    n_val = math.floor(num_graphs * job.val_fraction)
-    if n_val == 0 or num_graphs - n_val - job.embargo_windows < 1:
-        return assign
-    assign[num_graphs - n_val :] = ASSIGN_VAL
-    assign[num_graphs - n_val - job.embargo_windows : num_graphs - n_val] = ASSIGN_EMBARGO
-    return assign
+def _assign(graphs: GraphArrays, job: SourceJob, capture_start: float) -> np.ndarray:
+    if job.split != "train":
+        return np.full(graphs.num_graphs, ASSIGN_MAIN, np.uint8)
+    return assign_validation(
+        mode=job.validation,
+        y=graphs.y,
+        window_end=graphs.window_end,
+        capture_start=capture_start,
+        val_fraction=job.val_fraction,
+        embargo=job.embargo_windows,
+        val_blocks=job.val_blocks,
+        val_start_seconds=job.val_start_seconds,
+        seed=job.val_seed,
+        key=job.rel,
+    )
 
 
 def process_source(job: SourceJob) -> dict[str, object]:
     sha = file_sha256(job.path)
     table, report = read_capture(job.path, job.fmt, skip_bad_rows=job.skip_bad_rows, hint=job.hint)
-    graphs = build_graphs(table, job.window, job.stride)
-    assign = _assign(graphs.num_graphs, job)
+    graphs = build_graphs(table, job.window, job.stride, job.features)
+    first_ts = float(table.timestamp[0]) if len(table) else 0.0
+    last_ts = float(table.timestamp[-1]) if len(table) else 0.0
+    assign = _assign(graphs, job, first_ts)
     k = graphs.num_graphs
     covered = (
         0
@@ -109,10 +120,14 @@ def process_source(job: SourceJob) -> dict[str, object]:
         "messages_not_in_any_window": len(table) - covered,
         "graphs": k,
         "attack_graphs": int(graphs.y.sum()),
+        "first_timestamp": first_ts,
+        "last_timestamp": last_ts,
         "assigned": {
             "main": int((assign == ASSIGN_MAIN).sum()),
             "val": int((assign == ASSIGN_VAL).sum()),
             "embargo": int((assign == ASSIGN_EMBARGO).sum()),
+            "val_attack": int(graphs.y[assign == ASSIGN_VAL].sum()),
+            "main_attack": int(graphs.y[assign == ASSIGN_MAIN].sum()),
         },
         "read_report": report.to_json(),
         "can_ids": np.unique(table.can_id).tolist(),

@@ -1,0 +1,80 @@
+"""Vehicle-invariant node features: what a CAN ID does relative to itself, not which ID it is.
+
+Another vehicle uses other IDs, other periods and other payload layouts; what stays is the
+shape of normal traffic: each ID repeats at its own period, its payload changes in a few
+bits from frame to frame, and the set of IDs on the bus is fixed after the first second.
+Injection breaks that shape (a known ID at 3-8x its rate, frames that flip half the
+payload bits, IDs the capture never carried). Every statistic is causal within its capture
+(:mod:`canids_data.message_stats`), so a deployed detector can compute it as frames arrive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .graphs import INVARIANT_NODE_FEATURES, WindowLayout
+from .message_stats import message_stats
+from .table import MessageTable
+
+__all__ = ["TYPICAL_GAP_MESSAGES", "invariant_node_features", "typical_gap"]
+
+TYPICAL_GAP_MESSAGES = 2000  # the capture's first messages set its typical inter-message gap
+_RATIO_CLIP = 8.0  # log2: 256x faster or slower than the period is as anomalous as it gets
+_AGE_SCALE = np.log1p(1e5)
+
+
+def typical_gap(table: MessageTable) -> float:
+    """Median time between consecutive messages over the capture's first messages (causal:
+    a deployed detector knows it after a second or two); 1 ms when undefined."""
+    ts = table.timestamp[: TYPICAL_GAP_MESSAGES + 1]
+    gaps = np.diff(ts)
+    gaps = gaps[gaps > 0]
+    return float(np.median(gaps)) if len(gaps) else 1e-3
+
+
+def invariant_node_features(lay: WindowLayout, table: MessageTable) -> np.ndarray:
+    """[nodes, len(INVARIANT_NODE_FEATURES)] float32, in the order of that tuple."""
+    stats = message_stats(table)
+    msg, g, n_total = lay.msg, lay.g, lay.num_nodes
+    ratio = np.clip(stats.log2_ratio[msg], -_RATIO_CLIP, _RATIO_CLIP)
+    defined = ~np.isnan(ratio)
+    ham = stats.hamming[msg]
+    has_prev = ~np.isnan(ham)
+    x = np.zeros((n_total, len(INVARIANT_NODE_FEATURES)), np.float32)
+    col = {name: i for i, name in enumerate(INVARIANT_NODE_FEATURES)}
+    x[:, col["count_frac"]] = lay.count / lay.window
+    x[:, col["first_pos"]] = lay.pos[lay.new] / lay.window
+    x[:, col["last_pos"]] = lay.pos[lay.last] / lay.window
+    x[:, col["ratio_mean"]] = lay.node_mean(ratio, defined)
+    x[:, col["ratio_abs_mean"]] = lay.node_mean(np.abs(ratio), defined)
+    x[:, col["ratio_min"]] = _node_extreme(lay, ratio, defined, np.minimum)
+    x[:, col["ratio_max"]] = _node_extreme(lay, ratio, defined, np.maximum)
+    x[:, col["ratio_defined_frac"]] = lay.node_mean(defined.astype(np.float64))
+    x[:, col["hamming_mean"]] = lay.node_mean(ham, has_prev)
+    x[:, col["hamming_max"]] = _node_extreme(lay, ham, has_prev, np.maximum)
+    x[:, col["bytes_changed_mean"]] = lay.node_mean(stats.bytes_changed[msg], has_prev)
+    x[:, col["repeat_frac"]] = lay.node_mean((ham == 0).astype(np.float64), has_prev)
+    occurrence = stats.occurrence[msg]
+    x[:, col["new_frac"]] = lay.node_mean((occurrence == 0).astype(np.float64))
+    x[:, col["log_age"]] = np.log1p(occurrence[lay.new]) / _AGE_SCALE
+    period = stats.log_period_ms[msg]
+    x[:, col["log_period_ms"]] = lay.node_mean(period, ~np.isnan(period)) / 10.0
+    x[:, col["dlc_mean"]] = np.bincount(g, weights=table.dlc[msg], minlength=n_total)
+    x[:, col["dlc_mean"]] /= lay.count * 8.0
+    return x
+
+
+def _node_extreme(
+    lay: WindowLayout, values: np.ndarray, mask: np.ndarray, op: np.ufunc
+) -> np.ndarray:
+    """Per node, the min or max of ``values`` over ``mask`` (0 where a node has none).
+
+    Messages are visited grouped by node, so each node's messages are one contiguous run
+    and ``op.reduceat`` over the run starts gives the extreme without a loop.
+    """
+    fill = np.inf if op is np.minimum else -np.inf
+    v = np.where(mask, values, fill)
+    if len(v) == 0:
+        return np.zeros(lay.num_nodes)
+    out = op.reduceat(v, np.flatnonzero(lay.new))
+    return np.where(np.isfinite(out), out, 0.0)

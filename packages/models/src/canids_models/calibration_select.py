@@ -1,0 +1,109 @@
+"""Choosing the calibration rule, its parameter and its length on validation, never on test.
+
+Validation holds each training capture's clean start (the windows that end within the
+cache's ``val_start_seconds``) and attack-bearing blocks later in it, all unseen in
+training. Each training capture is replayed as a deployment would see it: its first
+``seconds`` calibrate (no label read), its other validation windows are scored. A
+candidate (rule, parameter, seconds) is judged by F1 pooled over the captures (the false
+alarms of attack-free captures count). Leave-one-capture-out: for each capture, the
+candidate chosen on the others is scored on it; that LOCO F1 is the honest estimate, and
+the candidate chosen on all captures is the one used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .calibration import CalibrationRule, calibrate_capture, calibration_mask
+
+__all__ = ["CalibrationChoice", "CaptureStream", "calibrated_flags", "select_calibration"]
+
+
+@dataclass(frozen=True)
+class CaptureStream:
+    """The scored windows of one capture, in time order, as a deployment sees them."""
+
+    scores: np.ndarray
+    window_end: np.ndarray
+    capture_start: float
+    labels: np.ndarray | None = None  # validation only: used to judge, never to calibrate
+
+
+@dataclass(frozen=True)
+class CalibrationChoice:
+    rule: CalibrationRule
+    f1: float  # pooled over every capture, with the chosen rule
+    loco_f1: float | None  # leave-one-capture-out estimate (None with one capture)
+    table: list[dict[str, Any]] = field(default_factory=list)  # every candidate's pooled F1
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "rule": self.rule.to_json(),
+            "label": self.rule.label(),
+            "val_f1": self.f1,
+            "val_loco_f1": self.loco_f1,
+            "candidates": self.table,
+        }
+
+
+def calibrated_flags(
+    stream: CaptureStream, rule: CalibrationRule
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """(scored mask, flags for the scored windows, threshold) of one capture."""
+    cal = calibration_mask(stream.window_end, stream.capture_start, rule.seconds)
+    calib = calibrate_capture(stream.scores[cal], rule)
+    scored = ~cal
+    return scored, calib.flags(stream.scores[scored]), calib.threshold
+
+
+def _counts(streams: Sequence[CaptureStream], rule: CalibrationRule) -> np.ndarray:
+    """[captures, 3]: tp, fp, fn of each capture under ``rule`` (0s where it cannot run)."""
+    out = np.zeros((len(streams), 3), np.int64)
+    for i, st in enumerate(streams):
+        assert st.labels is not None
+        cal = calibration_mask(st.window_end, st.capture_start, rule.seconds)
+        if not cal.any() or cal.all():
+            # Too short to calibrate on at this length: every attack is missed, honestly.
+            out[i, 2] = int(st.labels[~cal].sum()) if not cal.all() else 0
+            continue
+        _, flags, _ = calibrated_flags(st, rule)
+        y = st.labels[~cal].astype(bool)
+        out[i] = ((flags & y).sum(), (flags & ~y).sum(), (~flags & y).sum())
+    return out
+
+
+def _f1(c: np.ndarray) -> float:
+    tp, fp, fn = (int(v) for v in c)
+    return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+
+
+def select_calibration(
+    streams: Sequence[CaptureStream],
+    candidates: Sequence[CalibrationRule],
+) -> CalibrationChoice:
+    """The candidate with the best pooled F1 on ``streams`` (earlier candidates win ties:
+    list the simpler and shorter ones first), with its leave-one-capture-out estimate."""
+    if not streams:
+        raise ValueError("no validation capture to choose a calibration rule on")
+    if not candidates:
+        raise ValueError("no calibration candidate to choose from")
+    per = np.stack([_counts(streams, r) for r in candidates])  # [candidates, captures, 3]
+    pooled = [_f1(per[j].sum(0)) for j in range(len(candidates))]
+    best = int(np.argmax(pooled))
+    loco = None
+    if len(streams) > 1:
+        held = np.zeros(3, np.int64)
+        for i in range(len(streams)):
+            others = per.sum(1) - per[:, i]
+            j = int(np.argmax([_f1(o) for o in others]))
+            held += per[j, i]
+        loco = _f1(held)
+    table = [
+        {"rule": r.label(), "val_f1": round(f, 4)}
+        for r, f in zip(candidates, pooled, strict=True)
+    ]
+    return CalibrationChoice(candidates[best], pooled[best], loco, table)

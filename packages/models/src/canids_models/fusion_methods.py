@@ -1,0 +1,107 @@
+"""Fusing the GAT and VGAE scores: normalisation and the simple fusions the DQN must beat.
+
+Both detectors' raw scores live on their own scales (a GAT logit, the log of a VGAE
+Mahalanobis distance). Fusion works on normalised scores ``z = (s - centre) / scale``:
+under the ``frozen`` protocol the centre and scale are the median and MAD of the normal
+validation windows; under ``calibrated`` they come from each capture's clean start. The
+fusions, all fitted on validation only:
+
+- ``mean``: (z_gat + z_vgae) / 2;
+- ``max``: max(z_gat, z_vgae): an attack either detector sees stands out;
+- ``logistic``: logistic stacking, w·z + b fitted by L2-regularised Newton steps;
+- ``dqn``: the seeds' Double DQN choosing α per window (:mod:`canids_models.fusion_agent`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .calibration import MAD_TO_SIGMA
+
+__all__ = [
+    "FUSION_METHODS",
+    "Normaliser",
+    "fit_logistic",
+    "fit_normaliser",
+    "simple_fusion",
+    "vgae_raw",
+]
+
+FUSION_METHODS = ("mean", "max", "logistic", "dqn")
+_SCALE_FLOOR = 1e-6
+
+
+def vgae_raw(distance: np.ndarray) -> np.ndarray:
+    """The VGAE score on the scale fusion and calibration use: the log of its Mahalanobis
+    distance (distances span decades between normal traffic and a flood)."""
+    return np.log(np.maximum(np.asarray(distance, np.float64), 1e-12))
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """``z = (s - center) / scale`` of one detector's raw score."""
+
+    center: float
+    scale: float
+
+    def __call__(self, scores: np.ndarray) -> np.ndarray:
+        return (np.asarray(scores, np.float64) - self.center) / self.scale
+
+    def to_json(self) -> dict[str, float]:
+        return {"center": self.center, "scale": self.scale}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Normaliser:
+        return cls(float(data["center"]), float(data["scale"]))
+
+
+def fit_normaliser(scores: np.ndarray) -> Normaliser:
+    """Median and MAD-based σ of ``scores`` (normal windows), floored."""
+    s = np.asarray(scores, np.float64)
+    if len(s) == 0:
+        raise ValueError("no normal window to fit a score normalisation on")
+    center = float(np.median(s))
+    scale = float(np.median(np.abs(s - center))) * MAD_TO_SIGMA
+    return Normaliser(center, max(scale, _SCALE_FLOOR))
+
+
+def simple_fusion(
+    method: str, z_gat: np.ndarray, z_vgae: np.ndarray, weights: np.ndarray | None = None
+) -> np.ndarray:
+    """The fused score of ``mean``, ``max`` or ``logistic`` (``weights`` = [w_gat, w_vgae, b])."""
+    if method == "mean":
+        return (z_gat + z_vgae) / 2.0
+    if method == "max":
+        return np.maximum(z_gat, z_vgae)
+    if method == "logistic":
+        if weights is None:
+            raise ValueError("logistic fusion needs its fitted weights")
+        return weights[0] * z_gat + weights[1] * z_vgae + weights[2]
+    raise ValueError(f"fusion method {method!r} is not a simple fusion; known: mean, max, logistic")
+
+
+def fit_logistic(
+    features: np.ndarray, labels: np.ndarray, *, l2: float = 1e-2, iterations: int = 50
+) -> np.ndarray:
+    """Weights [w..., b] of a logistic regression by Newton's method (IRLS) with an L2
+    penalty on w; classes are weighted equally, as the DQN's reward weighs them."""
+    x = np.column_stack((np.asarray(features, np.float64), np.ones(len(labels))))
+    y = np.asarray(labels, np.float64)
+    n_pos = max(y.sum(), 1.0)
+    n_neg = max(len(y) - y.sum(), 1.0)
+    sample_w = np.where(y == 1, len(y) / (2 * n_pos), len(y) / (2 * n_neg))
+    w = np.zeros(x.shape[1])
+    penalty = np.full(x.shape[1], l2 * len(y))
+    penalty[-1] = 0.0  # the intercept is not shrunk
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(x @ w, -30, 30)))
+        grad = x.T @ (sample_w * (p - y)) + penalty * w
+        hess = (x * (sample_w * p * (1 - p))[:, None]).T @ x + np.diag(penalty + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w
