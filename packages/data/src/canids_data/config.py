@@ -23,8 +23,9 @@ class BuildConfig:
     """Everything that changes the cache's content. Worker counts and paths do not.
 
     Validation (``validation="blocks"``, the default) is, per training capture: its clean
-    start (the windows that end within ``val_start_seconds``: what a deployed detector
-    calibrates on, so calibration rules can be chosen on held-out data), and
+    start (the windows that end within ``val_start_seconds``, at most
+    ``val_start_max_fraction`` of the capture: what a deployed detector calibrates on, so
+    calibration rules can be chosen on held-out data), and
     ``val_blocks`` time blocks of ``val_fraction`` of its windows in all, drawn with
     ``val_seed``; in a capture with attacks the first block always holds attack windows.
     Every block is embargoed on both sides. ``validation="tail"`` is the old rule: the
@@ -40,6 +41,7 @@ class BuildConfig:
     validation: str = "blocks"
     val_blocks: int = 3
     val_start_seconds: float = 10.0
+    val_start_max_fraction: float = 0.2
     val_seed: int = 0
 
     def __post_init__(self) -> None:
@@ -60,6 +62,10 @@ class BuildConfig:
             )
         if self.val_blocks < 1:
             raise CatalogError(f"val_blocks must be at least 1, got {self.val_blocks}")
+        if not 0.0 < self.val_start_max_fraction <= 0.5:
+            raise CatalogError(
+                f"val_start_max_fraction must be in (0, 0.5], got {self.val_start_max_fraction}"
+            )
         if not 0.0 <= self.val_start_seconds <= 600.0:
             raise CatalogError(
                 f"val_start_seconds must be in [0, 600], got {self.val_start_seconds}"

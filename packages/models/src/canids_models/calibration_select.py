@@ -12,7 +12,7 @@ the candidate chosen on all captures is the one used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,17 +81,29 @@ def _f1(c: np.ndarray) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
 
 
-def select_calibration(
-    streams: Sequence[CaptureStream],
-    candidates: Sequence[CalibrationRule],
-) -> CalibrationChoice:
+Streams = Sequence[CaptureStream] | Callable[[float], Sequence[CaptureStream]]
+
+
+def select_calibration(streams: Streams, candidates: Sequence[CalibrationRule]) -> CalibrationChoice:
     """The candidate with the best pooled F1 on ``streams`` (earlier candidates win ties:
-    list the simpler and shorter ones first), with its leave-one-capture-out estimate."""
-    if not streams:
-        raise ValueError("no validation capture to choose a calibration rule on")
+    list the simpler and shorter ones first), with its leave-one-capture-out estimate.
+
+    ``streams`` may depend on the calibration length (a fused score whose inputs are
+    normalised on the same clean start): then pass a function of the seconds.
+    """
     if not candidates:
         raise ValueError("no calibration candidate to choose from")
-    per = np.stack([_counts(streams, r) for r in candidates])  # [candidates, captures, 3]
+    cache: dict[float, Sequence[CaptureStream]] = {}
+
+    def at(seconds: float) -> Sequence[CaptureStream]:
+        if seconds not in cache:
+            cache[seconds] = streams(seconds) if callable(streams) else streams
+        return cache[seconds]
+
+    if not at(candidates[0].seconds):
+        raise ValueError("no validation capture to choose a calibration rule on")
+    # [candidates, captures, 3]
+    per = np.stack([_counts(at(r.seconds), r) for r in candidates])
     pooled = [_f1(per[j].sum(0)) for j in range(len(candidates))]
     best = int(np.argmax(pooled))
     loco = None

@@ -109,6 +109,7 @@ def build_cache(
                     validation=config.validation,
                     val_blocks=config.val_blocks,
                     val_start_seconds=config.val_start_seconds,
+                    val_start_max_fraction=config.val_start_max_fraction,
                     val_seed=config.val_seed,
                 )
             )

@@ -36,6 +36,7 @@ def assign_validation(
     embargo: int,
     val_blocks: int = 3,
     val_start_seconds: float = 0.0,
+    val_start_max_fraction: float = 0.2,
     seed: int = 0,
     key: str = "",
 ) -> np.ndarray:
@@ -56,7 +57,8 @@ def assign_validation(
         # The windows a deployed detector would calibrate on: those that end (have all their
         # messages) within the first seconds of the capture.
         start = int(np.searchsorted(window_end, capture_start + val_start_seconds, "right"))
-        start = min(start, n // 2)  # a short capture keeps at least half for training
+        # A short capture gives at most this share of its windows to its clean start.
+        start = min(start, math.floor(n * val_start_max_fraction))
         if start > 0:
             _mark(assign, taken, 0, start, embargo)
     length = max(1, math.floor(n * val_fraction / val_blocks))

@@ -60,6 +60,7 @@ class SourceJob:
     validation: str = "blocks"
     val_blocks: int = 3
     val_start_seconds: float = 10.0
+    val_start_max_fraction: float = 0.2
     val_seed: int = 0
 
 
@@ -91,6 +92,7 @@ def _assign(graphs: GraphArrays, job: SourceJob, capture_start: float) -> np.nda
         embargo=job.embargo_windows,
         val_blocks=job.val_blocks,
         val_start_seconds=job.val_start_seconds,
+        val_start_max_fraction=job.val_start_max_fraction,
         seed=job.val_seed,
         key=job.rel,
     )

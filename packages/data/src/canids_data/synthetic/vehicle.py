@@ -27,12 +27,16 @@ from canids_data.synthetic.signals import (
 
 __all__ = ["Ecu", "MessageSpec", "Vehicle", "VehicleKind", "make_vehicle"]
 
-VehicleKind = Literal["known", "unknown"]
+VehicleKind = Literal["known", "unknown", "shifted"]
 
 _ECU_NAMES = ("engine", "transmission", "brakes", "steering", "body", "cluster", "airbag", "adas")
 _PERIODS = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0])
 _PERIOD_WEIGHTS = np.array([0.25, 0.2, 0.2, 0.15, 0.1, 0.05, 0.05])
 _RATE_RANGE_HZ = (1000.0, 1400.0)
+# The "shifted" vehicle: another maker. None of its IDs is on the other two, its periods sit
+# between theirs and its bus is busier, so nothing about its normal traffic looks familiar.
+_SHIFTED_PERIODS = _PERIODS * 1.5
+_SHIFTED_RATE_RANGE_HZ = (1500.0, 1900.0)
 # IDs are drawn above 0x00F so that no vehicle ever owns 0x000, the DoS flood ID.
 _ID_LOW, _ID_HIGH = 0x010, 0x7F0
 _POOL_SIZE = 60
@@ -147,18 +151,31 @@ class Vehicle:
         """A second vehicle that shares some IDs with ``known(seed)``, for held-out tests."""
         return make_vehicle("unknown", seed)
 
+    @classmethod
+    def shifted(cls, seed: int = 0) -> Vehicle:
+        """A third vehicle sharing no ID with the other two, with other periods."""
+        return make_vehicle("shifted", seed)
+
 
 def make_vehicle(kind: VehicleKind, seed: int = 0) -> Vehicle:
-    """Build the ``known`` (30 IDs) or ``unknown`` (28 IDs, 12 shared) vehicle of ``seed``."""
-    if kind not in ("known", "unknown"):
-        raise ValueError(f"vehicle kind must be 'known' or 'unknown', got {kind!r}")
-    # Both kinds draw from one seeded pool so their ID sets overlap by construction.
+    """Build the ``known`` (30 IDs), ``unknown`` (28 IDs, 12 shared with ``known``) or
+    ``shifted`` vehicle (32 IDs shared with neither, other periods, a busier bus) of
+    ``seed``."""
+    if kind not in ("known", "unknown", "shifted"):
+        raise ValueError(f"vehicle kind must be 'known', 'unknown' or 'shifted', got {kind!r}")
+    # known and unknown draw from one seeded pool so their ID sets overlap by construction.
     pool = np.random.default_rng([seed, 0]).choice(
         np.arange(_ID_LOW, _ID_HIGH), size=_POOL_SIZE, replace=False
     )
-    ids = np.sort(pool[:30] if kind == "known" else pool[18:46])
-    rng = np.random.default_rng([seed, 1 if kind == "known" else 2])
-    periods = _draw_periods(ids, rng)
+    if kind == "shifted":
+        rest = np.setdiff1d(np.arange(_ID_LOW, _ID_HIGH), pool)
+        ids = np.sort(np.random.default_rng([seed, 3]).choice(rest, size=32, replace=False))
+        rng = np.random.default_rng([seed, 4])
+        periods = _draw_periods(ids, rng, _SHIFTED_PERIODS, _SHIFTED_RATE_RANGE_HZ)
+    else:
+        ids = np.sort(pool[:30] if kind == "known" else pool[18:46])
+        rng = np.random.default_rng([seed, 1 if kind == "known" else 2])
+        periods = _draw_periods(ids, rng)
     n_ecus = int(rng.integers(6, len(_ECU_NAMES) + 1))
     owner = rng.integers(0, n_ecus, size=len(ids))
     messages = [_make_message(int(i), float(p), rng) for i, p in zip(ids, periods, strict=True)]
@@ -169,12 +186,17 @@ def make_vehicle(kind: VehicleKind, seed: int = 0) -> Vehicle:
     return Vehicle(name=f"{kind}-{seed}", ecus=tuple(e for e in ecus if e.messages))
 
 
-def _draw_periods(ids: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Periods whose total rate lies in ``_RATE_RANGE_HZ``; low IDs (high bus priority)
-    tend to be the fast ones, as on real buses."""
+def _draw_periods(
+    ids: np.ndarray,
+    rng: np.random.Generator,
+    grid: np.ndarray = _PERIODS,
+    rate_range: tuple[float, float] = _RATE_RANGE_HZ,
+) -> np.ndarray:
+    """Periods from ``grid`` whose total rate lies in ``rate_range``; low IDs (high bus
+    priority) tend to be the fast ones, as on real buses."""
     for _ in range(10_000):
-        periods = np.sort(rng.choice(_PERIODS, size=len(ids), p=_PERIOD_WEIGHTS))
-        if _RATE_RANGE_HZ[0] <= (1.0 / periods).sum() <= _RATE_RANGE_HZ[1]:
+        periods = np.sort(rng.choice(grid, size=len(ids), p=_PERIOD_WEIGHTS))
+        if rate_range[0] <= (1.0 / periods).sum() <= rate_range[1]:
             break
     else:  # pragma: no cover - the weights make this astronomically unlikely
         raise RuntimeError("could not draw periods within the target bus rate")

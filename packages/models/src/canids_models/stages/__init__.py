@@ -6,7 +6,8 @@ from ..catalog import STAGES
 from ..context import StageContext
 from ..errors import ConfigError
 from .common import StageOutcome
-from .evaluate import format_results_table, run_evaluate
+from .evaluate import run_evaluate
+from .results_table import format_results_table
 from .fusion import run_fusion
 from .gat import run_gat
 from .vgae import run_vgae

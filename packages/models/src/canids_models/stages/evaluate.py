@@ -1,95 +1,150 @@
-"""Stage ``evaluate``: held-out test metrics per split, thresholds frozen on validation.
+"""Stage ``evaluate``: held-out test metrics per split under both protocols.
 
-Every row names its split; validation rows are marked ``held_out: false`` so nobody can
-mistake them for test results. A metric undefined on a split is ``None`` ("undefined").
+``frozen``: thresholds fitted on validation and frozen. ``calibrated``: each test capture's
+windows that end within its first ``calibration_seconds`` (chosen on validation) are scored
+without labels and set that capture's normalisation and thresholds; they are not scored.
+Every row names its split and protocol; validation rows say they are not held out. A
+metric undefined on a split is ``None`` ("undefined"), with the reason on the row; beside
+every F1 stands the flag-everything F1 of the same windows.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from ..calibration_select import calibrated_flags
 from ..checkpoints import count_parameters
 from ..context import StageContext
-from ..metrics import Threshold, binary_metrics
-from ..outputs import collect_outputs, gat_probability
+from ..fusion_model import FusedScores, FusionModel
+from ..metrics import binary_metrics
+from ..scoring import SplitScores
 from .common import StageOutcome, publish
-from .fusion import load_fusion
+from .fusion import load_fusion, scores_of
+from .results_table import format_results_table
 
-__all__ = ["format_results_table", "run_evaluate"]
+__all__ = ["evaluate_split", "run_evaluate"]
 
-_COLUMNS = ("f1", "precision", "recall", "accuracy", "auroc", "mcc", "fpr")
+PROTOCOLS = ("frozen", "calibrated")
 
 
-def run_evaluate(ctx: StageContext) -> StageOutcome:
-    cfg, dev = ctx.config, ctx.device
-    gat = ctx.load_model("gat")
-    vgae = ctx.load_model("vgae")
-    fusion = load_fusion(ctx)
-    thresholds = {
-        "gat": Threshold.from_json(ctx.store.load(ctx.dataset, ctx.size, "gat")["threshold"]),
-        "vgae": Threshold.from_json(ctx.store.load(ctx.dataset, ctx.size, "vgae")["threshold"]),
-        "fusion": fusion.threshold,
-    }
-    params = {"gat": count_parameters(gat), "vgae": count_parameters(vgae)}
-    params["fusion"] = params["gat"] + params["vgae"] + count_parameters(fusion.policy.qnet)  # type: ignore[union-attr]
-    ctx.store.begin(ctx.dataset, ctx.size, "results")
+def _not_scorable(y: np.ndarray) -> str | None:
+    if len(y) and not y.any():
+        return (
+            "not scorable by window labels: no window of this split carries an attack label "
+            "(suppression attacks remove frames, and a frame that never arrived has no label); "
+            "recall, F1, AUROC and AUPRC are undefined, false alarms are reported"
+        )
+    return None
+
+
+def evaluate_split(
+    fusion: FusionModel, scores: SplitScores, models: tuple[str, ...]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Metric rows of one split for ``models`` (gat, vgae, fusion:METHOD…) under both
+    protocols, and the split's calibration audit."""
     rows: list[dict[str, Any]] = []
-    for split in ["val", *ctx.test_splits()]:
-        out = collect_outputs(gat, vgae, ctx.split(split), cfg.batching, dev)
-        p = gat_probability(out)
-        fused, alpha = fusion.scores(out)
-        for model, scores in (("vgae", out["vgae_score"]), ("gat", p), ("fusion", fused)):
-            m = binary_metrics(out["y"], thresholds[model].apply(scores), scores)
+    frozen = fusion.frozen_inputs(scores)
+    calibrated = fusion.calibrated_inputs(scores)
+    audit = _audit(scores, calibrated)
+    for protocol, inputs in (("frozen", frozen), ("calibrated", calibrated)):
+        mask = inputs.scored
+        y = scores.y[mask]
+        for model in models:
+            method = model.split(":", 1)[1] if ":" in model else model
+            fused = fusion.fuse(method, inputs)
+            if protocol == "frozen":
+                thr = fusion.thresholds[method]
+                flags, info = thr.apply(fused), {"threshold": thr.value}
+            else:
+                flags, info = _calibrated(fusion, method, scores, fused, inputs)
+            m = binary_metrics(y, flags[mask], fused[mask], hours=scores.hours(mask))
             rows.append(
                 {
-                    "dataset": ctx.dataset,
-                    "size": ctx.size,
-                    "split": split,
-                    "held_out": split != "val",
+                    "split": scores.split,
+                    "protocol": protocol,
                     "model": model,
-                    "parameters": params[model],
-                    "threshold": thresholds[model].value,
+                    "held_out": scores.split != "val",
+                    "note": _not_scorable(y),
+                    **info,
                     **m,
                 }
             )
-        ctx.log(f"evaluated {split}: {len(out['y'])} graphs, fusion alpha mean {alpha.mean():.2f}")
-    table = format_results_table(rows, ctx.dataset, ctx.size)
+    return rows, audit
+
+
+def _calibrated(
+    fusion: FusionModel, method: str, scores: SplitScores, fused: np.ndarray, inputs: FusedScores
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Per-capture flags of ``method``'s calibrated score; thresholds listed per capture."""
+    rule = fusion.calibration[method]
+    flags = np.zeros(len(scores), bool)
+    thresholds = {}
+    for stream, idx in zip(scores.streams(fused, with_labels=False), scores.captures(), strict=True):
+        scored, f, thr = calibrated_flags(stream, rule)
+        flags[idx[scored]] = f
+        thresholds[str(int(scores.source[idx[0]]))] = thr
+    del inputs
+    return flags, {"calibration": rule.label(), "capture_thresholds": thresholds}
+
+
+def _audit(scores: SplitScores, calibrated: FusedScores) -> dict[str, Any]:
+    """Computed after every threshold is fixed, and never used for anything but this report:
+    how many captures have an attack inside their calibration windows."""
+    cal = ~calibrated.scored
+    captures = scores.captures()
+    tainted = [int(scores.source[i[0]]) for i in captures if scores.y[i][cal[i]].any()]
+    return {
+        "captures": len(captures),
+        "calibration_windows": int(cal.sum()),
+        "captures_with_attack_in_calibration": len(tainted),
+        "tainted_captures": tainted,
+    }
+
+
+def run_evaluate(ctx: StageContext) -> StageOutcome:
+    fusion = load_fusion(ctx)
+    gat, vgae = ctx.load_model("gat"), ctx.load_model("vgae")
+    params = {"gat": count_parameters(gat), "vgae": count_parameters(vgae)}
+    dqn = count_parameters(fusion.policy.qnet) if fusion.policy is not None else 0  # type: ignore[union-attr]
+    del gat, vgae
+    models = ("vgae", "gat", f"fusion:{fusion.method}")
+    candidates = tuple(f"fusion:{m}" for m in fusion.methods if m != fusion.method)
+    ctx.store.begin(ctx.dataset, ctx.size, "results")
+    rows: list[dict[str, Any]] = []
+    audits: dict[str, Any] = {}
+    for split in ["val", *ctx.test_splits()]:
+        scores = scores_of(ctx, split)
+        split_rows, audits[split] = evaluate_split(fusion, scores, models + candidates)
+        for r in split_rows:
+            name = r["model"]
+            r["parameters"] = (
+                params["gat"] + params["vgae"] + (dqn if name == "fusion:dqn" else 0)
+                if name.startswith("fusion")
+                else params[name]
+            )
+            r.update(dataset=ctx.dataset, size=ctx.size, default=name in models)
+        rows += split_rows
+        a = audits[split]
+        ctx.log(
+            f"evaluated {split}: {len(scores)} windows; calibration audit: "
+            f"{a['captures_with_attack_in_calibration']} of {a['captures']} captures have an "
+            f"attack inside their first {fusion.seconds:g} s (reported, never used to tune)"
+        )
+    table = format_results_table(
+        [r for r in rows if r["default"]], ctx.dataset, ctx.size, fusion, audits
+    )
     ctx.log(table)
     metrics = {
         "rows": rows,
-        "thresholds": {k: t.to_json() for k, t in thresholds.items()},
+        "protocols": list(PROTOCOLS),
+        "fusion_method": fusion.method,
+        "calibration_seconds": fusion.seconds,
+        "calibration": {k: r.to_json() for k, r in fusion.calibration.items()},
+        "thresholds": {k: t.to_json() for k, t in fusion.thresholds.items()},
+        "audit": audits,
         "held_out_splits": ctx.test_splits(),
-        "parameters": params,
+        "parameters": {**params, "fusion": params["gat"] + params["vgae"] + dqn},
     }
     return publish(ctx, "evaluate", "results", None, metrics, {"results.md": table + "\n"})
-
-
-def _cell(value: Any) -> str:
-    return "undefined" if value is None else f"{value:.3f}"
-
-
-def format_results_table(rows: list[dict[str, Any]], dataset: str, size: str) -> str:
-    head = ["split", "model", "params", "graphs", "attacks", *_COLUMNS]
-    lines = [
-        f"Held-out results: {dataset} ({size}); thresholds fitted on val and frozen",
-        "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
-    ]
-    for r in rows:
-        name = r["split"] + ("" if r["held_out"] else " (validation, not held out)")
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    name,
-                    r["model"],
-                    f"{r['parameters']:,}",
-                    str(r["n"]),
-                    str(r["positives"]),
-                    *(_cell(r[c]) for c in _COLUMNS),
-                ]
-            )
-            + " |"
-        )
-    return "\n".join(lines)

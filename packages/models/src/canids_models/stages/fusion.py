@@ -1,118 +1,213 @@
-"""Stage ``fusion``: a Double DQN mixes the GAT and VGAE scores; it is fitted on validation,
-where fusion must never be worse than the better of its two inputs."""
+"""Stage ``fusion``: fit every fusion on validation, choose the calibration rules, and pick
+the default fusion, all on validation (never on a test split).
+
+The DQN (the seeds' method) is compared with the simple fusions of normalised scores
+(mean, max, logistic stacking); the default is whichever scores best on validation,
+frozen and calibrated protocols averaged, the simpler one on a tie.
+"""
 
 from __future__ import annotations
 
-import numpy as np
-import torch
+from typing import Any
 
+import numpy as np
+
+from ..calibration import CALIBRATION_RULES, CalibrationRule
+from ..calibration_select import CalibrationChoice, select_calibration
 from ..checkpoints import count_parameters
 from ..context import StageContext
-from ..fusion_agent import FusionPolicy, train_dqn
-from ..metrics import Threshold, fit_threshold
-from ..nn import ALPHAS, QNetwork
-from ..outputs import collect_outputs, fusion_state, gat_probability
+from ..errors import ModelsError
+from ..fusion_agent import train_dqn
+from ..fusion_methods import FUSION_METHODS, fit_logistic, fit_normaliser
+from ..fusion_model import FusionModel, calibrated_inputs, dqn_state, sigmoid
+from ..metrics import OneClassValidationError, fit_threshold
+from ..scoring import SplitScores, score_split
 from .common import StageOutcome, publish
 
-__all__ = ["FusionModel", "load_fusion", "run_fusion", "vgae_normalised"]
+__all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
+
+TIE_MARGIN = 0.005  # validation F1 closer than this is a tie: the simpler method wins
 
 
-def vgae_normalised(scores: np.ndarray, quantiles: np.ndarray) -> np.ndarray:
-    """A VGAE score as the share of normal validation graphs scoring lower (0..1)."""
-    return np.searchsorted(quantiles, scores, side="right") / len(quantiles)
+def calibration_candidates(ctx: StageContext, seconds: float) -> list[CalibrationRule]:
+    """Every (rule, parameter) of the config at one length, simplest and strictest first."""
+    cal = ctx.config.calibration
+    rules = CALIBRATION_RULES if cal.rule == "auto" else (cal.rule,)
+    out = []
+    for rule in rules:
+        params = cal.zscore_k if rule == "zscore" else cal.alphas
+        if cal.param is not None and cal.rule != "auto":
+            params = (cal.param,)
+        out += [CalibrationRule(rule, float(p), float(seconds)) for p in params]
+    return out
 
 
-class FusionModel:
-    """The fitted fusion: a policy (or a constant α after a fallback) and a threshold."""
+def _seconds_grid(ctx: StageContext) -> list[float]:
+    cal = ctx.config.calibration
+    if cal.seconds is not None:
+        return [float(cal.seconds)]
+    limit = float(ctx.split("train").manifest.data["config"].get("val_start_seconds", 0.0))
+    grid = [float(s) for s in cal.seconds_grid if s <= limit + 1e-9]
+    if not grid:
+        raise ModelsError(
+            f"{ctx.dataset}: the cache holds no clean start of its training captures in "
+            f"validation (val_start_seconds={limit:g}), so no calibration length can be chosen "
+            "on validation; rebuild it with `canids-cache build --dataset "
+            f"{ctx.dataset} --val-start-seconds 10` or fix one with --set calibration.seconds=S"
+        )
+    return grid
 
-    def __init__(
-        self,
-        policy: FusionPolicy | None,
-        constant_alpha: float | None,
-        quantiles: np.ndarray,
-        threshold: Threshold,
-    ) -> None:
-        self.policy, self.constant_alpha = policy, constant_alpha
-        self.quantiles, self.threshold = quantiles, threshold
 
-    def scores(self, out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-        """Fused scores and the α chosen per graph."""
-        p = gat_probability(out)
-        s_v = vgae_normalised(out["vgae_score"], self.quantiles)
-        if self.constant_alpha is not None or self.policy is None:
-            alpha = np.full(len(p), float(self.constant_alpha or 0.0))
-        else:
-            alpha = self.policy.alphas(fusion_state(out))
-        return alpha * p + (1 - alpha) * s_v, alpha
+def _check_two_classes(ctx: StageContext, y: np.ndarray) -> None:
+    n_att, n_norm = int(y.sum()), int(len(y) - y.sum())
+    if (n_att and n_norm) or ctx.config.eval.one_class_fit:
+        return
+    raise ModelsError(
+        f"{ctx.dataset}: validation holds {n_att} attack and {n_norm} normal windows, so "
+        "thresholds, fusion and early stopping would be fitted blind. Rebuild the cache with "
+        f"validation blocks (`canids-cache build --dataset {ctx.dataset} --validation blocks`),"
+        " or opt into an anomaly-only fit with --set eval.one_class_fit=true"
+    )
 
 
 def run_fusion(ctx: StageContext) -> StageOutcome:
-    cfg, dev = ctx.config, ctx.device
+    cfg = ctx.config
     gat = ctx.load_model("gat")
     vgae = ctx.load_model("vgae")
-    quantiles = ctx.store.load(ctx.dataset, ctx.size, "vgae")["normal_score_quantiles"].numpy()
     ctx.store.begin(ctx.dataset, ctx.size, "fusion")
-    out = collect_outputs(gat, vgae, ctx.split("val"), cfg.batching, dev)
-    y = out["y"]
-    states = fusion_state(out)
-    p = gat_probability(out)
-    s_v = vgae_normalised(out["vgae_score"], quantiles)
-    policy, history = train_dqn(states, p, s_v, y, cfg.dqn, cfg.train.seed)
-    alpha = policy.alphas(states)
-    fused = alpha * p + (1 - alpha) * s_v
-    thr = fit_threshold(fused, y)
-    inputs = {"gat": fit_threshold(p, y).val_f1, "vgae": fit_threshold(s_v, y).val_f1}
-    f1 = {"fusion_dqn": thr.val_f1, **inputs}
-    best_input = max(inputs, key=lambda k: inputs[k] or -1.0)
-    fallback = None
-    if (thr.val_f1 or -1.0) < (inputs[best_input] or -1.0):
-        const = 1.0 if best_input == "gat" else 0.0
-        fallback = {
-            "reason": f"DQN fusion F1 {thr.val_f1} < {best_input} F1 "
-            f"{inputs[best_input]} on validation",
-            "alpha": const,
-        }
-        ctx.log(f"fusion: {fallback['reason']}: using {best_input} alone (alpha={const})")
-        alpha = np.full(len(p), const)
-        fused = const * p + (1 - const) * s_v
-        thr = fit_threshold(fused, y)
-    ckpt = {
-        "kind": "fusion",
-        "qnet": {k: v.cpu() for k, v in policy.qnet.state_dict().items()},
-        "state_dim": int(states.shape[1]),
-        "hidden": cfg.dqn.hidden,
-        "state_mean": torch.from_numpy(policy.mean),
-        "state_std": torch.from_numpy(policy.std),
-        "constant_alpha": None if fallback is None else float(fallback["alpha"]),
-        "threshold": thr.to_json(),
-        "vgae_quantiles": torch.from_numpy(quantiles),
+    val = score_split(ctx.split("val"), "val", gat, vgae, cfg.batching, ctx.device)
+    y = val.y
+    _check_two_classes(ctx, y)
+    normal = y == 0
+    norms = {"gat": fit_normaliser(val.gat[normal]), "vgae": fit_normaliser(val.vgae[normal])}
+    floors = (
+        cfg.calibration.scale_floor * norms["gat"].scale,
+        cfg.calibration.scale_floor * norms["vgae"].scale,
+    )
+    model = FusionModel(norms, "mean", {}, {}, 0.0, scale_floors=floors)
+    frozen = model.frozen_inputs(val)
+
+    def threshold(scores: np.ndarray) -> Any:
+        try:
+            return fit_threshold(scores, y, one_class=cfg.eval.one_class_fit)
+        except OneClassValidationError as exc:  # checked above; kept for a clear message
+            raise ModelsError(f"{ctx.dataset}: {exc}") from exc
+
+    for name in ("gat", "vgae"):
+        model.thresholds[name] = threshold(frozen.z_gat if name == "gat" else frozen.z_vgae)
+    model.logistic = fit_logistic(np.column_stack((frozen.z_gat, frozen.z_vgae)), y)
+    model.dqn_centers = (model.thresholds["gat"].value, model.thresholds["vgae"].value)
+    u_g = sigmoid(frozen.z_gat - model.dqn_centers[0])
+    u_v = sigmoid(frozen.z_vgae - model.dqn_centers[1])
+    model.policy, history = train_dqn(
+        dqn_state(val.state, frozen.z_gat, frozen.z_vgae), u_g, u_v, y, cfg.dqn, cfg.train.seed
+    )
+    for method in FUSION_METHODS:
+        model.thresholds[method] = threshold(model.fuse(method, frozen))
+
+    seconds = _seconds_grid(ctx)
+    choices: dict[str, CalibrationChoice] = {}
+    for name in ("gat", "vgae", *FUSION_METHODS):
+
+        def streams(t: float, name: str = name) -> Any:
+            return val.streams(model.fuse(name, calibrated_inputs(val, t, floors)), with_labels=True)
+
+        candidates = [r for t in seconds for r in calibration_candidates(ctx, t)]
+        choices[name] = _select(ctx, streams, candidates, floors)
+    method = _choose_method(ctx, model, choices)
+    model.method = method
+    # One calibration length for the run (a deployment calibrates once): the default
+    # fusion's; the inputs and other fusions take their best rule at that length.
+    model.seconds = choices[method].rule.seconds
+    for name in choices:
+        if choices[name].rule.seconds != model.seconds:
+
+            def at_length(t: float, name: str = name) -> Any:
+                return val.streams(
+                    model.fuse(name, calibrated_inputs(val, t, floors)), with_labels=True
+                )
+
+            choices[name] = _select(
+                ctx, at_length, calibration_candidates(ctx, model.seconds), floors
+            )
+        model.calibration[name] = choices[name].rule
+    selection = {
+        "method": method,
+        "configured": cfg.fusion.method,
+        "criterion": "mean of frozen val F1 and calibrated leave-one-capture-out val F1",
+        "seconds": model.seconds,
+        "scores": {
+            name: {
+                "frozen_val_f1": model.thresholds[name].val_f1,
+                "calibrated": choices[name].to_json(),
+            }
+            for name in choices
+        },
     }
-    counts = np.bincount(np.searchsorted(ALPHAS.numpy(), alpha.round(2)), minlength=len(ALPHAS))
+    model.selection = selection
+    ctx.log(_selection_lines(selection))
     metrics = {
-        "val_f1": f1,
-        "fallback": fallback,
-        "threshold": thr.to_json(),
-        "alpha_mean": float(alpha.mean()),
-        "alpha_counts": counts.tolist(),
-        "parameters": count_parameters(policy.qnet)
+        "method": method,
+        "selection": selection,
+        "thresholds": {k: t.to_json() for k, t in model.thresholds.items()},
+        "normalisers": {k: n.to_json() for k, n in norms.items()},
+        "calibration": {k: r.to_json() for k, r in model.calibration.items()},
+        "calibration_seconds": model.seconds,
+        "parameters": count_parameters(model.policy.qnet)  # type: ignore[union-attr]
         + count_parameters(gat)
         + count_parameters(vgae),
-        "dqn_parameters": count_parameters(policy.qnet),
+        "dqn_parameters": count_parameters(model.policy.qnet),  # type: ignore[union-attr]
         "dqn_history": history,
         "val_graphs": len(y),
+        "val_attack_graphs": int(y.sum()),
+        "alpha_mean": float(model.alphas(frozen).mean()),
     }
-    return publish(ctx, "fusion", "fusion", ckpt, metrics)
+    return publish(ctx, "fusion", "fusion", model.to_checkpoint(), metrics)
+
+
+def _select(
+    ctx: StageContext, streams: Any, candidates: list[CalibrationRule], floors: Any
+) -> CalibrationChoice:
+    del floors  # the streams already carry them
+    try:
+        return select_calibration(streams, candidates)
+    except ValueError as exc:
+        raise ModelsError(f"{ctx.dataset}: choosing the calibration rule: {exc}") from exc
+
+
+def _choose_method(
+    ctx: StageContext, model: FusionModel, choices: dict[str, CalibrationChoice]
+) -> str:
+    configured = ctx.config.fusion.method
+    if configured != "auto":
+        return configured
+    best, best_score = FUSION_METHODS[0], -1.0
+    for method in FUSION_METHODS:  # simplest first: a later one must win by TIE_MARGIN
+        frozen_f1 = model.thresholds[method].val_f1 or 0.0
+        cal = choices[method]
+        score = (frozen_f1 + (cal.loco_f1 if cal.loco_f1 is not None else cal.f1)) / 2
+        if score > best_score + TIE_MARGIN:
+            best, best_score = method, score
+    return best
+
+
+def _selection_lines(selection: dict[str, Any]) -> str:
+    lines = [f"fusion: default {selection['method']} ({selection['criterion']})"]
+    for name, s in selection["scores"].items():
+        cal = s["calibrated"]
+        lines.append(
+            f"  {name:8} frozen val F1 {s['frozen_val_f1'] or 0:.3f}  calibrated val F1 "
+            f"{cal['val_f1']:.3f} (LOCO {cal['val_loco_f1'] or 0:.3f}) with {cal['label']}"
+        )
+    return "\n".join(lines)
 
 
 def load_fusion(ctx: StageContext) -> FusionModel:
-    ckpt = ctx.store.load(ctx.dataset, ctx.size, "fusion")
-    qnet = QNetwork(int(ckpt["state_dim"]), int(ckpt["hidden"]))
-    qnet.load_state_dict(ckpt["qnet"])
-    qnet.eval()
-    policy = FusionPolicy(qnet, ckpt["state_mean"].numpy(), ckpt["state_std"].numpy())
-    return FusionModel(
-        policy,
-        ckpt["constant_alpha"],
-        ckpt["vgae_quantiles"].numpy(),
-        Threshold.from_json(ckpt["threshold"]),
-    )
+    return FusionModel.from_checkpoint(ctx.store.load(ctx.dataset, ctx.size, "fusion"))
+
+
+def scores_of(ctx: StageContext, split: str) -> SplitScores:
+    """Both detectors' scores over ``split`` (for evaluation)."""
+    gat = ctx.load_model("gat")
+    vgae = ctx.load_model("vgae")
+    return score_split(ctx.split(split), split, gat, vgae, ctx.config.batching, ctx.device)

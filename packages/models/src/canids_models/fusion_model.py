@@ -1,0 +1,161 @@
+"""The fitted fusion and both protocols' inputs: what the fusion stage saves and the
+evaluate stage applies.
+
+Inputs are normalised scores. ``frozen``: one normaliser per detector, fitted on the normal
+validation windows. ``calibrated``: each capture's own clean start normalises it
+(:func:`calibrated_inputs`). Every fusion method maps (z_gat, z_vgae, state) to one score;
+the DQN sees the normalised scores in its state and mixes ``sigmoid(z - c)`` of both, where
+``c`` puts 0.5 at each detector's own validation threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .calibration import MAD_TO_SIGMA, CalibrationRule, calibration_mask
+from .fusion_agent import FusionPolicy
+from .fusion_methods import FUSION_METHODS, Normaliser, simple_fusion
+from .metrics import Threshold
+from .nn import QNetwork
+from .scoring import SplitScores
+
+__all__ = ["FusedScores", "FusionModel", "calibrated_inputs", "dqn_state", "sigmoid"]
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+
+
+def dqn_state(state: np.ndarray, z_gat: np.ndarray, z_vgae: np.ndarray) -> np.ndarray:
+    """The DQN's state: the detectors' own statistics plus both normalised scores."""
+    return np.column_stack((state, z_gat, z_vgae)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class FusedScores:
+    """Normalised inputs of one split under one protocol; ``scored`` marks the windows the
+    protocol scores (all for frozen; all but the calibration windows for calibrated)."""
+
+    z_gat: np.ndarray
+    z_vgae: np.ndarray
+    state: np.ndarray
+    scored: np.ndarray
+
+
+def calibrated_inputs(
+    scores: SplitScores, seconds: float, floors: tuple[float, float]
+) -> FusedScores:
+    """Each capture normalised by its own windows that end within ``seconds`` (median and
+    MAD-σ, floored at ``floors`` = (gat, vgae) in raw units). No label is read."""
+    cal = calibration_mask(scores.window_end, scores.capture_start, seconds)
+    z_g = np.zeros(len(scores))
+    z_v = np.zeros(len(scores))
+    for idx in scores.captures():
+        c = idx[cal[idx]]
+        if len(c) == 0:
+            raise ValueError(
+                f"{scores.split}: capture {int(scores.source[idx[0]])} has no window that ends "
+                f"within its first {seconds:g} s: nothing to calibrate on"
+            )
+        for raw, out, floor in ((scores.gat, z_g, floors[0]), (scores.vgae, z_v, floors[1])):
+            center = float(np.median(raw[c]))
+            scale = max(float(np.median(np.abs(raw[c] - center))) * MAD_TO_SIGMA, floor)
+            out[idx] = (raw[idx] - center) / scale
+    return FusedScores(z_g, z_v, scores.state, ~cal)
+
+
+@dataclass
+class FusionModel:
+    """Everything fusion learnt on validation."""
+
+    normalisers: dict[str, Normaliser]  # "gat", "vgae": frozen normalisation
+    method: str  # the default: the winner on validation, or the configured one
+    thresholds: dict[str, Threshold]  # frozen threshold of each scorer (z units)
+    calibration: dict[str, CalibrationRule]  # calibration rule of each scorer
+    seconds: float  # the one calibration length of the run
+    logistic: np.ndarray | None = None
+    policy: FusionPolicy | None = None
+    dqn_centers: tuple[float, float] = (0.0, 0.0)  # c_gat, c_vgae (z units)
+    scale_floors: tuple[float, float] = (1e-6, 1e-6)
+    selection: dict[str, Any] = field(default_factory=dict)
+
+    def frozen_inputs(self, scores: SplitScores) -> FusedScores:
+        return FusedScores(
+            self.normalisers["gat"](scores.gat),
+            self.normalisers["vgae"](scores.vgae),
+            scores.state,
+            np.ones(len(scores), bool),
+        )
+
+    def calibrated_inputs(self, scores: SplitScores) -> FusedScores:
+        return calibrated_inputs(scores, self.seconds, self.scale_floors)
+
+    def alphas(self, inputs: FusedScores) -> np.ndarray:
+        if self.policy is None:
+            raise ValueError("this fusion has no DQN policy")
+        return self.policy.alphas(dqn_state(inputs.state, inputs.z_gat, inputs.z_vgae))
+
+    def fuse(self, method: str, inputs: FusedScores) -> np.ndarray:
+        """The fused score of ``method`` (``gat`` and ``vgae`` give the input alone)."""
+        if method == "gat":
+            return inputs.z_gat
+        if method == "vgae":
+            return inputs.z_vgae
+        if method == "dqn":
+            alpha = self.alphas(inputs)
+            u_g = sigmoid(inputs.z_gat - self.dqn_centers[0])
+            u_v = sigmoid(inputs.z_vgae - self.dqn_centers[1])
+            return alpha * u_g + (1 - alpha) * u_v
+        return simple_fusion(method, inputs.z_gat, inputs.z_vgae, self.logistic)
+
+    @property
+    def methods(self) -> tuple[str, ...]:
+        return tuple(m for m in FUSION_METHODS if m != "dqn" or self.policy is not None)
+
+    # --------------------------------------------------------------- checkpoint
+    def to_checkpoint(self) -> dict[str, Any]:
+        ckpt: dict[str, Any] = {
+            "kind": "fusion",
+            "normalisers": {k: v.to_json() for k, v in self.normalisers.items()},
+            "method": self.method,
+            "thresholds": {k: t.to_json() for k, t in self.thresholds.items()},
+            "calibration": {k: r.to_json() for k, r in self.calibration.items()},
+            "seconds": self.seconds,
+            "dqn_centers": list(self.dqn_centers),
+            "scale_floors": list(self.scale_floors),
+            "selection": self.selection,
+        }
+        if self.logistic is not None:
+            ckpt["logistic"] = torch.from_numpy(self.logistic)
+        if self.policy is not None:
+            ckpt["qnet"] = {k: v.cpu() for k, v in self.policy.qnet.state_dict().items()}
+            ckpt["state_dim"] = int(self.policy.mean.shape[0])
+            ckpt["hidden"] = int(self.policy.qnet.net[0].out_features)  # type: ignore[index]
+            ckpt["state_mean"] = torch.from_numpy(self.policy.mean)
+            ckpt["state_std"] = torch.from_numpy(self.policy.std)
+        return ckpt
+
+    @classmethod
+    def from_checkpoint(cls, ckpt: dict[str, Any]) -> FusionModel:
+        policy = None
+        if "qnet" in ckpt:
+            qnet = QNetwork(int(ckpt["state_dim"]), int(ckpt["hidden"]))
+            qnet.load_state_dict(ckpt["qnet"])
+            qnet.eval()
+            policy = FusionPolicy(qnet, ckpt["state_mean"].numpy(), ckpt["state_std"].numpy())
+        return cls(
+            normalisers={k: Normaliser.from_json(v) for k, v in ckpt["normalisers"].items()},
+            method=str(ckpt["method"]),
+            thresholds={k: Threshold.from_json(v) for k, v in ckpt["thresholds"].items()},
+            calibration={k: CalibrationRule.from_json(v) for k, v in ckpt["calibration"].items()},
+            seconds=float(ckpt["seconds"]),
+            logistic=ckpt["logistic"].numpy() if "logistic" in ckpt else None,
+            policy=policy,
+            dqn_centers=tuple(float(c) for c in ckpt["dqn_centers"]),  # type: ignore[arg-type]
+            scale_floors=tuple(float(c) for c in ckpt["scale_floors"]),  # type: ignore[arg-type]
+            selection=dict(ckpt.get("selection", {})),
+        )

@@ -1,0 +1,94 @@
+"""The held-out results table: every row names its split and protocol, every F1 stands
+beside the flag-everything F1 of the same windows, and a row no better than flagging
+everything is marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from canids_core import format_table
+
+__all__ = ["COLUMNS", "format_results_table"]
+
+COLUMNS = (
+    "split",
+    "protocol",
+    "model",
+    "params",
+    "windows",
+    "attacks",
+    "f1",
+    "flag-all f1",
+    "precision",
+    "recall",
+    "fpr",
+    "alarms/h",
+    "auroc",
+    "auprc",
+)
+
+
+def _num(value: Any, digits: int = 3) -> str:
+    return "undefined" if value is None else f"{value:.{digits}f}"
+
+
+def _f1(row: dict[str, Any]) -> str:
+    text = _num(row["f1"])
+    return text + " ≈flag-all" if row.get("near_flag_all") else text
+
+
+def format_results_table(
+    rows: list[dict[str, Any]],
+    dataset: str,
+    size: str,
+    fusion: Any = None,
+    audits: dict[str, Any] | None = None,
+) -> str:
+    head = [
+        f"Held-out results: {dataset} ({size}). Protocols: frozen = thresholds fitted on "
+        "validation and frozen; calibrated = each test capture's unlabeled clean start "
+        "sets its own normalisation and threshold (those windows are not scored)."
+    ]
+    if fusion is not None:
+        head.append(
+            f"Fusion: {fusion.method} (chosen on validation); calibration: "
+            f"{fusion.calibration[fusion.method].label()}."
+        )
+    body = []
+    notes = []
+    for r in rows:
+        split = r["split"] + ("" if r["held_out"] else " (validation, not held out)")
+        body.append(
+            [
+                split,
+                r["protocol"],
+                r["model"],
+                f"{r['parameters']:,}",
+                r["n"],
+                r["positives"],
+                _f1(r),
+                _num(r["flag_all_f1"]),
+                _num(r["precision"]),
+                _num(r["recall"]),
+                _num(r["fpr"]),
+                _num(r["false_alarms_per_hour"], 1),
+                _num(r["auroc"]),
+                _num(r["auprc"]),
+            ]
+        )
+        if r.get("note") and (r["split"], r["note"]) not in notes:
+            notes.append((r["split"], r["note"]))
+    lines = [*head, "", format_table(list(COLUMNS), body, style="markdown")]
+    lines += [f"- {split}: {note}" for split, note in notes]
+    lines.append(
+        "- ≈flag-all: F1 within 0.01 of flagging every window (no information beyond the "
+        "attack share)."
+    )
+    for split, a in (audits or {}).items():
+        if a["captures_with_attack_in_calibration"]:
+            lines.append(
+                f"- audit {split}: {a['captures_with_attack_in_calibration']} of "
+                f"{a['captures']} captures have an attack inside their calibration windows "
+                "(reported, never used for tuning)"
+            )
+    return "\n".join(lines)
