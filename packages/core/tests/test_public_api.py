@@ -24,3 +24,19 @@ def test_no_heavy_import():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_public_name_is_loaded_lazily():
+    assert set(canids_core._LAZY) == set(canids_core.__all__) - {"__version__"}
+    assert set(dir(canids_core)) >= set(canids_core.__all__)
+
+
+def test_errors_tables_and_names_cost_no_pydantic():
+    """What every command's ``--help`` imports stays standard library only."""
+    code = (
+        "import sys, canids_core; "
+        "canids_core.CanidsError, canids_core.format_table, canids_core.check_name; "
+        "print('pydantic' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
