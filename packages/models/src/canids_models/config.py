@@ -23,7 +23,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from canids_core import describe_validation_error, field_path
+from canids_core import describe_validation_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from .errors import ConfigError
@@ -238,38 +238,15 @@ def _parse_override(item: str) -> tuple[str, str, Any]:
 
 
 def _apply_overrides(config: RunConfig, overrides: list[str] | tuple[str, ...]) -> RunConfig:
-    """All ``--set`` items at once (a later item wins), validated together, so that
-    ``--set dqn.buffer=100 --set dqn.batch_size=50`` is accepted in either order.
-
-    Each error names the item it comes from (see :func:`_override_source`).
-    """
-    parsed = [(item, *_parse_override(item)) for item in overrides]
-    if not parsed:
-        return config
-    combined: dict[str, dict[str, Any]] = {}
-    for _, section, key, value in parsed:
-        combined.setdefault(section, {})[key] = value
-    try:
-        return RunConfig.model_validate(_deep_merged(config.to_dict(), combined))
-    except ValidationError as exc:
-        # One line per error (describe_validation_error's contract), each with its own source.
-        lines = describe_validation_error(exc, "--set", known=_known_keys()).splitlines()
-        errors = exc.errors(include_url=False)
-        sourced = [
-            _override_source(parsed, field_path(tuple(err["loc"]))) + line.removeprefix("--set")
-            for line, err in zip(lines, errors, strict=True)
-        ]
-        raise ConfigError("\n".join(sourced)) from exc
-
-
-def _override_source(parsed: list[tuple[str, str, str, Any]], path: str) -> str:
-    """The ``--set`` item(s) an error at ``path`` comes from: the last one that set that key,
-    else those that changed its section (``dqn.buffer=10`` refuses the default
-    ``dqn.batch_size``), else all of them."""
-    exact = [item for item, section, key, _ in parsed if f"{section}.{key}" == path]
-    section = path.split(".")[0]
-    culprits = exact[-1:] or [i for i, s, _, _ in parsed if s == section] or [i for i, *_ in parsed]
-    return " ".join(f"--set {item}" for item in dict.fromkeys(culprits))
+    """``--set`` items applied one after another, each validated on the config so far (as
+    before the move to pydantic): a bad value is refused even when a later item sets the
+    key again, and each refusal names its item. Values that must agree with each other
+    are set in an order that keeps them valid (``dqn.batch_size`` before a smaller
+    ``dqn.buffer``), which the error says."""
+    for item in overrides:
+        section, key, value = _parse_override(item)
+        config = config.merged({section: {key: value}}, f"--set {item}")
+    return config
 
 
 def load_config(
