@@ -80,7 +80,7 @@ def test_dry_run_prints_every_script_and_the_graph(cache_dir: Path, tmp_path: Pa
         (["--walltime", "2h"], "not a SLURM time"),
         (["--profile", "osc", "--gpu-type", "tpu"], "no GPU kind 'tpu'"),
         (["--profile", "/no/such/profile.toml"], "cluster profile /no/such/profile.toml"),
-        (["--run", "a;b"], "not a safe name"),
+        (["--run", "a;b"], "run name 'a;b' is not allowed"),
     ],
 )
 def test_bad_submissions_fail_before_sbatch(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -64,9 +65,16 @@ def _args(workdir: Path, runs: str, executor: str, *args: str) -> list[str]:
     ]
 
 
-def _submit(workdir: Path, *args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(submit_main, _args(workdir, "runs", "local", *args))
+def _submit(workdir: Path, *args: str, runs: str = "runs") -> tuple[int, str]:
+    result = CliRunner().invoke(submit_main, _args(workdir, runs, "local", *args))
     return result.exit_code, result.output
+
+
+def _copy_runs(workdir: Path, source: str, target: str) -> str:
+    """A private copy of a finished runs folder, for a test that breaks an artifact: the
+    module's shared runs stay intact whatever order the tests run in."""
+    shutil.copytree(workdir / source, workdir / target)
+    return target
 
 
 def _submit_ray(workdir: Path, runs: str, *args: str) -> tuple[int, str]:
@@ -97,6 +105,14 @@ def local_teacher(workdir: Path) -> tuple[str, str]:
     return out, _results(workdir, "runs")
 
 
+@pytest.fixture(scope="module")
+def ray_teacher(workdir: Path) -> str:
+    """The teacher pipeline, Ray executor, into ``runs_ray``: its output."""
+    code, out = _submit_ray(workdir, "runs_ray", "teacher")
+    assert code == 0, out
+    return out
+
+
 @pytest.mark.slow
 def test_local_teacher_runs_in_order(workdir: Path, local_teacher: tuple[str, str]) -> None:
     out, _ = local_teacher
@@ -121,9 +137,10 @@ def test_local_teacher_runs_in_order(workdir: Path, local_teacher: tuple[str, st
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_ray_teacher_gives_the_local_results(workdir: Path, local_teacher: tuple[str, str]) -> None:
-    code, out = _submit_ray(workdir, "runs_ray", "teacher")
-    assert code == 0, out
+def test_ray_teacher_gives_the_local_results(
+    workdir: Path, local_teacher: tuple[str, str], ray_teacher: str
+) -> None:
+    out = ray_teacher
     assert "started a local cluster" in out
     assert "dashboard: " in out
     assert "logs: " in out
@@ -147,15 +164,14 @@ def test_ray_teacher_gives_the_local_results(workdir: Path, local_teacher: tuple
 
 @pytest.mark.slow
 @pytest.mark.ray
-def test_ray_failing_stage_stops_its_dependants(workdir: Path) -> None:
-    if not (workdir / "runs_ray").exists():
-        pytest.skip("needs the Ray teacher run of the test before")
-    (workdir / "runs_ray" / "default" / "demo" / "teacher" / "gat" / "checkpoint.pt").unlink()
-    code, out = _submit_ray(workdir, "runs_ray", "teacher", "--from-stage", "fusion")
+def test_ray_failing_stage_stops_its_dependants(workdir: Path, ray_teacher: str) -> None:
+    runs = _copy_runs(workdir, "runs_ray", "runs_ray_failing")
+    (workdir / runs / "default" / "demo" / "teacher" / "gat" / "checkpoint.pt").unlink()
+    code, out = _submit_ray(workdir, runs, "teacher", "--from-stage", "fusion")
     assert code == 1
     assert "stage fusion (teacher) of pipeline teacher on demo failed" in out
     assert "--from-stage fusion" in out
-    record = _record(workdir, "runs_ray")
+    record = _record(workdir, runs)
     assert record["status"] == "failed"
     assert record["failed_stage"] == "fusion"
     assert [s["status"] for s in record["stages"]] == ["skipped", "skipped", "failed", "not run"]
@@ -165,22 +181,23 @@ def test_ray_failing_stage_stops_its_dependants(workdir: Path) -> None:
 
 @pytest.mark.slow
 def test_local_restart_and_failure(workdir: Path, local_teacher: tuple[str, str]) -> None:
-    code, out = _submit(workdir, "teacher", "--from-stage", "fusion")
+    runs = _copy_runs(workdir, "runs", "runs_restart")
+    code, out = _submit(workdir, "teacher", "--from-stage", "fusion", runs=runs)
     assert code == 0, out
     assert "skipping teacher/vgae: artifact vgae is DONE" in out
     assert "skipping teacher/gat_curriculum: artifact gat is DONE" in out
-    statuses = [s["status"] for s in _record(workdir)["stages"]]
+    statuses = [s["status"] for s in _record(workdir, runs)["stages"]]
     assert statuses == ["skipped", "skipped", "completed", "completed"]
 
     # A failing stage stops the chain: with the GAT's weights gone (DONE stays, so
     # preflight passes) fusion fails inside the stage, and evaluate never runs.
-    (workdir / "runs" / "default" / "demo" / "teacher" / "gat" / "checkpoint.pt").unlink()
-    code, out = _submit(workdir, "teacher", "--from-stage", "fusion")
+    (workdir / runs / "default" / "demo" / "teacher" / "gat" / "checkpoint.pt").unlink()
+    code, out = _submit(workdir, "teacher", "--from-stage", "fusion", runs=runs)
     assert code == 1
     assert "stage fusion (teacher) of pipeline teacher on demo failed" in out
     assert "--from-stage fusion" in out
     assert "log: " in out
-    record = _record(workdir)
+    record = _record(workdir, runs)
     assert record["status"] == "failed"
     assert record["failed_stage"] == "fusion"
     assert [s["status"] for s in record["stages"]] == ["skipped", "skipped", "failed", "not run"]

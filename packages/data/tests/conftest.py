@@ -29,6 +29,12 @@ REAL_DATA_ENV = "CANIDS_REAL_DATA"
 DEFAULT_REAL_DATA = REPO_ROOT.parent / "shared" / "data" / "real"
 
 
+def running_in_ci() -> bool:
+    """CI counts as set for any non-empty value other than ``0`` and ``false`` (``CI=1``,
+    ``CI=yes``, ``CI=true``: runners spell it differently)."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false")
+
+
 def locate_real_data() -> tuple[Path | None, str]:
     """The real-capture root (``$CANIDS_REAL_DATA`` or ``<repo>/../shared/data/real``)
     and, when it is absent, why."""
@@ -50,13 +56,13 @@ def locate_real_data() -> tuple[Path | None, str]:
 def real_data_root() -> Path:
     """Folder of the real captures (``hcrl_sa/``, ``set_01/``).
 
-    Skips the test when the data is absent, except under CI (``CI=true``), where
-    missing data is a failure: CI is expected to provide it.
+    Skips the test when the data is absent, except under CI, where missing data is a
+    failure: CI is expected to provide it.
     """
     root, why = locate_real_data()
     if root is None:
-        if os.environ.get("CI", "").strip().lower() == "true":
-            pytest.fail(f"{why}; CI=true requires the real data", pytrace=False)
+        if running_in_ci():
+            pytest.fail(f"{why}; CI={os.environ['CI']} requires the real data", pytrace=False)
         pytest.skip(why)
     return root
 

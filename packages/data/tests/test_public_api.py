@@ -37,3 +37,18 @@ def test_dataset_is_loaded_lazily_and_unknown_names_fail():
     assert canids_data.CachedGraphDataset is CachedGraphDataset
     with pytest.raises(AttributeError, match="NoSuchThing"):
         canids_data.NoSuchThing  # noqa: B018
+
+
+def test_readme_example_runs_on_the_demo(demo_root, tmp_path, monkeypatch):
+    """The README's example, on the demo captures instead of hcrl_sa (the only changes:
+    the dataset, its folder and a batch that fits the demo's training split)."""
+    block = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)[0]
+    for real, demo in (('"hcrl_sa"', '"demo"'), ('"/data/hcrl_sa"', "DEMO_ROOT"), ("1024", "64")):
+        assert real in block, f"the README example changed: update this test ({real})"
+        block = block.replace(real, demo)
+    monkeypatch.chdir(tmp_path)  # the example's cache is ./cache
+    names = {"DEMO_ROOT": demo_root}
+    exec(compile(block, str(README), "exec"), names)
+    assert len(names["train"]) == len(names["nodes"]) == len(names["edges"]) > 64
+    assert names["batch"].num_graphs == 64
+    assert (tmp_path / "cache" / "demo" / "manifest.json").is_file()

@@ -1,5 +1,6 @@
 """Readers on the real captures (``real_data_root``: ``$CANIDS_REAL_DATA`` or
-``<repo>/../shared/data/real``); skipped when absent, a failure under ``CI=true``.
+``<repo>/../shared/data/real``); skipped when absent, a failure under CI (``CI`` set to
+anything but ``0`` or ``false``).
 
 Counts are those of ``shared/data/README.md``."""
 

@@ -5,10 +5,13 @@ session, read-only).
 ``tiny_overrides(size)`` gives ``--set`` items for models small enough to train in well
 under a second per epoch on two shared cores, on the CPU (where runs are bit-for-bit
 reproducible; ``test_gpu.py`` covers CUDA). ``pipelines`` runs the teacher and the
-distilled student pipeline once per session, stage by stage exactly as ``canids-train``
-does (config → preflight → StageContext → run_stage), into a session runs dir that
-tests only read. A test that changes artifacts copies them into its own store
-(``copy_artifacts``).
+distilled student pipeline once per session into a session runs dir that tests only read.
+A test that changes artifacts copies them into its own store (``copy_artifacts``).
+
+These tests call the library's own entry point, ``run_stage(stage, StageContext(...))``,
+directly (``run_demo_stage``): they test canids-models, not the command line. What
+``canids-train`` adds (options, preflight before any write, the result line, exit codes)
+is tested on the real command in ``apps/canids-cli/tests`` and the root ``tests/``.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 import pytest
 from canids_data import BuildConfig, CachedGraphDataset, CacheManager
 from canids_data.synthetic import write_demo_dataset
-from canids_models import ArtifactStore, StageContext, StageOutcome, load_config, preflight
+from canids_models import ArtifactStore, StageContext, StageOutcome, load_config
 from canids_models.stages import run_stage
 
 DATASET = "demo"
@@ -163,7 +166,7 @@ def make_context(
     )
 
 
-def run_like_cli(
+def run_demo_stage(
     demo: Demo,
     store: ArtifactStore,
     stage: str,
@@ -174,15 +177,10 @@ def run_like_cli(
     log: list[str] | None = None,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> StageOutcome:
-    """What ``canids-train STAGE`` does between parsing its options and the result line."""
-    config = load_config(size, None, list(overrides))
-    preflight(
-        store, DATASET, size, [stage], distill_from=distill_from, cache=CacheManager(demo.cache_dir)
-    )
+    """``run_stage`` on the demo cache with a context built from ``overrides``."""
     ctx = make_context(
         demo, store, size, overrides, distill_from=distill_from, log=log, on_epoch=on_epoch
     )
-    assert ctx.config == config
     return run_stage(stage, ctx)
 
 
@@ -197,13 +195,14 @@ def make_ctx(demo: Demo) -> Callable[..., StageContext]:
 
 
 @pytest.fixture
-def run_cli_stage(demo: Demo) -> Callable[..., StageOutcome]:
-    """``run_cli_stage(store, stage, size, overrides, distill_from=, log=, on_epoch=)``."""
+def run_stage_on_demo(demo: Demo) -> Callable[..., StageOutcome]:
+    """``run_stage_on_demo(store, stage, size, overrides, distill_from=, log=, on_epoch=)``:
+    the library's ``run_stage``, not the command line (see the module docstring)."""
 
     def run(
         store: ArtifactStore, stage: str, size: str, overrides: list[str], **kw: Any
     ) -> StageOutcome:
-        return run_like_cli(demo, store, stage, size, overrides, **kw)
+        return run_demo_stage(demo, store, stage, size, overrides, **kw)
 
     return run
 
@@ -226,7 +225,7 @@ def pipelines(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Pipelines
     for size, stages in (("teacher", TEACHER_STAGES), ("student", STUDENT_STAGES)):
         for stage, distill_from, extra in stages:
             log: list[str] = []
-            result.outcomes[(size, stage)] = run_like_cli(
+            result.outcomes[(size, stage)] = run_demo_stage(
                 demo, store, stage, size, tiny(size, *extra), distill_from=distill_from, log=log
             )
             result.logs[(size, stage)] = log

@@ -53,28 +53,34 @@ def test_unknown_keys_and_files_are_refused(store):
         store.path(DS, SIZE, "gat", "../../checkpoint.pt")
 
 
-@pytest.mark.parametrize("bad", ["../x", "a/b", "$(id)", "..", ".", "", ".hidden", "a b", "x;rm"])
+@pytest.mark.parametrize(
+    "bad", ["../x", "a/b", "$(id)", "..", ".", "", ".hidden", "a b", "x;rm", "-x", "a" * 65]
+)
 def test_unsafe_names_are_rejected(tmp_path, bad):
-    with pytest.raises(ArtifactError, match="is not a safe name"):
+    """The one canids name rule (canids_core.check_name), each refusal naming its kind."""
+    rule = r"is not allowed: use 1 to 64 characters"
+    with pytest.raises(ArtifactError, match=f"^run name .* {rule}"):
         ArtifactStore(tmp_path, bad)
     store = ArtifactStore(tmp_path, "ok")
-    with pytest.raises(ArtifactError, match="not a safe name"):
+    with pytest.raises(ArtifactError, match=f"^dataset name .* {rule}"):
         store.dir(bad, SIZE, "gat")
-    with pytest.raises(ArtifactError, match="not a safe name"):
+    with pytest.raises(ArtifactError, match=f"^size name .* {rule}"):
         store.dir(DS, bad, "gat")
-    with pytest.raises(ArtifactError, match="not a safe name"):
+    with pytest.raises(ArtifactError, match=f"^pipeline name .* {rule}"):
         store.pipeline_record(DS, bad, "teacher")
-    with pytest.raises(ArtifactError, match="not a safe name"):
+    with pytest.raises(ArtifactError, match=f"^size name .* {rule}"):
         store.pipeline_record(DS, "teacher", bad)
-    with pytest.raises(ArtifactError, match="not a safe name"):
+    with pytest.raises(ArtifactError, match=f"^stage name .* {rule}"):
         store.stage_log(DS, "teacher", "teacher", bad)
     assert not any(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("good", ["default", "exp-1", "hcrl_sa", "set_01", "run.2"])
+@pytest.mark.parametrize("good", ["default", "exp-1", "hcrl_sa", "set_01", "run.2", "a" * 64])
 def test_safe_names_are_accepted(tmp_path, good):
     store = ArtifactStore(tmp_path, good)
     assert store.dir(good, SIZE, "gat").is_relative_to(tmp_path.resolve())
+    assert store.dir(good, SIZE, "gat").name == "gat"
+    assert store.stage_log(good, "teacher", "teacher", good).name == f"{good}.log"
 
 
 def test_writes_are_atomic_and_leave_no_temp_files(store):

@@ -136,7 +136,7 @@ def test_epoch_views_share_the_training_store(train_split):
 
 
 def test_a_curriculum_stage_trains_on_views(
-    pipelines, copy_artifacts, run_cli_stage, tiny_overrides, monkeypatch
+    pipelines, copy_artifacts, run_stage_on_demo, tiny_overrides, monkeypatch
 ):
     """A real gat_curriculum run: each epoch's dataset is a view on the training store."""
     store = copy_artifacts(pipelines.store, [("teacher", "vgae")])
@@ -149,7 +149,7 @@ def test_a_curriculum_stage_trains_on_views(
         return view
 
     monkeypatch.setattr(CachedGraphDataset, "subset", spy)
-    m = run_cli_stage(store, "gat_curriculum", "teacher", tiny_overrides("teacher")).metrics
+    m = run_stage_on_demo(store, "gat_curriculum", "teacher", tiny_overrides("teacher")).metrics
     epoch_views = [(base, v) for base, v in views if base.split == "train" and base._index is None]
     assert len(epoch_views) == m["epochs_run"] == 2
     for (base, view), record in zip(epoch_views, m["history"], strict=True):

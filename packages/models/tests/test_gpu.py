@@ -12,12 +12,12 @@ pytestmark = [
 ]
 
 
-def test_stages_run_on_cuda(tmp_path, run_cli_stage, tiny_overrides):
+def test_stages_run_on_cuda(tmp_path, run_stage_on_demo, tiny_overrides):
     store = ArtifactStore(tmp_path / "runs")
     overrides = tiny_overrides("teacher", "train.device=cuda", "train.backend=auto")
     log: list[str] = []
     for stage in ("vgae", "gat_curriculum", "fusion", "evaluate"):
-        outcome = run_cli_stage(store, stage, "teacher", overrides, log=log)
+        outcome = run_stage_on_demo(store, stage, "teacher", overrides, log=log)
         config = store.read_json("demo", "teacher", outcome.artifact, "config.json")
         assert config["device"].startswith("cuda")
     rows = store.read_json("demo", "teacher", "results", "metrics.json")["rows"]

@@ -88,6 +88,10 @@ def test_fusion_is_never_worse_than_its_better_input_on_validation(pipelines, si
     assert 0.0 <= m["alpha_mean"] <= 1.0
 
 
+def _ratio(num: float, den: float) -> float | None:
+    return None if den == 0 else num / den
+
+
 @pytest.mark.parametrize("size", ["teacher", "student"])
 def test_results_name_every_split_and_only_val_is_not_held_out(pipelines, demo, size):
     store = pipelines.store
@@ -106,8 +110,28 @@ def test_results_name_every_split_and_only_val_is_not_held_out(pipelines, demo, 
         assert r["n"] == len(ds)
         assert r["positives"] == int(ds.labels().sum())
         assert r["threshold"] == m["thresholds"][r["model"]]["value"]
-        for k in METRIC_COLUMNS:
-            assert r[k] is None or 0.0 <= r[k] <= 1.0 or (k == "mcc" and -1 <= r[k] <= 1)
+        # Every metric is the value its confusion matrix gives (None only where its
+        # denominator is empty), so an all-undefined row cannot pass.
+        c = r["confusion"]
+        tp, fp, tn, fn = c["tp"], c["fp"], c["tn"], c["fn"]
+        assert (tp + fp + tn + fn, tp + fn) == (r["n"], r["positives"])
+        expected = {
+            "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+            "precision": _ratio(tp, tp + fp),
+            "recall": _ratio(tp, tp + fn),
+            "accuracy": _ratio(tp + tn, r["n"]),
+            "fpr": _ratio(fp, fp + tn),
+            "mcc": _ratio(
+                tp * tn - fp * fn, ((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) ** 0.5
+            ),
+        }
+        for k, value in expected.items():
+            assert r[k] == (None if value is None else pytest.approx(value)), (r["split"], k)
+        # The demo's splits all hold both classes: these metrics must exist there.
+        assert 0 < r["positives"] < r["n"], r["split"]
+        for k in ("f1", "recall", "accuracy", "fpr", "auroc"):
+            assert r[k] is not None, (r["split"], r["model"], k)
+        assert 0.0 <= r["auroc"] <= 1.0
     # Thresholds were fitted on validation and frozen: they are the checkpoints' own.
     assert m["thresholds"]["gat"] == store.load(DS, size, "gat")["threshold"]
     assert m["thresholds"]["vgae"] == store.load(DS, size, "vgae")["threshold"]
@@ -151,7 +175,7 @@ def test_distilling_fusion_is_refused(pipelines, copy_artifacts, make_ctx, tiny_
 
 
 def test_fusion_falls_back_when_the_dqn_is_worse(
-    pipelines, copy_artifacts, run_cli_stage, make_ctx, tiny_overrides, monkeypatch
+    pipelines, copy_artifacts, run_stage_on_demo, make_ctx, tiny_overrides, monkeypatch
 ):
     """A DQN that picks the worse input for every graph: fusion records the fallback and
     uses the better input alone, so its validation F1 is that input's."""
@@ -180,7 +204,7 @@ def test_fusion_falls_back_when_the_dqn_is_worse(
     monkeypatch.setattr(fusion_stage, "collect_outputs", outputs)
     monkeypatch.setattr(fusion_stage, "train_dqn", adversary)
     log: list[str] = []
-    m = run_cli_stage(store, "fusion", "teacher", tiny_overrides("teacher"), log=log).metrics
+    m = run_stage_on_demo(store, "fusion", "teacher", tiny_overrides("teacher"), log=log).metrics
     assert m["val_f1"]["gat"] == 1.0
     assert m["val_f1"]["fusion_dqn"] < 1.0
     assert m["fallback"]["alpha"] == 1.0

@@ -44,3 +44,26 @@ def test_version_matches_the_package_metadata():
 def test_unknown_names_fail():
     with pytest.raises(AttributeError, match="NoSuchThing"):
         canids_models.NoSuchThing  # noqa: B018
+
+
+def test_readme_example_runs_on_the_demo(demo, tmp_path, monkeypatch, tiny_overrides):
+    """The README's example, on the demo cache instead of hcrl_sa, with a tiny model (the
+    only changes: the dataset, the cache folder and the ``--set`` items)."""
+    import re
+
+    block = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)[0]
+    changes = (
+        ('"hcrl_sa"', '"demo"'),
+        ('cache_dir="cache"', "cache_dir=CACHE_DIR"),
+        ('["train.epochs=5"]', "TINY"),
+    )
+    for real, demo_value in changes:
+        assert real in block, f"the README example changed: update this test ({real})"
+        block = block.replace(real, demo_value)
+    monkeypatch.chdir(tmp_path)  # the example's runs folder is ./runs
+    names = {"CACHE_DIR": demo.cache_dir, "TINY": tiny_overrides("teacher")}
+    exec(compile(block, str(README), "exec"), names)
+    outcome = names["outcome"]
+    assert outcome.stage == "vgae"
+    assert canids_models.ArtifactStore(tmp_path / "runs").is_done("demo", "teacher", "vgae")
+    assert set(outcome.paths) >= {"checkpoint", "metrics", "config", "done"}

@@ -31,12 +31,14 @@ def gat_overrides(tiny_overrides) -> list[str]:
 
 
 @pytest.mark.parametrize("stage", ["gat", "vgae"])
-def test_a_killed_stage_resumes_at_the_next_epoch(tmp_path, run_cli_stage, tiny_overrides, stage):
+def test_a_killed_stage_resumes_at_the_next_epoch(
+    tmp_path, run_stage_on_demo, tiny_overrides, stage
+):
     overrides = tiny_overrides(SIZE, "train.epochs=3", "train.patience=10")
     store = ArtifactStore(tmp_path / "runs")
     artifact = "gat" if stage == "gat" else "vgae"
     with pytest.raises(KilledError):
-        run_cli_stage(store, stage, SIZE, overrides, on_epoch=kill_after(2))
+        run_stage_on_demo(store, stage, SIZE, overrides, on_epoch=kill_after(2))
     state = store.path(DS, SIZE, artifact, "train_state.pt")
     assert state.is_file()
     assert not store.is_done(DS, SIZE, artifact)
@@ -47,7 +49,7 @@ def test_a_killed_stage_resumes_at_the_next_epoch(tmp_path, run_cli_stage, tiny_
 
     log: list[str] = []
     reported: list[int] = []
-    outcome = run_cli_stage(
+    outcome = run_stage_on_demo(
         store, stage, SIZE, overrides, log=log, on_epoch=lambda r: reported.append(r["epoch"])
     )
     m = outcome.metrics
@@ -65,15 +67,15 @@ def test_a_killed_stage_resumes_at_the_next_epoch(tmp_path, run_cli_stage, tiny_
 
 
 @pytest.mark.parametrize("stage", ["gat", "vgae"])
-def test_resume_gives_the_uninterrupted_result(tmp_path, run_cli_stage, gat_overrides, stage):
+def test_resume_gives_the_uninterrupted_result(tmp_path, run_stage_on_demo, gat_overrides, stage):
     """On CPU, model, optimizer and RNG state travel and batches and negatives are seeded
     per epoch, so a resumed run is the same run."""
     straight = ArtifactStore(tmp_path / "a")
     resumed = ArtifactStore(tmp_path / "b")
-    m1 = run_cli_stage(straight, stage, SIZE, gat_overrides).metrics
+    m1 = run_stage_on_demo(straight, stage, SIZE, gat_overrides).metrics
     with pytest.raises(KilledError):
-        run_cli_stage(resumed, stage, SIZE, gat_overrides, on_epoch=kill_after(1))
-    m2 = run_cli_stage(resumed, stage, SIZE, gat_overrides).metrics
+        run_stage_on_demo(resumed, stage, SIZE, gat_overrides, on_epoch=kill_after(1))
+    m2 = run_stage_on_demo(resumed, stage, SIZE, gat_overrides).metrics
     assert m2["resumed_from"] == 1
     assert m1["resumed_from"] is None
 
@@ -87,20 +89,22 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, run_cli_stage, gat_over
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_another_config_ignores_the_stale_state(tmp_path, run_cli_stage, gat_overrides):
+def test_another_config_ignores_the_stale_state(tmp_path, run_stage_on_demo, gat_overrides):
     store = ArtifactStore(tmp_path / "runs")
     # A finished run, then a rerun with another config that is killed: the old DONE
     # record is gone (begin removed it), so nothing takes the half-written artifact.
-    run_cli_stage(store, "gat", SIZE, gat_overrides)
+    run_stage_on_demo(store, "gat", SIZE, gat_overrides)
     assert store.is_done(DS, SIZE, "gat")
     with pytest.raises(KilledError):
-        run_cli_stage(store, "gat", SIZE, [*gat_overrides, "train.seed=1"], on_epoch=kill_after(2))
+        run_stage_on_demo(
+            store, "gat", SIZE, [*gat_overrides, "train.seed=1"], on_epoch=kill_after(2)
+        )
     assert not store.is_done(DS, SIZE, "gat")
     assert store.path(DS, SIZE, "gat", "train_state.pt").is_file()
 
     log: list[str] = []
     other = [*gat_overrides, "train.lr=0.002"]
-    m = run_cli_stage(store, "gat", SIZE, other, log=log).metrics
+    m = run_stage_on_demo(store, "gat", SIZE, other, log=log).metrics
     assert m["resumed_from"] is None
     assert [h["epoch"] for h in m["history"]] == [0, 1, 2]
     assert any("ignoring" in line and "another config" in line for line in log)
@@ -111,19 +115,19 @@ def test_another_config_ignores_the_stale_state(tmp_path, run_cli_stage, gat_ove
 
 
 def test_a_run_killed_after_its_early_stop_is_not_trained_further(
-    tmp_path, run_cli_stage, tiny_overrides
+    tmp_path, run_stage_on_demo, tiny_overrides
 ):
     """lr≈0: validation F1 never improves, so patience=1 stops after epoch 1. A kill right
     after that epoch was saved must not buy the run another epoch on resume."""
     overrides = tiny_overrides(SIZE, "train.epochs=5", "train.patience=1", "train.lr=1e-12")
-    straight = run_cli_stage(ArtifactStore(tmp_path / "a"), "gat", SIZE, overrides).metrics
+    straight = run_stage_on_demo(ArtifactStore(tmp_path / "a"), "gat", SIZE, overrides).metrics
     assert straight["stopped_early"] is True
     assert straight["epochs_run"] == 2
     store = ArtifactStore(tmp_path / "b")
     with pytest.raises(KilledError):
-        run_cli_stage(store, "gat", SIZE, overrides, on_epoch=kill_after(2))
+        run_stage_on_demo(store, "gat", SIZE, overrides, on_epoch=kill_after(2))
     reported: list[int] = []
-    resumed = run_cli_stage(
+    resumed = run_stage_on_demo(
         store, "gat", SIZE, overrides, on_epoch=lambda r: reported.append(r["epoch"])
     ).metrics
     assert reported == []

@@ -1,4 +1,9 @@
-"""Terminal output shared by the commands: errors with their fix, tables, sizes."""
+"""Terminal output shared by the commands: errors with their fix, sizes, split order.
+
+Tables are canids-core's one printer, ``canids_core.format_table``: numbers align right,
+text left. ``table`` is the same function under its old name, for the commands that still
+import it from here.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,11 @@ import sys
 from typing import NoReturn
 
 import click
+from canids_core import format_table
 
 __all__ = ["fail", "human_bytes", "split_order", "table"]
+
+table = format_table
 
 
 def fail(exc: Exception, code: int = 1) -> NoReturn:
@@ -22,20 +30,6 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
-
-
-def table(header: list[str], rows: list[list[str]], indent: int = 0) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    pad = " " * indent
-
-    def line(r: list[str]) -> str:
-        first = str(r[0]).ljust(widths[0])
-        rest = [str(c).rjust(w) for c, w in zip(r[1:], widths[1:], strict=True)]
-        return pad + "  ".join([first, *rest])
-
-    return "\n".join(
-        [line(header), pad + "  ".join("-" * w for w in widths), *(line(r) for r in rows)]
-    )
 
 
 def split_order(name: str) -> tuple[int, str]:

@@ -1,4 +1,8 @@
-"""``canids-cache build|verify|status``: the only way a graph cache comes to exist."""
+"""``canids-cache build|verify|status``: the only way a graph cache comes to exist.
+
+canids-data (numpy, zarr, the readers) is imported inside each command, not here, so that
+``canids-cache --help`` answers at once.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,22 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from canids_data import (
-    EXIT_CODES,
-    BuildConfig,
-    BuildProgress,
-    CacheError,
-    CacheManager,
-    CanidsDataError,
-    VerifyStatus,
-    get_dataset,
-    resolve_root,
-)
-from canids_data.cache.manifest import load_manifest
-from canids_data.synthetic import write_demo_dataset
+from canids_core import CanidsError, format_table
 
-from ._console import fail, human_bytes, split_order, table
+from ._console import fail, human_bytes, split_order
+
+if TYPE_CHECKING:
+    from canids_data import BuildProgress, CacheManager
 
 __all__ = ["main"]
 
 
 def _manager(ctx: click.Context) -> CacheManager:
+    from canids_data import CacheManager
+
     obj = ctx.ensure_object(dict)
     mgr = CacheManager(obj.get("cache_dir"), datasets_file=obj.get("datasets_file"))
     # One cache location, said by every command (to stderr when stdout is JSON).
@@ -139,6 +137,9 @@ def build(
     seed: int,
 ) -> None:
     """Read every capture, build graphs, write the Zarr cache and its manifest."""
+    from canids_data import BuildConfig, get_dataset, resolve_root
+    from canids_data.synthetic import write_demo_dataset
+
     mgr = _manager(ctx)
     try:
         config = BuildConfig(
@@ -163,7 +164,7 @@ def build(
                 return
         click.echo(f"building {dataset} from {data_root} with {workers} worker(s)")
         result = mgr.build(dataset, data_root, config, workers=workers, progress=_progress)
-    except CanidsDataError as exc:
+    except CanidsError as exc:
         fail(exc)
     if sys.stderr.isatty():
         click.echo("", err=True)
@@ -203,7 +204,7 @@ def _print_splits(manifest: dict) -> None:
         ]
         for name, c in sorted(manifest.get("splits", {}).items(), key=lambda kv: split_order(kv[0]))
     ]
-    click.echo(table(["split", "graphs", "attack", "nodes", "edges", "nodes/graph"], rows))
+    click.echo(format_table(["split", "graphs", "attack", "nodes", "edges", "nodes/graph"], rows))
 
 
 @main.command()
@@ -239,6 +240,9 @@ def verify(
     as_json: bool,
 ) -> None:
     """Check a cache; exit 0 ok, 10 missing, 11 incomplete, 12 stale, 13 config, 14 corrupt."""
+    from canids_data import EXIT_CODES, BuildConfig, CacheError, VerifyStatus
+    from canids_data.cache.manifest import load_manifest
+
     ctx.ensure_object(dict)["json"] = as_json
     mgr = _manager(ctx)
     names = [dataset] if dataset else mgr.datasets()
@@ -253,18 +257,21 @@ def verify(
         if v is not None
     }
     reports = []
-    for name in names:
-        # Only the options given are checked; the rest of the expected config is the
-        # built one (else --window 50 on a --window 50 --stride 50 cache would report
-        # stride, and a --skip-bad-rows cache would always mismatch).
-        config = None
-        if given:
-            try:
-                built = load_manifest(mgr.path(name), name).config
-            except CacheError:
-                built = BuildConfig()  # verify says what is wrong with the manifest
-            config = dataclasses.replace(built, **given)
-        reports.append(mgr.verify(name, full=full, config=config, root=root))
+    try:
+        for name in names:
+            # Only the options given are checked; the rest of the expected config is the
+            # built one (else --window 50 on a --window 50 --stride 50 cache would report
+            # stride, and a --skip-bad-rows cache would always mismatch).
+            config = None
+            if given:
+                try:
+                    built = load_manifest(mgr.path(name), name).config
+                except CacheError:
+                    built = BuildConfig()  # verify says what is wrong with the manifest
+                config = dataclasses.replace(built, **given)
+            reports.append(mgr.verify(name, full=full, config=config, root=root))
+    except CanidsError as exc:
+        fail(exc)
     worst = max(reports, key=lambda r: r.exit_code)
     if as_json:
         click.echo(json.dumps([r.to_json() for r in reports], indent=1))
@@ -293,7 +300,10 @@ def status(ctx: click.Context, as_json: bool) -> None:
     """Location, size, datasets, splits and counts, config and age."""
     ctx.ensure_object(dict)["json"] = as_json
     mgr = _manager(ctx)
-    info = mgr.status()
+    try:
+        info = mgr.status()
+    except CanidsError as exc:
+        fail(exc)
     if as_json:
         click.echo(json.dumps(info, indent=1))
         return
@@ -326,4 +336,4 @@ def status(ctx: click.Context, as_json: bool) -> None:
             [s, f"{c['graphs']:,}", f"{c['attack_graphs']:,}", f"{c['nodes']:,}", f"{c['edges']:,}"]
             for s, c in sorted(d["splits"].items(), key=lambda kv: split_order(kv[0]))
         ]
-        click.echo(table(["split", "graphs", "attack", "nodes", "edges"], rows, indent=2))
+        click.echo(format_table(["split", "graphs", "attack", "nodes", "edges"], rows, indent=2))

@@ -1,15 +1,22 @@
-"""``canids-profile``: graph-size profile of cache splits and the batching it calls for."""
+"""``canids-profile``: graph-size profile of cache splits and the batching it calls for.
+
+canids-batching (torch) and canids-data are imported when the command runs, not here, so
+that ``canids-profile --help`` answers at once.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from canids_batching import BatchingError, Profile, plot_profile, profile_sizes
-from canids_data import CacheManager, CanidsDataError
+from canids_core import CanidsError, atomic_write_text, format_table
 
-from ._console import fail, split_order, table
+from ._console import fail, split_order
+
+if TYPE_CHECKING:
+    from canids_batching import Profile
 
 __all__ = ["main"]
 
@@ -65,6 +72,10 @@ def main(
 ) -> None:
     """Profile node and edge counts per graph from the cache's pointer arrays (no graph is
     built) and recommend a fixed batch size or a node/edge budget."""
+    # canids-batching is installable alone and cannot subclass CanidsError: both are caught.
+    from canids_batching import BatchingError, plot_profile, profile_sizes
+    from canids_data import CacheManager
+
     mgr = CacheManager(cache_dir)
     click.echo(f"cache: {mgr.cache_dir}")
     profiles: dict[str, Profile] = {}
@@ -94,7 +105,7 @@ def main(
                 )
                 plot_profile(prof, out)
                 click.echo(f"histogram: {out}")
-    except (CanidsDataError, BatchingError, ImportError) as exc:
+    except (CanidsError, BatchingError, ImportError) as exc:
         fail(exc)
     rows = []
     for split, p in profiles.items():
@@ -113,7 +124,7 @@ def main(
             ]
         )
     click.echo(
-        table(
+        format_table(
             ["split", "graphs", "nodes", "range", "p95", "cv", "edges", "range", "cv", "B/graph"],
             rows,
         )
@@ -126,9 +137,10 @@ def main(
         click.echo(f"{split}: {what} ({r.reason})")
     if json_out is not None:
         payload = {s: json.loads(p.to_json()) for s, p in profiles.items()}
-        json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(
+        # Atomic: a batch-size search or a job may read the profile while it is written.
+        atomic_write_text(
+            json_out,
             json.dumps(payload if len(payload) > 1 else next(iter(payload.values())), indent=1)
-            + "\n"
+            + "\n",
         )
         click.echo(f"profile: {json_out}")

@@ -1,4 +1,10 @@
-"""Atomic JSON files and strict decoding of the package's result records."""
+"""Atomic JSON files and strict decoding of the package's result records.
+
+canids-batching is installable alone (torch and numpy only) and imports no other canids
+package, so it keeps this private copy of canids-core's atomic writer
+(``canids_core.atomic_write_bytes``) instead of importing it: the same protocol, a
+temporary file in the same folder, fsync, rename, fsync the folder.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +38,12 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    if os.name == "posix":  # persist the rename itself; Windows cannot open folders
+        dir_fd = os.open(target.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
     return target
 
 

@@ -1,39 +1,59 @@
-"""canids-data: CAN captures → graphs → a verified Zarr v3 cache → lazy datasets, fast collate."""
+"""canids-data: CAN captures → graphs → a verified Zarr v3 cache → lazy datasets, fast collate.
+
+Names load on first use (PEP 562), as in ``canids_models``: ``import canids_data`` costs no
+numpy, zarr or torch, so every command's ``--help`` answers at once; the cache machinery
+imports zarr when it is first touched, :class:`CachedGraphDataset` torch (cache builds and
+their worker processes never pay for that).
+"""
 
 from __future__ import annotations
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 try:
     __version__ = version("canids-data")
 except PackageNotFoundError:  # running from a source tree without installation
     __version__ = "0.0.0+unknown"
 
-from .cache import (
-    EXIT_CODES,
-    BuildProgress,
-    BuildResult,
-    CacheManager,
-    Problem,
-    SplitSizes,
-    VerifyReport,
-    VerifyStatus,
-)
-from .catalog import (
-    BUILTIN_DATASETS,
-    DatasetSpec,
-    SourceFile,
-    discover_sources,
-    get_dataset,
-    load_datasets_file,
-    resolve_root,
-)
-from .config import SCHEMA_VERSION, BuildConfig
-from .errors import CacheError, CanidsDataError, CatalogError, ReaderError, WriterError
-from .graphs import EDGE_FEATURES, NODE_FEATURES, GraphArrays, build_graphs
-from .readers import READER_FORMATS, detect_format, read_capture
-from .table import MessageTable, ReadReport
-from .vocab import OOV_INDEX, Vocabulary
+# public name -> the submodule that defines it
+_LAZY: dict[str, str] = {
+    "BUILTIN_DATASETS": "catalog",
+    "EDGE_FEATURES": "graphs",
+    "EXIT_CODES": "cache",
+    "NODE_FEATURES": "graphs",
+    "OOV_INDEX": "vocab",
+    "READER_FORMATS": "readers",
+    "SCHEMA_VERSION": "config",
+    "BuildConfig": "config",
+    "BuildProgress": "cache",
+    "BuildResult": "cache",
+    "CachedGraphDataset": "dataset",
+    "CacheError": "errors",
+    "CacheManager": "cache",
+    "CanidsDataError": "errors",
+    "CatalogError": "errors",
+    "DatasetSpec": "catalog",
+    "GraphArrays": "graphs",
+    "MessageTable": "table",
+    "Problem": "cache",
+    "ReadReport": "table",
+    "ReaderError": "errors",
+    "SourceFile": "catalog",
+    "SplitSizes": "cache",
+    "VerifyReport": "cache",
+    "VerifyStatus": "cache",
+    "WriterError": "errors",
+    "Vocabulary": "vocab",
+    "build_graphs": "graphs",
+    "detect_format": "readers",
+    "discover_sources": "catalog",
+    "get_dataset": "catalog",
+    "load_datasets_file": "catalog",
+    "read_capture": "readers",
+    "resolve_root": "catalog",
+}
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -74,11 +94,43 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> object:
-    # CachedGraphDataset needs torch and torch_geometric (seconds to import): load it on
-    # first use so cache builds and their worker processes never pay for it.
-    if name == "CachedGraphDataset":
-        from .dataset import CachedGraphDataset
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'canids_data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return CachedGraphDataset
-    raise AttributeError(f"module 'canids_data' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
+if TYPE_CHECKING:
+    from .cache import (
+        EXIT_CODES,
+        BuildProgress,
+        BuildResult,
+        CacheManager,
+        Problem,
+        SplitSizes,
+        VerifyReport,
+        VerifyStatus,
+    )
+    from .catalog import (
+        BUILTIN_DATASETS,
+        DatasetSpec,
+        SourceFile,
+        discover_sources,
+        get_dataset,
+        load_datasets_file,
+        resolve_root,
+    )
+    from .config import SCHEMA_VERSION, BuildConfig
+    from .dataset import CachedGraphDataset
+    from .errors import CacheError, CanidsDataError, CatalogError, ReaderError, WriterError
+    from .graphs import EDGE_FEATURES, NODE_FEATURES, GraphArrays, build_graphs
+    from .readers import READER_FORMATS, detect_format, read_capture
+    from .table import MessageTable, ReadReport
+    from .vocab import OOV_INDEX, Vocabulary

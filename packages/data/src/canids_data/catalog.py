@@ -12,6 +12,17 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from canids_core import NAME_RULE, describe_validation_error, is_name, shown
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from .errors import CatalogError
 from .readers import READER_FORMATS
@@ -29,7 +40,6 @@ __all__ = [
 _TRAIN = re.compile(r"^train_\d\d_[\w\-]+$")
 _TEST = re.compile(r"^test_\d\d_[\w\-]+$")
 _EXTS = {".csv", ".txt", ".log", ".parquet"}
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,63}$")
 
 
 @dataclass(frozen=True)
@@ -70,6 +80,58 @@ class SourceFile:
     path: Path = field(compare=False)
 
 
+class _DatasetTable(BaseModel):
+    """One ``[datasets.NAME]`` table of a datasets file."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    root: str
+    format: str | None = None
+    splits: dict[str, list[str]]
+    description: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_table(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            raise ValueError("must be a table: [datasets.NAME] with root and splits")
+        return data
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str | None) -> str | None:
+        if value is not None and value not in READER_FORMATS:
+            raise ValueError(f"must be one of {', '.join(READER_FORMATS)}")
+        return value
+
+    @field_validator("splits")
+    @classmethod
+    def _split_names(cls, splits: dict[str, list[str]]) -> dict[str, list[str]]:
+        for split, globs in splits.items():
+            if split != "train" and not _TEST.match(split):
+                raise ValueError(f"split {split!r} must be 'train' or 'test_NN_name'")
+            if not globs:
+                raise ValueError(f"split {split!r} needs a list of glob patterns")
+        if "train" not in splits:
+            raise ValueError("splits need a 'train' entry")
+        return splits
+
+
+class _DatasetsFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+    datasets: dict[str, _DatasetTable] = Field(default_factory=dict)
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _names(cls, value: Any) -> Any:
+        # Checked before the tables, so that a bad name is named even if its table is bad.
+        for name in value if isinstance(value, dict) else ():
+            if not is_name(name):
+                raise ValueError(f"dataset name {shown(name)} is not allowed: use {NAME_RULE}")
+        return value
+
+
 def load_datasets_file(path: str | Path) -> dict[str, DatasetSpec]:
     """Read user datasets from a TOML file; unknown keys are refused.
 
@@ -81,42 +143,30 @@ def load_datasets_file(path: str | Path) -> dict[str, DatasetSpec]:
     train = ["normal/*.log", "attacks/*.log"]
     test_01_known_vehicle_known_attack = ["eval/*.log"]
     ```
+
+    Errors name the file and the field: ``datasets.toml: datasets.mycar.splits: splits need
+    a 'train' entry (got {...})``.
     """
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text())
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise CatalogError(f"{path}: cannot read the datasets file ({exc})") from exc
-    extra = set(data) - {"datasets"}
-    if extra:
-        raise CatalogError(
-            f"{path}: unknown top-level key(s) {sorted(extra)}; expected [datasets.NAME]"
-        )
+    try:
+        parsed = _DatasetsFile.model_validate(data)
+    except ValidationError as exc:
+        tables = data.get("datasets")
+        known = {"": ["datasets"]}
+        for name in tables if isinstance(tables, dict) else ():
+            known[f"datasets.{name}"] = list(_DatasetTable.model_fields)
+        raise CatalogError(describe_validation_error(exc, str(path), known=known)) from exc
     out: dict[str, DatasetSpec] = {}
-    for name, entry in data.get("datasets", {}).items():
-        where = f"{path}: [datasets.{name}]"
-        if not _NAME.match(name):
-            raise CatalogError(f"{where}: dataset names use letters, digits, '_' and '-'")
-        unknown = set(entry) - {"root", "format", "splits", "description"}
-        if unknown:
-            raise CatalogError(f"{where}: unknown key(s) {sorted(unknown)}")
-        if "root" not in entry or "splits" not in entry:
-            raise CatalogError(f"{where}: needs 'root' and a [datasets.{name}.splits] table")
-        fmt = entry.get("format")
-        if fmt is not None and fmt not in READER_FORMATS:
-            raise CatalogError(f"{where}: format {fmt!r} is not one of {', '.join(READER_FORMATS)}")
-        splits = {str(k): tuple(v) for k, v in entry["splits"].items()}
-        if "train" not in splits:
-            raise CatalogError(f"{where}: splits need a 'train' entry")
-        for split, globs in splits.items():
-            if split != "train" and not _TEST.match(split):
-                raise CatalogError(f"{where}: split {split!r} must be 'train' or 'test_NN_name'")
-            if not globs or not all(isinstance(g, str) for g in globs):
-                raise CatalogError(f"{where}: split {split!r} needs a list of glob patterns")
-        root = Path(entry["root"])
+    for name, entry in parsed.datasets.items():
+        root = Path(entry.root)
         root = root if root.is_absolute() else (path.parent / root)
+        splits = {split: tuple(globs) for split, globs in entry.splits.items()}
         out[name] = DatasetSpec(
-            name, fmt, root.resolve(), fmt, splits, str(entry.get("description", ""))
+            name, entry.format, root.resolve(), entry.format, splits, entry.description
         )
     return out
 

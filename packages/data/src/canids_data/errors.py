@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from canids_core import CanidsError
+
 __all__ = ["CacheError", "CanidsDataError", "CatalogError", "ReaderError", "WriterError"]
 
 
-class CanidsDataError(Exception):
-    """Base of every error raised by canids-data."""
+class CanidsDataError(CanidsError):
+    """Base of every error raised by canids-data (a :class:`canids_core.CanidsError`, which
+    the command-line tools catch)."""
 
 
 class ReaderError(CanidsDataError, ValueError):

@@ -11,12 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from canids_core import atomic_file
+from canids_core import NameRuleError, atomic_file, atomic_write_bytes, check_name
 
 from .errors import ArtifactError
 
@@ -26,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = ["ARTIFACT_KEYS", "ArtifactStore", "resolve_runs_dir"]
 
 ARTIFACT_KEYS: tuple[str, ...] = ("vgae", "gat", "fusion", "results")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}$")
 
 
 def resolve_runs_dir(runs_dir: str | Path | None = None) -> Path:
@@ -36,9 +34,13 @@ def resolve_runs_dir(runs_dir: str | Path | None = None) -> Path:
 
 
 def _safe(kind: str, value: str) -> str:
-    if not _NAME.match(value) or value in (".", ".."):
-        raise ArtifactError(f"{kind} {value!r} is not a safe name (letters, digits, '_', '-', '.')")
-    return value
+    """``value`` under the one canids name rule (``canids_core.check_name``), so that a name
+    the store accepts is accepted by SLURM too. Raised as an :class:`ArtifactError`, which
+    callers that read foreign result lines catch (such a name cannot name an artifact)."""
+    try:
+        return check_name(kind, value)
+    except NameRuleError as exc:
+        raise ArtifactError(str(exc)) from exc
 
 
 class ArtifactStore:
@@ -84,9 +86,7 @@ class ArtifactStore:
     def write_pipeline_record(self, dataset: str, pipeline: str, size: str, data: Any) -> Path:
         """Write the run record atomically (other processes poll it while stages run)."""
         path = self.pipeline_record(dataset, pipeline, size)
-        _atomic_bytes(
-            path, (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode()
-        )
+        atomic_write_bytes(path, _json_bytes(data))
         return path
 
     # ------------------------------------------------------------------ state
@@ -130,9 +130,7 @@ class ArtifactStore:
     # ------------------------------------------------------------------ I/O
     def write_json(self, dataset: str, size: str, key: str, name: str, data: Any) -> Path:
         path = self.path(dataset, size, key, name)
-        _atomic_bytes(
-            path, (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode()
-        )
+        atomic_write_bytes(path, _json_bytes(data))
         return path
 
     def read_json(self, dataset: str, size: str, key: str, name: str) -> Any:
@@ -144,7 +142,7 @@ class ArtifactStore:
 
     def write_text(self, dataset: str, size: str, key: str, name: str, text: str) -> Path:
         path = self.path(dataset, size, key, name)
-        _atomic_bytes(path, text.encode())
+        atomic_write_bytes(path, text.encode())
         return path
 
     def save(self, dataset: str, size: str, key: str, name: str, state: dict[str, Any]) -> Path:
@@ -176,6 +174,7 @@ class ArtifactStore:
             raise ArtifactError(f"{path} cannot be loaded ({type(exc).__name__}: {exc})") from exc
 
 
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    with atomic_file(path) as fh:
-        fh.write(data)
+def _json_bytes(data: Any) -> bytes:
+    # ``default=str``, unlike canids_core.atomic_write_json: records hold paths
+    # (``Path("/x")`` → ``"/x"``), and that is this store's documented, tested contract.
+    return (json.dumps(data, indent=1, sort_keys=True, default=str) + "\n").encode()

@@ -3,7 +3,6 @@ vocabulary digest travel with the weights."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 import torch
@@ -24,7 +23,7 @@ def count_parameters(model: nn.Module) -> int:
 def model_record(
     kind: str,
     model: nn.Module,
-    hparams: Any,
+    hparams: GATConfig | VGAEConfig,
     inputs: dict[str, int],
     vocab_digest: str,
     backend: str,
@@ -32,7 +31,7 @@ def model_record(
     return {
         "kind": kind,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "hparams": dataclasses.asdict(hparams),
+        "hparams": hparams.model_dump(),
         "inputs": dict(inputs),
         "vocab_digest": vocab_digest,
         "backend": backend,

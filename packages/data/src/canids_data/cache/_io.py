@@ -1,8 +1,8 @@
-"""Cache paths and atomic file writes (temp file in the same folder, fsync, rename)."""
+"""Cache paths and atomic writes: single files through canids-core's one atomic writer, and
+a folder of arrays published by renaming it into place."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tempfile
@@ -10,15 +10,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-from .._atomic import atomic_file
+from canids_core import atomic_write_json
 
 __all__ = [
     "dataset_dir",
     "resolve_cache_dir",
     "save_arrays_atomic",
     "staging_dir",
-    "write_json_atomic",
 ]
 
 
@@ -45,13 +43,11 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
-    with atomic_file(path) as fh:
-        fh.write((json.dumps(data, indent=1, sort_keys=True) + "\n").encode())
-
-
 def save_arrays_atomic(path: Path, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
     """A folder of ``.npy`` files plus ``meta.json``, renamed into place when complete.
+
+    A folder, not a file, so it cannot go through ``canids_core.atomic_file``: the same
+    protocol (write beside, fsync, rename, fsync the parent) applied to a directory.
 
     Plain ``.npy`` rather than ``.npz``: zip computes a CRC of every byte, and the
     arrays are read back with ``mmap`` at assembly.
@@ -64,7 +60,7 @@ def save_arrays_atomic(path: Path, arrays: dict[str, np.ndarray], meta: dict[str
                 np.save(fh, arr)
                 fh.flush()
                 os.fsync(fh.fileno())
-        write_json_atomic(tmp / "meta.json", meta)
+        atomic_write_json(tmp / "meta.json", meta)
         os.replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

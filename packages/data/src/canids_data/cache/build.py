@@ -25,13 +25,14 @@ from typing import Any
 
 import numpy as np
 import zarr
+from canids_core import atomic_write_json
 
 from .. import __version__
 from ..catalog import DatasetSpec, SourceFile, discover_sources
 from ..config import SCHEMA_VERSION, BuildConfig
 from ..errors import CacheError
 from ..vocab import Vocabulary
-from ._io import dataset_dir, staging_dir, write_json_atomic
+from ._io import dataset_dir, staging_dir
 from .assemble import assemble_split
 from .lock import BuildLock
 from .manifest import MANIFEST_NAME
@@ -324,7 +325,8 @@ def _assemble(
             "pid": os.getpid(),
         },
     }
-    write_json_atomic(store / MANIFEST_NAME, manifest)
+    # Sorted keys, one-space indent, final newline: the manifest's layout since schema 1.
+    atomic_write_json(store / MANIFEST_NAME, manifest, indent=1)
     return manifest
 
 

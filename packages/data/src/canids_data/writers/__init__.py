@@ -19,7 +19,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from .._atomic import atomic_file
+from canids_core import atomic_file
+
 from ..errors import WriterError
 from ..table import MessageTable
 from .parquet import write_parquet

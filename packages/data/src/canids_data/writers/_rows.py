@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+from canids_core import atomic_file
 
-from .._atomic import atomic_file
 from ..errors import WriterError
 from ..table import MessageTable
 

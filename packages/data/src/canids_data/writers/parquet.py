@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from canids_core import atomic_file
 
-from .._atomic import atomic_file
 from ..table import MessageTable
 from ._rows import Rows, require_labels
 
