@@ -57,8 +57,7 @@ class BuildConfig:
             )
         if self.validation not in VALIDATION_MODES:
             raise CatalogError(
-                f"validation must be one of {', '.join(VALIDATION_MODES)}, "
-                f"not {self.validation!r}"
+                f"validation must be one of {', '.join(VALIDATION_MODES)}, not {self.validation!r}"
             )
         if self.val_blocks < 1:
             raise CatalogError(f"val_blocks must be at least 1, got {self.val_blocks}")

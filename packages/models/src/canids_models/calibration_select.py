@@ -84,7 +84,9 @@ def _f1(c: np.ndarray) -> float:
 Streams = Sequence[CaptureStream] | Callable[[float], Sequence[CaptureStream]]
 
 
-def select_calibration(streams: Streams, candidates: Sequence[CalibrationRule]) -> CalibrationChoice:
+def select_calibration(
+    streams: Streams, candidates: Sequence[CalibrationRule]
+) -> CalibrationChoice:
     """The candidate with the best pooled F1 on ``streams`` (earlier candidates win ties:
     list the simpler and shorter ones first), with its leave-one-capture-out estimate.
 
@@ -107,15 +109,15 @@ def select_calibration(streams: Streams, candidates: Sequence[CalibrationRule]) 
     pooled = [_f1(per[j].sum(0)) for j in range(len(candidates))]
     best = int(np.argmax(pooled))
     loco = None
-    if len(streams) > 1:
+    n_captures = per.shape[1]
+    if n_captures > 1:
         held = np.zeros(3, np.int64)
-        for i in range(len(streams)):
+        for i in range(n_captures):
             others = per.sum(1) - per[:, i]
             j = int(np.argmax([_f1(o) for o in others]))
             held += per[j, i]
         loco = _f1(held)
     table = [
-        {"rule": r.label(), "val_f1": round(f, 4)}
-        for r, f in zip(candidates, pooled, strict=True)
+        {"rule": r.label(), "val_f1": round(f, 4)} for r, f in zip(candidates, pooled, strict=True)
     ]
     return CalibrationChoice(candidates[best], pooled[best], loco, table)

@@ -31,9 +31,12 @@ from .errors import ConfigError
 __all__ = [
     "SIZES",
     "BatchingConfig",
+    "CalibrationConfig",
     "CurriculumConfig",
     "DQNConfig",
     "DistillConfig",
+    "EvalConfig",
+    "FusionConfig",
     "GATConfig",
     "RunConfig",
     "TrainConfig",
@@ -78,6 +81,9 @@ class GATConfig(_Section):
     embed_dim: int = Field(16, ge=1)
     mlp_hidden: int = Field(64, ge=1)
     id_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    # Off: the GAT sees what a CAN ID does, not which ID it is, so it can move to another
+    # vehicle (docs/results.md measures both).
+    id_embedding: bool = False
 
 
 class VGAEConfig(_Section):
@@ -90,6 +96,7 @@ class VGAEConfig(_Section):
     id_dropout: float = Field(0.0, ge=0.0, lt=1.0)
     kl_weight: float = 0.001
     logvar_clamp: float = 10.0
+    id_embedding: bool = False
 
 
 class DQNConfig(_Section):
@@ -131,6 +138,8 @@ class TrainConfig(_Section):
     device: str = "auto"
     backend: Literal["pyg", "cugraph", "auto"] = "pyg"
     threads: int = Field(0, ge=0, description="0: torch's default")
+    # torch.use_deterministic_algorithms: identical metrics for identical runs on one machine.
+    deterministic: bool = True
 
 
 class DistillConfig(_Section):
@@ -153,6 +162,61 @@ class CurriculumConfig(_Section):
         return _not_below(value, info, "start_percentile")
 
 
+def _positive_grid(values: tuple[float, ...], upper: float | None = None) -> tuple[float, ...]:
+    for v in values:
+        if not v > 0 or (upper is not None and not v < upper):
+            bound = f"in (0, {upper:g})" if upper is not None else "> 0"
+            raise ValueError(f"every value must be {bound}, got {v}")
+    return values
+
+
+class CalibrationConfig(_Section):
+    """The ``calibrated`` protocol (canids_models.calibration): which rule turns a
+    capture's clean start into its threshold, and how long that start is. ``auto`` and an
+    unset ``seconds`` are chosen on validation by leave-one-capture-out, among the grids."""
+
+    rule: Literal["auto", "zscore", "quantile", "conformal"] = "auto"
+    param: float | None = Field(None, gt=0)
+    seconds: float | None = Field(None, gt=0)
+    seconds_grid: tuple[float, ...] = Field((2.5, 5.0, 7.5, 10.0), strict=False, min_length=1)
+    zscore_k: tuple[float, ...] = Field((3.0, 4.0, 6.0, 8.0), strict=False, min_length=1)
+    alphas: tuple[float, ...] = Field((0.001, 0.005, 0.01, 0.02), strict=False, min_length=1)
+    # A capture's scale is at least this share of the validation scale: a near-constant
+    # clean start must not turn every later wobble into an alarm.
+    scale_floor: float = Field(0.1, gt=0)
+
+    @field_validator("seconds_grid", "zscore_k")
+    @classmethod
+    def _grid(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        return _positive_grid(value)
+
+    @field_validator("alphas")
+    @classmethod
+    def _alphas(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        return _positive_grid(value, 1.0)
+
+    @field_validator("param")
+    @classmethod
+    def _param_needs_rule(cls, value: float | None, info: ValidationInfo) -> float | None:
+        rule = info.data.get("rule")
+        if value is not None and rule == "auto":
+            raise ValueError("needs calibration.rule (zscore, quantile or conformal)")
+        if value is not None and rule in ("quantile", "conformal") and not value < 1:
+            raise ValueError(f"is alpha for the {rule} rule: it must be < 1")
+        return value
+
+
+class FusionConfig(_Section):
+    """``auto``: whichever fusion scores best on validation (canids_models.stages.fusion)."""
+
+    method: Literal["auto", "mean", "max", "logistic", "dqn"] = "auto"
+
+
+class EvalConfig(_Section):
+    # Validation without attacks fits thresholds blind; only an explicit opt-in allows it.
+    one_class_fit: bool = False
+
+
 class RunConfig(_Section):
     """Everything a stage needs besides its data; ``size`` picks the model presets."""
 
@@ -164,9 +228,13 @@ class RunConfig(_Section):
     train: TrainConfig = Field(default_factory=TrainConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
+    fusion: FusionConfig = Field(default_factory=FusionConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
 
     def to_dict(self) -> dict[str, Any]:
-        return self.model_dump()
+        """Plain JSON values (tuples as lists): what config.json holds and the digest hashes."""
+        return self.model_dump(mode="json")
 
     @property
     def digest(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,22 @@ from .artifacts import ArtifactStore
 from .backend import resolve_backend
 from .config import BatchingConfig, RunConfig
 
-__all__ = ["StageContext", "batch_indices", "pick_device"]
+__all__ = ["StageContext", "batch_indices", "pick_device", "seed_everything"]
+
+
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed every generator a stage draws from and, with ``deterministic``, make torch
+    pick deterministic kernels. On CUDA, cuBLAS needs its workspace setting before its
+    first use; ops with no deterministic CUDA kernel (scatter reductions in PyG's
+    attention) then warn instead of failing (docs/models.md lists them and the measured
+    spread)."""
+    random.seed(seed)
+    np.random.seed(seed)  # legacy global state, for third-party code that still uses it
+    torch.manual_seed(seed)
+    if deterministic:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
 
 
 def pick_device(name: str) -> torch.device:
@@ -41,9 +57,9 @@ class StageContext:
     def __post_init__(self) -> None:
         self.device = pick_device(self.config.train.device)
         self.backend = resolve_backend(self.config.train.backend, self.device)
+        seed_everything(self.config.train.seed, self.config.train.deterministic)
         if self.config.train.threads > 0:
             torch.set_num_threads(self.config.train.threads)
-        torch.manual_seed(self.config.train.seed)
 
     def split(self, name: str) -> CachedGraphDataset:
         """A cache split, opened (and quick-verified) once per run."""

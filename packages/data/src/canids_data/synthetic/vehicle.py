@@ -33,10 +33,11 @@ _ECU_NAMES = ("engine", "transmission", "brakes", "steering", "body", "cluster",
 _PERIODS = np.array([0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0])
 _PERIOD_WEIGHTS = np.array([0.25, 0.2, 0.2, 0.15, 0.1, 0.05, 0.05])
 _RATE_RANGE_HZ = (1000.0, 1400.0)
-# The "shifted" vehicle: another maker. None of its IDs is on the other two, its periods sit
-# between theirs and its bus is busier, so nothing about its normal traffic looks familiar.
+# The "shifted" vehicle: another maker. None of its IDs is on the other two and its periods
+# sit between theirs, so nothing about its normal traffic looks familiar.
 _SHIFTED_PERIODS = _PERIODS * 1.5
-_SHIFTED_RATE_RANGE_HZ = (1500.0, 1900.0)
+_SHIFTED_RATE_RANGE_HZ = (800.0, 1150.0)
+_SHIFTED_IDS = 36
 # IDs are drawn above 0x00F so that no vehicle ever owns 0x000, the DoS flood ID.
 _ID_LOW, _ID_HIGH = 0x010, 0x7F0
 _POOL_SIZE = 60
@@ -159,7 +160,7 @@ class Vehicle:
 
 def make_vehicle(kind: VehicleKind, seed: int = 0) -> Vehicle:
     """Build the ``known`` (30 IDs), ``unknown`` (28 IDs, 12 shared with ``known``) or
-    ``shifted`` vehicle (32 IDs shared with neither, other periods, a busier bus) of
+    ``shifted`` vehicle (36 IDs shared with neither, other periods, a busier bus) of
     ``seed``."""
     if kind not in ("known", "unknown", "shifted"):
         raise ValueError(f"vehicle kind must be 'known', 'unknown' or 'shifted', got {kind!r}")
@@ -169,7 +170,9 @@ def make_vehicle(kind: VehicleKind, seed: int = 0) -> Vehicle:
     )
     if kind == "shifted":
         rest = np.setdiff1d(np.arange(_ID_LOW, _ID_HIGH), pool)
-        ids = np.sort(np.random.default_rng([seed, 3]).choice(rest, size=32, replace=False))
+        ids = np.sort(
+            np.random.default_rng([seed, 3]).choice(rest, size=_SHIFTED_IDS, replace=False)
+        )
         rng = np.random.default_rng([seed, 4])
         periods = _draw_periods(ids, rng, _SHIFTED_PERIODS, _SHIFTED_RATE_RANGE_HZ)
     else:

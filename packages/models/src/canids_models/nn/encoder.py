@@ -29,14 +29,17 @@ class GraphEncoder(nn.Module):
         dropout: float,
         embed_dim: int,
         id_dropout: float = 0.0,
+        id_embedding: bool = True,
         backend: str = "pyg",
     ) -> None:
         super().__init__()
         self.id_dropout = id_dropout
         width = hidden * heads
         self.out_dim = width
-        self.embed = nn.Embedding(num_ids, embed_dim)
-        self.inp = nn.Linear(node_dim + embed_dim, width)
+        # Without it the encoder sees what each CAN ID does (its node features), never which
+        # ID it is: nothing to look up on a vehicle whose IDs it never saw.
+        self.embed = nn.Embedding(num_ids, embed_dim) if id_embedding else None
+        self.inp = nn.Linear(node_dim + (embed_dim if id_embedding else 0), width)
         self.convs = nn.ModuleList(
             make_conv(backend, width, hidden, heads=heads, edge_dim=edge_dim, dropout=dropout)
             for _ in range(layers)
@@ -52,6 +55,11 @@ class GraphEncoder(nn.Module):
         edge_index: torch.Tensor,
         edge_attr: torch.Tensor,
     ) -> torch.Tensor:
+        if self.embed is None:
+            h = self.act(self.inp(x))
+            for conv, norm in zip(self.convs, self.norms, strict=True):
+                h = h + self.dropout(self.act(norm(conv(h, edge_index, edge_attr))))
+            return h
         if self.training and self.id_dropout > 0:
             # Hide some CAN IDs (as OOV) while training, so the model cannot lean on IDs
             # alone: another vehicle's IDs mean something else, or nothing.

@@ -27,6 +27,7 @@ class GATClassifier(nn.Module):
             dropout=cfg.dropout,
             embed_dim=cfg.embed_dim,
             id_dropout=cfg.id_dropout,
+            id_embedding=cfg.id_embedding,
             backend=backend,
         )
         width = self.encoder.out_dim

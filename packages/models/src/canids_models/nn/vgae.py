@@ -40,6 +40,7 @@ class VGAE(nn.Module):
             dropout=cfg.dropout,
             embed_dim=cfg.embed_dim,
             id_dropout=cfg.id_dropout,
+            id_embedding=cfg.id_embedding,
             backend=backend,
         )
         width = self.encoder.out_dim
@@ -48,7 +49,8 @@ class VGAE(nn.Module):
         self.feat_dec = nn.Sequential(
             nn.Linear(cfg.latent, width), nn.ELU(), nn.Linear(width, node_dim)
         )
-        self.id_dec = nn.Linear(cfg.latent, num_ids)
+        # CAN-ID reconstruction only where the encoder knows IDs; else that error is 0.
+        self.id_dec = nn.Linear(cfg.latent, num_ids) if cfg.id_embedding else None
         # Normal-graph statistics of the score components, fitted after training; kept as
         # buffers so they travel in the state dict with the weights.
         self.register_buffer("score_mean", torch.zeros(N_COMPONENTS))
@@ -66,7 +68,10 @@ class VGAE(nn.Module):
         b = batch.batch  # type: ignore[attr-defined]
         g = int(batch.num_graphs)  # type: ignore[attr-defined]
         feat = F.mse_loss(self.feat_dec(z), batch.x, reduction="none").mean(-1)  # type: ignore[attr-defined]
-        ids = F.cross_entropy(self.id_dec(z), batch.node_id, reduction="none")  # type: ignore[attr-defined]
+        if self.id_dec is not None:
+            ids = F.cross_entropy(self.id_dec(z), batch.node_id, reduction="none")  # type: ignore[attr-defined]
+        else:
+            ids = torch.zeros_like(feat)
         src, dst = batch.edge_index  # type: ignore[attr-defined]
         pos = F.binary_cross_entropy_with_logits(
             (z[src] * z[dst]).sum(-1), torch.ones_like(src, dtype=z.dtype), reduction="none"

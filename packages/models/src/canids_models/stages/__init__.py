@@ -7,9 +7,9 @@ from ..context import StageContext
 from ..errors import ConfigError
 from .common import StageOutcome
 from .evaluate import run_evaluate
-from .results_table import format_results_table
 from .fusion import run_fusion
 from .gat import run_gat
+from .results_table import format_results_table
 from .vgae import run_vgae
 
 __all__ = ["StageOutcome", "format_results_table", "run_stage"]

@@ -81,7 +81,9 @@ def _calibrated(
     rule = fusion.calibration[method]
     flags = np.zeros(len(scores), bool)
     thresholds = {}
-    for stream, idx in zip(scores.streams(fused, with_labels=False), scores.captures(), strict=True):
+    for stream, idx in zip(
+        scores.streams(fused, with_labels=False), scores.captures(), strict=True
+    ):
         scored, f, thr = calibrated_flags(stream, rule)
         flags[idx[scored]] = f
         thresholds[str(int(scores.source[idx[0]]))] = thr

@@ -110,7 +110,9 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     for name in ("gat", "vgae", *FUSION_METHODS):
 
         def streams(t: float, name: str = name) -> Any:
-            return val.streams(model.fuse(name, calibrated_inputs(val, t, floors)), with_labels=True)
+            return val.streams(
+                model.fuse(name, calibrated_inputs(val, t, floors)), with_labels=True
+            )
 
         candidates = [r for t in seconds for r in calibration_candidates(ctx, t)]
         choices[name] = _select(ctx, streams, candidates, floors)
