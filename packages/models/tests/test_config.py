@@ -9,7 +9,18 @@ import pytest
 from canids_models import SIZES, ConfigError, GATConfig, RunConfig, TrainConfig, load_config
 from pydantic import ValidationError
 
-SECTIONS = ("gat", "vgae", "dqn", "batching", "train", "distill", "curriculum")
+SECTIONS = (
+    "gat",
+    "vgae",
+    "dqn",
+    "batching",
+    "train",
+    "distill",
+    "curriculum",
+    "calibration",
+    "fusion",
+    "eval",
+)
 
 
 def test_presets():

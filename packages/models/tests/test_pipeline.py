@@ -1,6 +1,7 @@
 """End to end on the tiny demo: the teacher pipeline (vgae, gat_curriculum, fusion,
 evaluate), then the student distilled from it, run stage by stage as canids-train runs
-them; fusion never loses to its inputs on validation; evaluation is per held-out split."""
+them; fusion picks its default on validation; evaluation is per held-out split and
+protocol."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ import pytest
 import torch
 from canids_data import CacheError
 from canids_models import ArtifactStore, Threshold, load_config
+from canids_models.calibration import CalibrationRule
 from canids_models.fusion_agent import FusionPolicy
+from canids_models.fusion_methods import FUSION_METHODS
+from canids_models.fusion_model import FusionModel
 from canids_models.nn import QNetwork
 from canids_models.stages import fusion as fusion_stage
 
 DS = "demo"
-METRIC_COLUMNS = ("f1", "precision", "recall", "accuracy", "auroc", "mcc", "fpr")
 
 
 def _stage_artifact(stage: str) -> str:
@@ -73,18 +76,27 @@ def test_checkpoints_carry_their_thresholds_and_sizes(pipelines):
 
 
 @pytest.mark.parametrize("size", ["teacher", "student"])
-def test_fusion_is_never_worse_than_its_better_input_on_validation(pipelines, size):
+def test_fusion_chooses_its_default_on_validation(pipelines, size):
+    """Every fusion is fitted on validation and the default is the best by the stated
+    criterion, the simpler one on a tie; every scorer has a calibration rule at the run's
+    one calibration length."""
     m = pipelines.metrics(size, "fusion")
-    inputs = {k: m["val_f1"][k] for k in ("gat", "vgae")}
-    best = max(v for v in inputs.values() if v is not None)
-    assert m["threshold"]["val_f1"] >= best - 1e-12
-    dqn = m["val_f1"]["fusion_dqn"]
-    if dqn is not None and dqn >= best:
-        assert m["fallback"] is None
-    else:
-        assert m["fallback"] is not None
-        assert m["fallback"]["alpha"] in (0.0, 1.0)
-    assert sum(m["alpha_counts"]) == m["val_graphs"]
+    sel = m["selection"]
+    assert set(sel["scores"]) == {"gat", "vgae", *FUSION_METHODS}
+    score = {}
+    for method in FUSION_METHODS:
+        s = sel["scores"][method]
+        assert s["frozen_val_f1"] == m["thresholds"][method]["val_f1"]
+        cal = s["calibrated"]
+        loco = cal["val_loco_f1"] if cal["val_loco_f1"] is not None else cal["val_f1"]
+        score[method] = (s["frozen_val_f1"] + loco) / 2
+    best, best_score = FUSION_METHODS[0], -1.0
+    for method in FUSION_METHODS:
+        if score[method] > best_score + fusion_stage.TIE_MARGIN:
+            best, best_score = method, score[method]
+    assert m["method"] == sel["method"] == best
+    assert {r["seconds"] for r in m["calibration"].values()} == {m["calibration_seconds"]}
+    assert m["val_attack_graphs"] > 0
     assert 0.0 <= m["alpha_mean"] <= 1.0
 
 
@@ -93,62 +105,84 @@ def _ratio(num: float, den: float) -> float | None:
 
 
 @pytest.mark.parametrize("size", ["teacher", "student"])
-def test_results_name_every_split_and_only_val_is_not_held_out(pipelines, demo, size):
+def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
     store = pipelines.store
     m = pipelines.metrics(size, "evaluate")
+    fusion = store.load(DS, size, "fusion")
     test_splits = sorted(s for s in demo.split("train").manifest.splits if s.startswith("test_"))
-    assert len(test_splits) == 4
+    assert len(test_splits) == 5
     assert m["held_out_splits"] == test_splits
+    default = ("vgae", "gat", f"fusion:{fusion['method']}")
+    others = tuple(f"fusion:{x}" for x in FUSION_METHODS if x != fusion["method"])
     rows = m["rows"]
-    assert [(r["split"], r["model"]) for r in rows] == [
-        (s, model) for s in ["val", *test_splits] for model in ("vgae", "gat", "fusion")
+    assert [(r["split"], r["protocol"], r["model"]) for r in rows] == [
+        (s, p, model)
+        for s in ["val", *test_splits]
+        for p in ("frozen", "calibrated")
+        for model in default + others
     ]
+    seconds = m["calibration_seconds"]
     for r in rows:
         assert r["held_out"] is (r["split"] != "val")
+        assert r["default"] is (r["model"] in default)
         assert (r["dataset"], r["size"]) == (DS, size)
         ds = demo.split(r["split"])
-        assert r["n"] == len(ds)
-        assert r["positives"] == int(ds.labels().sum())
-        assert r["threshold"] == m["thresholds"][r["model"]]["value"]
+        y = ds.labels()
+        method = r["model"].split(":")[-1]
+        if r["protocol"] == "frozen":
+            assert r["n"] == len(ds)
+            assert r["threshold"] == m["thresholds"][method]["value"]
+        else:  # the calibration windows (ending within `seconds`) are not scored
+            _, end = ds.window_times()
+            scored = end > ds.capture_starts() + seconds
+            assert r["n"] == int(scored.sum())
+            assert r["positives"] == int(y[scored].sum())
+            assert r["calibration"] == CalibrationRule.from_json(
+                m["calibration"][method]
+            ).label()
         # Every metric is the value its confusion matrix gives (None only where its
         # denominator is empty), so an all-undefined row cannot pass.
         c = r["confusion"]
         tp, fp, tn, fn = c["tp"], c["fp"], c["tn"], c["fn"]
         assert (tp + fp + tn + fn, tp + fn) == (r["n"], r["positives"])
+        pi = r["positives"] / r["n"]
         expected = {
             "f1": _ratio(2 * tp, 2 * tp + fp + fn),
             "precision": _ratio(tp, tp + fp),
             "recall": _ratio(tp, tp + fn),
             "accuracy": _ratio(tp + tn, r["n"]),
             "fpr": _ratio(fp, fp + tn),
+            "flag_all_f1": 2 * pi / (1 + pi),
+            "false_alarms_per_hour": fp / r["hours"],
             "mcc": _ratio(
                 tp * tn - fp * fn, ((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn)) ** 0.5
             ),
         }
         for k, value in expected.items():
             assert r[k] == (None if value is None else pytest.approx(value)), (r["split"], k)
+        assert r["near_flag_all"] == (abs(r["f1"] - r["flag_all_f1"]) <= 0.01)
         # The demo's splits all hold both classes: these metrics must exist there.
         assert 0 < r["positives"] < r["n"], r["split"]
-        for k in ("f1", "recall", "accuracy", "fpr", "auroc"):
+        for k in ("f1", "recall", "accuracy", "fpr", "auroc", "auprc"):
             assert r[k] is not None, (r["split"], r["model"], k)
         assert 0.0 <= r["auroc"] <= 1.0
-    # Thresholds were fitted on validation and frozen: they are the checkpoints' own.
-    assert m["thresholds"]["gat"] == store.load(DS, size, "gat")["threshold"]
-    assert m["thresholds"]["vgae"] == store.load(DS, size, "vgae")["threshold"]
-    assert m["thresholds"]["fusion"] == store.load(DS, size, "fusion")["threshold"]
+    # Frozen thresholds are the fusion checkpoint's own, fitted on validation.
+    assert m["thresholds"] == fusion["thresholds"]
 
     table = store.path(DS, size, "results", "results.md").read_text()
     lines = [ln for ln in table.splitlines() if ln.startswith("| ")][1:]  # minus the header
-    assert len(lines) == len(rows)
+    shown = [r for r in rows if r["default"]]
+    assert len(lines) == len(shown)
     named = {ln.split("|")[1].strip() for ln in lines}
     assert named == {*test_splits, "val (validation, not held out)"}
     assert f"Held-out results: {DS} ({size})" in table
-    for ln, r in zip(lines, rows, strict=True):
+    for ln, r in zip(lines, shown, strict=True):
         cells = [c.strip() for c in ln.strip("|").split("|")]
-        assert cells[1] == r["model"]
-        assert cells[3] == str(r["n"])
-        shown = dict(zip(METRIC_COLUMNS, cells[5:], strict=True))
-        for k, cell in shown.items():  # undefined is written as such, never as 0
+        assert cells[1:3] == [r["protocol"], r["model"]]
+        assert cells[4] == str(r["n"])
+        f1 = "undefined" if r["f1"] is None else f"{r['f1']:.3f}"
+        assert cells[6] == f1 + (" ≈flag-all" if r["near_flag_all"] else "")
+        for k, cell in zip(("precision", "recall", "fpr"), cells[8:11], strict=True):
             assert cell == ("undefined" if r[k] is None else f"{r[k]:.3f}"), (k, cell)
 
 
@@ -174,21 +208,12 @@ def test_distilling_fusion_is_refused(pipelines, copy_artifacts, make_ctx, tiny_
     assert not store.dir(DS, "student", "fusion").exists()
 
 
-def test_fusion_falls_back_when_the_dqn_is_worse(
-    pipelines, copy_artifacts, run_stage_on_demo, make_ctx, tiny_overrides, monkeypatch
+def test_a_dqn_worse_than_a_simple_fusion_is_not_the_default(
+    pipelines, copy_artifacts, run_stage_on_demo, tiny_overrides, monkeypatch
 ):
-    """A DQN that picks the worse input for every graph: fusion records the fallback and
-    uses the better input alone, so its validation F1 is that input's."""
+    """A DQN that picks the worse input for every window loses on validation: the default
+    is a simple fusion, and the DQN's rows stay in the results for comparison."""
     store = copy_artifacts(pipelines.store, [("teacher", "vgae"), ("teacher", "gat")])
-    real_outputs = fusion_stage.collect_outputs
-
-    def outputs(*args, **kwargs):
-        out = real_outputs(*args, **kwargs)
-        y = out["y"]
-        rng = np.random.default_rng(0)
-        out["gat_logit"] = np.where(y == 1, 4.0, -4.0).astype(np.float32)  # a perfect GAT
-        out["vgae_score"] = rng.random(len(y)).astype(np.float32)  # a useless VGAE
-        return out
 
     def adversary(states, p_gat, s_vgae, labels, cfg, seed):
         # alpha = 1 takes the GAT: low fused scores for attacks, high ones for normals.
@@ -196,32 +221,31 @@ def test_fusion_falls_back_when_the_dqn_is_worse(
 
         class Worst(FusionPolicy):
             def alphas(self, s: np.ndarray) -> np.ndarray:
-                assert len(s) == len(alpha)
-                return alpha
+                return alpha if len(s) == len(alpha) else np.zeros(len(s), np.float32)
 
         return Worst(QNetwork(states.shape[1], cfg.hidden), states.mean(0), states.std(0)), []
 
-    monkeypatch.setattr(fusion_stage, "collect_outputs", outputs)
     monkeypatch.setattr(fusion_stage, "train_dqn", adversary)
     log: list[str] = []
     m = run_stage_on_demo(store, "fusion", "teacher", tiny_overrides("teacher"), log=log).metrics
-    assert m["val_f1"]["gat"] == 1.0
-    assert m["val_f1"]["fusion_dqn"] < 1.0
-    assert m["fallback"]["alpha"] == 1.0
-    assert "< gat F1 1.0" in m["fallback"]["reason"]
-    assert any("using gat alone (alpha=1.0)" in line for line in log)
-    assert m["threshold"]["val_f1"] == 1.0
-    ckpt = store.load(DS, "teacher", "fusion")
-    assert ckpt["constant_alpha"] == 1.0
-    # The saved fusion scores graphs as the GAT alone.
-    model = fusion_stage.load_fusion(make_ctx(store, "teacher", tiny_overrides("teacher")))
-    fake = {
-        "gat_logit": np.array([-2.0, 3.0]),
-        "vgae_score": np.array([5.0, 0.1]),
-    }
-    scores, alpha = model.scores(fake)
-    assert alpha.tolist() == [1.0, 1.0]
-    np.testing.assert_allclose(scores, 1 / (1 + np.exp(-fake["gat_logit"])))
+    assert m["method"] != "dqn"
+    dqn = m["selection"]["scores"]["dqn"]["frozen_val_f1"]
+    assert dqn < m["selection"]["scores"][m["method"]]["frozen_val_f1"]
+    assert any(line.startswith(f"fusion: default {m['method']}") for line in log)
+
+
+def test_a_configured_fusion_method_is_the_default(
+    pipelines, copy_artifacts, run_stage_on_demo, tiny_overrides
+):
+    store = copy_artifacts(pipelines.store, [("teacher", "vgae"), ("teacher", "gat")])
+    sets = (*tiny_overrides("teacher"), "fusion.method=dqn", "calibration.seconds=0.5")
+    m = run_stage_on_demo(store, "fusion", "teacher", sets).metrics
+    assert m["method"] == "dqn"
+    assert m["selection"]["configured"] == "dqn"
+    assert m["calibration_seconds"] == 0.5
+    model = FusionModel.from_checkpoint(store.load(DS, "teacher", "fusion"))
+    assert model.method == "dqn"
+    assert model.seconds == 0.5
 
 
 def test_stage_refuses_a_missing_cache(tmp_path, make_ctx, tiny_overrides, demo):

@@ -42,18 +42,34 @@ def calibration_candidates(ctx: StageContext, seconds: float) -> list[Calibratio
     return out
 
 
+def clean_start_seconds(ctx: StageContext) -> float:
+    """How much clean start every training capture has in validation: the cache's
+    ``val_start_seconds``, cut to ``val_start_max_fraction`` of the shortest capture."""
+    manifest = ctx.split("train").manifest.data
+    config = manifest["config"]
+    limit = float(config.get("val_start_seconds", 0.0))
+    share = float(config.get("val_start_max_fraction", 0.0))
+    for src in manifest["sources"]:
+        if src["split"] == "train" and src.get("used", True) and "last_timestamp" in src:
+            duration = float(src["last_timestamp"]) - float(src["first_timestamp"])
+            limit = min(limit, duration * share)
+    return limit
+
+
 def _seconds_grid(ctx: StageContext) -> list[float]:
     cal = ctx.config.calibration
     if cal.seconds is not None:
         return [float(cal.seconds)]
-    limit = float(ctx.split("train").manifest.data["config"].get("val_start_seconds", 0.0))
+    limit = clean_start_seconds(ctx)
     grid = [float(s) for s in cal.seconds_grid if s <= limit + 1e-9]
     if not grid:
         raise ModelsError(
-            f"{ctx.dataset}: the cache holds no clean start of its training captures in "
-            f"validation (val_start_seconds={limit:g}), so no calibration length can be chosen "
-            "on validation; rebuild it with `canids-cache build --dataset "
-            f"{ctx.dataset} --val-start-seconds 10` or fix one with --set calibration.seconds=S"
+            f"{ctx.dataset}: validation holds {limit:g} s of clean start per training capture,"
+            f" shorter than every calibration length of calibration.seconds_grid "
+            f"{list(cal.seconds_grid)}, so none can be chosen on validation. Rebuild the cache "
+            f"with a longer clean start (`canids-cache build --dataset {ctx.dataset} "
+            "--val-start-seconds 10`), or pass shorter lengths (--set "
+            "calibration.seconds_grid=[0.5,1]) or one length (--set calibration.seconds=S)"
         )
     return grid
 
