@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.1"
+__version__ = "0.2.0"
 
 # public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
