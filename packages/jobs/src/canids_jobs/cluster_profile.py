@@ -2,63 +2,139 @@
 kinds, limits, environment setup), kept in a small TOML file and validated on load.
 
 Shipped: ``osc`` (an OSC-like site with V100/A100/H100 partitions, an example to edit)
-and ``local`` (the one-node SLURM of ``slurm/dev/local-cluster.sh``).
+and ``local`` (the one-node SLURM of ``slurm/dev/local-cluster.sh``). A profile is a
+frozen pydantic model that refuses unknown keys; an error names the file and the field
+(``my_site.toml: gpus.a100.gres: …``).
 """
 
 from __future__ import annotations
 
-import re
 import tomllib
-from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from canids_models import ConfigError, parse_memory
+from canids_core import check_name, check_slurm_value, describe_validation_error, parse_memory
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
-__all__ = ["BUILTIN_PROFILES", "ClusterProfile", "GpuKind", "load_profile"]
+from .errors import ProfileError
+
+__all__ = [
+    "BUILTIN_PROFILES",
+    "ClusterProfile",
+    "GpuKind",
+    "Limits",
+    "Setup",
+    "load_profile",
+]
 
 BUILTIN_PROFILES = ("local", "osc")
-SAFE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}")
-GRES = re.compile(r"gpu(?::[A-Za-z0-9_.-]+)?")
+_GRES_HELP = "gpu or gpu:<type>, e.g. gpu:a100 (without the count)"
 
 
-@dataclass(frozen=True)
-class GpuKind:
-    partition: str
-    gres: str  # without the count: gpu or gpu:a100
+def _empty_is_none(value: Any) -> Any:
+    return None if value == "" else value
 
 
-@dataclass(frozen=True)
-class ClusterProfile:
-    name: str
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    gpus: dict[str, GpuKind] = field(default_factory=dict)
-    default_gpu: str | None = None
-    limits: dict[str, Any] = field(default_factory=dict)  # cpus, memory, gpus caps
-    setup: tuple[str, ...] = ()
-    source: str = ""
+def _slurm_value(kind: str) -> AfterValidator:
+    return AfterValidator(lambda v: None if v is None else check_slurm_value(kind, v))
+
+
+def _gres(value: str) -> str:
+    kind, _, rest = value.partition(":")
+    if kind != "gpu" or ":" in rest or (rest and check_slurm_value("gres", rest) != rest):
+        raise ValueError(f"gres must be {_GRES_HELP}")
+    return value
+
+
+SlurmValue = Annotated[str | None, BeforeValidator(_empty_is_none)]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class GpuKind(_Frozen):
+    """One GPU kind of a site: the partition that has it and its GRES name."""
+
+    partition: Annotated[str, _slurm_value("partition")]
+    gres: Annotated[str, AfterValidator(_gres)] = "gpu"
+
+
+class Limits(_Frozen):
+    """Caps on what one job asks (``None``: no cap); requests above are lowered, aloud."""
+
+    cpus: int | None = Field(default=None, ge=0)
+    gpus: int | None = Field(default=None, ge=0)
+    memory: int | None = Field(default=None, gt=0, description="bytes; SLURM text in files")
+
+    @field_validator("memory", mode="before")
+    @classmethod
+    def _memory_text(cls, value: Any) -> Any:
+        return parse_memory(value) if isinstance(value, str) else value
+
+
+def _one_line(text: str) -> str:
+    if "\n" in text:
+        raise ValueError("a setup line must be one line")
+    return text
+
+
+class Setup(_Frozen):
+    """Shell lines run before ``canids-train``; ``{venv}`` is the venv canids-submit uses."""
+
+    lines: tuple[Annotated[str, AfterValidator(_one_line)], ...] = ()
+
+
+class ClusterProfile(_Frozen):
+    name: Annotated[str, AfterValidator(lambda v: check_name("profile", v))] = "site"
+    partition: Annotated[SlurmValue, _slurm_value("partition")] = None
+    account: Annotated[SlurmValue, _slurm_value("account")] = None
+    qos: Annotated[SlurmValue, _slurm_value("qos")] = None
+    gpus: dict[Annotated[str, AfterValidator(lambda v: check_name("GPU kind", v))], GpuKind] = (
+        Field(default_factory=dict)
+    )
+    default_gpu: Annotated[str | None, BeforeValidator(_empty_is_none)] = None
+    limits: Limits = Field(default_factory=Limits)
+    setup: Setup = Field(default_factory=Setup)
+    _source: str = PrivateAttr(default="")
+
+    @field_validator("default_gpu")
+    @classmethod
+    def _default_gpu_is_known(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kinds = info.data.get("gpus", {})
+        if value is not None and value not in kinds:
+            raise ValueError(f"not a GPU kind under [gpus] (known: {', '.join(kinds) or 'none'})")
+        return value
+
+    @property
+    def source(self) -> str:
+        """Where the profile came from (``built-in profile local`` or a file path)."""
+        return self._source
 
     def gpu_kind(self, name: str | None) -> GpuKind | None:
         chosen = name or self.default_gpu
         if chosen is None:
             return None
         if chosen not in self.gpus:
-            raise ConfigError(
+            raise ProfileError(
                 f"profile {self.name} ({self.source}) has no GPU kind {chosen!r}; "
                 f"known: {', '.join(self.gpus) or 'none'}"
             )
         return self.gpus[chosen]
 
 
-def _safe(value: Any, what: str, where: str) -> str | None:
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or not SAFE.fullmatch(value):
-        raise ConfigError(f"{where}: {what} {value!r}: letters, digits and _ . : + - only")
-    return value
+_KNOWN = {"": sorted(ClusterProfile.model_fields), "limits": sorted(Limits.model_fields)}
 
 
 def load_profile(name_or_path: str | Path) -> ClusterProfile:
@@ -72,47 +148,18 @@ def load_profile(name_or_path: str | Path) -> ClusterProfile:
         try:
             text = Path(text_path).read_text()
         except OSError as exc:
-            raise ConfigError(
+            raise ProfileError(
                 f"cluster profile {text_path}: {exc}; give a file or one of "
                 f"{', '.join(BUILTIN_PROFILES)}"
             ) from exc
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{where}: not valid TOML ({exc})") from exc
-    known = {"name", "partition", "account", "qos", "gpus", "default_gpu", "limits", "setup"}
-    unknown = set(data) - known
-    if unknown:
-        raise ConfigError(f"{where}: unknown keys {sorted(unknown)}; known: {sorted(known)}")
-    gpus: dict[str, GpuKind] = {}
-    for kind, spec in (data.get("gpus") or {}).items():
-        partition = _safe(spec.get("partition"), f"gpus.{kind}.partition", where)
-        gres = spec.get("gres", "gpu")
-        if partition is None or not isinstance(gres, str) or not GRES.fullmatch(gres):
-            raise ConfigError(f"{where}: gpus.{kind} needs partition and gres like gpu:a100")
-        gpus[kind] = GpuKind(partition, gres)
-    limits = dict(data.get("limits") or {})
-    if set(limits) - {"cpus", "memory", "gpus"}:
-        raise ConfigError(f"{where}: limits take cpus, memory and gpus")
-    if "memory" in limits:
-        parse_memory(str(limits["memory"]))
-    for key in ("cpus", "gpus"):
-        if key in limits and (not isinstance(limits[key], int) or limits[key] < 0):
-            raise ConfigError(f"{where}: limits.{key} must be an integer >= 0")
-    lines = (data.get("setup") or {}).get("lines", [])
-    if not isinstance(lines, list) or any(not isinstance(x, str) or "\n" in x for x in lines):
-        raise ConfigError(f"{where}: setup.lines must be a list of one-line strings")
-    default_gpu = data.get("default_gpu") or None
-    if default_gpu is not None and default_gpu not in gpus:
-        raise ConfigError(f"{where}: default_gpu {default_gpu!r} is not under [gpus]")
-    return ClusterProfile(
-        name=_safe(data.get("name", Path(text_path).stem), "name", where) or "site",
-        partition=_safe(data.get("partition"), "partition", where),
-        account=_safe(data.get("account"), "account", where),
-        qos=_safe(data.get("qos"), "qos", where),
-        gpus=gpus,
-        default_gpu=default_gpu,
-        limits=limits,
-        setup=tuple(lines),
-        source=where,
-    )
+        raise ProfileError(f"{where}: not valid TOML ({exc})") from exc
+    data.setdefault("name", Path(text_path).stem)
+    try:
+        profile = ClusterProfile.model_validate(data)
+    except ValidationError as exc:
+        raise ProfileError(describe_validation_error(exc, where, known=_KNOWN)) from exc
+    profile._source = where
+    return profile

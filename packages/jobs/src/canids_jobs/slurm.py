@@ -26,6 +26,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
+from canids_core import SlurmFormatError, parse_slurm_time
+
+from .errors import SlurmError
+
 __all__ = [
     "ACCOUNTING_FIELDS",
     "COMPLETION_FIELDS",
@@ -119,18 +123,6 @@ _HINTS: tuple[tuple[str, str], ...] = (
     ("unrecognized option", "see `sbatch --help` for the options of this SLURM version"),
     ("accounting storage is disabled", "there is no slurmdbd: use `sacct -c` (jobcomp)"),
 )
-
-
-class SlurmError(RuntimeError):
-    """A SLURM command failed; ``command``, ``returncode`` and ``stderr`` say how."""
-
-    def __init__(
-        self, message: str, command: Sequence[str], returncode: int | None, stderr: str
-    ) -> None:
-        super().__init__(message)
-        self.command = list(command)
-        self.returncode = returncode
-        self.stderr = stderr
 
 
 class AccountingDisabledError(SlurmError):
@@ -405,18 +397,20 @@ def scancel(job_ids: Iterable[str], *, env: Mapping[str, str] | None = None) -> 
 
 
 # ---------------------------------------------------------------------------------------
-_DURATION = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)(?:\.\d+)?$")
 _UNSET = {"", "unknown", "none", "(null)", "n/a", "none assigned"}
 
 
 def parse_duration(text: str) -> int | None:
-    """SLURM's ``[D-][HH:]MM:SS`` (Elapsed, RunTime, Timelimit) in seconds; ``None`` for
-    ``UNLIMITED``, ``INVALID`` or empty."""
-    match = _DURATION.match(text.strip())
-    if not match:
+    """A duration SLURM printed (Elapsed, RunTime, Timelimit) in seconds, by canids-core's
+    one SLURM time parser; ``None`` for ``UNLIMITED``, ``INVALID`` or empty. (A zero
+    duration reads 0, not "unlimited": only a bare ``0`` *limit* means that.)"""
+    raw = text.strip()
+    if not raw or raw.upper() in ("INVALID", "UNLIMITED", "INFINITE"):
         return None
-    days, hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
-    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    try:
+        return parse_slurm_time(raw, allow_unlimited=True)
+    except SlurmFormatError:
+        return None
 
 
 def _value(text: str | None) -> str | None:
