@@ -10,7 +10,8 @@ import pytest
 from canids_cli.jobs_cmd import main as jobs_main
 from canids_cli.submit_cmd import main as submit_main
 from canids_data import CacheManager
-from canids_jobs import load_profile, write_synthetic_outputs
+from canids_jobs import load_profile
+from canids_testkit import write_synthetic_outputs
 from canids_models import ConfigError
 from click.testing import CliRunner
 

@@ -17,7 +17,7 @@ from canids_cli.tune_cmd import main as tune_main
 from canids_data import CacheManager
 from canids_models import ConfigError
 from canids_orchestrate.tune import load_space
-from canids_orchestrate.tune.wandb_offline import read_offline_history
+from canids_testkit import ci_is_set, read_offline_history
 from click.testing import CliRunner
 
 SECRET = "canids-test-not-a-real-wandb-key-0123456789"
@@ -231,7 +231,7 @@ def test_slurm_dry_run_renders_a_valid_quoted_script(tmp_path: Path) -> None:
     path = tmp_path / "job.sbatch"
     path.write_text(script)
     assert subprocess.run(["bash", "-n", str(path)]).returncode == 0
-    if shutil.which("shellcheck") is None and os.environ.get("CI") != "true":
+    if shutil.which("shellcheck") is None and not ci_is_set():
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
     check = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
