@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from canids_jobs.analyze import analyze
+from canids_jobs.analysis import analyze
 from canids_jobs.history import History, JobEvent
 from canids_jobs.parse_outputs import parse_folder
 from canids_testkit import write_synthetic_outputs

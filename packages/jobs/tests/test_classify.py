@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from canids_core import StageResult, find_report, stage_succeeded
 from canids_core.stage_result import ATTEMPT_MARK
-from canids_jobs.classify import Classification, classify, classify_result, latest_attempt
+from canids_jobs.classification import Classification, classify, classify_result, latest_attempt
 from canids_jobs.completion import normalize_state
 from canids_jobs.rules import RULES, FailureType, Source
 from canids_jobs.tracebacks import parse_traceback

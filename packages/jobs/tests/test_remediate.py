@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from canids_core import find_report
-from canids_jobs.classify import Classification, classify
+from canids_jobs.classification import Classification, classify
 from canids_jobs.history import History, JobEvent
 from canids_jobs.remediate import FailedJob, suggest
 from canids_jobs.rules import FailureType

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from canids_jobs.classify import classify
+from canids_jobs.classification import classify
 from canids_jobs.slurm import (
     AccountingDisabledError,
     JobRecord,

@@ -38,3 +38,10 @@ def test_it_is_never_uploaded() -> None:
     from importlib.metadata import metadata
 
     assert "Private :: Do Not Upload" in metadata("canids-testkit").get_all("Classifier")
+
+
+def test_no_public_name_is_also_a_submodule() -> None:
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(canids_testkit.__path__)}
+    assert modules & set(canids_testkit.__all__) == set()

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.2.0"
 
-# public name -> the submodule that defines it
+# public name -> the submodule that defines it (never a module of the same name as a
+# function: importing ``canids_jobs.analyze`` would replace the function by the module)
 _LAZY: dict[str, str] = {
-    "Analysis": "analyze",
-    "Classification": "classify",
+    "Analysis": "analysis",
+    "Classification": "classification",
     "ClusterProfile": "cluster_profile",
     "FailedJob": "remediate",
     "FailureType": "rules",
@@ -39,10 +40,10 @@ _LAZY: dict[str, str] = {
     "StageResultRecorder": "recorder",
     "SubmitError": "submit",
     "Suggestion": "remediate",
-    "analyze": "analyze",
+    "analyze": "analysis",
     "artifacts_exist": "completion",
-    "classify": "classify",
-    "classify_result": "classify",
+    "classify": "classification",
+    "classify_result": "classification",
     "failed_job": "remediate",
     "job_states": "slurm",
     "job_statuses": "status",
@@ -51,7 +52,7 @@ _LAZY: dict[str, str] = {
     "parse_stage_resources": "stage_script",
     "record_outcomes": "status",
     "render_stage_script": "stage_script",
-    "resubmit": "resubmit",
+    "resubmit": "resubmission",
     "sbatch": "slurm",
     "scancel": "slurm",
     "suggest": "remediate",
@@ -118,8 +119,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from .analyze import Analysis, analyze
-    from .classify import Classification, classify, classify_result
+    from .analysis import Analysis, analyze
+    from .classification import Classification, classify, classify_result
     from .cluster_profile import ClusterProfile, load_profile
     from .completion import artifacts_exist
     from .errors import (
@@ -135,7 +136,7 @@ if TYPE_CHECKING:
     from .parse_outputs import parse_folder
     from .recorder import StageResultRecorder
     from .remediate import FailedJob, Suggestion, failed_job, suggest
-    from .resubmit import resubmit
+    from .resubmission import resubmit
     from .rules import FailureType
     from .slurm import JobRecord, job_states, sbatch, scancel
     from .stage_script import parse_stage_resources, render_stage_script

@@ -15,7 +15,7 @@ from typing import Any
 from canids_core import StageResult
 from canids_models.catalog import PIPELINES, STAGES
 
-from .classify import Classification
+from .classification import Classification
 from .errors import JobsError
 
 __all__ = ["FailedJob", "failed_job", "rerun_command"]

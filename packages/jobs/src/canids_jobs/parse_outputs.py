@@ -23,7 +23,7 @@ from canids_core import StageResult, find_report
 from canids_models.catalog import STAGES
 from canids_models.config import SIZES
 
-from .classify import classify_result
+from .classification import classify_result
 from .completion import artifacts_exist
 from .errors import OutputsError
 from .summary import JobOutcome, ResultsSummary, summarize

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from canids_core import StageResult
 
-from .classify import classify_result
+from .classification import classify_result
 from .history import History, JobEvent
 
 __all__ = ["StageResultRecorder", "event_of"]

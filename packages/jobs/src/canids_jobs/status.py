@@ -20,7 +20,7 @@ from typing import Any
 
 from canids_core import StageResult, find_report
 
-from .classify import classify_result
+from .classification import classify_result
 from .completion import stage_done
 from .history import History
 from .ledger import Ledger, LedgerJob

@@ -15,7 +15,7 @@ from typing import Any
 from canids_core import StageResult, format_table
 from canids_models.catalog import STAGES
 
-from .classify import Classification
+from .classification import Classification
 from .history import JobEvent
 
 __all__ = ["Counts", "JobOutcome", "ResultsSummary", "summarize"]
