@@ -234,7 +234,8 @@ def test_ray_runs_branches_together_and_retries_a_killed_worker(workdir: Path) -
 
 
 def test_dry_run_prints_the_commands_and_runs_nothing(workdir: Path, tmp_path: Path) -> None:
-    base = ["--dataset", "demo", "--dry-run", "--runs-dir", str(tmp_path)]
+    # The executor is named: the default depends on whether sbatch is installed here.
+    base = ["--dataset", "demo", "--dry-run", "--executor", "local", "--runs-dir", str(tmp_path)]
     base += ["--cache-dir", str(workdir / "cache")]
     result = CliRunner().invoke(submit_main, ["pipeline", "student", *base])
     assert result.exit_code == 1  # the student needs the teacher's artifacts: preflight says so
@@ -247,7 +248,7 @@ def test_dry_run_prints_the_commands_and_runs_nothing(workdir: Path, tmp_path: P
     # With the teacher in the same submission the student plans, and the Ray dry run shows
     # what each stage waits for.
     both = CliRunner().invoke(
-        submit_main, ["pipeline", "teacher", "student", "--executor", "ray", *base]
+        submit_main, ["pipeline", "teacher", "student", *base, "--executor", "ray"]
     )
     assert both.exit_code == 0, both.output
     assert "# after teacher/teacher/vgae" in both.output

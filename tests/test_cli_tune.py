@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from canids_cli.tune_cmd import main as tune_main
 from canids_data import CacheManager
-from canids_models import ConfigError
 from canids_orchestrate.tune import load_space
 from canids_testkit import ci_is_set, read_offline_history
 from click.testing import CliRunner
@@ -168,40 +167,6 @@ def test_an_out_of_memory_trial_fails_alone(workdir: Path, tmp_path: Path) -> No
     summary = json.loads((tmp_path / "tune/oom/summary.json").read_text())
     failed = [t for t in summary["trials"] if t["status"] == "failed"]
     assert failed[0]["epochs"] == 0  # failed at once, not retried
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ('[gat.head]\nkind = "choice"\nvalues = [2]\n', "unknown key|has no field|head"),
-        ('[gat.heads]\nkind = "choice"\nvalues = [0, 2]\n', r"\[gat.heads\] value 0"),
-        ('[gat.heads]\nkind = "normal"\nvalues = [2]\n', "kind 'normal' is not one of"),
-        ('[train.lr]\nkind = "loguniform"\nlow = 0.0\nhigh = 1.0\n', "needs low > 0"),
-        ('[train.lr]\nkind = "uniform"\nlow = 0.5\nhigh = 0.1\n', "needs low < high"),
-        ('[gat.heads]\nkind = "choice"\nvalues = []\n', "non-empty list"),
-        ("", "the search space is empty"),
-    ],
-)
-def test_a_bad_search_space_is_refused_before_any_trial(
-    tmp_path: Path, text: str, message: str
-) -> None:
-    path = tmp_path / "space.toml"
-    path.write_text(text)
-    with pytest.raises(ConfigError, match=message) as err:
-        load_space(path)
-    assert str(path) in str(err.value)
-
-
-def test_the_default_space_is_the_seed_space() -> None:
-    keys = {p.key: p for p in load_space()}
-    assert keys["gat.heads"].values == (2, 4, 8)
-    assert keys["batching.budget"].values == (2000, 4000, 8000, 16000)
-    assert (keys["dqn.lr"].kind, keys["dqn.lr"].low, keys["dqn.lr"].high) == (
-        "loguniform",
-        1e-5,
-        1e-2,
-    )
-    assert len(keys) == 13
 
 
 def test_write_space_gives_an_editable_copy(tmp_path: Path) -> None:

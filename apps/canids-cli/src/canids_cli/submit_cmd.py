@@ -42,7 +42,12 @@ def default_executor() -> tuple[str, str]:
 
 
 def _train_command() -> list[str]:
-    # Ray workers may not share our PATH: hand them the absolute canids-train.
+    """The absolute ``canids-train`` of this environment: Ray workers, SLURM jobs and a
+    ``canids-submit`` started by its full path (no venv on PATH) must all run the stage
+    code this command belongs to."""
+    beside = Path(sys.executable).parent / "canids-train"
+    if beside.is_file():
+        return [str(beside)]
     found = shutil.which("canids-train")
     return [found] if found else [sys.executable, "-m", "canids_cli.train_cmd"]
 
@@ -303,7 +308,7 @@ def _runner(
 
     if any(v is not None for v in resources.values()):
         click.echo("note: --cpus, --gpus and --memory apply to the ray and slurm executors")
-    return LocalExecutor(store, **common), None
+    return LocalExecutor(store, train_command=_train_command(), **common), None
 
 
 def _print_dry_run(runner: LocalExecutor | RayExecutor, plans: list[PipelinePlan]) -> None:

@@ -188,3 +188,7 @@ def _finish(
 def _last_frame(exc: BaseException) -> str:
     tb = traceback.extract_tb(exc.__traceback__)
     return f"{tb[-1].filename}:{tb[-1].lineno} in {tb[-1].name}" if tb else ""
+
+
+if __name__ == "__main__":  # python -m canids_cli.train_cmd: the fallback of canids-submit
+    main()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from canids_core import format_report
 from canids_models.catalog import STAGES, ArtifactRef
-from canids_models.preflight import MissingArtifact
+from canids_models.preflight_checks import MissingArtifact
 
 __all__ = ["DATASETS", "SyntheticJob", "write_synthetic_outputs"]
 
@@ -149,7 +149,7 @@ class _Job:
 
 
 def _missing(job: _Job, record: dict[str, object], rng: random.Random) -> tuple[str, str]:
-    # The text of canids_models.preflight, from its own MissingArtifact.describe().
+    # The text of canids_models.preflight_checks, from its own MissingArtifact.describe().
     key = job.outcome.split(":")[1]
     producers = tuple(n for n, s in STAGES.items() if s.produces == key)
     cmd = (
