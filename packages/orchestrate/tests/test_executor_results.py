@@ -138,7 +138,8 @@ def test_what_the_callback_returns_is_recorded(tmp_path: Path) -> None:
     assert stage["stage_result"]["failure"]["type"] == "python_exception"
     job_id = stage["stage_result"]["job_id"]
     assert f"fixes: canids-jobs remediate {job_id}" in str(err.value)
-    assert "python_exception: KeyError" in str(err.value)
+    assert "failed (exit 1): KeyError: 'budget'" in str(err.value)  # the stage's own words
+    assert "cause: python_exception (KeyError)" in str(err.value)
 
 
 def test_a_missing_command_is_exit_127_with_its_reason_in_the_log(tmp_path: Path) -> None:

@@ -29,9 +29,15 @@ def failure_message(plan: PipelinePlan, result: StageResult, record_path: str, h
     """What a person reads when a stage failed: which stage, why, its log, its run record,
     the command that restarts from it, and (when recorded) how to see the fixes."""
     exit_code = "?" if result.exit_code is None else str(result.exit_code)
+    # The stage's own words first (its error, or what is missing), then the class.
+    own = result.model_copy(update={"failure": None}).why_not()
     text = (
         f"stage {result.stage} ({plan.size}) of pipeline {plan.pipeline.name} on "
-        f"{plan.dataset} failed (exit {exit_code}): {result.why_not()}"
+        f"{plan.dataset} failed (exit {exit_code}): {own}"
+    )
+    if result.failure is not None:
+        text += f"\n  cause: {result.failure.type} ({result.failure.detail})"
+    text += (
         f"\n  log: {result.log}\n  run record: {record_path}"
         f"\n  restart from it: {hint} --from-stage {result.stage}"
     )
