@@ -107,7 +107,8 @@ def test_asha_does_what_it_must_and_everything_is_per_trial(workdir: Path) -> No
     )
     assert code == 0, out
     summary = json.loads((workdir / "tune" / "asha" / "summary.json").read_text())
-    trials = sorted(summary["trials"], key=lambda t: t["trial_id"])  # creation = run order
+    trials = summary["trials"]  # in creation order: with one at a time, the run order
+    assert [t["number"] for t in trials] == [1, 2, 3, 4, 5]
     assert len(trials) == 5
     assert "target gat leaves alone: dqn.hidden" in out
     assert f"{summary['stopped_early']} stopped early by ASHA" in out
@@ -161,19 +162,21 @@ from pathlib import Path
 from ray import tune
 from canids_orchestrate.tune import TuneOptions, run_tune
 
+# Module globals: the trainable runs in Ray workers, whose sys.argv is not this one.
 CURVES = json.loads(sys.argv[3])
+MARKS = sys.argv[4]
 
-def claim(folder):
+def claim():
     for i in range(len(CURVES)):
         try:
-            os.close(os.open(os.path.join(folder, f"trial-{i}"), os.O_CREAT | os.O_EXCL))
+            os.close(os.open(os.path.join(MARKS, f"trial-{i}"), os.O_CREAT | os.O_EXCL))
             return i
         except FileExistsError:
             continue
     raise RuntimeError("more trials than curves")
 
 def trainable(config, setup):
-    curve = CURVES[claim(sys.argv[4])]
+    curve = CURVES[claim()]
     trial_dir = Path(tune.get_context().get_trial_dir())
     (trial_dir / "trial.json").write_text(json.dumps({"size": "teacher", "config": {}}))
     for epoch, f1 in enumerate(curve):
@@ -184,8 +187,8 @@ summary = run_tune(TuneOptions(
     dataset="demo", cache_dir=sys.argv[1], storage_path=sys.argv[2], name="scripted",
     num_samples=len(CURVES), max_t=3, grace_period=1, reduction_factor=2, space=sys.argv[5],
     num_cpus=2, max_concurrent_trials=1, wandb_mode="disabled", trainable=trainable))
-trials = sorted(summary.trials, key=lambda t: t.trial_id)
-print("RESULT", json.dumps([[t.status, t.epochs] for t in trials]), summary.best_val_f1)
+print("RESULT", json.dumps([[t.status, t.epochs] for t in summary.trials]), summary.best_val_f1)
+print("ERRORS", [t.error for t in summary.failed])
 """
 
 

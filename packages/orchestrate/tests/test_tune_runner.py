@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from canids_orchestrate import TuneConfigError
 from canids_orchestrate.tune import TARGETS, WANDB_MODES, TrialSetup, TuneOptions, run_tune
-from canids_orchestrate.tune.runner import TrialSummary, TuneSummary, _jsonable
+from canids_orchestrate.tune.runner import TrialSummary, TuneSummary, _jsonable, trial_number
 from canids_orchestrate.tune.trainable import trial_overrides
 from canids_orchestrate.tune.wandb_logging import wandb_mode
 
@@ -88,3 +88,12 @@ def test_wandb_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WANDB_API_KEY", "k")
     assert wandb_mode("auto") == "online"
     assert wandb_mode("disabled") == "disabled"
+
+
+def test_trials_are_numbered_in_creation_order() -> None:
+    # With a searcher Tune's trial ids are random: the experiment tag holds the order.
+    assert trial_number({"experiment_tag": "12_gat.heads=2,train.lr=0.01"}, "/x", "a1b2") == 12
+    # A trial that failed before reporting: the number from its folder name.
+    path = "/exp/run_trial_5bd1e9aa_3_gat.heads=4_2026-01-01_10-00-00"
+    assert trial_number({}, path, "5bd1e9aa") == 3
+    assert trial_number({}, "/exp/elsewhere", "5bd1e9aa") is None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -67,6 +68,9 @@ class TrialSummary:
     config: dict[str, Any]
     path: str
     error: str | None = None
+    # Creation order (Tune's experiment tag "N_..."); with one trial at a time, also the
+    # order in which ASHA saw the results. Trial ids are random with a searcher.
+    number: int | None = None
 
 
 @dataclass
@@ -230,9 +234,10 @@ def _summarise(grid: Any, opts: TuneOptions, exp_dir: Path) -> TuneSummary:
         else:
             status = "completed" if epochs >= opts.max_t else "stopped early"
             error = None
+        trial_id = str((result.metrics or {}).get("trial_id") or Path(result.path).name)
         trials.append(
             TrialSummary(
-                trial_id=str((result.metrics or {}).get("trial_id") or Path(result.path).name),
+                trial_id=trial_id,
                 status=status,
                 epochs=epochs,
                 best_val_f1=max(history) if history else None,
@@ -240,8 +245,10 @@ def _summarise(grid: Any, opts: TuneOptions, exp_dir: Path) -> TuneSummary:
                 config=dict(result.config),
                 path=str(result.path),
                 error=error,
+                number=trial_number(result.metrics or {}, str(result.path), trial_id),
             )
         )
+    trials.sort(key=lambda t: (t.number is None, t.number or 0, t.trial_id))
     scored = [t for t in trials if t.best_val_f1 is not None]
     best = max(scored, key=lambda t: t.best_val_f1 or -1.0) if scored else None
     best_path = None
@@ -266,6 +273,17 @@ def _summarise(grid: Any, opts: TuneOptions, exp_dir: Path) -> TuneSummary:
         wandb_runs=runs,
         options=options,
     )
+
+
+def trial_number(metrics: dict[str, Any], path: str, trial_id: str) -> int | None:
+    """A trial's number in creation order: Tune's ``experiment_tag`` (``3_gat.heads=2,…``)
+    in its results, else the same number in its folder name (``…_<trial id>_3_…``, for a
+    trial that failed before reporting)."""
+    tag = str(metrics.get("experiment_tag") or "")
+    match = re.match(r"(\d+)_", tag) or re.search(
+        rf"_{re.escape(trial_id)}_(\d+)(?:_|$)", Path(path).name
+    )
+    return int(match.group(1)) if match else None
 
 
 def _error_text(error: BaseException) -> str:
