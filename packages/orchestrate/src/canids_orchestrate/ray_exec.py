@@ -15,6 +15,7 @@ import os
 import shlex
 import socket
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -183,9 +184,9 @@ class RayExecutor(StageRunner):
         own, so the executor writes one from what it saw (its log), and records it."""
         first = str(err).splitlines()[0] if str(err) else ""
         why = f"system failure after {self.max_retries} retries: {type(err).__name__}: {first}"
-        result = self.observed(
-            task.call.result(job_id=f"ray-{task.stage_id}-{int(time.time())}", ended_at=time.time())
-        )
+        # The task's own id died with it: a fresh one, so the history keeps this failure.
+        lost = f"ray-lost-{uuid.uuid4().hex[:12]}"
+        result = self.observed(task.call.result(job_id=lost, ended_at=time.time()))
         rec.finished(result, attempts=self.max_retries + 1)
         rec.failed(task.stage, why)
         return f"stage {task.stage_id}: {why}\n  log: {task.call.log}"
