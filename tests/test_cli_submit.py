@@ -209,7 +209,10 @@ def test_local_restart_and_failure(workdir: Path, local_teacher: tuple[str, str]
     assert [s["status"] for s in record["stages"]] == ["skipped", "skipped", "failed", "not run"]
     assert record["stages"][2]["result"]["status"] == "failed"
     result = record["stages"][2]["stage_result"]
-    assert (result["executor"], result["exit_code"], result["done"]) == ("local", 1, False)
+    # fusion's DONE from the run just before is still there (the stage failed before it
+    # began rewriting its artifact): one piece of evidence, not a success.
+    assert (result["executor"], result["exit_code"], result["done"]) == ("local", 1, True)
+    assert (result["succeeded"], result["report"]["status"]) == (False, "failed")
     assert result["failure"]["type"] == "python_exception"
     with History(workdir / "runs" / "jobs" / "history.sqlite") as history:
         outcomes = {j["job_id"]: (j["executor"], j["stage"], j["outcome"]) for j in history.jobs()}
