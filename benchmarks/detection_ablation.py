@@ -83,7 +83,8 @@ def pipeline(
         if size == "student" and stage in ("vgae", "gat"):
             cmd += ["--distill-from", "teacher"]
         seconds[stage] = run(cmd, log)
-    metrics = json.loads((runs / run_name / dataset / size / "results" / "metrics.json").read_text())
+    results = runs / run_name / dataset / size / "results" / "metrics.json"
+    metrics = json.loads(results.read_text())
     return {"seconds": seconds, "metrics": metrics}
 
 

@@ -10,8 +10,9 @@ import pytest
 from canids_cli.jobs_cmd import main as jobs_main
 from canids_cli.submit_cmd import main as submit_main
 from canids_data import CacheManager
-from canids_jobs import load_profile, write_synthetic_outputs
-from canids_models import ConfigError
+from canids_jobs import ProfileError, load_profile
+from canids_jobs.cluster_profile import Limits
+from canids_testkit import write_synthetic_outputs
 from click.testing import CliRunner
 
 
@@ -81,6 +82,11 @@ def test_dry_run_prints_every_script_and_the_graph(cache_dir: Path, tmp_path: Pa
         (["--profile", "osc", "--gpu-type", "tpu"], "no GPU kind 'tpu'"),
         (["--profile", "/no/such/profile.toml"], "cluster profile /no/such/profile.toml"),
         (["--run", "a;b"], "run name 'a;b' is not allowed"),
+        # SLURM allocates whole CPUs: 0.5 was once submitted as --cpus-per-task=0.
+        (["--cpus", "0.5"], "SLURM allocates whole CPUs; 0.5 CPUs cannot be submitted"),
+        (["--gpus", "0.5"], "SLURM allocates whole GPUs"),
+        (["--stage-resources", "gat_curriculum:cpus=1.5"], "pass --cpus 2"),
+        (["--walltime", "UNLIMITED"], "means no limit"),
     ],
 )
 def test_bad_submissions_fail_before_sbatch(
@@ -98,13 +104,24 @@ def test_list_pipelines() -> None:
     assert "vgae -> gat_curriculum -> fusion -> evaluate" in result.output
 
 
+def test_every_slurm_time_form_reaches_the_script(cache_dir: Path, tmp_path: Path) -> None:
+    # canids-core's one parser: sbatch's own forms (90 minutes, 1 day 12 hours).
+    code, out = _dry(cache_dir, tmp_path, "--walltime", "90")
+    assert code == 0, out
+    assert out.count("#SBATCH --time=01:30:00") == 4
+    code, out = _dry(cache_dir, tmp_path, "--walltime", "1-12", "--cpus", "2")
+    assert code == 0, out
+    assert out.count("#SBATCH --time=1-12:00:00") == 4
+    assert out.count("#SBATCH --cpus-per-task=2") == 4
+
+
 def test_profiles_are_validated(tmp_path: Path) -> None:
-    assert load_profile("local").limits == {"cpus": 2, "memory": "4G", "gpus": 0}
+    assert load_profile("local").limits == Limits(cpus=2, memory=4 << 30, gpus=0)
     assert load_profile("osc").gpu_kind(None).partition == "gpu-a100"
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\npartition = "gpu; rm -rf ~"\n')
-    with pytest.raises(ConfigError, match="letters, digits"):
+    with pytest.raises(ProfileError, match=r"bad\.toml: partition: .*letters, digits"):
         load_profile(bad)
     bad.write_text('name = "x"\nqueue = "gpu"\n')
-    with pytest.raises(ConfigError, match="unknown keys"):
+    with pytest.raises(ProfileError, match=r"bad\.toml: queue: unknown key; known: account"):
         load_profile(bad)

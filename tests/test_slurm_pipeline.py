@@ -60,6 +60,16 @@ def _wait(env: dict, ids: list[str], timeout: float = 400) -> dict:
     raise AssertionError(f"jobs {ids} did not finish in {timeout} s: {job_states(ids, env=env)}")
 
 
+def _wait_running(env: dict, job_id: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = job_states([job_id], env=env).get(job_id)
+        if record is not None and record.state == "RUNNING":
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"job {job_id} did not start in {timeout} s")
+
+
 def _json(out: str) -> dict:
     """The JSON document a command printed on stdout (stderr follows it)."""
     return json.JSONDecoder().raw_decode(out.lstrip())[0]
@@ -87,10 +97,27 @@ def test_a_chained_pipeline_completes_in_order(local_slurm, workdir: Path) -> No
     assert states[rows["fusion"].job_id].start >= max(
         states[rows["vgae"].job_id].end, states[rows["gat"].job_id].end
     )
-    code, out = _run(env, "jobs_cmd", "status", pid, "--runs-dir", str(workdir / "ok"))
-    assert code == 0, out
+    # status on a real SLURM, with its imports watched: no torch, torch_geometric, zarr, ray.
+    probe = (
+        "import atexit, sys; atexit.register(lambda: print('HEAVY', sorted(m for m in "
+        "('torch', 'torch_geometric', 'zarr', 'ray') if m in sys.modules), file=sys.stderr)); "
+        "from canids_cli.jobs_cmd import main; main()"
+    )
+    proc = subprocess.run(
+        [PY, "-c", probe, "status", pid, "--runs-dir", str(workdir / "ok")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    assert "HEAVY []" in proc.stderr
     assert out.count("completed") >= 3
     assert "100.0 %" in out
+    ledger_results = [r.result for r in Ledger.for_runs(workdir / "ok").jobs(pid)]
+    assert all(r is not None and r.succeeded for r in ledger_results)
+    assert {r.executor for r in ledger_results if r is not None} == {"slurm"}
     code, out = _run(env, "jobs_cmd", "parse", "--runs-dir", str(workdir / "ok"), "--json")
     assert _json(out)["total"]["completed"] == 3, out
 
@@ -149,6 +176,22 @@ def test_a_failed_middle_stage_then_a_fix_that_works(local_slurm, workdir: Path)
     code, out = _run(env, "jobs_cmd", "analyze", *runs, "--json")
     assert code == 0, out
     assert _json(out)["by_type"]["host_oom"] == 1, out
+    assert _json(out)["by_executor"] == {"slurm": 2}, out  # gat's OOM and fusion never ran
+    event = history.failure_for_job(gat)
+    assert event is not None
+    assert (event["executor"], event["failure_type"]) == ("slurm", "host_oom")
+    # The ledger keeps each ended job's StageResult: SLURM's state and exit, DONE, the node.
+    row = Ledger.for_runs(workdir / "oom").job(gat)
+    assert row is not None
+    assert row.result is not None
+    assert (row.result.scheduler_state, row.result.exit_code, row.result.signal) == (
+        "OUT_OF_MEMORY",
+        0,
+        125,
+    )
+    assert row.result.failure is not None
+    assert row.result.failure.type == "host_oom"
+    assert not row.result.succeeded
 
 
 def test_unsafe_values_are_refused_or_inert(local_slurm, workdir: Path, tmp_path: Path) -> None:
@@ -204,20 +247,25 @@ def test_unsafe_values_are_refused_or_inert(local_slurm, workdir: Path, tmp_path
 
 def test_cancel_takes_every_job_of_a_pipeline(local_slurm, workdir: Path, tmp_path: Path) -> None:
     env = local_slurm.env
-    # A job holding both CPUs of the node keeps the pipeline pending while we cancel it:
-    # without it the first stage may finish before `cancel` starts, and the test would race.
+    # A job holding the whole node keeps the pipeline pending while we cancel it: without
+    # it the first stage may finish before `cancel` starts, and the test would race.
+    # --exclusive takes every CPU the node has, however many this machine gives it.
     blocker = tmp_path / "blocker.sbatch"
     blocker.write_text("#!/usr/bin/env bash\nsleep 300\n")
     hold = sbatch(
         blocker,
-        extra_args=["--cpus-per-task=2", "--mem=100M", f"--output={tmp_path / 'b.out'}"],
+        extra_args=["--exclusive", "--mem=100M", f"--output={tmp_path / 'b.out'}"],
         env=env,
     )
     try:
+        _wait_running(env, hold)
         stages = ["custom", "--stages", "vgae,gat,fusion", "--size", "student"]
         code, out = _submit(env, workdir, "cancel", *stages)
         assert code == 0, out
         pid, ids = _ids(out)
+        # The point of the blocker: every stage is still pending when cancel runs.
+        pending = job_states(ids, env=env)
+        assert [pending[i].state for i in ids] == ["PENDING"] * 3
         code, out = _run(env, "jobs_cmd", "cancel", pid, "--runs-dir", str(workdir / "cancel"))
         assert code == 0, out
         assert f"cancelled 3 job(s) of {pid}" in out

@@ -65,6 +65,15 @@ def test_fractional_cpus_are_for_ray_only():
         _ = r.slurm_cpus
 
 
+def test_fractional_gpus_are_for_ray_only():
+    r = Resources(cpus=2, gpus=0.5, memory="1G", walltime="10")
+    assert r.describe() == "2 CPU, 0.5 GPU, 1G memory, 00:10:00 walltime"
+    with pytest.raises(CoreError, match=r"whole GPUs; 0.5 GPUs .* --gpus 1"):
+        r.slurm_fields()
+    whole = r.replaced(gpus=1)
+    assert whole.slurm_fields() == {"cpus": 2, "gpus": 1, "memory": "1G", "walltime": "00:10:00"}
+
+
 @pytest.mark.parametrize(
     "changes", [{"cpus": 0}, {"gpus": -1}, {"memory": "0"}, {"walltime": "UNLIMITED"}, {"x": 1}]
 )

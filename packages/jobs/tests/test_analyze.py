@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from canids_jobs.analyze import analyze
+from canids_jobs.analysis import analyze
 from canids_jobs.history import History, JobEvent
 from canids_jobs.parse_outputs import parse_folder
-from canids_jobs.synthetic_outputs import write_synthetic_outputs
+from canids_testkit import write_synthetic_outputs
 
 NOW = dt.datetime(2026, 3, 9, 12, 0, tzinfo=dt.UTC).timestamp()
 

@@ -38,12 +38,12 @@ WRITER = textwrap.dedent(
 
 def test_new_history_is_wal_and_versioned(tmp_path: Path) -> None:
     with History(tmp_path / "h" / "history.db") as h:
-        assert h.schema_version == SCHEMA_VERSION == 1
+        assert h.schema_version == SCHEMA_VERSION == 2
         assert h.db.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         names = {r[0] for r in h.db.query("SELECT name FROM sqlite_master WHERE type='table'")}
         assert {"failure_events", "remediations", "correlations", "job_outcomes"} <= names
     with History(tmp_path / "h" / "history.db") as again:  # reopening migrates nothing
-        assert again.schema_version == 1
+        assert again.schema_version == 2
 
 
 def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -186,3 +186,64 @@ def test_a_lock_held_too_long_is_a_clear_error(tmp_path: Path) -> None:
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
+
+
+# The schema-1 file of canids-jobs 0.1 (its DDL verbatim), with one SLURM failure in it.
+V1 = (
+    """CREATE TABLE job_outcomes (
+        job_id TEXT PRIMARY KEY, pipeline_id TEXT, dataset TEXT, size TEXT, stage TEXT,
+        node TEXT, outcome TEXT NOT NULL CHECK (outcome IN ('completed','failed','never_ran')),
+        failure_type TEXT, at REAL NOT NULL)""",
+    """CREATE TABLE failure_events (
+        id INTEGER PRIMARY KEY, job_id TEXT NOT NULL UNIQUE, pipeline_id TEXT,
+        dataset TEXT, size TEXT, stage TEXT, node TEXT, failure_type TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '', at REAL NOT NULL)""",
+    """CREATE TABLE remediations (
+        id INTEGER PRIMARY KEY,
+        failure_event_id INTEGER NOT NULL REFERENCES failure_events(id),
+        fix_id TEXT NOT NULL, params TEXT NOT NULL DEFAULT '{}', new_job_id TEXT,
+        outcome TEXT NOT NULL DEFAULT 'pending'
+            CHECK (outcome IN ('pending','succeeded','failed')),
+        created_at REAL NOT NULL, resolved_at REAL)""",
+    """CREATE TABLE correlations (
+        id INTEGER PRIMARY KEY, kind TEXT NOT NULL, subject TEXT NOT NULL,
+        failure_type TEXT NOT NULL DEFAULT '', failures INTEGER NOT NULL,
+        jobs INTEGER NOT NULL, detail TEXT NOT NULL DEFAULT '', detected_at REAL NOT NULL,
+        UNIQUE (kind, subject, failure_type))""",
+    "INSERT INTO job_outcomes VALUES ('7', 'p', 'set_01', 'teacher', 'gat', 'n1', 'failed',"
+    " 'host_oom', 100.0)",
+    "INSERT INTO failure_events (job_id, failure_type, detail, at) VALUES ('7', 'host_oom',"
+    " 'oom-kill', 100.0)",
+    "PRAGMA user_version = 1",
+)
+
+
+def test_a_schema_1_file_migrates_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "history.sqlite"
+    with sqlite3.connect(path) as conn:
+        for statement in V1:
+            conn.execute(statement)
+    with History(path) as h:
+        assert h.schema_version == 2
+        (job,) = h.jobs()
+        assert (job["job_id"], job["executor"], job["failure_type"]) == ("7", "slurm", "host_oom")
+        event = h.failure_for_job("7")
+        assert event is not None
+        assert (event["executor"], event["result"], event["detail"]) == ("slurm", None, "oom-kill")
+        h.record_job(
+            JobEvent(
+                "local-1",
+                "failed",
+                200.0,
+                stage="vgae",
+                failure_type="python_exception",
+                executor="local",
+                result={"stage": "vgae"},
+            )
+        )
+        assert [j["executor"] for j in h.jobs()] == ["slurm", "local"]
+        assert h.failure_for_job("local-1")["result"] == {"stage": "vgae"}
+    with pytest.raises(ValueError, match="executor 'k8s'"):
+        History(path).record_job(
+            JobEvent("x", "failed", 1.0, failure_type="unknown", executor="k8s")
+        )

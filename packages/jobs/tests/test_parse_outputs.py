@@ -9,12 +9,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-from canids_jobs.completion import artifacts_exist, is_completed
+from canids_core import StageReport, StageResult
+from canids_jobs.completion import artifacts_exist
 from canids_jobs.errors import JobsError, OutputsError
 from canids_jobs.parse_outputs import discover_outputs, parse_folder, parse_job_name
 from canids_jobs.rules import FailureType
-from canids_jobs.synthetic_outputs import write_synthetic_outputs
 from canids_models.artifacts import ArtifactStore
+from canids_testkit import write_synthetic_outputs
 
 LOGS = Path(__file__).parent / "logs"
 
@@ -179,8 +180,20 @@ def test_real_canids_train_output(tmp_path: Path) -> None:
 def test_completion_rule(
     state: str | None, status: str | None, artifacts: bool | None, completed: bool
 ) -> None:
-    result = None if status is None else {"status": status}
-    assert is_completed(state, result, artifacts) is completed
+    # The one rule (canids_core.stage_succeeded) on what a SLURM observer can see.
+    report = None
+    if status is not None:
+        report = StageReport(stage="gat", dataset="demo", size="teacher", status=status)
+    result = StageResult(
+        executor="slurm",
+        stage="gat",
+        dataset="demo",
+        size="teacher",
+        scheduler_state=state,
+        report=report,
+        done=artifacts,
+    )
+    assert result.succeeded is completed
 
 
 def test_artifacts_exist_refuses_unsafe_names(tmp_path: Path) -> None:
@@ -236,5 +249,6 @@ def test_outcomes_become_history_events(seed_case: tuple[Path, list]) -> None:
         ("fusion", "dependency_never_satisfied", None)
     ]
     assert all(e.at > 0 for e in events.values())  # the files' last write
+    nameless = jobs[0].result.model_copy(update={"job_id": None})
     with pytest.raises(ValueError, match="needs a job id"):
-        dataclasses.replace(jobs[0], job_id=None).to_event()
+        dataclasses.replace(jobs[0], result=nameless).to_event()

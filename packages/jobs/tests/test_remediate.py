@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from canids_jobs.classify import Classification, classify
+from canids_core import find_report
+from canids_jobs.classification import Classification, classify
 from canids_jobs.history import History, JobEvent
 from canids_jobs.remediate import FailedJob, suggest
 from canids_jobs.rules import FailureType
-from canids_models.result_line import find_result
 
 LOGS = Path(__file__).parent / "logs"
 
@@ -17,7 +17,7 @@ LOGS = Path(__file__).parent / "logs"
 def cause_of(stem: str) -> Classification:
     files = [LOGS / f"{stem}.{ext}" for ext in ("out", "err")]
     text = "\n".join(f.read_text() for f in files if f.exists())
-    return classify(None, None, text, find_result(text), None)
+    return classify(None, None, text, find_report(text), None)
 
 
 def failed(

@@ -13,8 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import pytest
-from canids_jobs.classify import classify
-from canids_jobs.localslurm import LocalSlurm, find_script
+from canids_jobs.classification import classify
 from canids_jobs.slurm import (
     AccountingDisabledError,
     JobRecord,
@@ -29,6 +28,7 @@ from canids_jobs.slurm import (
     scontrol_show_job,
     squeue_ids,
 )
+from canids_testkit import LocalSlurm, find_script
 
 T = TypeVar("T")
 

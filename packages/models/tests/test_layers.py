@@ -24,7 +24,7 @@ def sources() -> list[Path]:
     assert STORE_MODULE in found
     # Synthetic SLURM outputs imitate another machine's log text (its paths included); they
     # name artifacts as strings in logs and never build a path on this one.
-    imitations = {REPO / "packages/jobs/src/canids_jobs/synthetic_outputs.py"}
+    imitations = {REPO / "packages/testkit/src/canids_testkit/synthetic_outputs.py"}
     return [p for p in found if p != STORE_MODULE and p not in imitations]
 
 

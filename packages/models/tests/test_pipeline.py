@@ -137,9 +137,7 @@ def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
             scored = end > ds.capture_starts() + seconds
             assert r["n"] == int(scored.sum())
             assert r["positives"] == int(y[scored].sum())
-            assert r["calibration"] == CalibrationRule.from_json(
-                m["calibration"][method]
-            ).label()
+            assert r["calibration"] == CalibrationRule.from_json(m["calibration"][method]).label()
         # Every metric is the value its confusion matrix gives (None only where its
         # denominator is empty), so an all-undefined row cannot pass.
         c = r["confusion"]

@@ -43,8 +43,8 @@ def test_catalogue_is_consistent():
         assert set(spec.consumes) <= set(ARTIFACT_KEYS)
         assert spec.resources.cpus >= 1
         assert spec.resources.gpus >= 0
-        assert spec.resources.memory[-1] in "GM"
-        assert spec.resources.walltime.count(":") == 2
+        assert spec.resources.slurm_memory[-1] in "GM"
+        assert spec.resources.slurm_time.count(":") == 2
     assert STAGES["fusion"].consumes == ("vgae", "gat")
     assert STAGES["evaluate"].consumes == ("vgae", "gat", "fusion")
     assert STAGES["gat_curriculum"].consumes == ("vgae",)

@@ -67,3 +67,25 @@ def test_readme_example_runs_on_the_demo(demo, tmp_path, monkeypatch, tiny_overr
     assert outcome.stage == "vgae"
     assert canids_models.ArtifactStore(tmp_path / "runs").is_done("demo", "teacher", "vgae")
     assert set(outcome.paths) >= {"checkpoint", "metrics", "config", "done"}
+
+
+def test_no_public_name_is_also_a_submodule():
+    # Importing canids_models.X sets the package attribute X to the module: a lazily
+    # loaded function X would then be the module for every later import of it.
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(canids_models.__path__)}
+    assert modules & set(canids_models.__all__) == set()
+
+
+def test_preflight_stays_a_function_after_its_module_is_imported():
+    import subprocess
+    import sys
+
+    code = (
+        "import canids_models.preflight_checks, canids_models\n"
+        "from canids_models import preflight\n"
+        "print(callable(preflight))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "True"

@@ -8,12 +8,17 @@ import pytest
 from canids_models import (
     STAGES,
     ArtifactStore,
-    ConfigError,
     PreflightError,
     get_pipeline,
     stage_graph,
 )
-from canids_orchestrate import RayCluster, RayExecutor, StageResources, plan_pipelines
+from canids_orchestrate import (
+    RayCluster,
+    RayExecutor,
+    ResourceOverrideError,
+    check_overrides,
+    plan_pipelines,
+)
 
 
 def _executor(tmp_path: Path, totals: dict[str, float]) -> RayExecutor:
@@ -66,7 +71,7 @@ def test_two_pipelines_writing_one_artifact_are_refused(tmp_path: Path) -> None:
 
 def test_task_options_fit_the_cluster_and_say_so(tmp_path: Path) -> None:
     laptop = _executor(tmp_path, {"CPU": 2.0, "memory": 8.0 * (1 << 30)})
-    options, notes = laptop.cluster.task_options(STAGES["gat"], StageResources())
+    options, notes = laptop.cluster.task_options(STAGES["gat"])
     assert options == {"num_cpus": 2.0, "num_gpus": 0.0, "memory": 8 << 30}
     assert notes == [
         "asks 4 CPUs, the cluster has 2: using 2",
@@ -74,15 +79,35 @@ def test_task_options_fit_the_cluster_and_say_so(tmp_path: Path) -> None:
         "asks 16G memory, the cluster has 8.0 GiB for tasks: reserving 8.0 GiB",
     ]
     gpu_node = _executor(tmp_path, {"CPU": 64.0, "GPU": 4.0, "memory": 500.0 * (1 << 30)})
-    options, notes = gpu_node.cluster.task_options(
-        STAGES["gat"], StageResources(cpus=8, memory="32G")
-    )
+    options, notes = gpu_node.cluster.task_options(STAGES["gat"], {"cpus": 8, "memory": "32G"})
     assert options == {"num_cpus": 8.0, "num_gpus": 1.0, "memory": 32 << 30}
     assert notes == []
+    # Ray takes fractions of a CPU and a GPU (SLURM refuses them: see canids-jobs).
+    options, _ = gpu_node.cluster.task_options(STAGES["gat"], {"cpus": 0.5, "gpus": 0.25})
+    assert (options["num_cpus"], options["num_gpus"]) == (0.5, 0.25)
 
 
-def test_bad_resource_overrides_fail_before_anything_runs() -> None:
-    with pytest.raises(ConfigError, match="not a SLURM memory size"):
-        StageResources(memory="8 gigs")
-    with pytest.raises(ValueError, match="--cpus must be >= 0"):
-        StageResources(cpus=-1)
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"memory": "8 gigs"}, "not a SLURM memory size"),
+        ({"cpus": -1}, r"cpus: must be > 0(\.0)? \(got -1\)"),
+        ({"cpus": 0}, r"cpus: must be > 0(\.0)? \(got 0\)"),
+        ({"gpus": -1}, r"gpus: must be >= 0(\.0)? \(got -1\)"),
+        ({"walltime": "1:00:00"}, r"unknown resource override\(s\) \['walltime'\]"),
+    ],
+)
+def test_bad_resource_overrides_fail_before_anything_runs(
+    tmp_path: Path, overrides: dict, message: str
+) -> None:
+    with pytest.raises(ResourceOverrideError, match=message):
+        check_overrides(overrides)
+    cluster = RayCluster()
+    with pytest.raises(ResourceOverrideError, match=message):
+        RayExecutor(
+            ArtifactStore(tmp_path), cache_dir=tmp_path, cluster=cluster, resources=overrides
+        )
+
+
+def test_unset_overrides_keep_the_catalogue() -> None:
+    assert check_overrides({"cpus": None, "gpus": None, "memory": None}) == {}

@@ -1,6 +1,11 @@
-"""``canids-jobs``: what really completed on SLURM, why jobs failed, and fixes that learn.
+"""``canids-jobs``: what really completed, why stages failed, and fixes that learn.
 
-The ledger and the failure history live in ``<runs dir>/jobs/``.
+SLURM jobs come from the ledger; local and Ray stages (run by ``canids-submit``) are in
+the same failure history, so ``analyze`` and ``remediate`` cover every executor. The
+ledger and the history live in ``<runs dir>/jobs/``.
+
+``status``, ``list``, ``analyze`` and ``--help`` import the ledger, SLURM and history code
+only (never torch, torch_geometric, zarr or ray): each command imports what it uses.
 """
 
 from __future__ import annotations
@@ -9,34 +14,24 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from canids_jobs import (
-    FailedJob,
-    History,
-    JobsError,
-    Ledger,
-    LedgerJob,
-    SlurmError,
-    analyze,
-    job_statuses,
-    parse_folder,
-    record_outcomes,
-    resubmit,
-    scancel,
-    suggest,
-    summarize,
-)
-from canids_models import ArtifactStore, ModelsError
+from canids_core import CanidsError, format_table
 
-from ._console import fail, table
+from ._console import fail
+
+if TYPE_CHECKING:
+    from canids_jobs import FailedJob, History, Ledger, LedgerJob
 
 __all__ = ["main"]
 
 
 def _dirs(runs_dir: Path | None) -> tuple[Ledger, History]:
-    runs = ArtifactStore(runs_dir).runs_dir
+    from canids_jobs import History, Ledger
+    from canids_models.artifacts import resolve_runs_dir
+
+    runs = resolve_runs_dir(runs_dir)
     return Ledger.for_runs(runs), History(runs / "jobs" / "history.sqlite")
 
 
@@ -53,17 +48,24 @@ runs_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """SLURM jobs of canids pipelines: status, parse, analyze, remediate, resubmit, cancel."""
+    """Jobs of canids pipelines: status, parse, analyze, remediate, resubmit, cancel.
+
+    SLURM jobs come from the ledger; analyze and remediate also cover local and Ray
+    stages run by canids-submit.
+    """
 
 
 @main.command("list")
 @runs_option
 def list_cmd(runs_dir: Path | None) -> None:
     """Pipelines in the ledger, oldest first."""
-    ledger, _ = _dirs(runs_dir)
-    for pid in ledger.pipelines():
-        jobs = ledger.jobs(pid)
-        click.echo(f"{pid}  {len(jobs)} jobs  {', '.join(j.stage for j in jobs)}")
+    try:
+        ledger, _ = _dirs(runs_dir)
+        for pid in ledger.pipelines():
+            jobs = ledger.jobs(pid)
+            click.echo(f"{pid}  {len(jobs)} jobs  {', '.join(j.stage for j in jobs)}")
+    except CanidsError as exc:
+        fail(exc)
 
 
 @main.command()
@@ -72,18 +74,20 @@ def list_cmd(runs_dir: Path | None) -> None:
 @click.option("--json", "as_json", is_flag=True)
 def status(pipeline: str | None, runs_dir: Path | None, as_json: bool) -> None:
     """Per job and per stage: what SLURM, the result line and the artifacts say."""
-    ledger, history = _dirs(runs_dir)
+    from canids_jobs import JobsError, job_statuses, record_outcomes, summarize
+
     try:
+        ledger, history = _dirs(runs_dir)
         ids = ledger.pipelines()
         if not ids:
-            fail(JobsError(f"the ledger {ledger.path} is empty: nothing was submitted"))
+            raise JobsError(f"the ledger {ledger.path} is empty: nothing was submitted")
         pid = pipeline or ids[-1]
         jobs = _latest(ledger.jobs(pid))
         if not jobs:
-            fail(JobsError(f"pipeline {pid} is not in {ledger.path}; known: {', '.join(ids)}"))
+            raise JobsError(f"pipeline {pid} is not in {ledger.path}; known: {', '.join(ids)}")
         statuses = job_statuses(jobs)
-        resolved = record_outcomes(history, statuses)
-    except (JobsError, SlurmError, ModelsError) as exc:
+        resolved = record_outcomes(history, statuses, ledger)
+    except CanidsError as exc:
         fail(exc)
     summary = summarize(s.outcome for s in statuses if s.outcome is not None)
     if as_json:
@@ -104,7 +108,7 @@ def status(pipeline: str | None, runs_dir: Path | None, as_json: bool) -> None:
         source = s.record.source if s.record else "output file"
         rows.append([s.job.job_id, s.job.stage, f"{s.state} ({source})", verdict, cause])
     click.echo(f"pipeline {pid}")
-    click.echo(table(["job", "stage", "SLURM state", "verdict", "cause"], rows))
+    click.echo(format_table(["job", "stage", "SLURM state", "verdict", "cause"], rows))
     click.echo(summary.table())
     if resolved:
         click.echo(f"closed {resolved} remediation(s): see canids-jobs analyze")
@@ -124,16 +128,21 @@ def parse(
     as_json: bool,
 ) -> None:
     """Completion figures from a FOLDER of SLURM outputs, or from the ledger."""
+    from canids_jobs import JobsError, job_statuses, parse_folder, record_outcomes, summarize
+
     try:
         if folder is not None:
             summary = parse_folder(folder, artifacts_root=artifacts_root)
         else:
             ledger, history = _dirs(runs_dir)
-            start = dt.datetime.fromisoformat(since).timestamp() if since else 0.0
+            try:
+                start = dt.datetime.fromisoformat(since).timestamp() if since else 0.0
+            except ValueError as exc:
+                raise JobsError(f"--since {since!r}: write a date, YYYY-MM-DD") from exc
             statuses = job_statuses(_latest(ledger.jobs(since=start)))
-            record_outcomes(history, statuses)
+            record_outcomes(history, statuses, ledger)
             summary = summarize(s.outcome for s in statuses if s.outcome is not None)
-    except (JobsError, SlurmError, ValueError) as exc:
+    except CanidsError as exc:
         fail(exc)
     click.echo(json.dumps(summary.to_json(), indent=2) if as_json else summary.table())
 
@@ -143,24 +152,41 @@ def parse(
 @click.option("--days", type=float, default=7.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def analyze_cmd(runs_dir: Path | None, days: float, as_json: bool) -> None:
-    """Failures by type, stage, dataset, node and hour; hot nodes; repeated failures."""
-    _, history = _dirs(runs_dir)
-    result = analyze(history, days)
+    """Failures by type, stage, dataset, executor, node and hour; hot nodes; repeats.
+
+    Local and Ray stages run by canids-submit are counted beside SLURM jobs."""
+    from canids_jobs import analyze
+
+    try:
+        _, history = _dirs(runs_dir)
+        result = analyze(history, days)
+    except CanidsError as exc:
+        fail(exc)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.report())
 
 
-def _failed_job(ledger: Ledger, history: History, job_id: str) -> FailedJob:
+def _failed_job(ledger: Ledger, history: History, job_id: str, runs_dir: Path) -> FailedJob:
+    """A failed job to remediate: a SLURM job from the ledger (its status asked of SLURM
+    now), a local or Ray stage from the history."""
+    from canids_jobs import FailedJob, JobsError, failed_job, job_statuses, record_outcomes
+
     job = ledger.job(job_id)
     if job is None:
-        raise JobsError(f"job {job_id} is not in the ledger {ledger.path}")
+        event = history.failure_for_job(job_id)
+        if event is not None and event["executor"] != "slurm":
+            return failed_job(event, runs_dir=str(runs_dir))
+        raise JobsError(
+            f"job {job_id} is neither in the ledger {ledger.path} nor a local or Ray failure "
+            f"in {history.path}: `canids-jobs analyze` lists the recorded failures"
+        )
     (st,) = job_statuses([job])
-    record_outcomes(history, [st])  # the failure a remediation will point at
+    record_outcomes(history, [st], ledger)  # the failure a remediation will point at
     if st.outcome is None:
         raise JobsError(f"job {job_id} has not ended ({st.state}); wait, then ask again")
     if st.outcome.completed or st.outcome.cause is None:
         raise JobsError(f"job {job_id} completed: nothing to remediate")
     res: dict[str, Any] = job.resources
-    failed = FailedJob(
+    return FailedJob(
         job_id=job_id,
         stage=job.stage,
         dataset=job.dataset,
@@ -171,7 +197,6 @@ def _failed_job(ledger: Ledger, history: History, job_id: str) -> FailedJob:
         pipeline=job.pipeline,
         node=st.outcome.node,
     )
-    return failed
 
 
 @main.command()
@@ -179,22 +204,29 @@ def _failed_job(ledger: Ledger, history: History, job_id: str) -> FailedJob:
 @runs_option
 @click.option("--json", "as_json", is_flag=True)
 def remediate(job_id: str, runs_dir: Path | None, as_json: bool) -> None:
-    """Ranked fixes for failed JOB_ID: rules, and how often each worked before."""
-    ledger, history = _dirs(runs_dir)
+    """Ranked fixes for failed JOB_ID (SLURM, local or Ray): rules, and how often each
+    worked before."""
+    from canids_jobs import suggest
+
     try:
-        failed = _failed_job(ledger, history, job_id)
-    except (JobsError, SlurmError) as exc:
+        ledger, history = _dirs(runs_dir)
+        failed = _failed_job(ledger, history, job_id, ledger.path.parent.parent)
+        fixes = suggest(failed, history)
+    except CanidsError as exc:
         fail(exc)
-    fixes = suggest(failed, history)
     if as_json:
         click.echo(json.dumps([f.to_json() for f in fixes], indent=2))
         return
-    click.echo(f"job {job_id} ({failed.stage}): {failed.cause.type}: {failed.cause.detail}")
+    where = "" if failed.executor == "slurm" else f", {failed.executor} executor"
+    click.echo(f"job {job_id} ({failed.stage}{where}): {failed.cause.type}: {failed.cause.detail}")
     for n, fix in enumerate(fixes, 1):
         click.echo(f"  {n}. [{fix.fix_id}] {fix.description} ({fix.track_record})")
         if fix.command:
             click.echo(f"     {fix.command}")
-    click.echo(f"apply one: canids-jobs resubmit {job_id} --apply N")
+    if failed.executor == "slurm":
+        click.echo(f"apply one: canids-jobs resubmit {job_id} --apply N")
+    else:
+        click.echo("apply one: run its command (resubmit --apply resubmits SLURM jobs only)")
 
 
 @main.command("resubmit")
@@ -202,16 +234,20 @@ def remediate(job_id: str, runs_dir: Path | None, as_json: bool) -> None:
 @click.option("--apply", "choice", type=int, required=True, help="The fix's number.")
 @runs_option
 def resubmit_cmd(job_id: str, choice: int, runs_dir: Path | None) -> None:
-    """Resubmit failed JOB_ID with fix N (from `remediate`), and its dependants."""
-    ledger, history = _dirs(runs_dir)
+    """Resubmit failed SLURM job JOB_ID with fix N (from `remediate`), and its dependants.
+
+    A local or Ray failure is refused with the fix's command to run instead."""
+    from canids_jobs import JobsError, resubmit, suggest
+
     try:
-        failed = _failed_job(ledger, history, job_id)
+        ledger, history = _dirs(runs_dir)
+        failed = _failed_job(ledger, history, job_id, ledger.path.parent.parent)
         fixes = suggest(failed, history)
         if not 1 <= choice <= len(fixes):
             raise JobsError(f"--apply {choice}: choose 1..{len(fixes)} (canids-jobs remediate)")
         fix = fixes[choice - 1]
         rows = resubmit(ledger, history, job_id, fix, echo=click.echo)
-    except (JobsError, SlurmError, ModelsError) as exc:
+    except CanidsError as exc:
         fail(exc)
     click.echo(f"applied [{fix.fix_id}]; follow it with: canids-jobs status {rows[0].pipeline_id}")
 
@@ -221,13 +257,15 @@ def resubmit_cmd(job_id: str, choice: int, runs_dir: Path | None) -> None:
 @runs_option
 def cancel(pipeline: str, runs_dir: Path | None) -> None:
     """scancel every job of PIPELINE that the ledger holds (also a half-submitted chain)."""
-    ledger, _ = _dirs(runs_dir)
-    jobs = ledger.jobs(pipeline)
-    if not jobs:
-        fail(JobsError(f"pipeline {pipeline} has no jobs in {ledger.path}"))
+    from canids_jobs import JobsError, scancel
+
     try:
+        ledger, _ = _dirs(runs_dir)
+        jobs = ledger.jobs(pipeline)
+        if not jobs:
+            raise JobsError(f"pipeline {pipeline} has no jobs in {ledger.path}")
         scancel([j.job_id for j in jobs])
-    except SlurmError as exc:
+    except CanidsError as exc:
         fail(exc)
     click.echo(f"cancelled {len(jobs)} job(s) of {pipeline}: {' '.join(j.job_id for j in jobs)}")
 

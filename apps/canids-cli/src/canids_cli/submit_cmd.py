@@ -1,8 +1,14 @@
 """``canids-submit pipeline NAME [NAME…]``: run whole pipelines with an executor.
 
 ``local`` runs stages one after another as ``canids-train`` subprocesses; ``ray`` runs them
-as Ray tasks chained by their inputs (independent stages and pipelines at the same time).
-The default is ``slurm`` where ``sbatch`` is on PATH, else ``local``; it is printed.
+as Ray tasks chained by their inputs (independent stages and pipelines at the same time);
+``slurm`` submits one chained sbatch job per stage. The default is ``slurm`` where
+``sbatch`` is on PATH, else ``local``; it is printed. Every stage of a local or Ray run is
+recorded in ``<runs>/jobs/history.sqlite``, a failure classified by the same rules as a
+SLURM job, so ``canids-jobs analyze`` and ``remediate`` see it.
+
+Start-up imports only click and the catalogue: the executors, the data code and torch
+load when a pipeline is planned.
 """
 
 from __future__ import annotations
@@ -12,36 +18,16 @@ import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
-from canids_data import CacheManager, CanidsDataError
-from canids_jobs import (
-    JobsError,
-    Ledger,
-    SlurmError,
-    SlurmSubmitter,
-    load_profile,
-    parse_stage_resources,
-)
-from canids_models import (
-    PIPELINES,
-    ArtifactStore,
-    ModelsError,
-    get_pipeline,
-    stage_graph,
-    stage_id,
-)
-from canids_orchestrate import (
-    LocalExecutor,
-    PipelineError,
-    PipelinePlan,
-    RayCluster,
-    RayExecutor,
-    StageResources,
-    plan_pipelines,
-)
+from canids_core import CanidsError
 
 from ._console import fail
+
+if TYPE_CHECKING:
+    from canids_models import ArtifactStore, PipelinePlan
+    from canids_orchestrate import LocalExecutor, RayCluster, RayExecutor
 
 __all__ = ["default_executor", "main"]
 
@@ -56,7 +42,12 @@ def default_executor() -> tuple[str, str]:
 
 
 def _train_command() -> list[str]:
-    # Ray workers may not share our PATH: hand them the absolute canids-train.
+    """The absolute ``canids-train`` of this environment: Ray workers, SLURM jobs and a
+    ``canids-submit`` started by its full path (no venv on PATH) must all run the stage
+    code this command belongs to."""
+    beside = Path(sys.executable).parent / "canids-train"
+    if beside.is_file():
+        return [str(beside)]
     found = shutil.which("canids-train")
     return [found] if found else [sys.executable, "-m", "canids_cli.train_cmd"]
 
@@ -64,11 +55,21 @@ def _train_command() -> list[str]:
 def _list_pipelines(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
     if not value or ctx.resilient_parsing:
         return
+    from canids_models.catalog import PIPELINES
+
     for pipe in PIPELINES.values():
         size = pipe.size or "--size teacher|student"
         click.echo(f"{pipe.name:16} {size:24} {' -> '.join(pipe.stages)}")
     click.echo(f"{'custom':16} {'--size teacher|student':24} --stages a,b,...")
     ctx.exit(0)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """What a person fixes (printed without a traceback): every canids error. canids-data's
+    base is not a CanidsError yet, so it is named beside it."""
+    from canids_data import CanidsDataError
+
+    return (CanidsError, CanidsDataError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -179,10 +180,14 @@ def pipeline(
         click.echo(f"executor: {executor} (default: {why}; choose with --executor)")
     else:
         click.echo(f"executor: {executor}")
-    cache = CacheManager(cache_dir)
+    user_errors = _user_errors()
+    from canids_data import CacheManager
+    from canids_models import ArtifactStore, get_pipeline, plan_pipelines
+
     try:
+        cache = CacheManager(cache_dir)
         store = ArtifactStore(runs_dir, run_name)
-    except ModelsError as exc:
+    except user_errors as exc:
         fail(exc)
     click.echo(f"cache: {cache.cache_dir}")
     click.echo(f"artifacts: {store.runs_dir / store.run}")
@@ -194,21 +199,17 @@ def pipeline(
         f"canids-submit pipeline {' '.join(names)} --dataset {dataset} --executor {executor}"
         f" --run {run_name} --runs-dir {store.runs_dir} --cache-dir {cache.cache_dir}"
     )
-    common = {
+    common: dict[str, Any] = {
         "cache_dir": cache.cache_dir,
         "extra_args": extra,
         "check_sources": not no_source_check,
         "echo": click.echo,
     }
     cluster = None
+    recorder = None
     try:
-        pipes = [
-            (
-                get_pipeline(name, stages.split(",") if stages else None),
-                size,
-            )
-            for name in names
-        ]
+        chosen = stages.split(",") if stages else None
+        pipes = [(get_pipeline(name, chosen), size) for name in names]
         if distill_from is not None:
             pipes = [(replace(p, distill_from=distill_from), s) for p, s in pipes]
         plans = plan_pipelines(
@@ -237,8 +238,10 @@ def pipeline(
                     for k, v in {
                         "walltime": walltime,
                         "mem": memory,
-                        "cpus": None if cpus is None else str(int(cpus)),
-                        "gpus": None if gpus is None else str(int(gpus)),
+                        # As given: a fraction is refused by the SLURM executor, never
+                        # rounded (--cpus 0.5 once became --cpus-per-task=0).
+                        "cpus": None if cpus is None else f"{cpus:g}",
+                        "gpus": None if gpus is None else f"{gpus:g}",
                     }.items()
                     if v is not None
                 },
@@ -247,30 +250,29 @@ def pipeline(
                 dry_run=dry_run,
             )
             return
-        if executor == "ray":
-            cluster = RayCluster(address, num_cpus=num_cpus, echo=click.echo)
-            runner = RayExecutor(
-                store,
-                train_command=_train_command(),
-                cluster=cluster,
-                resources=StageResources(cpus, gpus, memory),
-                max_retries=max_retries,
-                **common,
-            )
-        else:
-            runner = LocalExecutor(store, **common)
+        resources = {"cpus": cpus, "gpus": gpus, "memory": memory}
+        runner, cluster = _runner(
+            executor, store, common, address, num_cpus, resources, max_retries
+        )
         if dry_run:
             _print_dry_run(runner, plans)
             return
+        from canids_jobs import StageResultRecorder
+        from canids_orchestrate import RayExecutor
+
+        # Every stage into the failure history the SLURM jobs use (canids-jobs analyze).
+        recorder = StageResultRecorder.for_runs(store.runs_dir)
+        runner.on_stage_result = recorder
+        click.echo(f"stage results: {recorder.history.path}")
         if isinstance(runner, RayExecutor):
             records = runner.run(plans, restart_hint=hint)
         else:
             records = [runner.run(plan, restart_hint=hint) for plan in plans]
-    except PipelineError as exc:
-        fail(exc)
-    except (ModelsError, CanidsDataError, ValueError, JobsError, SlurmError) as exc:
+    except user_errors as exc:
         fail(exc)
     finally:
+        if recorder is not None:
+            recorder.close()
         if cluster is not None:
             cluster.shutdown()
     for plan, record in zip(plans, records, strict=True):
@@ -279,8 +281,40 @@ def pipeline(
     click.echo(json.dumps({"pipelines": statuses}))
 
 
+def _runner(
+    executor: str,
+    store: ArtifactStore,
+    common: dict[str, Any],
+    address: str | None,
+    num_cpus: int | None,
+    resources: dict[str, Any],
+    max_retries: int,
+) -> tuple[LocalExecutor | RayExecutor, RayCluster | None]:
+    """The executor, and the Ray cluster to shut down afterwards (``None`` locally)."""
+    if executor == "ray":
+        from canids_orchestrate import RayCluster, RayExecutor
+
+        cluster = RayCluster(address, num_cpus=num_cpus, echo=click.echo)
+        runner = RayExecutor(
+            store,
+            train_command=_train_command(),
+            cluster=cluster,
+            resources=resources,
+            max_retries=max_retries,
+            **common,
+        )
+        return runner, cluster
+    from canids_orchestrate import LocalExecutor
+
+    if any(v is not None for v in resources.values()):
+        click.echo("note: --cpus, --gpus and --memory apply to the ray and slurm executors")
+    return LocalExecutor(store, train_command=_train_command(), **common), None
+
+
 def _print_dry_run(runner: LocalExecutor | RayExecutor, plans: list[PipelinePlan]) -> None:
-    graph = stage_graph(plans) if isinstance(runner, RayExecutor) else {}
+    from canids_models import stage_graph, stage_id
+
+    graph = stage_graph(plans) if runner.name == "ray" else {}
     for plan in plans:
         for stage in plan.run_stages:
             waits = graph.get(stage_id(plan, stage))
@@ -292,7 +326,7 @@ def _print_outcome(store: ArtifactStore, plan: PipelinePlan, record: dict) -> No
     click.echo(
         f"pipeline {plan.pipeline.name} {record['status']}: "
         + ", ".join(
-            f"{s['stage']} {s['status']}" + (f" ({s['seconds']:.0f} s)" if "seconds" in s else "")
+            f"{s['stage']} {s['status']}" + (f" ({s['seconds']:.0f} s)" if s.get("seconds") else "")
             for s in record["stages"]
         )
     )
@@ -313,6 +347,8 @@ def _submit_slurm(
     gpu_type: str | None,
     dry_run: bool,
 ) -> None:
+    from canids_jobs import Ledger, SlurmSubmitter, load_profile, parse_stage_resources
+
     submitter = SlurmSubmitter(
         store,
         cache_dir=common["cache_dir"],

@@ -1,30 +1,26 @@
 """``canids-train STAGE``: run one stage; the same entry point for every executor.
 
-Progress goes to stdout per epoch; the last line is ``CANIDS-STAGE-RESULT {json}``
-(status, stage, dataset, size, metrics, artifact paths, wall time, peak memory), which
-executors and the SLURM job parser read. Exit 0 when the stage completed, 1 otherwise.
+Progress goes to stdout per epoch; the last line is ``CANIDS-STAGE-RESULT {json}``, a
+:class:`canids_core.StageReport` (status, stage, dataset, size, metrics, artifact paths,
+wall time, peak memory), which executors and the SLURM job parser read. Exit 0 when the
+stage completed, 1 otherwise.
+
+Only the catalogue is imported at start-up (``--help`` answers at once); the data and
+model code, and torch with it, load when a stage runs.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
-from canids_data import CacheManager, CanidsDataError
-from canids_models import (
-    STAGES,
-    ArtifactStore,
-    ModelsError,
-    StageContext,
-    format_result,
-    load_config,
-    preflight,
-    run_stage,
-)
+from canids_core import CanidsError, StageReport, format_report
+from canids_models.catalog import STAGES
 
 __all__ = ["main"]
 
@@ -115,6 +111,16 @@ def main(
     started = time.time()
     record: dict[str, Any] = {"stage": stage, "dataset": dataset, "size": size, "run": run_name}
     ctx = None
+    # Heavy imports here, inside the stage's own error handling: a broken install still
+    # ends with a result line.
+    try:
+        from canids_data import CacheManager, CanidsDataError
+        from canids_models import ArtifactStore, StageContext, load_config, preflight, run_stage
+    except Exception as exc:
+        traceback.print_exc()
+        _finish(record, started, None, exc)
+    # canids-data's base error is not a CanidsError yet; both are the user's to fix.
+    user_errors = (CanidsError, CanidsDataError)
     try:
         cache = CacheManager(cache_dir)
         store = ArtifactStore(runs_dir, run_name)
@@ -145,31 +151,44 @@ def main(
             f"config {config.digest[:12]}"
         )
         outcome = run_stage(stage, ctx)
-        record.update(
-            status="completed", metrics=_summary(outcome.metrics), artifacts=outcome.paths
-        )
-        code = 0
-    except (ModelsError, CanidsDataError) as exc:
+        # JSON-plain values (numpy numbers become their text, as the old line had them).
+        metrics = json.loads(json.dumps(_summary(outcome.metrics), default=str))
+        record.update(status="completed", metrics=metrics, artifacts=outcome.paths)
+        error = None
+    except user_errors as exc:
         click.echo(f"error: {exc}", err=True)
-        record.update(status="failed", error_type=type(exc).__name__, error=str(exc))
-        code = 1
+        error = exc
     except Exception as exc:
         traceback.print_exc()
-        record.update(
-            status="failed",
-            error_type=type(exc).__name__,
-            error=str(exc),
-            last_frame=_last_frame(exc),
-        )
-        code = 1
+        error = exc
+    _finish(record, started, ctx, error, traceback_shown=not isinstance(error, user_errors))
+
+
+def _finish(
+    record: dict[str, Any],
+    started: float,
+    ctx: Any,
+    error: BaseException | None,
+    *,
+    traceback_shown: bool = True,
+) -> NoReturn:
+    """Print the stage's report as its last line and exit: 0 when it completed."""
+    if error is not None:
+        record.update(status="failed", error_type=type(error).__name__, error=str(error))
+        if traceback_shown:  # a bug: where it happened; a user error says so itself
+            record["last_frame"] = _last_frame(error)
     record["wall_seconds"] = round(time.time() - started, 3)
     if ctx is not None:
         record["peak_memory"] = ctx.peak_memory()
-    click.echo(format_result(record))
+    click.echo(format_report(StageReport.model_validate(record)))
     sys.stdout.flush()
-    sys.exit(code)
+    sys.exit(0 if error is None else 1)
 
 
 def _last_frame(exc: BaseException) -> str:
     tb = traceback.extract_tb(exc.__traceback__)
     return f"{tb[-1].filename}:{tb[-1].lineno} in {tb[-1].name}" if tb else ""
+
+
+if __name__ == "__main__":  # python -m canids_cli.train_cmd: the fallback of canids-submit
+    main()

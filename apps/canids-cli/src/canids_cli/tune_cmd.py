@@ -2,26 +2,29 @@
 
 The best trial's full config is written as JSON that ``canids-train --config`` reads.
 ``--slurm`` renders ``slurm/ray-cluster.sbatch`` around this same command instead.
+
+Start-up imports click and the target names only; Ray, Optuna and torch load when a
+search starts.
 """
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from canids_data import CacheManager, CanidsDataError
-from canids_jobs import SlurmError, sbatch
-from canids_models import ArtifactStore, ModelsError
-from canids_orchestrate.slurm_render import RayJobSpec, render_ray_job
-from canids_orchestrate.tune import DEFAULT_SPACE, TARGETS, TuneOptions, TuneSummary, run_tune
+from canids_core import CanidsError, atomic_write_text, format_table
+from canids_orchestrate.tune.trainable import TARGETS
+from canids_orchestrate.tune.wandb_logging import WANDB_MODES
 
-from ._console import fail, table
+from ._console import fail
+
+if TYPE_CHECKING:
+    from canids_orchestrate.tune import TuneSummary
 
 __all__ = ["main"]
 
@@ -98,7 +101,7 @@ def _entry(ctx: click.Context) -> list[str]:
 @click.option("--wandb-project", default="canids", show_default=True)
 @click.option(
     "--wandb-mode",
-    type=click.Choice(["auto", "online", "offline", "disabled"]),
+    type=click.Choice(WANDB_MODES),
     default="auto",
     show_default=True,
     help="auto: online when WANDB_API_KEY is set, else offline.",
@@ -120,19 +123,25 @@ def main(**kw: Any) -> None:
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
     if kw["write_space"] is not None:
+        from canids_orchestrate.tune.space import DEFAULT_SPACE
+
         dest = Path(str(kw["write_space"]))
         if dest.exists():
             fail(FileExistsError(f"{dest} exists; choose another path or remove it"))
-        dest.write_text(DEFAULT_SPACE.read_text())
+        atomic_write_text(dest, DEFAULT_SPACE.read_text())
         click.echo(f"wrote the default search space to {dest}; use it with --space {dest}")
         return
-    cache = CacheManager(kw["cache_dir"])
-    store = ArtifactStore(kw["runs_dir"], "default")
-    storage = str(kw["storage_path"] or store.runs_dir / "tune")
+    from canids_models.artifacts import resolve_runs_dir
+
+    storage = str(kw["storage_path"] or resolve_runs_dir(kw["runs_dir"]) / "tune")
     if kw["slurm"]:
         _submit_slurm(kw, storage)
         return
+    from canids_data import CacheManager, CanidsDataError
+    from canids_orchestrate.tune import TuneOptions, run_tune
+
     try:
+        cache = CacheManager(kw["cache_dir"])
         report = cache.verify(str(kw["dataset"]), check_sources=not kw["no_source_check"])
         if not report.ok:
             raise CanidsDataError(
@@ -167,11 +176,12 @@ def main(**kw: Any) -> None:
             upload_timeout=int(kw["upload_timeout"]),
         )
         summary = run_tune(opts, echo=click.echo)
-    except (ModelsError, CanidsDataError) as exc:
+    except (CanidsError, CanidsDataError) as exc:  # canids-data's base: not a CanidsError yet
         fail(exc)
     _print_summary(summary)
     if kw["json_path"]:
-        Path(str(kw["json_path"])).write_text(json.dumps(summary.to_json(), indent=2, default=str))
+        summary_file = Path(summary.experiment) / "summary.json"  # JSON-plain, atomic
+        atomic_write_text(Path(str(kw["json_path"])), summary_file.read_text())
     if summary.best_trial is None:
         fail(RuntimeError("no trial reported a val_f1: every trial failed (see the table)"))
 
@@ -187,7 +197,7 @@ def _print_summary(summary: TuneSummary) -> None:
         ]
         for t in summary.trials
     ]
-    click.echo(table(["trial", "status", "epochs", "best val_f1", "config"], rows))
+    click.echo(format_table(["trial", "status", "epochs", "best val_f1", "config"], rows))
     counts = {s: sum(t.status == s for t in summary.trials) for s in ("completed", "failed")}
     click.echo(
         f"{len(summary.trials)} trials: {counts['completed']} completed, "
@@ -212,6 +222,9 @@ def _short(value: object) -> str:
 
 def _submit_slurm(kw: dict[str, Any], storage: str) -> None:
     """Render the Ray cluster job around this very command (without the SLURM flags)."""
+    from canids_jobs import sbatch
+    from canids_orchestrate.slurm_render import RayJobSpec, render_ray_job
+
     entry = _entry(click.get_current_context())
     if "--storage-path" not in entry:
         entry += ["--storage-path", str(Path(storage).resolve())]
@@ -234,18 +247,17 @@ def _submit_slurm(kw: dict[str, Any], storage: str) -> None:
                 venv=str(venv),
             )
         )
-    except ModelsError as exc:
+    except CanidsError as exc:
         fail(exc)
     if kw["dry_run"]:
         click.echo(script, nl=False)
         return
-    Path(storage).mkdir(parents=True, exist_ok=True)
     path = Path(storage) / f"ray-cluster-{safe}.sbatch"
-    path.write_text(script)
+    atomic_write_text(path, script)
     if shutil.which("sbatch") is None:
         fail(RuntimeError(f"wrote {path}, but sbatch is not on PATH: submit it on the cluster"))
     try:
         job_id = sbatch(path, cwd=path.parent)  # canids-jobs: the id sbatch --parsable printed
-    except SlurmError as exc:
+    except CanidsError as exc:
         fail(exc)
     click.echo(f"submitted {path} as job {job_id}: {shlex.join(entry)}")

@@ -40,6 +40,7 @@ _LAZY: dict[str, str] = {
     "format_slurm_time": "slurm_time",
     "parse_memory": "slurm_time",
     "parse_slurm_time": "slurm_time",
+    "ATTEMPT_MARK": "stage_result",
     "FailureInfo": "stage_result",
     "RESULT_PREFIX": "stage_result",
     "STAGE_RESULT_VERSION": "stage_result",
@@ -53,6 +54,7 @@ _LAZY: dict[str, str] = {
 }
 
 __all__ = [
+    "ATTEMPT_MARK",
     "NAME_MAX",
     "NAME_RULE",
     "RESULT_PREFIX",
@@ -125,6 +127,7 @@ if TYPE_CHECKING:
         parse_slurm_time,
     )
     from .stage_result import (
+        ATTEMPT_MARK,
         RESULT_PREFIX,
         STAGE_RESULT_VERSION,
         FailureInfo,

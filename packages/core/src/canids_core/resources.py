@@ -2,7 +2,8 @@
 
 The catalogue gives each stage its defaults; the command line, a cluster profile and
 per-stage overrides change them; the Ray executor reads CPUs and bytes, SLURM the text
-forms. Fractional CPUs exist for Ray only: SLURM refuses them loudly, never rounds.
+forms. Fractional CPUs and GPUs exist for Ray only: SLURM refuses them loudly, never
+rounds (``--cpus 0.5`` once became ``--cpus-per-task=0``).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ class Resources(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     cpus: float = Field(gt=0)
-    gpus: int = Field(ge=0)
+    gpus: float = Field(ge=0)
     memory: int = Field(gt=0, description="bytes")
     walltime: int = Field(gt=0, description="seconds")
 
@@ -59,6 +60,26 @@ class Resources(BaseModel):
             )
         return int(self.cpus)
 
+    @property
+    def slurm_gpus(self) -> int:
+        """Whole GPUs for ``--gres=gpu:N``; a fraction is an error, never rounded."""
+        if not float(self.gpus).is_integer():
+            raise CoreError(
+                f"SLURM allocates whole GPUs; {self.gpus:g} GPUs cannot be submitted: pass "
+                f"--gpus {math.ceil(self.gpus)} (fractional GPUs work with --executor ray)"
+            )
+        return int(self.gpus)
+
+    def slurm_fields(self) -> dict[str, int | str]:
+        """The SLURM text forms (``cpus``, ``gpus``, ``memory``, ``walltime``) as a ledger or
+        a job script holds them; raises on fractional CPUs or GPUs."""
+        return {
+            "cpus": self.slurm_cpus,
+            "gpus": self.slurm_gpus,
+            "memory": self.slurm_memory,
+            "walltime": self.slurm_time,
+        }
+
     def replaced(self, **changes: Any) -> Resources:
         """A copy with ``changes`` (``None`` values ignored), validated like the original."""
         data = self.model_dump()
@@ -67,6 +88,6 @@ class Resources(BaseModel):
 
     def describe(self) -> str:
         return (
-            f"{self.cpus:g} CPU, {self.gpus} GPU, {self.slurm_memory} memory, "
+            f"{self.cpus:g} CPU, {self.gpus:g} GPU, {self.slurm_memory} memory, "
             f"{self.slurm_time} walltime"
         )

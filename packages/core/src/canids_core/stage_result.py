@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from .errors import CoreError
 
 __all__ = [
+    "ATTEMPT_MARK",
     "RESULT_PREFIX",
     "STAGE_RESULT_VERSION",
     "FailureInfo",
@@ -35,6 +36,9 @@ __all__ = [
 ]
 
 RESULT_PREFIX = "CANIDS-STAGE-RESULT "
+# An executor that retries a stage into the same log starts each attempt with this line; a
+# log is judged by its last attempt (the Ray executor writes it, the classifier reads it).
+ATTEMPT_MARK = "=== canids ray attempt"
 STAGE_RESULT_VERSION = 1
 Executor = Literal["local", "ray", "slurm"]
 

@@ -1,27 +1,63 @@
 """canids-jobs: canids pipelines on SLURM (chained sbatch jobs, a ledger), what really
-completed, why jobs failed, and a remediation base that learns which fixes work."""
+completed on every executor, why stages failed, and a remediation base that learns which
+fixes work.
+
+Names load on first use (PEP 562): ``canids-jobs status``, ``list`` and ``analyze`` import
+the ledger, SLURM and history code only, never torch, torch_geometric, zarr or ray.
+"""
 
 from __future__ import annotations
 
-from .analyze import Analysis, analyze
-from .classify import Classification, FailureType, classify
-from .completion import artifacts_exist, is_completed
-from .errors import HistoryError, JobsError, OutputsError
-from .history import History, JobEvent
-from .ledger import Ledger, LedgerJob
-from .localslurm import LocalSlurm, LocalSlurmError
-from .parse_outputs import parse_folder
-from .profile import ClusterProfile, load_profile
-from .remediate import FailedJob, Suggestion, suggest
-from .resubmit import resubmit
-from .slurm import JobRecord, SlurmError, job_states, sbatch, scancel
-from .stage_script import parse_stage_resources, render_stage_script
-from .status import JobStatus, job_statuses, record_outcomes
-from .submit import RenderedJob, SlurmSubmitter, SubmitError
-from .summary import JobOutcome, ResultsSummary, summarize
-from .synthetic_outputs import write_synthetic_outputs
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+# public name -> the submodule that defines it (never a module of the same name as a
+# function: importing ``canids_jobs.analyze`` would replace the function by the module)
+_LAZY: dict[str, str] = {
+    "Analysis": "analysis",
+    "Classification": "classification",
+    "ClusterProfile": "cluster_profile",
+    "FailedJob": "remediate",
+    "FailureType": "rules",
+    "History": "history",
+    "HistoryError": "errors",
+    "JobEvent": "history",
+    "JobOutcome": "summary",
+    "JobRecord": "slurm",
+    "JobStatus": "status",
+    "JobsError": "errors",
+    "Ledger": "ledger",
+    "LedgerJob": "ledger",
+    "OutputsError": "errors",
+    "ProfileError": "errors",
+    "RenderedJob": "submit",
+    "ResourcesError": "errors",
+    "ResultsSummary": "summary",
+    "SlurmError": "errors",
+    "SlurmSubmitter": "submit",
+    "StageResultRecorder": "recorder",
+    "SubmitError": "submit",
+    "Suggestion": "remediate",
+    "analyze": "analysis",
+    "artifacts_exist": "completion",
+    "classify": "classification",
+    "classify_result": "classification",
+    "failed_job": "remediate",
+    "job_states": "slurm",
+    "job_statuses": "status",
+    "load_profile": "cluster_profile",
+    "parse_folder": "parse_outputs",
+    "parse_stage_resources": "stage_script",
+    "record_outcomes": "status",
+    "render_stage_script": "stage_script",
+    "resubmit": "resubmission",
+    "sbatch": "slurm",
+    "scancel": "slurm",
+    "suggest": "remediate",
+    "summarize": "summary",
+}
 
 __all__ = [
     "Analysis",
@@ -38,20 +74,21 @@ __all__ = [
     "JobsError",
     "Ledger",
     "LedgerJob",
-    "LocalSlurm",
-    "LocalSlurmError",
     "OutputsError",
+    "ProfileError",
     "RenderedJob",
+    "ResourcesError",
     "ResultsSummary",
     "SlurmError",
     "SlurmSubmitter",
+    "StageResultRecorder",
     "SubmitError",
     "Suggestion",
-    "__version__",
     "analyze",
     "artifacts_exist",
     "classify",
-    "is_completed",
+    "classify_result",
+    "failed_job",
     "job_states",
     "job_statuses",
     "load_profile",
@@ -64,5 +101,45 @@ __all__ = [
     "scancel",
     "suggest",
     "summarize",
-    "write_synthetic_outputs",
+    "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'canids_jobs' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+if TYPE_CHECKING:
+    from .analysis import Analysis, analyze
+    from .classification import Classification, classify, classify_result
+    from .cluster_profile import ClusterProfile, load_profile
+    from .completion import artifacts_exist
+    from .errors import (
+        HistoryError,
+        JobsError,
+        OutputsError,
+        ProfileError,
+        ResourcesError,
+        SlurmError,
+    )
+    from .history import History, JobEvent
+    from .ledger import Ledger, LedgerJob
+    from .parse_outputs import parse_folder
+    from .recorder import StageResultRecorder
+    from .remediate import FailedJob, Suggestion, failed_job, suggest
+    from .resubmission import resubmit
+    from .rules import FailureType
+    from .slurm import JobRecord, job_states, sbatch, scancel
+    from .stage_script import parse_stage_resources, render_stage_script
+    from .status import JobStatus, job_statuses, record_outcomes
+    from .submit import RenderedJob, SlurmSubmitter, SubmitError
+    from .summary import JobOutcome, ResultsSummary, summarize

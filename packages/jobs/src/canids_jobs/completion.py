@@ -1,8 +1,11 @@
-"""The completion rule: when a SLURM job counts as completed. One function, used by the
-folder parser and by the ledger-based status alike, so the two can never disagree.
+"""Evidence for the one success rule (:func:`canids_core.stage_succeeded`): SLURM's state
+text normalised, and whether a stage's artifact is DONE, asked of the artifact store.
 
-The seed's team counted jobs that *started*; here a job counts only when SLURM, the stage's
-own ``CANIDS-STAGE-RESULT`` record and the artifact store all agree.
+The rule itself is not here: every executor's observations become a
+:class:`canids_core.StageResult`, and ``StageResult.succeeded`` decides. A job counts only
+when its exit code (where known), its ``CANIDS-STAGE-RESULT`` line, its DONE record and
+SLURM's state (where a scheduler ran it) all agree; the seed's team counted jobs that
+*started*.
 """
 
 from __future__ import annotations
@@ -11,11 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from canids_core import StageReport
 from canids_models.artifacts import ArtifactStore
 from canids_models.catalog import STAGES
 from canids_models.errors import ArtifactError
 
-__all__ = ["artifacts_exist", "is_completed", "normalize_state"]
+__all__ = ["artifacts_exist", "normalize_state", "stage_done"]
 
 
 def normalize_state(state: str | None) -> tuple[str | None, str]:
@@ -34,42 +38,27 @@ def normalize_state(state: str | None) -> tuple[str | None, str]:
     return head.rstrip("+").upper(), reason
 
 
-def is_completed(
-    slurm_state: str | None,
-    result: Mapping[str, Any] | None,
-    artifacts_exist: bool | None,
-) -> bool:
-    """True only when the job really completed.
-
-    - ``slurm_state`` is COMPLETED, or ``None`` when unknown (a folder of output files has
-      no SLURM state): a job that traps SIGTERM at its time limit can end COMPLETED with
-      exit 0, so the state alone never suffices;
-    - ``result`` (the job's last ``CANIDS-STAGE-RESULT`` record) says ``completed``;
-    - ``artifacts_exist`` is not ``False`` (``None`` means not checked).
-    """
-    name, _ = normalize_state(slurm_state)
-    if name is not None and name != "COMPLETED":
-        return False
-    if result is None or result.get("status") != "completed":
-        return False
-    return artifacts_exist is not False
-
-
-def artifacts_exist(result: Mapping[str, Any], runs_dir: str | Path) -> bool:
-    """Whether the artifact a completed stage record names is done under ``runs_dir``.
-
-    The record's own paths are those of the cluster it ran on; the artifact store is the
-    only code that maps (run, dataset, size, artifact) to a path, so we ask it, for the
-    runs folder the caller has (the same one, or a copy).
-    """
-    stage = result.get("stage")
+def stage_done(runs_dir: str | Path, run: str, dataset: str, size: str, stage: str) -> bool:
+    """Whether ``stage``'s artifact has its DONE record under ``runs_dir``. The artifact
+    store is the only code that maps (run, dataset, size, artifact) to a path."""
     if stage not in STAGES:
         return False
     try:
-        store = ArtifactStore(runs_dir, str(result.get("run") or "default"))
-        return store.is_done(
-            str(result.get("dataset")), str(result.get("size")), STAGES[stage].produces
-        )
+        return ArtifactStore(runs_dir, run).is_done(dataset, size, STAGES[stage].produces)
     except ArtifactError:
-        # An unsafe dataset/size/run name in a result line cannot name a done artifact.
+        # An unsafe dataset/size/run name (from a result line) cannot name a done artifact.
         return False
+
+
+def artifacts_exist(result: StageReport | Mapping[str, Any], runs_dir: str | Path) -> bool:
+    """Whether the artifact a stage's report names is done under ``runs_dir``: the runs
+    folder the caller has (the cluster's, or a copy; the report's own paths are those of
+    the machine it ran on)."""
+    data = result.model_dump() if isinstance(result, StageReport) else result
+    return stage_done(
+        runs_dir,
+        str(data.get("run") or "default"),
+        str(data.get("dataset")),
+        str(data.get("size")),
+        str(data.get("stage")),
+    )

@@ -1,8 +1,12 @@
-"""The failure history: job outcomes (successes too, so rates per node can be computed),
-failure events, remediation attempts and the correlations the analysis found, in one SQLite
-file that several processes write at once (see :mod:`canids_jobs.sqlite_wal`).
+"""The failure history: stage outcomes of every executor (successes too, so rates per node
+can be computed), failure events, remediation attempts and the correlations the analysis
+found, in one SQLite file that several processes write at once (see
+:mod:`canids_jobs.sqlite_wal`).
 
-Standard library only, so a batch job can record its outcome without importing torch.
+The standard library and canids-core only (no torch, no models), so a batch job or a
+status command records an outcome in well under a second. Schema 2 added the executor
+(``slurm``, ``local``, ``ray``) of each row and the stage result a failure came from;
+a schema-1 file migrates in place on first open (its rows are SLURM jobs).
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ from .sqlite_wal import WalDatabase
 
 __all__ = ["SCHEMA_VERSION", "FixStats", "History", "JobEvent"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 OUTCOMES = ("completed", "failed", "never_ran")
+EXECUTORS = ("slurm", "local", "ray")
 
 # Migrations by the version they lead to; PRAGMA user_version holds the file's version.
 _MIGRATIONS: dict[int, tuple[str, ...]] = {  # SCHEMA_VERSION is the last key
@@ -49,6 +54,16 @@ _MIGRATIONS: dict[int, tuple[str, ...]] = {  # SCHEMA_VERSION is the last key
         "CREATE INDEX job_outcomes_at ON job_outcomes (at)",
         "CREATE INDEX remediations_new_job ON remediations (new_job_id)",
     ),
+    2: (
+        # Rows written before local and Ray stages were recorded are SLURM jobs.
+        "ALTER TABLE job_outcomes ADD COLUMN executor TEXT NOT NULL DEFAULT 'slurm'",
+        "ALTER TABLE failure_events ADD COLUMN executor TEXT NOT NULL DEFAULT 'slurm'",
+        # The stage result (canids_core.StageResult JSON) the failure was classified from:
+        # remediating a local or Ray failure needs its pipeline, run and cause, and there
+        # is no ledger row to read them from.
+        "ALTER TABLE failure_events ADD COLUMN result TEXT",
+        "CREATE INDEX job_outcomes_executor ON job_outcomes (executor)",
+    ),
 }
 
 
@@ -66,6 +81,8 @@ class JobEvent:
     pipeline_id: str | None = None
     failure_type: str | None = None
     detail: str = ""
+    executor: str = "slurm"  # slurm | local | ray
+    result: dict[str, Any] | None = None  # the StageResult JSON, kept with a failure
 
 
 @dataclass(frozen=True)
@@ -111,23 +128,27 @@ class History:
             raise ValueError(f"outcome {event.outcome!r}: one of {', '.join(OUTCOMES)}")
         if event.outcome != "completed" and not event.failure_type:
             raise ValueError(f"job {event.job_id} {event.outcome}: give its failure_type")
+        if event.executor not in EXECUTORS:
+            raise ValueError(f"executor {event.executor!r}: one of {', '.join(EXECUTORS)}")
         e = event
         where = (e.pipeline_id, e.dataset, e.size, e.stage, e.node)
+        blob = None if e.result is None else json.dumps(e.result, sort_keys=True)
 
         def body(conn: sqlite3.Connection) -> int | None:
             conn.execute(
                 "INSERT OR REPLACE INTO job_outcomes (job_id, pipeline_id, dataset, size, stage,"
-                " node, outcome, failure_type, at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (e.job_id, *where, e.outcome, e.failure_type, e.at),
+                " node, outcome, failure_type, at, executor) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (e.job_id, *where, e.outcome, e.failure_type, e.at, e.executor),
             )
             if e.outcome == "completed":
                 return None
             row = conn.execute(
                 "INSERT INTO failure_events (job_id, pipeline_id, dataset, size, stage, node,"
-                " failure_type, detail, at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT (job_id) DO"
-                " UPDATE SET failure_type = excluded.failure_type, detail = excluded.detail,"
-                " node = excluded.node, at = excluded.at RETURNING id",
-                (e.job_id, *where, e.failure_type, e.detail, e.at),
+                " failure_type, detail, at, executor, result) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (job_id) DO UPDATE SET failure_type = excluded.failure_type,"
+                " detail = excluded.detail, node = excluded.node, at = excluded.at,"
+                " result = excluded.result RETURNING id",
+                (e.job_id, *where, e.failure_type, e.detail, e.at, e.executor, blob),
             ).fetchone()
             return int(row[0])
 
@@ -204,11 +225,12 @@ class History:
 
     def failures(self, since: float = 0.0) -> list[dict[str, Any]]:
         rows = self.db.query("SELECT * FROM failure_events WHERE at >= ? ORDER BY at", (since,))
-        return [dict(r) for r in rows]
+        return [_failure_row(r) for r in rows]
 
     def failure_for_job(self, job_id: str) -> dict[str, Any] | None:
+        """The failure event of ``job_id`` (its ``result`` decoded), or ``None``."""
         rows = self.db.query("SELECT * FROM failure_events WHERE job_id = ?", (job_id,))
-        return dict(rows[0]) if rows else None
+        return _failure_row(rows[0]) if rows else None
 
     def remediations(self, failure_event_id: int | None = None) -> list[dict[str, Any]]:
         sql, params = "SELECT * FROM remediations", ()
@@ -242,3 +264,9 @@ class History:
             (failure_type, fix_id),
         )
         return json.loads(rows[0][0]) if rows else {}
+
+
+def _failure_row(row: sqlite3.Row) -> dict[str, Any]:
+    data = dict(row)
+    data["result"] = None if data["result"] is None else json.loads(data["result"])
+    return data

@@ -1,8 +1,10 @@
 """The submission ledger: one row per SLURM job, written the moment ``sbatch`` returns,
-so a chain that broke half way is visible (and cancellable) from the first job on.
+so a chain that broke half way is visible (and cancellable) from the first job on; and,
+once ``canids-jobs status`` has seen the job end, its :class:`canids_core.StageResult`.
 
 SQLite in WAL mode through :class:`WalDatabase` (several ``canids-submit`` processes may
-write at once). It lives beside the runs: ``<runs dir>/jobs/ledger.sqlite``.
+write at once). It lives beside the runs: ``<runs dir>/jobs/ledger.sqlite``. Schema 2
+added the ``result`` column; a schema-1 ledger migrates in place on first open.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from canids_core import StageResult
 
 from .sqlite_wal import WalDatabase
 
@@ -27,8 +31,13 @@ _MIGRATIONS = {
             run TEXT NOT NULL, resubmit_of TEXT, remediation_id INTEGER)""",
         "CREATE INDEX jobs_pipeline ON jobs (pipeline_id)",
         "CREATE INDEX jobs_submitted ON jobs (submitted_at)",
-    ]
+    ],
+    2: ["ALTER TABLE jobs ADD COLUMN result TEXT"],  # StageResult JSON, once it ended
 }
+_COLUMNS = (
+    "job_id, pipeline_id, pipeline, dataset, size, stage, script, output, submitted_at,"
+    " parents, resources, runs_dir, run, resubmit_of, remediation_id"
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,7 @@ class LedgerJob:
     run: str
     resubmit_of: str | None = None
     remediation_id: int | None = None
+    result: StageResult | None = None  # what status last saw of the ended job
 
     def output_files(self) -> list[Path]:
         out = Path(self.output.replace("%j", self.job_id))
@@ -83,7 +93,7 @@ class Ledger:
         )
         self.db.transaction(
             lambda conn: conn.execute(
-                "INSERT INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", row
+                f"INSERT INTO jobs ({_COLUMNS}) VALUES ({', '.join('?' * len(row))})", row
             )
         )
 
@@ -92,6 +102,13 @@ class Ledger:
             lambda conn: conn.execute(
                 "UPDATE jobs SET remediation_id = ? WHERE job_id = ?", (remediation_id, job_id)
             )
+        )
+
+    def record_result(self, job_id: str, result: StageResult) -> None:
+        """Keep the stage result ``canids-jobs status`` built for an ended job."""
+        blob = json.dumps(result.to_json(), sort_keys=True)
+        self.db.transaction(
+            lambda conn: conn.execute("UPDATE jobs SET result = ? WHERE job_id = ?", (blob, job_id))
         )
 
     def _rows(self, where: str = "", params: tuple[Any, ...] = ()) -> list[LedgerJob]:
@@ -113,6 +130,7 @@ class Ledger:
                 r["run"],
                 r["resubmit_of"],
                 r["remediation_id"],
+                None if r["result"] is None else StageResult.from_json(json.loads(r["result"])),
             )
             for r in rows
         ]

@@ -4,7 +4,9 @@ Files are grouped per job by name: ``canids-<dataset>-<size>-<stage>-<jobid>.out
 canids-submit names them), ``<name>_<jobid>.out``, ``<name>-<jobid>.out`` (SLURM's default
 ``slurm-<jobid>.out``) or ``<jobid>.out``, each with its ``.err``. Stage, dataset and size
 come from the job's ``CANIDS-STAGE-RESULT`` line when it has one, else from a canids job
-name. A job counts as completed only by :func:`canids_jobs.completion.is_completed`.
+name. Each job becomes a :class:`canids_core.StageResult` with what a folder can show (no
+SLURM state, no exit code: listed as unverified), and counts as completed only by the one
+success rule.
 
 A job that never started: SLURM creates no output file for it, so only the ledger knows
 it. An *empty* output file (what a submit wrapper that pre-creates its logs leaves, as in
@@ -17,12 +19,12 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from canids_core import StageResult, find_report
 from canids_models.catalog import STAGES
 from canids_models.config import SIZES
-from canids_models.result_line import find_result
 
-from .classify import classify
-from .completion import artifacts_exist, is_completed
+from .classification import classify_result
+from .completion import artifacts_exist
 from .errors import OutputsError
 from .summary import JobOutcome, ResultsSummary, summarize
 
@@ -121,34 +123,32 @@ def _node(text: str) -> str | None:
 def parse_job(files: JobFiles, *, artifacts_root: str | Path | None = None) -> JobOutcome:
     """One job's outcome from its files (no SLURM state: folder mode)."""
     text = files.read()
-    result = find_result(text)
+    report = find_report(text)
     dataset, size, stage = parse_job_name(files.name)
-    if result is not None:
-        dataset = str(result.get("dataset") or dataset or "") or None
-        size = str(result.get("size") or size or "") or None
-        stage = str(result.get("stage") or stage or "") or None
+    if report is not None:
+        dataset, size, stage = report.dataset or dataset, report.size or size, report.stage
     started = bool(text.strip())
-    done_ok: bool | None = None
-    if artifacts_root is not None and result is not None and result.get("status") == "completed":
-        done_ok = artifacts_exist(result, artifacts_root)
-    completed = started and is_completed(None, result, done_ok)
-    cause = None
-    if not completed:
-        cause = classify(None, None, text, result, done_ok)
-    return JobOutcome(
+    done: bool | None = None
+    if artifacts_root is not None and report is not None and report.status == "completed":
+        done = artifacts_exist(report, artifacts_root)
+    result = StageResult(
+        executor="slurm",
+        stage=stage or "?",
+        dataset=dataset or "?",
+        size=size or "?",
+        run=report.run if report is not None else "default",
         job_id=files.job_id,
-        name=files.name,
-        stage=stage,
-        dataset=dataset,
-        size=size,
-        started=started,
-        completed=completed,
-        cause=cause,
         node=_node(text),
-        result=result,
-        files=files.paths,
+        report=report,
+        done=done,
+        log=(files.paths[0] if files.paths else None) if started else None,
         ended_at=files.last_write,
     )
+    cause = None
+    if not result.succeeded:
+        cause = classify_result(result, text)
+        result = result.model_copy(update={"failure": cause.to_failure()})
+    return JobOutcome(result, files.name, cause, files.paths, stage, dataset, size)
 
 
 def parse_folder(folder: str | Path, *, artifacts_root: str | Path | None = None) -> ResultsSummary:

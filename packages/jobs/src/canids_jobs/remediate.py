@@ -4,7 +4,9 @@ that worked 3 of 4 times is 4/6).
 
 Each suggestion carries the concrete overrides a resubmitter applies — SLURM resources
 (``memory``, ``walltime``, ``exclude``) and stage config (``--set section.key=value``) —
-the stage to (re)run from, and the command line for a person.
+the stage to (re)run from, and the command line for a person. A local or Ray failure gets
+the fixes its executor can apply (no SLURM memory or walltime on a laptop) and a
+``canids-submit --executor local|ray`` command.
 """
 
 from __future__ import annotations
@@ -14,31 +16,15 @@ import shlex
 from dataclasses import dataclass, field
 from typing import Any
 
-from canids_models.catalog import PIPELINES, STAGES
+from canids_core import format_memory, format_slurm_time, parse_memory, parse_slurm_time
+from canids_models.catalog import STAGES
 from canids_models.config import BatchingConfig
-from canids_models.resources import format_memory, format_walltime, parse_memory, parse_walltime
 
-from .classify import Classification
+from .failed_jobs import FailedJob, failed_job, producer, rerun_command
 from .history import History
 from .rules import FailureType
 
-__all__ = ["FailedJob", "Suggestion", "suggest"]
-
-
-@dataclass(frozen=True)
-class FailedJob:
-    """What a suggestion needs to know of the job; resources default to the catalogue's."""
-
-    job_id: str
-    stage: str
-    dataset: str
-    size: str
-    cause: Classification
-    memory: str | None = None  # SLURM --mem the job had
-    walltime: str | None = None  # SLURM --time the job had
-    budget: int | None = None  # batching.budget in effect
-    pipeline: str | None = None  # the pipeline it belonged to, when known
-    node: str | None = None
+__all__ = ["FailedJob", "Suggestion", "failed_job", "suggest"]
 
 
 @dataclass(frozen=True)
@@ -83,34 +69,24 @@ class Suggestion:
         }
 
 
-def _rerun(job: FailedJob, stage: str, resources: dict[str, str], config: dict[str, str]) -> str:
-    """``canids-submit`` from ``stage`` when the pipeline is known, else ``canids-train``."""
-    sets = [a for k, v in config.items() for a in ("--set", f"{k}={v}")]
-    if job.pipeline in PIPELINES:
-        args = ["canids-submit", "pipeline", job.pipeline, "--dataset", job.dataset]
-        args += ["--size", job.size, "--executor", "slurm", "--from-stage", stage]
-        if resources:
-            spec = ",".join(f"{'mem' if k == 'memory' else k}={v}" for k, v in resources.items())
-            args += ["--stage-resources", f"{stage}:{spec}"]
-        return shlex.join(args + sets)
-    args = ["canids-train", stage, "--dataset", job.dataset, "--size", job.size]
-    return shlex.join(args + sets)
-
-
 def _rules(job: FailedJob) -> list[Suggestion]:
     kind, stage, facts = job.cause.type, job.stage, job.cause.facts
     spec = STAGES[stage].resources if stage in STAGES else None
+    slurm = job.executor == "slurm"
     out: list[Suggestion] = []
-    if kind == FailureType.CUDA_OOM:
+    # On this machine there is no memory to ask for: a smaller batch is the fix.
+    local_oom = kind == FailureType.HOST_OOM and job.executor == "local"
+    if kind == FailureType.CUDA_OOM or local_oom:
         budget = job.budget or BatchingConfig().budget
         config = {"batching.budget": str(max(1, budget // 2))}
+        memory = "host memory of this machine" if local_oom else "GPU memory"
         out.append(
             Suggestion(
                 "halve-budget",
                 f"halve the batching node budget ({budget} → "
                 f"{config['batching.budget']}) so each batch needs about half "
-                "the GPU memory",
-                _rerun(job, stage, {}, config),
+                f"the {memory}",
+                rerun_command(job, stage, {}, config),
                 stage,
                 config=config,
             )
@@ -126,26 +102,26 @@ def _rules(job: FailedJob) -> list[Suggestion]:
             )
         )
     elif kind == FailureType.HOST_OOM:
-        had = job.memory or (spec.memory if spec else "16G")
+        had = job.memory or (spec.slurm_memory if spec else "16G")
         had = had + "M" if had.isdigit() else had  # SLURM reads a bare number as megabytes
         resources = {"memory": format_memory(parse_memory(had) * 2)}
         out.append(
             Suggestion(
                 "double-memory",
                 f"double the job's memory ({had} → {resources['memory']})",
-                _rerun(job, stage, resources, {}),
+                rerun_command(job, stage, resources, {}),
                 stage,
                 resources=resources,
             )
         )
-    elif kind == FailureType.TIMEOUT:
-        had = job.walltime or (spec.walltime if spec else "02:00:00")
-        resources = {"walltime": format_walltime(parse_walltime(had) * 3 // 2)}
+    elif kind == FailureType.TIMEOUT and job.executor == "slurm":
+        had = job.walltime or (spec.slurm_time if spec else "02:00:00")
+        resources = {"walltime": format_slurm_time(_seconds(had) * 3 // 2)}
         out.append(
             Suggestion(
                 "extend-walltime",
                 f"walltime ×1.5 ({had} → {resources['walltime']}) and restart from {stage}",
-                _rerun(job, stage, resources, {}),
+                rerun_command(job, stage, resources, {}),
                 stage,
                 resources=resources,
             )
@@ -153,13 +129,13 @@ def _rules(job: FailedJob) -> list[Suggestion]:
     elif kind == FailureType.MISSING_UPSTREAM_ARTIFACT:
         # One per missing artifact: preflight names every one with the command that makes it.
         for cmd in facts.get("commands", "").splitlines() or [""]:
-            producer, command = _producer(job, cmd)
+            maker, command = producer(job, cmd)
             out.append(
                 Suggestion(
                     "run-producer",
-                    f"run {producer}, which makes the missing artifact, then {stage}",
+                    f"run {maker}, which makes the missing artifact, then {stage}",
                     command,
-                    producer,
+                    maker,
                 )
             )
     elif kind == FailureType.MISSING_OR_STALE_CACHE:
@@ -175,13 +151,13 @@ def _rules(job: FailedJob) -> list[Suggestion]:
                 stage,
             )
         )
-    elif kind in (FailureType.NODE_FAIL, FailureType.GPU_RUNTIME) and job.node:
+    elif kind in (FailureType.NODE_FAIL, FailureType.GPU_RUNTIME) and job.node and slurm:
         resources = {"exclude": job.node}
         out.append(
             Suggestion(
                 "exclude-node",
                 f"rerun {stage} away from {job.node}",
-                _rerun(job, stage, resources, {}),
+                rerun_command(job, stage, resources, {}),
                 stage,
                 resources=resources,
             )
@@ -200,7 +176,7 @@ def _rules(job: FailedJob) -> list[Suggestion]:
                 "resubmit",
                 f"resubmit {stage} unchanged (once its parents are "
                 "done, for a dependency never satisfied)",
-                _rerun(job, stage, {}, {}),
+                rerun_command(job, stage, {}, {}),
                 stage,
             )
         )
@@ -210,22 +186,6 @@ def _rules(job: FailedJob) -> list[Suggestion]:
             Suggestion("investigate", f"no automatic fix for {kind}: read {where}", "", stage)
         )
     return out
-
-
-def _producer(job: FailedJob, cmd: str) -> tuple[str, str]:
-    """The stage that makes a missing artifact, and its command. Of several producers
-    (``gat`` or ``gat_curriculum``) preflight names the last; the job's pipeline, when
-    known, says which one it really uses."""
-    words = shlex.split(cmd)
-    named = words[1] if len(words) > 1 and words[1] in STAGES else None
-    if named is None:
-        return job.stage, _rerun(job, job.stage, {}, {})
-    if job.pipeline in PIPELINES:
-        key = STAGES[named].produces
-        for name in PIPELINES[job.pipeline].stages:
-            if STAGES[name].produces == key and name != named:
-                return name, shlex.join([words[0], name, *words[2:]])
-    return named, cmd
 
 
 def suggest(job: FailedJob, history: History | None = None) -> list[Suggestion]:
@@ -246,7 +206,7 @@ def suggest(job: FailedJob, history: History | None = None) -> list[Suggestion]:
             Suggestion(
                 fix_id,
                 f"fix {fix_id!r} from the history (last parameters)",
-                _rerun(job, stage, res, cfg),
+                rerun_command(job, stage, res, cfg),
                 stage,
                 res,
                 cfg,
@@ -257,6 +217,12 @@ def suggest(job: FailedJob, history: History | None = None) -> list[Suggestion]:
         )
     order = {id(s): i for i, s in enumerate(ranked)}
     return sorted(ranked, key=lambda s: (-s.score, order[id(s)]))
+
+
+def _seconds(text: str) -> int:
+    seconds = parse_slurm_time(text)
+    assert seconds is not None  # a job's --time is finite
+    return seconds
 
 
 def _with(s: Suggestion, succeeded: int, attempts: int) -> Suggestion:

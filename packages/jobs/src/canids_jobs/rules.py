@@ -1,9 +1,12 @@
-"""The classifier's table: one row per rule, over the SLURM state, the log or the artifacts.
+"""The classifier's table: one row per rule, over the executor's verdict, the log or the
+artifacts. One table for every executor: a local or Ray stage is judged by the same rows
+as a SLURM job.
 
-Priorities order the rows: the SLURM state first (100s: SLURM's own verdict), then log
-patterns (200s: CUDA OOM and NCCL errors show only as FAILED), then artifact checks (300s:
-SLURM says COMPLETED, or nothing is known, but the stage left no record or no artifact).
-Each row has a test on a real log (``tests/logs/CASES.toml``).
+Priorities order the rows: the executor's verdict first (100s: SLURM's state, or the
+signal that killed a process no scheduler watched), then log patterns (200s: CUDA OOM and
+NCCL errors show only as FAILED), then artifact checks (300s: SLURM says COMPLETED, or
+nothing is known, but the stage left no record or no artifact). Each row has a test on a
+real log (``tests/logs/CASES.toml``) or a real killed process.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ class FailureType(enum.StrEnum):
 
 class Source(enum.StrEnum):
     SLURM_STATE = "slurm_state"
+    EXECUTOR = "executor"  # how a local or Ray stage's process ended
     LOG = "log"
     ARTIFACT = "artifact"
 
@@ -48,10 +52,17 @@ class Evidence:
 
     state: str | None  # COMPLETED, FAILED, ... (upper case), None when unknown
     reason: str  # e.g. DependencyNeverSatisfied
-    exit_code: str | None  # sacct's EXIT:SIGNAL
+    exit_code: str | None  # sacct's EXIT:SIGNAL (local and Ray processes are written so too)
     text: str  # the latest attempt's log, result lines replaced by the result's error
     result: Mapping[str, Any] | None
     artifacts_ok: bool | None
+    executor: str | None = None  # local | ray | slurm; None: a folder of SLURM outputs
+
+    @property
+    def signal(self) -> int | None:
+        """The signal that ended the process, from ``EXIT:SIGNAL`` (``None``: none)."""
+        _, sep, sig = (self.exit_code or "").partition(":")
+        return int(sig) if sep and sig.isdigit() and int(sig) else None
 
 
 @dataclass(frozen=True)
@@ -115,6 +126,20 @@ def _state_rule(
     return check
 
 
+def _signal_rule(signals: tuple[int, ...]) -> Callable[[Evidence], Hit | None]:
+    """A local or Ray stage's process killed by one of ``signals``: no scheduler saw why,
+    so the signal is the executor's verdict (a stage that reported its own end is not
+    judged by how its process was reaped)."""
+
+    def check(ev: Evidence) -> Hit | None:
+        finished = (ev.result or {}).get("status") is not None
+        if ev.executor in ("local", "ray") and ev.signal in signals and not finished:
+            return Hit("", f"{ev.executor} stage process killed by signal {ev.signal}")
+        return None
+
+    return check
+
+
 def _never_satisfied(ev: Evidence) -> Hit | None:
     if "DependencyNeverSatisfied" in ev.reason:
         return Hit("", f"SLURM state {ev.state} ({ev.reason})")
@@ -136,8 +161,10 @@ def _python_exception(ev: Evidence) -> Hit | None:
 
 
 def _empty_output(ev: Evidence) -> Hit | None:
-    # Folder mode only: with a SLURM state, a job still PENDING is waiting, not failed.
-    if ev.state is None and ev.result is None and not ev.text.strip():
+    # Folder mode only: with a SLURM state, a job still PENDING is waiting, not failed; a
+    # local or Ray stage with an empty log did start (its executor saw it end).
+    folder = ev.executor in (None, "slurm") and ev.state is None
+    if folder and not ev.text.strip() and not ev.result:
         return Hit("", "(no output at all)")
     return None
 
@@ -171,6 +198,10 @@ RULES: tuple[Rule, ...] = tuple(
             Rule("oom_state", FailureType.HOST_OOM, Source.SLURM_STATE, 110,
                  "host memory limit: the cgroup OOM killer ended the job (exit 0:125)",
                  predicate=_state_rule(("OUT_OF_MEMORY",), signal="125")),
+            Rule("sigkill_no_scheduler", FailureType.HOST_OOM, Source.EXECUTOR, 115,
+                 "killed by SIGKILL with no scheduler watching: most often the kernel's OOM "
+                 "killer (see `dmesg` or `journalctl -k` on the node), else someone ran kill -9",
+                 predicate=_signal_rule((9,))),
             Rule("timeout_state", FailureType.TIMEOUT, Source.SLURM_STATE, 120,
                  "walltime limit reached", predicate=_state_rule(("TIMEOUT", "DEADLINE"))),
             Rule("node_fail_state", FailureType.NODE_FAIL, Source.SLURM_STATE, 130,
@@ -181,6 +212,10 @@ RULES: tuple[Rule, ...] = tuple(
             Rule("cancelled_state", FailureType.CANCELLED, Source.SLURM_STATE, 150,
                  "cancelled (scancel, or a dependency cancelled with --kill-on-invalid-dep)",
                  predicate=_state_rule(("CANCELLED",))),
+            Rule("terminated_no_scheduler", FailureType.CANCELLED, Source.EXECUTOR, 155,
+                 "stopped by SIGTERM, SIGINT or SIGHUP (a person, Ctrl-C, a closed terminal or "
+                 "a supervisor) with no scheduler watching",
+                 predicate=_signal_rule((1, 2, 15))),
             Rule("time_limit_log", FailureType.TIMEOUT, Source.LOG, 200,
                  "walltime limit reached (slurmstepd)",
                  re.compile(_STEPD + r" DUE TO TIME LIMIT", _RX)),

@@ -2,78 +2,69 @@
 
 Resources come from the catalogue, then global overrides (``--walltime --memory --cpus
 --gpus``), then per-stage ones (``--stage-resources gat_curriculum:walltime=16:00:00,
-mem=192G``), then the profile's limits; every value is validated. Each job gets its own
-full walltime: a pipeline's time is never divided among its stages. The command is the
-stage's ``canids-train`` argument list, shell-quoted word by word.
+mem=192G``), then the profile's limits; every value is validated, and all of them are one
+:class:`canids_core.Resources`. Each job gets its own full walltime: a pipeline's time is
+never divided among its stages. The command is the stage's ``canids-train`` argument list,
+shell-quoted word by word.
 """
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from canids_models import (
-    STAGES,
-    ConfigError,
-    PipelinePlan,
-    format_memory,
-    parse_memory,
-    parse_walltime,
-)
+from canids_core import CoreError, Resources, check_name, describe_validation_error
+from canids_models.catalog import STAGES
+from pydantic import ValidationError
 
-from .profile import ClusterProfile
+from .cluster_profile import ClusterProfile
+from .errors import JobsError, ResourcesError
+
+if TYPE_CHECKING:  # planning imports canids-data, which a status command never needs
+    from canids_models import PipelinePlan
 
 __all__ = [
-    "JobResources",
+    "RESOURCE_KEYS",
     "parse_stage_resources",
     "render_stage_script",
     "resolve_resources",
     "validate_name",
 ]
 
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_KEYS = {"walltime": "walltime", "time": "walltime", "mem": "memory", "memory": "memory"}
-_KEYS |= {"cpus": "cpus", "gpus": "gpus"}
-
-
-@dataclass(frozen=True)
-class JobResources:
-    cpus: int
-    gpus: int
-    memory: str
-    walltime: str
+# The words a user may write (``mem`` as SLURM's flag, ``memory`` as the field).
+RESOURCE_KEYS = {"walltime": "walltime", "time": "walltime", "mem": "memory", "memory": "memory"}
+RESOURCE_KEYS |= {"cpus": "cpus", "gpus": "gpus"}
 
 
 def validate_name(value: str, what: str) -> str:
-    """Names that reach job names and paths: letters, digits, ``_ . -`` only. A dataset
+    """Names that reach job names and paths follow canids-core's one name rule: a dataset
     called ``x; rm -rf ~`` or ``$(id)`` is refused here, before anything is submitted."""
-    if not NAME.fullmatch(value):
-        raise ConfigError(
-            f"{what} {value!r} cannot go into a SLURM job: use letters, digits, '_', '.', '-'"
-        )
-    return value
+    return check_name(what, value)
 
 
-def _apply(res: JobResources, values: Mapping[str, str], where: str) -> JobResources:
+def _apply(res: Resources, values: Mapping[str, str], where: str) -> Resources:
     changes: dict[str, object] = {}
     for key, raw in values.items():
-        field = _KEYS.get(key)
+        field = RESOURCE_KEYS.get(key)
         if field is None:
-            raise ConfigError(f"{where}: unknown resource {key!r}; use walltime, mem, cpus, gpus")
-        if field == "walltime":
-            parse_walltime(raw)
-            changes[field] = raw
-        elif field == "memory":
-            parse_memory(raw)
-            changes[field] = raw.upper()
+            raise ResourcesError(
+                f"{where}: unknown resource {key!r}; use walltime, mem, cpus, gpus"
+            )
+        if field in ("cpus", "gpus"):
+            try:
+                changes[field] = float(raw)
+            except ValueError:
+                raise ResourcesError(f"{where}: {key}={raw!r} must be a whole number") from None
         else:
-            if not raw.isdigit():
-                raise ConfigError(f"{where}: {key}={raw!r} must be a whole number")
-            changes[field] = int(raw)
-    return replace(res, **changes)  # type: ignore[arg-type]
+            changes[field] = raw
+    try:
+        return res.replaced(**changes)
+    except CoreError as exc:  # a SLURM time or memory canids-core refused
+        raise ResourcesError(f"{where}: {exc}") from exc
+    except ValidationError as exc:
+        raise ResourcesError(describe_validation_error(exc, where)) from exc
 
 
 def parse_stage_resources(items: Sequence[str]) -> dict[str, dict[str, str]]:
@@ -82,7 +73,7 @@ def parse_stage_resources(items: Sequence[str]) -> dict[str, dict[str, str]]:
     for item in items:
         stage, sep, rest = item.partition(":")
         if not sep or stage not in STAGES:
-            raise ConfigError(
+            raise ResourcesError(
                 f"--stage-resources {item!r}: write STAGE:walltime=HH:MM:SS,mem=32G with a "
                 f"stage of {', '.join(STAGES)}"
             )
@@ -90,9 +81,9 @@ def parse_stage_resources(items: Sequence[str]) -> dict[str, dict[str, str]]:
         for pair in rest.split(","):
             key, eq, value = pair.partition("=")
             if not eq or not value:
-                raise ConfigError(f"--stage-resources {item!r}: {pair!r} is not key=value")
+                raise ResourcesError(f"--stage-resources {item!r}: {pair!r} is not key=value")
             pairs[key.strip()] = value.strip()
-        _apply(JobResources(1, 0, "1G", "00:01:00"), pairs, f"--stage-resources {item}")
+        _apply(STAGES[stage].resources, pairs, f"--stage-resources {item}")
         out.setdefault(stage, {}).update(pairs)
     return out
 
@@ -102,24 +93,30 @@ def resolve_resources(
     profile: ClusterProfile,
     overrides: Mapping[str, str],
     stage_overrides: Mapping[str, Mapping[str, str]],
-) -> tuple[JobResources, list[str]]:
+) -> tuple[Resources, list[str]]:
     """The stage's resources after overrides and the profile's limits, and what the limits
-    changed (said aloud by the caller)."""
-    spec = STAGES[stage].resources
-    res = JobResources(spec.cpus, spec.gpus, spec.memory, spec.walltime)
-    res = _apply(res, overrides, "resource override")
+    changed (said aloud by the caller). Fractional CPUs or GPUs are refused here: SLURM
+    allocates whole ones (Ray takes fractions)."""
+    res = _apply(STAGES[stage].resources, overrides, "resource override")
     res = _apply(res, stage_overrides.get(stage, {}), f"--stage-resources {stage}")
+    try:
+        res.slurm_fields()
+    except CoreError as exc:
+        raise ResourcesError(f"stage {stage}: {exc}") from exc
     notes = []
     lim = profile.limits
-    if "cpus" in lim and res.cpus > lim["cpus"]:
-        notes.append(f"asks {res.cpus} CPUs, profile {profile.name} allows {lim['cpus']}")
-        res = replace(res, cpus=int(lim["cpus"]))
-    if "gpus" in lim and res.gpus > lim["gpus"]:
-        notes.append(f"asks {res.gpus} GPU, profile {profile.name} allows {lim['gpus']}")
-        res = replace(res, gpus=int(lim["gpus"]))
-    if "memory" in lim and parse_memory(res.memory) > parse_memory(str(lim["memory"])):
-        notes.append(f"asks {res.memory}, profile {profile.name} allows {lim['memory']}")
-        res = replace(res, memory=format_memory(parse_memory(str(lim["memory"]))))
+    if lim.cpus is not None and res.cpus > lim.cpus:
+        notes.append(f"asks {res.cpus:g} CPUs, profile {profile.name} allows {lim.cpus}")
+        res = res.replaced(cpus=lim.cpus)
+    if lim.gpus is not None and res.gpus > lim.gpus:
+        notes.append(f"asks {res.gpus:g} GPU, profile {profile.name} allows {lim.gpus}")
+        res = res.replaced(gpus=lim.gpus)
+    if lim.memory is not None and res.memory > lim.memory:
+        allowed = res.replaced(memory=lim.memory)
+        notes.append(
+            f"asks {res.slurm_memory}, profile {profile.name} allows {allowed.slurm_memory}"
+        )
+        res = allowed
     return res, notes
 
 
@@ -127,7 +124,7 @@ def render_stage_script(
     plan: PipelinePlan,
     stage: str,
     command: Sequence[str],
-    resources: JobResources,
+    resources: Resources,
     profile: ClusterProfile,
     out_dir: Path,
     *,
@@ -137,22 +134,23 @@ def render_stage_script(
     """The sbatch script of one stage job."""
     validate_name(plan.dataset, "dataset")
     name = f"canids-{plan.dataset}-{plan.size}-{stage}"
+    slurm = resources.slurm_fields()
     lines = [
         "#!/usr/bin/env bash",
         f"# {stage} ({plan.size}) of pipeline {plan.pipeline.name} on {plan.dataset}: "
         "rendered by canids-submit --executor slurm",
         f"#SBATCH --job-name={name}",
-        f"#SBATCH --time={resources.walltime}",
-        f"#SBATCH --mem={resources.memory}",
+        f"#SBATCH --time={slurm['walltime']}",
+        f"#SBATCH --mem={slurm['memory']}",
         "#SBATCH --nodes=1",
         "#SBATCH --ntasks=1",
-        f"#SBATCH --cpus-per-task={resources.cpus}",
+        f"#SBATCH --cpus-per-task={slurm['cpus']}",
     ]
     partition = profile.partition
     if resources.gpus > 0:
         kind = profile.gpu_kind(gpu_type)
         gres = kind.gres if kind else "gpu"
-        lines.append(f"#SBATCH --gres={gres}:{resources.gpus}")
+        lines.append(f"#SBATCH --gres={gres}:{slurm['gpus']}")
         partition = kind.partition if kind else partition
     for flag, value in (
         ("partition", partition),
@@ -163,12 +161,12 @@ def render_stage_script(
             lines.append(f"#SBATCH --{flag}={value}")
     out = out_dir.resolve()
     if any(c in str(out) for c in "\n\"'$`\\ "):
-        raise ConfigError(f"output folder {out} has characters SLURM or bash mangle")
+        raise JobsError(f"output folder {out} has characters SLURM or bash mangle")
     lines += [
         f"#SBATCH --output={out / f'{stage}-%j.out'}",
         f"#SBATCH --error={out / f'{stage}-%j.err'}",
         "set -euo pipefail",
-        *(line.replace("{venv}", shlex.quote(venv)) for line in profile.setup),
+        *(line.replace("{venv}", shlex.quote(venv)) for line in profile.setup.lines),
         'echo "host: $(hostname -s)"',
         f'echo "job: ${{SLURM_JOB_ID}} {name}"',
         "exec " + shlex.join(command),

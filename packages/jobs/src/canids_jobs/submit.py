@@ -12,11 +12,11 @@ import shlex
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canids_data.writers import atomic_file
+from canids_core import Resources, atomic_write_text
 from canids_models import (
     ArtifactStore,
     PipelinePlan,
@@ -25,11 +25,11 @@ from canids_models import (
     stage_id,
 )
 
-from .errors import JobsError
+from .cluster_profile import ClusterProfile
+from .errors import JobsError, SlurmError
 from .ledger import Ledger, LedgerJob
-from .profile import ClusterProfile
-from .slurm import SlurmError, sbatch
-from .stage_script import JobResources, render_stage_script, resolve_resources, validate_name
+from .slurm import sbatch
+from .stage_script import render_stage_script, resolve_resources, validate_name
 
 __all__ = ["RenderedJob", "SlurmSubmitter", "SubmitError"]
 
@@ -48,7 +48,7 @@ class RenderedJob:
     stage: str
     stage_id: str
     waits_for: tuple[str, ...]
-    resources: JobResources
+    resources: Resources
     notes: tuple[str, ...]
     script: str
     script_path: Path
@@ -149,9 +149,7 @@ class SlurmSubmitter:
         ids: dict[str, str] = {}
         done: list[LedgerJob] = []
         for job in rendered:
-            job.script_path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_file(job.script_path) as fh:
-                fh.write(job.script.encode())
+            atomic_write_text(job.script_path, job.script)
             parents = [ids[p] for p in job.waits_for]
             try:
                 job_id = sbatch(
@@ -180,7 +178,7 @@ class SlurmSubmitter:
                 output=str(job.output),
                 submitted_at=time.time(),
                 parents=tuple(parents),
-                resources=asdict(job.resources),
+                resources=job.resources.slurm_fields(),
                 runs_dir=str(self.store.runs_dir),
                 run=self.store.run,
             )
@@ -216,10 +214,11 @@ class SlurmSubmitter:
         lines = []
         for job in jobs:
             after = f" after {', '.join(job.waits_for)}" if job.waits_for else ""
-            res = job.resources
+            res = job.resources.slurm_fields()
             lines.append(
-                f"  {job.stage_id}{after} [{res.cpus} CPU, {res.gpus} GPU, {res.memory}, "
-                f"{res.walltime}]" + "".join(f"\n    note: {n}" for n in job.notes)
+                f"  {job.stage_id}{after} [{res['cpus']} CPU, {res['gpus']} GPU, "
+                f"{res['memory']}, {res['walltime']}]"
+                + "".join(f"\n    note: {n}" for n in job.notes)
             )
             lines.append(f"    sbatch {shlex.quote(str(job.script_path))}")
         return "\n".join(lines)

@@ -1,51 +1,74 @@
 """What completed, per stage and per dataset: one table for people, JSON for machines.
 
-Both the folder parser and the ledger-based status build :class:`JobOutcome` rows and hand
-them to :func:`summarize`, so the two report the same figures the same way.
+Both the folder parser and the ledger-based status build a :class:`canids_core.StageResult`
+per job, wrap it in a :class:`JobOutcome` and hand those to :func:`summarize`, so the two
+report the same figures the same way, decided by the one success rule.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from canids_core import StageResult, format_table
 from canids_models.catalog import STAGES
 
-from .classify import Classification
+from .classification import Classification
 from .history import JobEvent
 
-__all__ = ["Counts", "JobOutcome", "ResultsSummary", "format_table", "summarize"]
+__all__ = ["Counts", "JobOutcome", "ResultsSummary", "summarize"]
 
 
 @dataclass(frozen=True)
 class JobOutcome:
-    """One submitted job: where it ran, whether it started and completed, and why not."""
+    """One submitted job: its :class:`StageResult` (what the executor saw, and so whether
+    it completed), its name and files, and why it did not complete."""
 
-    job_id: str | None
+    result: StageResult
     name: str
-    stage: str | None
-    dataset: str | None
-    size: str | None
-    started: bool
-    completed: bool
     cause: Classification | None = None  # None when completed
-    node: str | None = None
-    state: str | None = None  # SLURM's, when known
-    result: dict[str, Any] | None = None
     files: tuple[str, ...] = ()
-    ended_at: float | None = None  # unix time (folder mode: the output files' last write)
+    # Folder mode may not know these (a file named slurm-123.out with no result line).
+    stage: str | None = None
+    dataset: str | None = None
+    size: str | None = None
+
+    @property
+    def job_id(self) -> str | None:
+        return self.result.job_id
+
+    @property
+    def node(self) -> str | None:
+        return self.result.node
+
+    @property
+    def state(self) -> str | None:
+        """SLURM's state, when known."""
+        return self.result.scheduler_state
+
+    @property
+    def started(self) -> bool:
+        return self.result.started
+
+    @property
+    def completed(self) -> bool:
+        return self.result.succeeded
+
+    @property
+    def ended_at(self) -> float | None:
+        """Unix time (folder mode: the output files' last write)."""
+        return self.result.ended_at
 
     def to_event(self, *, at: float | None = None, pipeline_id: str | None = None) -> JobEvent:
         """This outcome as a record of the failure history."""
         when = at if at is not None else self.ended_at
         if self.job_id is None or when is None:
             raise ValueError(f"job {self.name!r}: the history needs a job id and an end time")
-        outcome = "completed" if self.completed else "failed" if self.started else "never_ran"
         return JobEvent(
             self.job_id,
-            outcome,
+            self.result.outcome,
             when,
             stage=self.stage,
             dataset=self.dataset,
@@ -54,9 +77,12 @@ class JobOutcome:
             pipeline_id=pipeline_id,
             failure_type=None if self.cause is None else str(self.cause.type),
             detail="" if self.cause is None else self.cause.evidence_line,
+            executor=self.result.executor,
+            result=self.result.to_json(),
         )
 
     def to_json(self) -> dict[str, Any]:
+        report = self.result.report
         return {
             "job_id": self.job_id,
             "name": self.name,
@@ -68,7 +94,8 @@ class JobOutcome:
             "started": self.started,
             "completed": self.completed,
             "cause": None if self.cause is None else self.cause.to_json(),
-            "result": self.result,
+            "result": None if report is None else report.model_dump(mode="json"),
+            "stage_result": self.result.to_json(),
             "files": list(self.files),
             "ended_at": self.ended_at,
         }
@@ -190,25 +217,6 @@ def _counts_table(label: str, groups: dict[str, Counts], total: Counts) -> str:
             [name, c.submitted, c.started, c.completed, c.failed, c.never_ran, percent, causes]
         )
     return format_table([*head, "failed by cause"], rows)
-
-
-def format_table(head: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
-    """Plain text, aligned columns: numbers right, text left."""
-    cells = [[str(c) for c in row] for row in rows]
-    numeric = [
-        all(row[i].replace(".", "").replace(" %", "").isdigit() for row in cells if row[i] != "n/a")
-        for i in range(len(head))
-    ]
-    widths = [max([len(h)] + [len(row[i]) for row in cells]) for i, h in enumerate(head)]
-
-    def line(values: Sequence[str]) -> str:
-        out = [
-            v.rjust(w) if num else v.ljust(w)
-            for v, w, num in zip(values, widths, numeric, strict=True)
-        ]
-        return "  ".join(out).rstrip()
-
-    return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, cells)])
 
 
 def summarize(jobs: Iterable[JobOutcome]) -> ResultsSummary:

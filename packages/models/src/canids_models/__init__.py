@@ -11,9 +11,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.1"
+__version__ = "0.2.0"
 
-# public name -> the submodule that defines it
+# public name -> the submodule that defines it (never a module named as a public name:
+# importing canids_models.X would replace the lazy function X by the module)
 _LAZY: dict[str, str] = {
     "ARTIFACT_KEYS": "artifacts",
     "ArtifactError": "errors",
@@ -33,7 +34,7 @@ _LAZY: dict[str, str] = {
     "FusionConfig": "config",
     "FusionModel": "fusion_model",
     "GATConfig": "config",
-    "MissingArtifact": "preflight",
+    "MissingArtifact": "preflight_checks",
     "ModelsError": "errors",
     "PIPELINES": "catalog",
     "Pipeline": "catalog",
@@ -66,7 +67,7 @@ _LAZY: dict[str, str] = {
     "parse_walltime": "resources",
     "plan_pipeline": "plan",
     "plan_pipelines": "plan",
-    "preflight": "preflight",
+    "preflight": "preflight_checks",
     "resolve_backend": "backend",
     "resolve_runs_dir": "artifacts",
     "run_stage": "stages",
@@ -226,7 +227,7 @@ if TYPE_CHECKING:
         stage_graph,
         stage_id,
     )
-    from .preflight import (
+    from .preflight_checks import (
         MissingArtifact,
         preflight,
     )

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from canids_core import Resources
+
 from .errors import ConfigError
 
 __all__ = [
@@ -21,14 +23,8 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Resources:
-    """Default resources of one stage run; executors may override them."""
-
-    cpus: int
-    gpus: int
-    memory: str  # SLURM style: 16G, 512M
-    walltime: str  # HH:MM:SS
+# ``Resources`` is canids-core's, the one resources type of every executor; it is
+# re-exported here (and as ``canids_models.Resources``) for the catalogue's readers.
 
 
 @dataclass(frozen=True)
@@ -55,7 +51,7 @@ STAGES: dict[str, StageSpec] = {
         "vgae",
         (),
         "vgae",
-        Resources(4, 1, "16G", "02:00:00"),
+        Resources(cpus=4, gpus=1, memory="16G", walltime="02:00:00"),
         "VGAE on normal training graphs; its reconstruction error is the anomaly score",
         distill_consumes=("vgae",),
     ),
@@ -63,7 +59,7 @@ STAGES: dict[str, StageSpec] = {
         "gat",
         (),
         "gat",
-        Resources(4, 1, "16G", "02:00:00"),
+        Resources(cpus=4, gpus=1, memory="16G", walltime="02:00:00"),
         "supervised GAT classifier on all training graphs",
         distill_consumes=("gat",),
     ),
@@ -71,7 +67,7 @@ STAGES: dict[str, StageSpec] = {
         "gat_curriculum",
         ("vgae",),
         "gat",
-        Resources(4, 1, "32G", "04:00:00"),
+        Resources(cpus=4, gpus=1, memory="32G", walltime="04:00:00"),
         "GAT with a normal:attack curriculum and VGAE-scored hard-sample mining",
         distill_consumes=("gat",),
     ),
@@ -79,14 +75,14 @@ STAGES: dict[str, StageSpec] = {
         "fusion",
         ("vgae", "gat"),
         "fusion",
-        Resources(4, 1, "16G", "01:00:00"),
+        Resources(cpus=4, gpus=1, memory="16G", walltime="01:00:00"),
         "Double-DQN choosing alpha in {0, 0.05, ..., 1} to mix GAT and VGAE scores",
     ),
     "evaluate": StageSpec(
         "evaluate",
         ("vgae", "gat", "fusion"),
         "results",
-        Resources(4, 1, "16G", "01:00:00"),
+        Resources(cpus=4, gpus=1, memory="16G", walltime="01:00:00"),
         "held-out test metrics per split with thresholds frozen on validation",
     ),
 }

@@ -178,9 +178,7 @@ class CalibrationConfig(_Section):
     rule: Literal["auto", "zscore", "quantile", "conformal"] = "auto"
     param: float | None = Field(None, gt=0)
     seconds: float | None = Field(None, gt=0)
-    seconds_grid: tuple[float, ...] = Field(
-        (1.0, 2.5, 5.0, 7.5, 10.0), strict=False, min_length=1
-    )
+    seconds_grid: tuple[float, ...] = Field((1.0, 2.5, 5.0, 7.5, 10.0), strict=False, min_length=1)
     zscore_k: tuple[float, ...] = Field((3.0, 4.0, 6.0, 8.0), strict=False, min_length=1)
     alphas: tuple[float, ...] = Field((0.001, 0.005, 0.01, 0.02), strict=False, min_length=1)
     # A capture's scale is at least this share of the validation scale: a near-constant

@@ -14,7 +14,7 @@ from canids_data import CacheManager
 from .artifacts import ArtifactStore
 from .catalog import STAGES, ArtifactRef, Pipeline, stage_inputs
 from .errors import PreflightError
-from .preflight import preflight
+from .preflight_checks import preflight
 
 __all__ = [
     "PipelinePlan",

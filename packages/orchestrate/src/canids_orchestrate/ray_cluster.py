@@ -1,22 +1,32 @@
 """Joining or starting a Ray cluster, and sizing stage tasks to it.
 
-A stage declares what it wants (catalogue ``Resources``, or overrides). Asking Ray for
-more than the whole cluster has would leave the task pending forever, so requests are
-fitted to the cluster's totals and every change is said aloud (a 2-core laptop runs a
-"4 CPU, 1 GPU" stage on 2 CPUs and no GPU, and prints so).
+A stage declares what it wants (the catalogue's :class:`canids_core.Resources`, with
+overrides applied by ``Resources.replaced``). Asking Ray for more than the whole cluster
+has would leave the task pending forever, so requests are fitted to the cluster's totals
+and every change is said aloud (a 2-core laptop runs a "4 CPU, 1 GPU" stage on 2 CPUs and
+no GPU, and prints so).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from canids_models import StageSpec, parse_memory
+from canids_core import CoreError, Resources, describe_validation_error
+from pydantic import ValidationError
 
-__all__ = ["RayCluster", "StageResources", "import_ray"]
+from .errors import ResourceOverrideError
+
+if TYPE_CHECKING:
+    from canids_models.catalog import StageSpec
+
+__all__ = ["OVERRIDABLE", "RayCluster", "check_overrides", "import_ray"]
+
+OVERRIDABLE = ("cpus", "gpus", "memory")
+# Any valid resources: overrides are checked against it before any task is queued.
+_PROBE = Resources(cpus=1, gpus=0, memory="1G", walltime="01:00:00")
 
 
 def import_ray() -> ModuleType:
@@ -33,21 +43,25 @@ def import_ray() -> ModuleType:
     return ray
 
 
-@dataclass(frozen=True)
-class StageResources:
-    """Overrides of the catalogue's per-stage resources (``None``: the stage's own)."""
-
-    cpus: float | None = None
-    gpus: float | None = None
-    memory: str | None = None  # SLURM style, e.g. 8G
-
-    def __post_init__(self) -> None:
-        if self.memory is not None:
-            parse_memory(self.memory)  # a typo fails here, before any task is queued
-        for name in ("cpus", "gpus"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"--{name} must be >= 0, got {value}")
+def check_overrides(overrides: Mapping[str, object]) -> dict[str, object]:
+    """Per-stage overrides of the catalogue's resources (``None`` values dropped), checked
+    as :class:`canids_core.Resources` checks them: a typo fails here, before any task is
+    queued."""
+    chosen = {k: v for k, v in overrides.items() if v is not None}
+    unknown = sorted(set(chosen) - set(OVERRIDABLE))
+    if unknown:
+        raise ResourceOverrideError(
+            f"unknown resource override(s) {unknown}; Ray stages take {', '.join(OVERRIDABLE)}"
+        )
+    try:
+        _PROBE.replaced(**chosen)
+    except CoreError as exc:
+        raise ResourceOverrideError(f"--memory {chosen.get('memory')!r}: {exc}") from exc
+    except ValidationError as exc:
+        raise ResourceOverrideError(
+            describe_validation_error(exc, "--cpus/--gpus/--memory")
+        ) from exc
+    return chosen
 
 
 class RayCluster:
@@ -106,14 +120,13 @@ class RayCluster:
             ray.shutdown()
 
     def task_options(
-        self, spec: StageSpec, overrides: StageResources
+        self, spec: StageSpec, overrides: Mapping[str, object] | None = None
     ) -> tuple[dict[str, Any], list[str]]:
         """Ray task options for a stage, fitted to the cluster, and what was changed."""
         notes: list[str] = []
-        want_cpus = overrides.cpus if overrides.cpus is not None else spec.resources.cpus
-        want_gpus = overrides.gpus if overrides.gpus is not None else spec.resources.gpus
-        memory = overrides.memory or spec.resources.memory
-        want_mem = parse_memory(memory)
+        wanted = spec.resources.replaced(**check_overrides(overrides or {}))
+        want_cpus, want_gpus, want_mem = wanted.cpus, wanted.gpus, wanted.memory
+        memory = wanted.slurm_memory
         have_cpus = self.totals.get("CPU", 0.0)
         have_gpus = self.totals.get("GPU", 0.0)
         have_mem = self.totals.get("memory", 0.0)

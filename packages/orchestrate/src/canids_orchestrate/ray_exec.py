@@ -2,10 +2,11 @@
 object refs, so a stage starts only when the stages making its inputs are done and
 independent branches run at the same time.
 
-A task runs the same ``canids-train`` process as the local executor. A stage's own
-failure (its result says failed) is final: it raises :class:`StageFailedError`, which Ray does
-not retry. A *system* failure (the worker or its node died) is retried ``max_retries``
-times; the retried ``canids-train`` resumes from the stage's last epoch checkpoint.
+A task runs the same ``canids-train`` process as the local executor and returns its
+:class:`canids_core.StageResult`. A stage's own failure (it ran and did not succeed) is
+final: it raises :class:`StageFailedError`, which Ray does not retry. A *system* failure
+(the worker or its node died) is retried ``max_retries`` times; the retried
+``canids-train`` resumes from the stage's last epoch checkpoint.
 """
 
 from __future__ import annotations
@@ -14,69 +15,62 @@ import os
 import shlex
 import socket
 import time
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from canids_models import STAGES, PipelinePlan, stage_graph, stage_id
+from canids_core import StageResult
+from canids_core.stage_result import ATTEMPT_MARK
+from canids_models.catalog import STAGES
 
-from .local import PipelineError, failure_message
-from .ray_cluster import RayCluster, StageResources, import_ray
-from .run_record import RunRecorder, utc_now
-from .stage_process import StageRunner, failure_reason, run_stage_process, stage_succeeded
+from .errors import PipelineError, StageFailedError
+from .local import failure_message
+from .ray_cluster import RayCluster, check_overrides, import_ray
+from .run_record import RunRecorder
+from .stage_process import StageCall, StageRunner, run_stage_process
 
-__all__ = ["RayExecutor", "StageFailedError"]
+if TYPE_CHECKING:
+    from canids_models import PipelinePlan
 
-ATTEMPT_MARK = "=== canids ray attempt"
-
-
-class StageFailedError(RuntimeError):
-    """The stage ran and failed (not a system failure): never retried."""
-
-    def __init__(self, stage_id: str, rc: int, why: str, outcome: dict[str, Any]) -> None:
-        super().__init__(stage_id, rc, why, outcome)
-        self.stage_id, self.rc, self.why, self.outcome = stage_id, rc, why, outcome
-
-    def __str__(self) -> str:
-        return f"stage {self.stage_id} failed (exit {self.rc}): {self.why}"
+__all__ = ["ATTEMPT_MARK", "RayExecutor", "StageFailedError", "run_stage_task"]
 
 
-def run_stage_task(stage_id: str, cmd: list[str], log: str, *upstream: dict[str, Any]) -> dict:
-    """The body of one stage's Ray task. ``upstream`` are the outcomes of the stages it
-    waits for: Ray passes them only once they succeeded, which is the chaining."""
+def run_stage_task(call: StageCall, *upstream: dict[str, Any]) -> dict[str, Any]:
+    """The body of one stage's Ray task; returns its StageResult as JSON. ``upstream`` are
+    the results of the stages it waits for: Ray passes them only once they succeeded,
+    which is the chaining."""
     import ray
 
-    log_path = Path(log)
+    task_id = ray.get_runtime_context().get_task_id()
     header = (
-        f"{ATTEMPT_MARK} of {stage_id} on {socket.gethostname()}, ray worker pid "
-        f"{os.getpid()}, task {ray.get_runtime_context().get_task_id()} ==="
+        f"{ATTEMPT_MARK} of {call.pipeline}/{call.size}/{call.stage} on "
+        f"{socket.gethostname()}, ray worker pid {os.getpid()}, task {task_id} ==="
     )
-    started, t0 = utc_now(), time.perf_counter()
-    rc, result = run_stage_process(
-        cmd,
-        log_path,
+    result = run_stage_process(
+        call,
         echo=lambda line: print(line, flush=True),
+        job_id=f"ray-{task_id}",  # a retry keeps the task id: the history keeps its last
         header=header,
         append=True,  # a retried attempt keeps the killed attempt's lines above it
         die_with_parent=True,
     )
-    attempts = sum(1 for line in log_path.open() if line.startswith(ATTEMPT_MARK))
-    outcome = {
-        "stage_id": stage_id,
-        "returncode": rc,
-        "result": result,
-        "started": started,
-        "finished": utc_now(),
-        "seconds": round(time.perf_counter() - t0, 3),
-        "node": socket.gethostname(),
-        "worker_pid": os.getpid(),
-        "attempts": attempts,
-        "upstream": [u["stage_id"] for u in upstream],
-    }
-    if not stage_succeeded(rc, result):
-        raise StageFailedError(stage_id, rc, failure_reason(rc, result), outcome)
-    return outcome
+    data = result.to_json()
+    lines = Path(call.log).read_text(errors="replace").splitlines()
+    data["attempts"] = sum(1 for line in lines if line.startswith(ATTEMPT_MARK))
+    data["upstream"] = [u["stage"] for u in upstream]
+    if not result.succeeded:
+        sid = f"{call.pipeline}/{call.size}/{call.stage}"
+        raise StageFailedError(sid, result.exit_code, result.why_not(), data)
+    return data
+
+
+def _result(data: dict[str, Any]) -> StageResult:
+    return StageResult.from_json({k: v for k, v in data.items() if k not in _TASK_KEYS})
+
+
+_TASK_KEYS = ("attempts", "upstream")
 
 
 @dataclass
@@ -84,11 +78,16 @@ class _Task:
     plan_index: int
     stage: str
     stage_id: str
-    log: Path
+    call: StageCall
 
 
 class RayExecutor(StageRunner):
-    """Runs one or more :class:`PipelinePlan` s (submitted together) as one task graph."""
+    """Runs one or more :class:`PipelinePlan` s (submitted together) as one task graph.
+
+    ``resources`` overrides every stage's catalogue resources (``cpus``, ``gpus``,
+    ``memory``; fractions of a CPU or GPU are fine on Ray), validated here, before any
+    task is queued.
+    """
 
     name = "ray"
 
@@ -96,16 +95,18 @@ class RayExecutor(StageRunner):
         self,
         *args: Any,
         cluster: RayCluster,
-        resources: StageResources | None = None,
+        resources: Mapping[str, object] | None = None,
         max_retries: int = 2,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.cluster = cluster
-        self.resources = resources or StageResources()
+        self.resources = check_overrides(resources or {})
         self.max_retries = max_retries
 
     def run(self, plans: Sequence[PipelinePlan], *, restart_hint: str) -> list[dict[str, Any]]:
+        from canids_models.plan import stage_graph, stage_id
+
         ray = import_ray()
         self.cluster.connect()
         remote = ray.remote(run_stage_task)
@@ -116,8 +117,8 @@ class RayExecutor(StageRunner):
         for i, plan in enumerate(plans):
             for stage in plan.run_stages:
                 sid = stage_id(plan, stage)
-                cmd = self.command(plan, stage)
-                log = self.store.stage_log(plan.dataset, plan.pipeline.name, plan.size, stage)
+                call = self.call(plan, stage)
+                log = Path(call.log)
                 log.parent.mkdir(parents=True, exist_ok=True)
                 log.write_text("")  # attempts append: start this run's log empty
                 options, notes = self.cluster.task_options(STAGES[stage], self.resources)
@@ -125,13 +126,13 @@ class RayExecutor(StageRunner):
                     self.echo(f"{sid}: {note}")
                 name = f"canids-{plan.dataset}-{plan.size}-{stage}"
                 ref = remote.options(name=name, max_retries=self.max_retries, **options).remote(
-                    sid, cmd, str(log), *(refs[dep] for dep in graph[sid])
+                    call, *(refs[dep] for dep in graph[sid])
                 )
                 refs[sid] = ref
-                tasks[ref] = _Task(i, stage, sid, log)
+                tasks[ref] = _Task(i, stage, sid, call)
                 recorders[i].running(
                     stage,
-                    shlex.join(cmd),
+                    shlex.join(call.command),
                     log,
                     status="queued",
                     waits_for=graph[sid],
@@ -149,38 +150,23 @@ class RayExecutor(StageRunner):
             task = tasks[ready[0]]
             rec = recorders[task.plan_index]
             try:
-                out = ray.get(ready[0])
+                data = ray.get(ready[0])
             except Exception as err:  # sorted below: own failure, upstream failed, system
                 cause = getattr(err, "cause", err)
                 if isinstance(cause, StageFailedError) and cause.stage_id == task.stage_id:
-                    self._finish(rec, task, cause.outcome)
-                    rec.failed(task.stage, cause.why)
+                    result = self._finish(rec, cause.outcome)
+                    rec.failed(task.stage, result.why_not())
                     plan = plans[task.plan_index]
-                    failures.append(
-                        failure_message(
-                            plan,
-                            task.stage,
-                            cause.rc,
-                            cause.why,
-                            str(task.log),
-                            str(rec.path),
-                            restart_hint,
-                        )
-                    )
+                    failures.append(failure_message(plan, result, str(rec.path), restart_hint))
                 elif isinstance(cause, StageFailedError):
                     rec.not_run(task.stage, f"upstream stage {cause.stage_id} failed")
                 else:
-                    why = (
-                        f"system failure after {self.max_retries} retries: "
-                        f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-                    )
-                    rec.failed(task.stage, why)
-                    failures.append(f"stage {task.stage_id}: {why}\n  log: {task.log}")
+                    failures.append(self._system_failure(rec, task, err))
                 continue
-            self._finish(rec, task, out)
+            result = self._finish(rec, data)
             self.echo(
-                f"done {task.stage_id} in {out['seconds']:.1f} s on {out['node']}"
-                + (f" after {out['attempts']} attempts" if out["attempts"] > 1 else "")
+                f"done {task.stage_id} in {_seconds(result):.1f} s on {result.node}"
+                + (f" after {data['attempts']} attempts" if data["attempts"] > 1 else "")
             )
         records = [rec.close() for rec in recorders]
         if failures:
@@ -188,19 +174,28 @@ class RayExecutor(StageRunner):
             raise PipelineError("\n".join(failures), first.get("failed_stage", "?"), first)
         return records
 
-    @staticmethod
-    def _finish(rec: RunRecorder, task: _Task, out: dict[str, Any]) -> None:
-        rec.entry(task.stage)["started"] = out["started"]
-        rec.finished(
-            task.stage,
-            out["returncode"],
-            out["result"],
-            out["seconds"],
-            node=out["node"],
-            attempts=out["attempts"],
-        )
-        rec.entry(task.stage)["finished"] = out["finished"]  # the task's clock, not ours
-        rec.write()
+    def _finish(self, rec: RunRecorder, data: dict[str, Any]) -> StageResult:
+        result = self.observed(_result(data))
+        rec.finished(result, attempts=data["attempts"])
+        return result
+
+    def _system_failure(self, rec: RunRecorder, task: _Task, err: Exception) -> str:
+        """The worker died more often than ``max_retries``: the stage has no result of its
+        own, so the executor writes one from what it saw (its log), and records it."""
+        first = str(err).splitlines()[0] if str(err) else ""
+        why = f"system failure after {self.max_retries} retries: {type(err).__name__}: {first}"
+        # The task's own id died with it: a fresh one, so the history keeps this failure.
+        lost = f"ray-lost-{uuid.uuid4().hex[:12]}"
+        result = self.observed(task.call.result(job_id=lost, ended_at=time.time()))
+        rec.finished(result, attempts=self.max_retries + 1)
+        rec.failed(task.stage, why)
+        return f"stage {task.stage_id}: {why}\n  log: {task.call.log}"
+
+
+def _seconds(result: StageResult) -> float:
+    if result.started_at is None or result.ended_at is None:
+        return 0.0
+    return result.ended_at - result.started_at
 
 
 def _describe(options: dict[str, Any]) -> str:

@@ -1,21 +1,34 @@
 """The run record (``pipeline.json``): one per pipeline run, rewritten atomically as
-stages start and finish, so a crashed driver still leaves an exact account."""
+stages start and finish, so a crashed driver still leaves an exact account.
+
+Each stage that ran keeps its :class:`canids_core.StageResult` (``stage_result``: exit
+code, signal, report, DONE, log, node, job id, start and end, failure class), and its
+``status`` follows from it by the one success rule. The older keys (``returncode``,
+``result``, ``seconds``, ``node``, ``started``, ``finished``) stay for readers of
+earlier records.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from canids_models import ArtifactStore, PipelinePlan
+from canids_core import StageResult
+from canids_models.artifacts import ArtifactStore
 
-from .stage_process import stage_succeeded
+if TYPE_CHECKING:
+    from canids_models import PipelinePlan
 
 __all__ = ["RunRecorder", "utc_now"]
 
 
 def utc_now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else dt.datetime.fromtimestamp(ts, dt.UTC).isoformat()
 
 
 class RunRecorder:
@@ -44,15 +57,27 @@ class RunRecorder:
         )
         self.write()
 
-    def finished(
-        self, stage: str, rc: int, result: dict[str, Any] | None, seconds: float, **extra: Any
-    ) -> None:
-        entry = self.entry(stage)
+    def finished(self, result: StageResult, **extra: Any) -> None:
+        """The stage ended as ``result`` says: completed by the one success rule, or not
+        (then :meth:`failed` says why)."""
+        entry = self.entry(result.stage)
+        report = result.report
+        seconds = None
+        if result.started_at is not None and result.ended_at is not None:
+            seconds = round(result.ended_at - result.started_at, 3)
         entry.update(
-            finished=utc_now(), seconds=round(seconds, 3), returncode=rc, result=result, **extra
+            stage_result=result.to_json(),
+            started=_iso(result.started_at) or entry.get("started"),
+            finished=_iso(result.ended_at) or utc_now(),
+            seconds=seconds,
+            returncode=result.exit_code,
+            result=None if report is None else report.model_dump(mode="json"),
+            node=result.node,
+            job_id=result.job_id,
+            **extra,
         )
-        if stage_succeeded(rc, result):
-            entry.update(status="completed", artifacts=result.get("artifacts", {}))
+        if result.succeeded:
+            entry.update(status="completed", artifacts=report.artifacts if report else {})
         self.write()
 
     def failed(self, stage: str, why: str) -> None:
@@ -68,7 +93,7 @@ class RunRecorder:
     def close(self) -> dict[str, Any]:
         """Final status: completed when every stage completed or was skipped."""
         for item in self.record["stages"]:
-            if item["status"] in ("pending", "running"):
+            if item["status"] in ("pending", "running", "queued"):
                 item.update(status="not run", reason="an earlier stage failed")
         done = all(s["status"] in ("completed", "skipped") for s in self.record["stages"])
         self.record.update(status="completed" if done else "failed", finished=utc_now())

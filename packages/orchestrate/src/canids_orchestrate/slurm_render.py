@@ -1,7 +1,9 @@
 """Rendering ``ray-cluster.sbatch`` (a Ray cluster in one SLURM allocation) with values.
 
-Every value is validated, and the entry command is shell-quoted word by word: a dataset
-named ``x; rm -rf ~`` reaches the script as one inert argument.
+Every value is validated by canids-core's rules (the job name by the one name rule,
+account and partition as SLURM values, CPUs, GPUs, memory and walltime as one
+:class:`canids_core.Resources` per node), and the entry command is shell-quoted word by
+word: a dataset named ``x; rm -rf ~`` reaches the script as one inert argument.
 """
 
 from __future__ import annotations
@@ -12,12 +14,20 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from canids_models import ConfigError, parse_memory, parse_walltime
+from canids_core import (
+    CoreError,
+    Resources,
+    check_name,
+    check_slurm_value,
+    describe_validation_error,
+)
+from pydantic import ValidationError
+
+from .errors import RayJobSpecError
 
 __all__ = ["TEMPLATE", "RayJobSpec", "render_ray_job"]
 
 TEMPLATE = resources.files("canids_orchestrate.slurm_templates") / "ray-cluster.sbatch"
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,127}")
 _PATH = re.compile(r"[A-Za-z0-9_./%+:@-]{1,4096}")
 _MODULES = re.compile(r"[A-Za-z0-9_./+-]+(?: [A-Za-z0-9_./+-]+)*")
 
@@ -40,36 +50,46 @@ class RayJobSpec:
     venv: str = ""
     extra: dict[str, str] = field(default_factory=dict)
 
+    def node_resources(self) -> Resources:
+        """What each node of the job asks, as the one resources type (validated)."""
+        try:
+            return Resources(
+                cpus=self.cpus, gpus=self.gpus_per_node, memory=self.memory, walltime=self.walltime
+            )
+        except CoreError as exc:
+            raise RayJobSpecError(str(exc)) from exc
+        except ValidationError as exc:
+            raise RayJobSpecError(describe_validation_error(exc, "Ray job (per node)")) from exc
+
     def check(self) -> None:
         if not self.entry:
-            raise ConfigError("the Ray job needs an entry command")
-        for name, value in (("nodes", self.nodes), ("cpus", self.cpus)):
-            if value < 1:
-                raise ConfigError(f"--{name} must be >= 1, got {value}")
-        if self.gpus_per_node < 0:
-            raise ConfigError(f"--gpus-per-node must be >= 0, got {self.gpus_per_node}")
-        parse_memory(self.memory)
-        parse_walltime(self.walltime)
-        for label, value in (
-            ("job name", self.job_name),
-            ("account", self.account),
-            ("partition", self.partition),
-            ("conda env", self.conda_env or None),
-        ):
-            if value is not None and not _NAME.fullmatch(value):
-                raise ConfigError(
-                    f"{label} {value!r}: use letters, digits and _ . : + - (no spaces or quotes)"
-                )
+            raise RayJobSpecError("the Ray job needs an entry command")
+        if self.nodes < 1:
+            raise RayJobSpecError(f"--nodes must be >= 1, got {self.nodes}")
+        res = self.node_resources()
+        try:
+            res.slurm_fields()
+            check_name("job", self.job_name)
+            for label, value in (
+                ("account", self.account),
+                ("partition", self.partition),
+                ("conda env", self.conda_env or None),
+            ):
+                if value is not None:
+                    check_slurm_value(label, value)
+        except CoreError as exc:
+            raise RayJobSpecError(str(exc)) from exc
         for label, value in (("output", self.output), ("venv", self.venv or None)):
             if value is not None and not _PATH.fullmatch(value):
-                raise ConfigError(f"{label} path {value!r} has characters SLURM or bash mangle")
+                raise RayJobSpecError(f"{label} path {value!r} has characters SLURM or bash mangle")
         if self.modules and not _MODULES.fullmatch(self.modules):
-            raise ConfigError(f"modules {self.modules!r}: space-separated module names")
+            raise RayJobSpecError(f"modules {self.modules!r}: space-separated module names")
 
 
 def render_ray_job(spec: RayJobSpec, template: str | Path | None = None) -> str:
-    """The sbatch script for ``spec`` (raises :class:`ConfigError` on a bad value)."""
+    """The sbatch script for ``spec`` (raises :class:`RayJobSpecError` on a bad value)."""
     spec.check()
+    res = spec.node_resources().slurm_fields()
     text = Path(template).read_text() if template else TEMPLATE.read_text()
     exclusive = spec.exclusive if spec.exclusive is not None else spec.nodes > 1
     lines = {
@@ -88,9 +108,9 @@ def render_ray_job(spec: RayJobSpec, template: str | Path | None = None) -> str:
     values = {
         "JOB_NAME": spec.job_name,
         "NODES": str(spec.nodes),
-        "CPUS": str(spec.cpus),
-        "MEMORY": spec.memory,
-        "WALLTIME": spec.walltime,
+        "CPUS": str(res["cpus"]),
+        "MEMORY": str(res["memory"]),
+        "WALLTIME": str(res["walltime"]),
         "OUTPUT": spec.output,
         "MODULES": spec.modules,
         "CONDA_ENV": spec.conda_env,
@@ -102,5 +122,5 @@ def render_ray_job(spec: RayJobSpec, template: str | Path | None = None) -> str:
         text = text.replace(f"@{key}@", value)
     left = re.findall(r"@[A-Z_]+@", text)
     if left:
-        raise ConfigError(f"template placeholders left unrendered: {sorted(set(left))}")
+        raise RayJobSpecError(f"template placeholders left unrendered: {sorted(set(left))}")
     return text

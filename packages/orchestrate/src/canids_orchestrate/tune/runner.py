@@ -10,17 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import gc
 import json
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from canids_models import ConfigError
+from canids_core import atomic_write_json, check_name
 
+from ..errors import TuneConfigError
 from ..ray_cluster import RayCluster, import_ray
 from .space import load_space, to_tune
 from .trainable import TARGETS, TrialSetup, run_trial
-from .wandb_offline import wandb_callback
+from .wandb_logging import WANDB_MODES, wandb_callback
 
 __all__ = ["TrialSummary", "TuneOptions", "TuneSummary", "run_tune"]
 
@@ -66,6 +68,9 @@ class TrialSummary:
     config: dict[str, Any]
     path: str
     error: str | None = None
+    # Creation order (Tune's experiment tag "N_..."); with one trial at a time, also the
+    # order in which ASHA saw the results. Trial ids are random with a searcher.
+    number: int | None = None
 
 
 @dataclass
@@ -94,19 +99,21 @@ class TuneSummary:
 
 def _check(opts: TuneOptions) -> None:
     if opts.target not in TARGETS:
-        raise ConfigError(f"unknown tune target {opts.target!r}; known: {', '.join(TARGETS)}")
+        raise TuneConfigError(f"unknown tune target {opts.target!r}; known: {', '.join(TARGETS)}")
     if TARGETS[opts.target].needs and opts.from_runs_dir is None:
-        raise ConfigError(
+        raise TuneConfigError(
             f"target {opts.target} tunes on the {', '.join(TARGETS[opts.target].needs)} of an "
             "existing run: pass --from-runs-dir (and --from-run) of a finished pipeline"
         )
     for name in ("num_samples", "max_t", "grace_period", "reduction_factor"):
         if getattr(opts, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
+            raise TuneConfigError(f"--{name.replace('_', '-')} must be >= 1")
     if opts.grace_period > opts.max_t:
-        raise ConfigError(f"--grace-period {opts.grace_period} exceeds --max-t {opts.max_t}")
-    if opts.wandb_mode not in ("auto", "offline", "online", "disabled"):
-        raise ConfigError("--wandb-mode: auto, online, offline or disabled")
+        raise TuneConfigError(f"--grace-period {opts.grace_period} exceeds --max-t {opts.max_t}")
+    if opts.wandb_mode not in WANDB_MODES:
+        raise TuneConfigError(f"--wandb-mode {opts.wandb_mode!r}: one of {', '.join(WANDB_MODES)}")
+    if opts.name is not None:
+        check_name("experiment", opts.name)  # a folder under the storage path
 
 
 def run_tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneSummary:
@@ -116,7 +123,7 @@ def run_tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneSumm
     used = [p for p in params if p.section in target.sections]
     ignored = [p.key for p in params if p.section not in target.sections]
     if not used:
-        raise ConfigError(f"the search space has no key for target {opts.target}")
+        raise TuneConfigError(f"the search space has no key for target {opts.target}")
     if ignored:
         echo(f"target {opts.target} leaves alone: {', '.join(ignored)}")
     import_ray()
@@ -204,8 +211,16 @@ def run_tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneSumm
         gc.collect()
     finally:
         cluster.shutdown()
-    (exp_dir / "summary.json").write_text(json.dumps(summary.to_json(), indent=2, default=str))
+    # Others read it (the SLURM job's submitter, a notebook) while it may be rewritten.
+    atomic_write_json(exp_dir / "summary.json", _jsonable(summary.to_json()), indent=2)
     return summary
+
+
+def _jsonable(data: Any) -> Any:
+    """Tune's values as JSON holds them (numpy numbers, paths); NaN as null, since
+    strict JSON has no NaN."""
+    text = json.dumps(data, default=str)
+    return json.loads(text, parse_constant=lambda _name: None)
 
 
 def _summarise(grid: Any, opts: TuneOptions, exp_dir: Path) -> TuneSummary:
@@ -219,9 +234,10 @@ def _summarise(grid: Any, opts: TuneOptions, exp_dir: Path) -> TuneSummary:
         else:
             status = "completed" if epochs >= opts.max_t else "stopped early"
             error = None
+        trial_id = str((result.metrics or {}).get("trial_id") or Path(result.path).name)
         trials.append(
             TrialSummary(
-                trial_id=str((result.metrics or {}).get("trial_id") or Path(result.path).name),
+                trial_id=trial_id,
                 status=status,
                 epochs=epochs,
                 best_val_f1=max(history) if history else None,
@@ -229,8 +245,10 @@ def _summarise(grid: Any, opts: TuneOptions, exp_dir: Path) -> TuneSummary:
                 config=dict(result.config),
                 path=str(result.path),
                 error=error,
+                number=trial_number(result.metrics or {}, str(result.path), trial_id),
             )
         )
+    trials.sort(key=lambda t: (t.number is None, t.number or 0, t.trial_id))
     scored = [t for t in trials if t.best_val_f1 is not None]
     best = max(scored, key=lambda t: t.best_val_f1 or -1.0) if scored else None
     best_path = None
@@ -243,7 +261,7 @@ def _summarise(grid: Any, opts: TuneOptions, exp_dir: Path) -> TuneSummary:
             "sampled": best.config,
         }
         best_path = exp_dir / "best_trial.json"
-        best_path.write_text(json.dumps(trial_config, indent=2, sort_keys=True))
+        atomic_write_json(best_path, _jsonable(trial_config), indent=2)
     runs = sorted(str(p) for p in (exp_dir / "wandb").glob("offline-run-*"))
     options = {k: v for k, v in asdict(opts).items() if k != "trainable"}
     return TuneSummary(
@@ -255,6 +273,17 @@ def _summarise(grid: Any, opts: TuneOptions, exp_dir: Path) -> TuneSummary:
         wandb_runs=runs,
         options=options,
     )
+
+
+def trial_number(metrics: dict[str, Any], path: str, trial_id: str) -> int | None:
+    """A trial's number in creation order: Tune's ``experiment_tag`` (``3_gat.heads=2,…``)
+    in its results, else the same number in its folder name (``…_<trial id>_3_…``, for a
+    trial that failed before reporting)."""
+    tag = str(metrics.get("experiment_tag") or "")
+    match = re.match(r"(\d+)_", tag) or re.search(
+        rf"_{re.escape(trial_id)}_(\d+)(?:_|$)", Path(path).name
+    )
+    return int(match.group(1)) if match else None
 
 
 def _error_text(error: BaseException) -> str:

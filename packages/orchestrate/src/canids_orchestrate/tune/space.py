@@ -1,7 +1,9 @@
 """The search space file: loaded, validated against the real config, turned into Tune's.
 
 A typo in a key (``gat.head``) or a value the model refuses (``gat.heads = 0``) must stop
-the search before any trial starts, not fail 16 trials one after another.
+the search before any trial starts, not fail 16 trials one after another. The file's shape
+is a frozen pydantic model (unknown keys refused); every error names the file and the
+field: ``space.toml: gat.heads.values: …``.
 """
 
 from __future__ import annotations
@@ -9,26 +11,82 @@ from __future__ import annotations
 import json
 import math
 import tomllib
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from canids_models import ConfigError, load_config
+from canids_core import describe_validation_error
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
-__all__ = ["DEFAULT_SPACE", "Param", "load_space", "to_tune"]
+from ..errors import TuneConfigError
+
+__all__ = ["DEFAULT_SPACE", "KINDS", "Param", "load_space", "parse_space", "to_tune"]
 
 DEFAULT_SPACE = resources.files("canids_orchestrate.tune") / "search_space.toml"
 KINDS = ("choice", "uniform", "loguniform", "randint")
 
+Scalar = bool | int | float | str
 
-@dataclass(frozen=True)
-class Param:
-    key: str  # section.key, as --set names it
-    kind: str
-    values: tuple[Any, ...] = ()
-    low: float | None = None
-    high: float | None = None
+
+def _number(value: Any) -> Any:
+    # One clear message, before the int | float union would report two.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    return value
+
+
+Number = Annotated[int | float, BeforeValidator(_number)]
+
+
+class _ParamSpec(BaseModel):
+    """One ``[section.key]`` table: ``kind`` and either ``values`` or ``low`` and ``high``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["choice", "uniform", "loguniform", "randint"]
+    values: tuple[Scalar, ...] | None = None
+    low: Number | None = None
+    high: Number | None = None  # exclusive for randint, as Tune's
+
+    @model_validator(mode="after")
+    def _consistent(self) -> _ParamSpec:
+        kind, low, high = self.kind, self.low, self.high
+        if kind == "choice":
+            if low is not None or high is not None:
+                raise ValueError("choice takes values = [...], not low and high")
+            if not self.values:
+                raise ValueError("choice needs a non-empty list: values = [...]")
+            return self
+        if self.values is not None:
+            raise ValueError(f"{kind} takes low and high, not values")
+        if low is None or high is None:
+            raise ValueError(f"{kind} needs numbers low and high")
+        if not low < high:
+            raise ValueError(f"{kind} needs low < high, got {low} and {high}")
+        if kind == "loguniform" and low <= 0:
+            raise ValueError(f"loguniform needs low > 0, got {low}")
+        if kind == "randint" and not (isinstance(low, int) and isinstance(high, int)):
+            raise ValueError(f"randint needs integers, got {low} and {high}")
+        return self
+
+
+class Param(BaseModel):
+    """One searched config key (``section.key``, as ``--set`` names it) and its range."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    key: str
+    kind: Literal["choice", "uniform", "loguniform", "randint"]
+    values: tuple[Scalar, ...] = ()
+    low: int | float | None = None
+    high: int | float | None = None
 
     @property
     def section(self) -> str:
@@ -45,55 +103,46 @@ class Param:
         return [self.low, self.high]
 
 
-def _param(key: str, spec: Any, where: str) -> Param:
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: [{key}] must be a table with kind = ...")
-    kind = spec.get("kind")
-    if kind not in KINDS:
-        raise ConfigError(f"{where}: [{key}] kind {kind!r} is not one of {', '.join(KINDS)}")
-    allowed = {"kind", "values"} if kind == "choice" else {"kind", "low", "high"}
-    extra = set(spec) - allowed
-    if extra:
-        raise ConfigError(f"{where}: [{key}] ({kind}) has unknown fields {sorted(extra)}")
-    if kind == "choice":
-        values = spec.get("values")
-        if not isinstance(values, list) or not values:
-            raise ConfigError(f"{where}: [{key}] choice needs a non-empty list: values = [...]")
-        return Param(key, kind, tuple(values))
-    low, high = spec.get("low"), spec.get("high")
-    if not all(isinstance(v, int | float) and math.isfinite(v) for v in (low, high)):
-        raise ConfigError(f"{where}: [{key}] {kind} needs numbers low and high")
-    if not low < high:
-        raise ConfigError(f"{where}: [{key}] needs low < high, got {low} and {high}")
-    if kind == "loguniform" and low <= 0:
-        raise ConfigError(f"{where}: [{key}] loguniform needs low > 0, got {low}")
-    if kind == "randint" and not (isinstance(low, int) and isinstance(high, int)):
-        raise ConfigError(f"{where}: [{key}] randint needs integers")
-    return Param(key, kind, low=float(low) if kind != "randint" else low, high=high)
+_SECTIONS = TypeAdapter(dict[str, dict[str, _ParamSpec]])
+
+
+def parse_space(data: dict[str, Any], where: str) -> list[Param]:
+    """The parameters of a parsed search-space file (its shape only; see
+    :func:`load_space` for the check against the real config)."""
+    try:
+        sections = _SECTIONS.validate_python(data)
+    except ValidationError as exc:
+        raise TuneConfigError(describe_validation_error(exc, where)) from exc
+    params = []
+    for section, keys in sections.items():
+        for key, spec in keys.items():
+            fields = spec.model_dump(exclude_none=True)
+            params.append(Param(key=f"{section}.{key}", **fields))
+    return params
 
 
 def load_space(path: str | Path | None = None, size: str = "teacher") -> list[Param]:
-    """Read and check a search space (default: the packaged one)."""
+    """Read and check a search space (default: the packaged one): its shape, then every
+    value at the edges of every range against the real run config of ``size``."""
+    from canids_models import ConfigError, load_config
+
     where = str(path or DEFAULT_SPACE)
     try:
         text = Path(path).read_text() if path else DEFAULT_SPACE.read_text()
         data = tomllib.loads(text)
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"{where}: cannot read the search space ({exc})") from exc
-    params: list[Param] = []
-    for section, keys in data.items():
-        if not isinstance(keys, dict):
-            raise ConfigError(f"{where}: {section} must be a table of [section.key] tables")
-        for key, spec in keys.items():
-            param = _param(f"{section}.{key}", spec, where)
-            for value in param.samples():
-                try:
-                    load_config(size, None, [f"{param.key}={_literal(value)}"])
-                except ConfigError as exc:
-                    raise ConfigError(f"{where}: [{param.key}] value {value!r}: {exc}") from exc
-            params.append(param)
+        raise TuneConfigError(f"{where}: cannot read the search space ({exc})") from exc
+    params = parse_space(data, where)
     if not params:
-        raise ConfigError(f"{where}: the search space is empty")
+        raise TuneConfigError(f"{where}: the search space is empty; add [section.key] tables")
+    for param in params:
+        for value in param.samples():
+            try:
+                load_config(size, None, [f"{param.key}={_literal(value)}"])
+            except ConfigError as exc:
+                raise TuneConfigError(
+                    f"{where}: {param.key}: the run config refuses {value!r} ({exc})"
+                ) from exc
     return params
 
 

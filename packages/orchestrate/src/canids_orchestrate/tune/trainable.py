@@ -14,6 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from canids_core import atomic_write_json
+
+from ..errors import TrialOutOfMemoryError
+
 __all__ = ["TARGETS", "Target", "TrialOutOfMemoryError", "TrialSetup", "run_trial"]
 
 
@@ -40,10 +44,6 @@ TARGETS: dict[str, Target] = {
     ),
     "fusion": Target("fusion", ("fusion",), None, frozenset({"dqn"}), needs=("vgae", "gat")),
 }
-
-
-class TrialOutOfMemoryError(RuntimeError):
-    """A trial ran out of GPU or host memory: it fails at once and the search goes on."""
 
 
 @dataclass(frozen=True)
@@ -95,9 +95,8 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     if target.needs:
         _link_upstream(setup, store)
     cfg = load_config(setup.size, setup.base_config, trial_overrides(setup, config))
-    (trial_dir / "trial.json").write_text(
-        json.dumps({"size": setup.size, "config": cfg.to_dict()}, indent=2, sort_keys=True)
-    )
+    # Read by the summary (best_trial.json) while other trials still run: atomic.
+    atomic_write_json(trial_dir / "trial.json", {"size": setup.size, "config": cfg.to_dict()})
 
     def report(record: dict[str, Any]) -> None:
         tune.report(

@@ -1,5 +1,7 @@
-"""Failure correlations over the history: by type, stage, dataset, node and hour; hot
-nodes with a suggested ``--exclude``; hours that fail more; stages that keep failing.
+"""Failure correlations over the history: by type, stage, dataset, executor, node and
+hour; hot nodes with a suggested ``--exclude``; hours that fail more; stages that keep
+failing. Local and Ray stages are in the history beside SLURM jobs (their node is the
+host that ran them).
 
 Rates need the jobs that succeeded too, so everything is computed from the history's job
 outcomes (one row per job, its latest attempt), not from the failure events alone.
@@ -14,8 +16,9 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from canids_core import format_table
+
 from .history import History
-from .summary import format_table
 
 __all__ = ["Analysis", "GroupRate", "RepeatedFailure", "analyze"]
 
@@ -61,6 +64,7 @@ class Analysis:
     repeated: list[RepeatedFailure] = field(default_factory=list)
     threshold: float = 0.5
     min_jobs: int = 3
+    by_executor: dict[str, int] = field(default_factory=dict)  # slurm | local | ray
 
     @property
     def exclude(self) -> str | None:
@@ -80,6 +84,7 @@ class Analysis:
             "by_type": self.by_type,
             "by_stage": self.by_stage,
             "by_dataset": self.by_dataset,
+            "by_executor": self.by_executor,
             "by_node": self.by_node,
             "by_hour_utc": {str(h): n for h, n in self.by_hour.items()},
             "hot_nodes": [rate(g) for g in self.hot_nodes],
@@ -100,6 +105,7 @@ class Analysis:
             ("type", self.by_type),
             ("stage", self.by_stage),
             ("dataset", self.by_dataset),
+            ("executor", self.by_executor),
             ("node", self.by_node),
         ):
             parts.append(format_table([title, "failures"], counts.items()) if counts else "")
@@ -225,6 +231,7 @@ def analyze(
         repeated,
         threshold,
         min_jobs,
+        count("executor"),
     )
     if persist:
         for g in result.hot_nodes:

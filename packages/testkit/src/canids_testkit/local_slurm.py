@@ -26,6 +26,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from canids_core import CanidsError
+
 __all__ = [
     "REQUIRED_BINARIES",
     "SCRIPT",
@@ -47,7 +49,7 @@ REQUIRED_BINARIES: tuple[str, ...] = (
 _SBIN = ("/usr/sbin", "/sbin")
 
 
-class LocalSlurmError(RuntimeError):
+class LocalSlurmError(CanidsError, RuntimeError):
     """The local cluster could not start or stop; the message carries the script's output
     (including the tail of the daemons' logs)."""
 
@@ -138,7 +140,7 @@ class LocalSlurm:
     @property
     def env(self) -> dict[str, str]:
         """``os.environ`` plus ``SLURM_CONF``: pass it as ``env=`` to subprocesses and to
-        the :mod:`canids_jobs.slurm` functions, so that they talk to this cluster."""
+        the ``canids_jobs.slurm`` functions, so that they talk to this cluster."""
         path = os.pathsep.join([os.environ.get("PATH", ""), *_SBIN])
         return {**os.environ, "PATH": path, "SLURM_CONF": str(self.conf)}
 

@@ -3,11 +3,11 @@
 Use it from a conftest.py by importing the fixture (this works in any conftest, unlike
 ``pytest_plugins``, which pytest accepts only in the top-level one)::
 
-    from canids_jobs.pytest_plugin import local_slurm  # noqa: F401
+    from canids_testkit.pytest_plugin import local_slurm  # noqa: F401
 
 Tests that use it are marked ``slurm``. Where SLURM is not installed (or the tests do not
-run as root) they are skipped with the reason, except under ``CI=true``, where a skipped
-SLURM test would hide that CI never ran them: there the fixture fails.
+run as root) they are skipped with the reason, except in CI (:func:`ci_is_set`), where a
+skipped SLURM test would hide that CI never ran them: there the fixture fails.
 
 Several conftests may import the fixture (packages/jobs/tests and the root tests/); pytest
 then sees separate session fixtures, so the cluster itself is shared here by reference
@@ -21,9 +21,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from .localslurm import LocalSlurm, LocalSlurmError, find_script, missing_binaries
+from .ci import ci_is_set
+from .local_slurm import LocalSlurm, LocalSlurmError, find_script, missing_binaries
 
-__all__ = ["local_slurm", "slurm_unavailable"]
+__all__ = ["local_slurm", "skip_unless_ci", "slurm_unavailable"]
 
 _shared: LocalSlurm | None = None
 _users = 0
@@ -48,9 +49,11 @@ def slurm_unavailable() -> str | None:
     return None
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} [CI=true: SLURM tests must run in CI, not be skipped]")
+def skip_unless_ci(reason: str) -> None:
+    """Skip the test with ``reason``; in CI fail it instead (what CI cannot run is a
+    broken CI, not a test to leave out)."""
+    if ci_is_set():
+        pytest.fail(f"{reason} [CI is set: this test must run in CI, not be skipped]")
     pytest.skip(reason)
 
 
@@ -59,7 +62,7 @@ def local_slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm
     """A started :class:`LocalSlurm`; pass ``local_slurm.env`` to SLURM commands."""
     global _shared, _users
     if (reason := slurm_unavailable()) is not None:
-        _unavailable(reason)
+        skip_unless_ci(reason)
     if _shared is None:
         cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
         try:

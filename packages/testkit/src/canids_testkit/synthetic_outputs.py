@@ -25,9 +25,9 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from canids_core import format_report
 from canids_models.catalog import STAGES, ArtifactRef
-from canids_models.preflight import MissingArtifact
-from canids_models.result_line import format_result
+from canids_models.preflight_checks import MissingArtifact
 
 __all__ = ["DATASETS", "SyntheticJob", "write_synthetic_outputs"]
 
@@ -149,7 +149,7 @@ class _Job:
 
 
 def _missing(job: _Job, record: dict[str, object], rng: random.Random) -> tuple[str, str]:
-    # The text of canids_models.preflight, from its own MissingArtifact.describe().
+    # The text of canids_models.preflight_checks, from its own MissingArtifact.describe().
     key = job.outcome.split(":")[1]
     producers = tuple(n for n, s in STAGES.items() if s.produces == key)
     cmd = (
@@ -160,7 +160,7 @@ def _missing(job: _Job, record: dict[str, object], rng: random.Random) -> tuple[
     error = "preflight failed:\n  - " + missing.describe()
     record.update(status="failed", error_type="PreflightError", error=error)
     record["wall_seconds"] = round(rng.uniform(1, 4), 3)
-    return format_result(record), f"{_WARN}error: {error}\n"
+    return format_report(record), f"{_WARN}error: {error}\n"
 
 
 def _cuda_oom(job: _Job, record: dict[str, object], rng: random.Random) -> tuple[str, str]:
@@ -182,7 +182,7 @@ def _cuda_oom(job: _Job, record: dict[str, object], rng: random.Random) -> tuple
     record.update(status="failed", error_type="OutOfMemoryError", error=message)
     record.update(last_frame=f"{_SRC}/nn/encoder.py:63 in forward")
     record["wall_seconds"] = round(rng.uniform(60, 900), 3)
-    return format_result(record), _WARN + traceback
+    return format_report(record), _WARN + traceback
 
 
 def _host_oom(job: _Job, pid: int) -> str:
@@ -196,8 +196,7 @@ def _host_oom(job: _Job, pid: int) -> str:
 
 
 def _timeout(job: _Job) -> str:
-    hours, minutes, seconds = (int(x) for x in STAGES[job.stage].resources.walltime.split(":"))
-    end = job.start + dt.timedelta(hours=hours, minutes=minutes, seconds=seconds + 1)
+    end = job.start + dt.timedelta(seconds=STAGES[job.stage].resources.walltime + 1)
     return (
         f"{_WARN}slurmstepd: error: *** JOB {job.job_id} ON {job.node} CANCELLED AT "
         f"{end:%Y-%m-%dT%H:%M:%S} DUE TO TIME LIMIT ***\n"
@@ -231,7 +230,7 @@ def _outputs(job: _Job, rng: random.Random) -> tuple[str, str]:
         record.update(status="completed", metrics=_metrics(job.stage, rng, epochs))
         record["artifacts"] = _artifacts(job.dataset, job.size, STAGES[job.stage].produces)
         record.update(wall_seconds=round(rng.uniform(600, 6000), 3), peak_memory=peak)
-        return "\n".join([*out, format_result(record)]) + "\n", _WARN
+        return "\n".join([*out, format_report(record)]) + "\n", _WARN
     out += _epochs(job.stage, job.size, rng, rng.randint(1, 4))
     if job.outcome == "cuda_oom":
         result, err = _cuda_oom(job, {**record, "peak_memory": peak}, rng)

@@ -16,10 +16,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 
-from canids_data.writers import atomic_file
-from canids_models import parse_memory, parse_walltime
+from canids_core import CoreError, atomic_write_text, parse_memory, parse_slurm_time
 
-from .errors import JobsError
+from .errors import JobsError, ResourcesError
 from .history import History
 from .ledger import Ledger, LedgerJob
 from .remediate import Suggestion
@@ -41,13 +40,16 @@ def apply_fix(script: str, resources: Mapping[str, str], config: Mapping[str, st
     """``script`` with ``resources`` (memory, walltime) and ``config`` (``--set``) applied."""
     lines = script.splitlines()
     for key, value in resources.items():
+        if key in ("memory", "walltime"):
+            try:
+                parse_memory(value) if key == "memory" else parse_slurm_time(value)
+            except CoreError as exc:
+                raise ResourcesError(f"fix resource {key}={value!r}: {exc}") from exc
         if key == "memory":
-            parse_memory(value)
             lines = [
                 f"#SBATCH --mem={value}" if x.startswith("#SBATCH --mem=") else x for x in lines
             ]
         elif key == "walltime":
-            parse_walltime(value)
             lines = [
                 f"#SBATCH --time={value}" if x.startswith("#SBATCH --time=") else x for x in lines
             ]
@@ -79,9 +81,15 @@ def resubmit(
     echo: Callable[[str], None] = lambda _line: None,
 ) -> list[LedgerJob]:
     failed = ledger.job(job_id)
+    event = history.failure_for_job(job_id)
+    if failed is None and event is not None and event["executor"] != "slurm":
+        # A local or Ray stage has no script to resubmit; its fix is a command to run.
+        raise JobsError(
+            f"job {job_id} ran on the {event['executor']} executor: resubmit --apply "
+            f"resubmits SLURM jobs only; run the fix's command instead: {fix.command}"
+        )
     if failed is None:
         raise JobsError(f"job {job_id} is not in the ledger {ledger.path}")
-    event = history.failure_for_job(job_id)
     if event is None:
         raise JobsError(
             f"job {job_id} has no recorded failure: run `canids-jobs status "
@@ -100,8 +108,7 @@ def resubmit(
         if old.job_id == job_id:
             text = apply_fix(text, fix.resources, fix.config)
         path = Path(old.script).with_name(f"{old.stage}.resubmit-{old.job_id}.sbatch")
-        with atomic_file(path) as fh:
-            fh.write(text.encode())
+        atomic_write_text(path, text)
         parents = [new_ids[p] for p in old.parents if p in new_ids]
         new_id = sbatch(path, dependency_ids=parents, kill_on_invalid_dep=True, env=env)
         new_ids[old.job_id] = new_id

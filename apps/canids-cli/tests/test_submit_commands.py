@@ -1,0 +1,108 @@
+"""canids-submit as a user runs it (the installed console script) on a tiny real cache:
+what SLURM cannot take is refused before anything is written (--cpus 0.5 once became
+--cpus-per-task=0), every --time form reaches the script, and a local run records each
+stage in the failure history canids-jobs reads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from canids_jobs import History
+
+BIN = Path(sys.executable).parent
+
+
+def _submit(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANIDS_")}
+    return subprocess.run(
+        [str(BIN / "canids-submit"), "pipeline", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+        env=env,
+    )
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from canids_data import CacheManager
+    from canids_data.synthetic import write_demo_dataset
+
+    base = tmp_path_factory.mktemp("submit_cli")
+    write_demo_dataset(base / "root", seed=0, scale=0.1)
+    CacheManager(base / "cache").build("demo", base / "root", workers=1)
+    return base / "cache"
+
+
+def _dry(cache: Path, runs: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return _submit(
+        "custom", "--stages", "vgae,gat", "--size", "student", "--dataset", "demo",
+        "--executor", "slurm", "--dry-run", "--cache-dir", cache, "--runs-dir", runs, *args,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--cpus", "0.5"),
+            "SLURM allocates whole CPUs; 0.5 CPUs cannot be submitted: pass --cpus 1",
+        ),
+        (("--gpus", "0.5"), "SLURM allocates whole GPUs"),
+        (("--walltime", "2h"), "not a SLURM time"),
+        (("--profile", "/no/such.toml"), "cluster profile /no/such.toml"),
+        (("--stage-resources", "gat:nodes=2"), "unknown resource 'nodes'"),
+    ],
+)
+def test_what_slurm_cannot_take_is_refused(
+    cache: Path, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    done = _dry(cache, tmp_path / "runs", *args)
+    assert done.returncode == 1
+    assert message in done.stderr, done.stderr
+    assert "Traceback" not in done.stderr
+    assert "#SBATCH" not in done.stdout  # refused before any script
+
+
+def test_whole_cpus_and_every_time_form_reach_the_scripts(cache: Path, tmp_path: Path) -> None:
+    done = _dry(cache, tmp_path / "runs", "--cpus", "2", "--walltime", "1-12", "--profile", "osc")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("#SBATCH --cpus-per-task=2") == 2
+    assert done.stdout.count("#SBATCH --time=1-12:00:00") == 2
+
+
+def test_fractional_cpus_are_fine_for_ray(cache: Path, tmp_path: Path) -> None:
+    done = _submit(
+        "custom", "--stages", "vgae", "--size", "student", "--dataset", "demo",
+        "--executor", "ray", "--dry-run", "--cpus", "0.5", "--cache-dir", cache,
+        "--runs-dir", tmp_path / "runs",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "canids-train vgae --dataset demo --size student" in done.stdout
+
+
+def test_a_local_failure_lands_in_the_history(cache: Path, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    # canids-train refuses this value inside the stage: a failure of the stage itself.
+    done = _submit(
+        "custom", "--stages", "vgae", "--size", "student", "--dataset", "demo",
+        "--executor", "local", "--cache-dir", cache, "--runs-dir", runs,
+        "--set", "train.device=bogus", "--set", "train.threads=1",
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout
+    assert "stage vgae (student) of pipeline custom on demo failed (exit 1)" in done.stderr
+    assert "fixes: canids-jobs remediate local-" in done.stderr
+    with History(runs / "jobs" / "history.sqlite") as history:
+        (job,) = history.jobs()
+        assert (job["executor"], job["outcome"], job["stage"]) == ("local", "failed", "vgae")
+        assert job["failure_type"] == "python_exception"
+    record = json.loads((runs / "default/demo/pipelines/custom-student/pipeline.json").read_text())
+    (stage,) = record["stages"]
+    assert stage["stage_result"]["failure"]["type"] == "python_exception"
+    assert stage["stage_result"]["job_id"] == job["job_id"]

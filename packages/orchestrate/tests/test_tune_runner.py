@@ -1,0 +1,99 @@
+"""canids-tune's engine without Ray: options are checked before a cluster starts, trial
+overrides, the summary's JSON, W&B's mode (Ray-backed runs are the root slow tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from canids_orchestrate import TuneConfigError
+from canids_orchestrate.tune import TARGETS, WANDB_MODES, TrialSetup, TuneOptions, run_tune
+from canids_orchestrate.tune.runner import TrialSummary, TuneSummary, _jsonable, trial_number
+from canids_orchestrate.tune.trainable import trial_overrides
+from canids_orchestrate.tune.wandb_logging import wandb_mode
+
+
+def _opts(tmp_path: Path, **changes: object) -> TuneOptions:
+    base = {"dataset": "demo", "cache_dir": str(tmp_path), "storage_path": str(tmp_path)}
+    return TuneOptions(**{**base, **changes})  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"target": "nope"}, "unknown tune target 'nope'; known: gat, curriculum, fusion"),
+        ({"target": "fusion"}, "pass --from-runs-dir"),
+        ({"num_samples": 0}, "--num-samples must be >= 1"),
+        ({"max_t": 2, "grace_period": 3}, "--grace-period 3 exceeds --max-t 2"),
+        ({"wandb_mode": "loud"}, "--wandb-mode 'loud': one of auto, online, offline, disabled"),
+        ({"name": "a/b"}, "experiment name 'a/b' is not allowed"),
+    ],
+)
+def test_bad_options_fail_before_ray_starts(tmp_path: Path, changes: dict, message: str) -> None:
+    # run_tune would start Ray after these checks: they raise first, Ray is never imported.
+    with pytest.raises(Exception, match=message) as err:
+        run_tune(_opts(tmp_path, **changes), echo=lambda _line: None)
+    assert isinstance(err.value, TuneConfigError | ValueError)
+    assert not (tmp_path / "tune").exists()
+
+
+def test_targets_name_their_sections() -> None:
+    assert TARGETS["gat"].reports == "gat"
+    assert TARGETS["fusion"].needs == ("vgae", "gat")
+    assert TARGETS["curriculum"].stages == ("vgae", "gat_curriculum")
+
+
+def test_trial_overrides_put_sampled_values_last() -> None:
+    setup = TrialSetup(
+        target="gat",
+        dataset="demo",
+        size="teacher",
+        cache_dir="/c",
+        base_overrides=("gat.heads=8", "train.epochs=9"),
+        threads=2,
+        fixed={"train.epochs": 3},
+    )
+    items = trial_overrides(setup, {"gat.heads": 2, "train.lr": 0.01, "gat.use": True})
+    assert items == [
+        "gat.heads=8",
+        "train.epochs=9",
+        "train.threads=2",
+        "train.epochs=3",
+        "gat.heads=2",
+        "train.lr=0.01",
+        "gat.use=true",  # JSON literals: --set parses them back to the same value
+    ]
+
+
+def test_summary_json_counts_and_is_strict_json() -> None:
+    trials = [
+        TrialSummary("t_00000", "completed", 3, 0.9, 0.9, {"gat.heads": 2}, "/a"),
+        TrialSummary("t_00001", "stopped early", 1, 0.5, 0.5, {"gat.heads": 4}, "/b"),
+        TrialSummary("t_00002", "failed", 0, None, None, {}, "/c", "OutOfMemoryError: x"),
+    ]
+    summary = TuneSummary("/exp", trials, "t_00000", 0.9, "/exp/best_trial.json", [], {})
+    assert summary.stopped_early == 1
+    assert [t.trial_id for t in summary.failed] == ["t_00002"]
+    data = summary.to_json()
+    assert data["stopped_early"] == 1
+    assert _jsonable({"nan": float("nan"), "path": Path("/x")}) == {"nan": None, "path": "/x"}
+    json.dumps(_jsonable(data), allow_nan=False)  # what atomic_write_json writes
+
+
+def test_wandb_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert WANDB_MODES == ("auto", "online", "offline", "disabled")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    assert wandb_mode("auto") == "offline"
+    monkeypatch.setenv("WANDB_API_KEY", "k")
+    assert wandb_mode("auto") == "online"
+    assert wandb_mode("disabled") == "disabled"
+
+
+def test_trials_are_numbered_in_creation_order() -> None:
+    # With a searcher Tune's trial ids are random: the experiment tag holds the order.
+    assert trial_number({"experiment_tag": "12_gat.heads=2,train.lr=0.01"}, "/x", "a1b2") == 12
+    # A trial that failed before reporting: the number from its folder name.
+    path = "/exp/run_trial_5bd1e9aa_3_gat.heads=4_2026-01-01_10-00-00"
+    assert trial_number({}, path, "5bd1e9aa") == 3
+    assert trial_number({}, "/exp/elsewhere", "5bd1e9aa") is None

@@ -1,0 +1,63 @@
+"""canids-testkit: what the canids tests share and no library ships. Never a runtime
+dependency: packages list it in their ``dev`` group only.
+
+A real one-node SLURM (:class:`LocalSlurm`, driven by ``slurm/dev/local-cluster.sh``) and
+its pytest fixture (``canids_testkit.pytest_plugin.local_slurm``), the seed's folder of 38
+SLURM outputs (:func:`write_synthetic_outputs`), a reader of offline W&B runs
+(:func:`read_offline_history`), and :func:`ci_is_set`. Names load on first use, so the
+fixture module does not import the models to start a cluster.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_LAZY: dict[str, str] = {
+    "DATASETS": "synthetic_outputs",
+    "LocalSlurm": "local_slurm",
+    "LocalSlurmError": "local_slurm",
+    "SyntheticJob": "synthetic_outputs",
+    "ci_is_set": "ci",
+    "find_script": "local_slurm",
+    "missing_binaries": "local_slurm",
+    "read_offline_history": "wandb_offline",
+    "wandb_records": "wandb_offline",
+    "write_synthetic_outputs": "synthetic_outputs",
+}
+
+__all__ = [
+    "DATASETS",
+    "LocalSlurm",
+    "LocalSlurmError",
+    "SyntheticJob",
+    "__version__",
+    "ci_is_set",
+    "find_script",
+    "missing_binaries",
+    "read_offline_history",
+    "wandb_records",
+    "write_synthetic_outputs",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'canids_testkit' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
+
+if TYPE_CHECKING:
+    from .ci import ci_is_set
+    from .local_slurm import LocalSlurm, LocalSlurmError, find_script, missing_binaries
+    from .synthetic_outputs import DATASETS, SyntheticJob, write_synthetic_outputs
+    from .wandb_offline import read_offline_history, wandb_records
