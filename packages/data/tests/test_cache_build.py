@@ -1,4 +1,4 @@
-"""Building a cache: layout, manifest, per-file windows, validation tail, dedup, workers,
+"""Building a cache: layout, manifest, per-file windows, validation blocks, dedup, workers,
 lock, and resuming after a crash (also after SIGKILL)."""
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import pyarrow.parquet as pq
 import pytest
 import zarr
 from canids_data import (
-    EDGE_FEATURES,
-    NODE_FEATURES,
     SCHEMA_VERSION,
     BuildConfig,
     CacheError,
@@ -37,6 +35,7 @@ from canids_data import (
 )
 from canids_data.cache.lock import BuildLock
 from canids_data.cache.store import SPLIT_ARRAYS
+from canids_data.cache.val_split import assign_validation
 
 DEMO_SPLITS = [
     "train",
@@ -45,6 +44,7 @@ DEMO_SPLITS = [
     "test_02_unknown_vehicle_known_attack",
     "test_03_known_vehicle_unknown_attack",
     "test_04_unknown_vehicle_unknown_attack",
+    "test_05_shifted_vehicle_known_attack",
 ]
 
 
@@ -72,6 +72,8 @@ def test_split_counts_equal_array_lengths(demo_cache, read_split) -> None:
         g = counts["graphs"]
         assert g > 0
         assert len(a["y"]) == len(a["graph_source"]) == len(a["window_start"]) == g
+        assert len(a["window_end"]) == g
+        assert (a["window_end"] >= a["window_start"]).all()
         assert len(a["node_ptr"]) == len(a["edge_ptr"]) == g + 1
         assert a["node_ptr"][0] == 0
         assert a["edge_ptr"][0] == 0
@@ -90,8 +92,8 @@ def test_split_counts_equal_array_lengths(demo_cache, read_split) -> None:
                 if s["used"] and (s["split"] == split or (split == "val" and s["split"] == "train"))
             }
         )
-        assert a["x"].shape[1] == len(NODE_FEATURES)
-        assert a["edge_attr"].shape[1] == len(EDGE_FEATURES)
+        assert a["x"].shape[1] == len(BuildConfig().node_features)
+        assert a["edge_attr"].shape[1] == len(BuildConfig().edge_features)
         # Edge endpoints are local node indices of their own graph.
         n_nodes = np.repeat(np.diff(a["node_ptr"]), np.diff(a["edge_ptr"]))
         assert (a["edge_index"] >= 0).all()
@@ -133,8 +135,8 @@ def test_manifest_fields(demo_cache) -> None:
     assert m["config"] == json.loads(json.dumps(cfg.to_json()))
     assert m["config_digest"] == cfg.digest
     assert m["config"]["embargo_windows"] == 1
-    assert m["node_features"] == list(NODE_FEATURES)
-    assert m["edge_features"] == list(EDGE_FEATURES)
+    assert m["node_features"] == list(cfg.node_features)
+    assert m["edge_features"] == list(cfg.edge_features)
     vocab = m["vocabulary"]
     assert vocab["can_ids"] == sorted(set(vocab["can_ids"]))
     assert vocab["oov_index"] == 0
@@ -174,10 +176,12 @@ def test_manifest_fields(demo_cache) -> None:
         assert sum(s["assigned"].values()) == s["graphs"]
 
 
-def test_graphs_are_per_file_and_validation_is_the_embargoed_tail(demo_cache, read_split) -> None:
+def test_graphs_are_per_file_and_validation_is_embargoed_blocks(demo_cache, read_split) -> None:
     """Each cached graph equals the graph of its own capture, built alone; training
-    captures give their first windows to train and their tail, after the embargo, to val."""
+    captures give their validation blocks (the clean start and seeded blocks, one with
+    attacks where the capture has any) to val, the rest but the embargo to train."""
     m = demo_cache.manifest()
+    cfg = BuildConfig()
     vocab = Vocabulary.from_json(m["vocabulary"])
     arrays = {split: read_split(demo_cache.store, split) for split in DEMO_SPLITS}
 
@@ -204,29 +208,46 @@ def test_graphs_are_per_file_and_validation_is_the_embargoed_tail(demo_cache, re
         np.testing.assert_array_equal(got["edge_attr"][e0:e1], sel.edge_attr)
         np.testing.assert_array_equal(got["y"][pos], sel.y)
         np.testing.assert_array_equal(got["window_start"][pos], sel.window_start)
+        np.testing.assert_array_equal(got["window_end"][pos], sel.window_end)
 
     for i, s in enumerate(m["sources"]):
         table, _ = read_capture(demo_cache.root / s["path"])
-        g = build_graphs(table, 100, 100)
+        g = build_graphs(table, 100, 100, cfg.features)
         k = g.num_graphs
         assert k == s["graphs"] == len(table) // 100
+        assert s["first_timestamp"] == table.timestamp[0]
         if s["split"] != "train":
             assert_same(s["split"], i, g, np.arange(k))
             continue
-        n_val = math.floor(k * 0.15)
-        embargo = 1
-        assert s["assigned"] == {"main": k - n_val - embargo, "val": n_val, "embargo": embargo}
-        assert_same("train", i, g, np.arange(k - n_val - embargo))
-        assert_same("val", i, g, np.arange(k - n_val, k))
-        train_ws = arrays["train"]["window_start"][graphs_of("train", i)["pos"]]
-        val_ws = arrays["val"]["window_start"][graphs_of("val", i)["pos"]]
-        assert train_ws.max() < val_ws.min()
-        assert (np.diff(train_ws) > 0).all()
-        assert (np.diff(val_ws) > 0).all()
-        # Exactly one embargoed window (100 messages) lies between train and val.
-        last_train = int(np.searchsorted(table.timestamp, train_ws.max()))
-        first_val = int(np.searchsorted(table.timestamp, val_ws.min()))
-        assert first_val - last_train == 200
+        assign = assign_validation(
+            mode="blocks",
+            y=g.y,
+            window_end=g.window_end,
+            capture_start=float(table.timestamp[0]),
+            val_fraction=cfg.val_fraction,
+            embargo=cfg.embargo_windows,
+            val_blocks=cfg.val_blocks,
+            val_start_seconds=cfg.val_start_seconds,
+            val_start_max_fraction=cfg.val_start_max_fraction,
+            seed=cfg.val_seed,
+            key=s["path"],
+        )
+        main, val = np.flatnonzero(assign == 0), np.flatnonzero(assign == 1)
+        assert s["assigned"] == {
+            "main": len(main),
+            "val": len(val),
+            "embargo": int((assign == 2).sum()),
+        }
+        assert s["assigned_attack"] == {"main": int(g.y[main].sum()), "val": int(g.y[val].sum())}
+        assert_same("train", i, g, main)
+        assert_same("val", i, g, val)
+        # The clean start is validation, and no training window touches a validation one:
+        # at least one embargoed window (100 messages) lies between them.
+        assert val[0] == 0
+        assert np.abs(main[:, None] - val[None, :]).min() >= 2
+        if g.y.any():
+            assert g.y[val].any()
+            assert g.y[main].any()
 
 
 def test_vocabulary_from_training_files_only(
@@ -270,7 +291,7 @@ def test_overlapping_windows_embargo_and_short_captures(
             "test_01_known_vehicle_known_attack/b.parquet": make_table(9, 5),
         },
     )
-    cfg = BuildConfig(window=10, stride=3)
+    cfg = BuildConfig(window=10, stride=3, validation="tail")
     assert cfg.embargo_windows == 4
     result = CacheManager(tmp_path / "cache").build("demo", tmp_path / "root", cfg)
     m = result.manifest
@@ -296,7 +317,7 @@ def test_overlapping_windows_embargo_and_short_captures(
     assert last_train_start + 10 <= first_val_start  # disjoint messages
     assert first_val_start - last_train_start == 3 * (4 + 1)
     te = read_split(result.store, "test_01_known_vehicle_known_attack")
-    assert te["x"].shape == (0, len(NODE_FEATURES))
+    assert te["x"].shape == (0, len(cfg.node_features))
     assert te["edge_index"].shape == (2, 0)
     assert mgr_verify_ok(tmp_path / "cache", full=True)
 
@@ -312,8 +333,8 @@ def test_progress_callback_and_rebuild_replaces(demo_clone) -> None:
     mgr = CacheManager(demo_clone.cache_dir)
     before = demo_clone.manifest()
     result = mgr.build("demo", demo_clone.root, progress=seen.append)  # over the old cache
-    assert [p.files_done for p in seen] == list(range(1, 10))
-    assert all(p.files_total == 9 and p.resumed == 0 for p in seen)
+    assert [p.files_done for p in seen] == list(range(1, 11))
+    assert all(p.files_total == 10 and p.resumed == 0 for p in seen)
     m = result.manifest
     assert seen[-1].messages == result.messages == sum(s["messages"] for s in m["sources"])
     assert seen[-1].graphs == sum(s["graphs"] for s in m["sources"])

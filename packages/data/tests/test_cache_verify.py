@@ -160,6 +160,7 @@ def test_deleted_array_or_split_is_incomplete(demo_clone, what) -> None:
                 "node_y",
                 "graph_source",
                 "window_start",
+                "window_end",
             )
         }
     )

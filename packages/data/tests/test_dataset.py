@@ -161,7 +161,7 @@ def test_opens_without_the_dataset_root(demo_clone) -> None:
     assert "not found" in str(err)
     ds = CachedGraphDataset(demo_clone.cache_dir, "demo", "val", check_sources=False)
     assert len(ds) == demo_clone.manifest()["splits"]["val"]["graphs"]
-    assert ds[0].x.shape[1] == len(NODE_FEATURES)
+    assert ds[0].x.shape[1] == len(BuildConfig().node_features)
 
 
 def test_cache_dir_from_environment(demo_cache, monkeypatch, tmp_path) -> None:
@@ -183,11 +183,16 @@ def test_metadata_matches_the_cache(ds, demo_cache, read_split) -> None:
     m = demo_cache.manifest()
     a = read_split(demo_cache.store, SPLIT)
     assert len(ds) == m["splits"][SPLIT]["graphs"] == len(a["y"])
-    assert ds.num_node_features == len(m["node_features"]) == 23
+    assert ds.num_node_features == len(m["node_features"]) == 16  # the invariant set
     assert ds.num_edge_features == len(m["edge_features"]) == 5
     np.testing.assert_array_equal(ds.vocabulary.can_ids, m["vocabulary"]["can_ids"])
     np.testing.assert_array_equal(ds.labels(), a["y"])
     np.testing.assert_array_equal(ds.sources(), a["graph_source"])
+    start, end = ds.window_times()
+    np.testing.assert_array_equal(start, a["window_start"])
+    np.testing.assert_array_equal(end, a["window_end"])
+    first = {i: s["first_timestamp"] for i, s in enumerate(m["sources"])}
+    np.testing.assert_array_equal(ds.capture_starts(), [first[i] for i in a["graph_source"]])
     np.testing.assert_array_equal(ds.indices, np.arange(len(ds)))
     assert repr(ds) == f"CachedGraphDataset('demo', 'train', graphs={len(ds)})"
 
@@ -310,6 +315,7 @@ def _tiny_dataset(tmp_path: Path) -> CachedGraphDataset:
         "node_y": rng.integers(0, 2, n),
         "graph_source": np.array([0, 0, 1, 1, 1, 2]),
         "window_start": np.linspace(10.0, 20.0, 6),
+        "window_end": np.linspace(11.0, 21.0, 6),
     }
     store = tmp_path / "tiny"
     write_split(zarr.open_group(store, mode="w", zarr_format=3), SPLIT, arrays)

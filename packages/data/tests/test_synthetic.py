@@ -303,12 +303,12 @@ def test_attack_windows_are_validated(known, attack, match):
 def test_demo_layout_and_size(tmp_path):
     paths = write_demo_dataset(tmp_path, seed=0)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(DEMO_SPLITS)
-    assert len(paths) == len(demo_plan()) == 9
+    assert len(paths) == len(demo_plan()) == 10
     assert [p.relative_to(tmp_path).as_posix() for p in paths] == [
         f"{c.split}/{c.name}.parquet" for c in demo_plan()
     ]
     counts = {p: pq.read_metadata(p).num_rows for p in paths}
-    assert 300_000 <= sum(counts.values()) <= 400_000
+    assert 350_000 <= sum(counts.values()) <= 450_000
     by_split: dict[str, list] = {}
     for p in paths:
         labels = pq.read_table(p, columns=["label"]).column("label").to_numpy()

@@ -107,8 +107,34 @@ def _progress(p: BuildProgress) -> None:
     type=click.FloatRange(0.0, 0.9, max_open=True),
     default=0.15,
     show_default=True,
-    help="Tail of each training capture held out for validation.",
+    help="Share of each training capture held out for validation, in time blocks.",
 )
+@click.option(
+    "--features",
+    type=click.Choice(["invariant", "v1"]),
+    default="invariant",
+    show_default=True,
+    help="Node features: vehicle-invariant (timing per ID's own period, payload change, "
+    "ID age) or v1 (payload bytes, in-window timing).",
+)
+@click.option(
+    "--validation",
+    type=click.Choice(["blocks", "tail"]),
+    default="blocks",
+    show_default=True,
+    help="blocks: each training capture's clean start plus seeded time blocks, one with "
+    "attacks where the capture has any; tail: each capture's time tail (old rule).",
+)
+@click.option("--val-blocks", type=click.IntRange(1), default=3, show_default=True)
+@click.option(
+    "--val-start-seconds",
+    type=click.FloatRange(0.0, 600.0),
+    default=10.0,
+    show_default=True,
+    help="Clean start of each training capture kept in validation (what calibration rules "
+    "are chosen on); at most a fifth of a capture.",
+)
+@click.option("--val-seed", type=int, default=0, show_default=True, help="Seed of the blocks.")
 @click.option(
     "--skip-bad-rows", is_flag=True, help="Skip malformed rows (counted in the manifest)."
 )
@@ -131,6 +157,11 @@ def build(
     window: int,
     stride: int,
     val_fraction: float,
+    features: str,
+    validation: str,
+    val_blocks: int,
+    val_start_seconds: float,
+    val_seed: int,
     skip_bad_rows: bool,
     fmt: str | None,
     force: bool,
@@ -148,6 +179,11 @@ def build(
             val_fraction=val_fraction,
             skip_bad_rows=skip_bad_rows,
             format=fmt,
+            features=features,
+            validation=validation,
+            val_blocks=val_blocks,
+            val_start_seconds=val_start_seconds,
+            val_seed=val_seed,
         )
         spec = get_dataset(dataset, mgr.datasets_file)
         data_root = resolve_root(spec, root)
@@ -226,6 +262,12 @@ def _print_splits(manifest: dict) -> None:
 )
 @click.option("--stride", type=click.IntRange(1), default=None)
 @click.option("--val-fraction", type=click.FloatRange(0.0, 0.9, max_open=True), default=None)
+@click.option(
+    "--features",
+    type=click.Choice(["invariant", "v1"]),
+    default=None,
+    help="Expected feature set (a cache built with another is a config mismatch).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @_location_options
 @click.pass_context
@@ -237,6 +279,7 @@ def verify(
     window: int | None,
     stride: int | None,
     val_fraction: float | None,
+    features: str | None,
     as_json: bool,
 ) -> None:
     """Check a cache; exit 0 ok, 10 missing, 11 incomplete, 12 stale, 13 config, 14 corrupt."""
@@ -253,7 +296,12 @@ def verify(
         sys.exit(EXIT_CODES[VerifyStatus.MISSING])
     given = {
         k: v
-        for k, v in (("window", window), ("stride", stride), ("val_fraction", val_fraction))
+        for k, v in (
+            ("window", window),
+            ("stride", stride),
+            ("val_fraction", val_fraction),
+            ("features", features),
+        )
         if v is not None
     }
     reports = []

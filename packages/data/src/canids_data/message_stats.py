@@ -57,13 +57,18 @@ def message_stats(table: MessageTable, warmup: int = PERIOD_WARMUP) -> MessageSt
     iat[first] = np.nan
     log_iat = np.log(np.maximum(np.nan_to_num(iat, nan=1.0), _MIN_IAT))
     log_iat[first] = 0.0
-    cum = np.cumsum(log_iat)
     # Occurrence k has k-1 earlier inter-arrival times (occurrences 1..k-1); the period uses
-    # at most the first `warmup` of them, so it is fixed once the ID is warmed up.
+    # at most the first `warmup` of them, so it is fixed once the ID is warmed up. Summed
+    # term by term (warmup passes), not from a running total over the whole capture: the
+    # same frames give the same estimate to the last bit, however long the capture is.
     n_prev = np.clip(occ_sorted - 1, 0, warmup)
+    total = np.zeros(n)
+    for k in range(1, warmup + 1):
+        use = n_prev >= k
+        total[use] += log_iat[group_start[use] + k]
     est = np.full(n, np.nan)
     has = n_prev >= 1
-    est[has] = (cum[(group_start + n_prev)[has]] - cum[group_start[has]]) / n_prev[has]
+    est[has] = total[has] / n_prev[has]
     ratio = np.full(n, np.nan)
     ok = has & ~first
     ratio[ok] = (log_iat[ok] - est[ok]) / np.log(2.0)

@@ -56,8 +56,17 @@ def cache_status(cache_dir: Path) -> dict[str, Any]:
                 "root": str(m.root),
                 "splits": m.splits,
                 "config": {
-                    k: m.data["config"][k]
-                    for k in ("window", "stride", "val_fraction", "skip_bad_rows", "format")
+                    k: m.data["config"].get(k)
+                    for k in (
+                        "window",
+                        "stride",
+                        "val_fraction",
+                        "skip_bad_rows",
+                        "format",
+                        "features",
+                        "validation",
+                        "val_start_seconds",
+                    )
                 },
                 "config_digest": m.config_digest[:16],
                 "vocabulary_size": len(m.vocabulary),

@@ -167,7 +167,16 @@ def build_flags(config: BuildConfig) -> str:
     default = BuildConfig()
     flags = [
         f"--{name.replace('_', '-')} {getattr(config, name)}"
-        for name in ("window", "stride", "val_fraction")
+        for name in (
+            "window",
+            "stride",
+            "val_fraction",
+            "features",
+            "validation",
+            "val_blocks",
+            "val_start_seconds",
+            "val_seed",
+        )
         if getattr(config, name) != getattr(default, name)
     ]
     if config.skip_bad_rows:

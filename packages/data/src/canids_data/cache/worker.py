@@ -128,8 +128,10 @@ def process_source(job: SourceJob) -> dict[str, object]:
             "main": int((assign == ASSIGN_MAIN).sum()),
             "val": int((assign == ASSIGN_VAL).sum()),
             "embargo": int((assign == ASSIGN_EMBARGO).sum()),
-            "val_attack": int(graphs.y[assign == ASSIGN_VAL].sum()),
-            "main_attack": int(graphs.y[assign == ASSIGN_MAIN].sum()),
+        },
+        "assigned_attack": {
+            "main": int(graphs.y[assign == ASSIGN_MAIN].sum()),
+            "val": int(graphs.y[assign == ASSIGN_VAL].sum()),
         },
         "read_report": report.to_json(),
         "can_ids": np.unique(table.can_id).tolist(),
