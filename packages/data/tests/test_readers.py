@@ -556,5 +556,5 @@ def test_reading_is_vectorised(tmp_path):
         paths = [write(t, tmp_path / name, fmt, {}) for name, t in (("s", small), ("b", big))]
         got, _ = read_capture(paths[1], fmt)
         assert len(got) == len(big)
-        n_small, n_big = (_python_calls(lambda p=p: read_capture(p, fmt)) for p in paths)
+        n_small, n_big = (_python_calls(lambda p=p, f=fmt: read_capture(p, f)) for p in paths)
         assert n_big < 1.2 * n_small + 100, (fmt, n_small, n_big)
