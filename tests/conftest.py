@@ -12,7 +12,7 @@ from canids_testkit.pytest_plugin import local_slurm  # noqa: F401 (a fixture: o
 
 @pytest.fixture(scope="session")
 def demo_captures(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The synthetic demo dataset at ``scale=0.1`` (9 parquet captures). Read-only."""
+    """The synthetic demo dataset at ``scale=0.1`` (10 parquet captures). Read-only."""
     root = tmp_path_factory.mktemp("demo_captures") / "root"
     write_demo_dataset(root, seed=0, scale=0.1)
     return root

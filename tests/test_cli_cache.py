@@ -113,7 +113,7 @@ def test_build_prints_location_progress_and_counts(tmp_path, demo_captures) -> N
     split_rows(out, m)
     assert f"vocabulary: {len(m['vocabulary']['can_ids'])} CAN IDs + OOV" in out
     assert f"store: {cache.resolve() / 'demo'}" in out
-    assert "[  9/9 files]" in r.stderr  # per-file progress
+    assert "[ 10/10 files]" in r.stderr  # per-file progress
     assert m["build"]["workers"] == 2
 
 
@@ -137,7 +137,7 @@ def test_verify_and_status_on_a_built_cache(built) -> None:
     assert "size on disk:" in out
     assert "demo: built " in out
     assert "config: window=100 stride=100 val_fraction=0.15 skip_bad_rows=False" in out
-    assert "9/9 captures used; 0 skipped rows" in out
+    assert "10/10 captures used; 0 skipped rows" in out
     assert "interrupted" not in out
     split_rows(out, manifest(built))
 
@@ -154,7 +154,7 @@ def test_json_output_parses_and_location_goes_to_stderr(built) -> None:
     assert demo["state"] == "built"
     assert demo["splits"] == m["splits"]
     assert demo["config"]["window"] == 100
-    assert demo["sources"] == demo["sources_used"] == 9
+    assert demo["sources"] == demo["sources_used"] == 10
     assert demo["config_digest"] == m["config_digest"][:16]
     assert demo["bytes"] > 0
     assert info["bytes"] == demo["bytes"]
@@ -525,5 +525,5 @@ def test_demo_is_generated_when_the_root_is_empty(tmp_path) -> None:
     )
     assert r.exit_code == 0, r.output
     assert f"generated 9 demo captures (seed 3) in {root.resolve()}" in r.stdout
-    assert len(list(root.glob("*/*.parquet"))) == 9
+    assert len(list(root.glob("*/*.parquet"))) == 10
     assert cli("--cache-dir", tmp_path / "cache", "verify", "--full").exit_code == 0

@@ -33,6 +33,7 @@ TINY = {
         "dqn.buffer=2048",
         "dqn.hidden=16",
         "curriculum.ramp_epochs=1",
+        "calibration.seconds_grid=[0.2,0.4]",
     ],
     "student": [
         "train.epochs=2",
@@ -50,6 +51,7 @@ TINY = {
         "dqn.batch_size=64",
         "dqn.buffer=2048",
         "dqn.hidden=8",
+        "calibration.seconds_grid=[0.2,0.4]",
     ],
 }
 RECORD_KEYS = {"status", "stage", "dataset", "size", "run", "metrics", "artifacts"}
@@ -121,18 +123,24 @@ def test_every_stage_ends_with_a_complete_result_line(runs):
 def test_results_md_names_every_test_split(runs, demo_cache):
     splits = json.loads((demo_cache / "demo" / "manifest.json").read_text())["splits"]
     tests = sorted(s for s in splits if s.startswith("test_"))
-    assert len(tests) == 4
+    assert len(tests) == 5
     for size in ("teacher", "student"):
         _, record = runs["records"][(size, "evaluate")]
         table = Path(record["artifacts"]["results.md"]).read_text()
         rows = [ln.split("|")[1].strip() for ln in table.splitlines() if ln.startswith("| ")][1:]
         assert set(rows) == {*tests, "val (validation, not held out)"}
-        assert len(rows) == 3 * (len(tests) + 1)  # vgae, gat, fusion per split
+        # vgae, gat and the default fusion per split, under both protocols
+        assert len(rows) == 2 * 3 * (len(tests) + 1)
         metrics = json.loads(Path(record["artifacts"]["metrics"]).read_text())
         held = {(r["split"], r["held_out"]) for r in metrics["rows"]}
         assert held == {("val", False), *((t, True) for t in tests)}
+        fusion = f"fusion:{metrics['fusion_method']}"
+        assert record["metrics"]["fusion_method"] == metrics["fusion_method"]
         assert set(record["metrics"]["f1"]) == {
-            f"{s}/{m}" for s in ["val", *tests] for m in ("vgae", "gat", "fusion")
+            f"{s}/{p}/{m}"
+            for s in ["val", *tests]
+            for p in ("frozen", "calibrated")
+            for m in ("vgae", "gat", fusion)
         }
 
 
@@ -146,13 +154,21 @@ def test_the_student_distils_from_the_teacher(runs):
     assert s["metrics"]["parameters"] < t["metrics"]["parameters"]
 
 
-def test_fusion_is_never_below_its_better_input(runs):
+def test_fusion_names_its_default_and_calibration(runs):
     for size in ("teacher", "student"):
         _, record = runs["records"][(size, "fusion")]
         metrics = json.loads(Path(record["artifacts"]["metrics"]).read_text())
-        f1 = metrics["val_f1"]
-        assert metrics["threshold"]["val_f1"] >= max(f1["gat"], f1["vgae"]) - 1e-12
-        assert (metrics["fallback"] is None) == (f1["fusion_dqn"] >= max(f1["gat"], f1["vgae"]))
+        assert record["metrics"]["method"] == metrics["method"]
+        assert metrics["method"] in ("mean", "max", "logistic", "dqn")
+        assert record["metrics"]["calibration_seconds"] in (0.2, 0.4)
+        assert set(metrics["selection"]["scores"]) == {
+            "gat",
+            "vgae",
+            "mean",
+            "max",
+            "logistic",
+            "dqn",
+        }
 
 
 def _refused(result: Result, record: dict, error_type: str) -> str:

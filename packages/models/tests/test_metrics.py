@@ -7,7 +7,8 @@ import itertools
 
 import numpy as np
 import pytest
-from canids_models import Threshold, auroc, binary_metrics, fit_threshold
+from canids_models import Threshold, auprc, auroc, binary_metrics, fit_threshold, flag_all_f1
+from canids_models.metrics import OneClassValidationError
 
 
 def brute_auroc(y: np.ndarray, s: np.ndarray) -> float:
@@ -151,9 +152,17 @@ def test_fit_threshold_never_splits_a_tie():
     assert pred[0] == pred[1] == pred[2]
 
 
-def test_fit_threshold_without_attacks_falls_back_to_a_normal_quantile():
+def test_fit_threshold_without_attacks_is_refused_unless_asked():
     s = np.linspace(0.0, 1.0, 101)
-    thr = fit_threshold(s, np.zeros(101), quantile=0.95)
+    with pytest.raises(OneClassValidationError, match="holds 0 attack and 101 normal windows"):
+        fit_threshold(s, np.zeros(101))
+    with pytest.raises(OneClassValidationError, match="no normal window"):
+        fit_threshold(s[:3], np.ones(3))
+
+
+def test_fit_threshold_one_class_falls_back_to_a_normal_quantile():
+    s = np.linspace(0.0, 1.0, 101)
+    thr = fit_threshold(s, np.zeros(101), quantile=0.95, one_class=True)
     assert thr.value == pytest.approx(0.95)
     assert thr.val_f1 is None
     assert "no attack in validation" in thr.method
@@ -164,7 +173,7 @@ def test_fit_threshold_without_attacks_falls_back_to_a_normal_quantile():
 
 def test_fit_threshold_without_normal_flags_everything():
     s = np.array([0.2, 0.7, 0.4])
-    thr = fit_threshold(s, np.ones(3))
+    thr = fit_threshold(s, np.ones(3), one_class=True)
     assert thr.value == pytest.approx(0.2)
     assert "no normal in validation" in thr.method
     assert thr.apply(s).all()
@@ -190,3 +199,31 @@ def test_all_cuts_brute_force_on_a_tiny_exhaustive_case():
             continue
         thr = fit_threshold(s, y)
         assert thr.val_f1 == pytest.approx(max(brute_f1(y, s >= t) for t in np.unique(s)))
+
+
+def test_auprc_is_average_precision_with_ties_as_one_step():
+    y = np.array([1, 0, 1, 0, 0, 1])
+    s = np.array([0.9, 0.8, 0.7, 0.3, 0.2, 0.1])
+    # Precision at each attack's rank: 1/1, 2/3, 3/6; each recall step is 1/3.
+    assert auprc(y, s) == pytest.approx((1 + 2 / 3 + 3 / 6) / 3)
+    tied = np.array([0.5] * 6)
+    assert auprc(y, tied) == pytest.approx(0.5)  # one step: precision = attack share
+    assert auprc(np.zeros(4), np.arange(4.0)) is None
+
+
+def test_flag_all_f1_and_the_near_flag_all_mark():
+    y = np.array([1, 0, 0, 0, 1, 0, 0, 0, 0, 0])  # attack share 0.2
+    assert flag_all_f1(y) == pytest.approx(2 * 0.2 / 1.2)
+    flag_all = binary_metrics(y, np.ones(10, bool), np.arange(10.0))
+    assert flag_all["f1"] == pytest.approx(flag_all["flag_all_f1"])
+    assert flag_all["near_flag_all"] is True
+    good = binary_metrics(y, y.astype(bool), np.arange(10.0))
+    assert good["near_flag_all"] is False
+    assert flag_all_f1(np.zeros(0)) is None
+
+
+def test_false_alarms_per_hour():
+    y = np.array([0, 0, 0, 1])
+    m = binary_metrics(y, np.array([1, 1, 0, 1], bool), hours=0.5)
+    assert m["false_alarms_per_hour"] == 4.0
+    assert binary_metrics(y, y.astype(bool))["false_alarms_per_hour"] is None

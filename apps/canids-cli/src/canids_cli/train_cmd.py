@@ -35,12 +35,17 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
         "parameters",
         "stopped_early",
         "alpha_mean",
-        "fallback",
-        "val_f1",
+        "method",
+        "calibration_seconds",
+        "fusion_method",
     )
     out = {k: metrics[k] for k in keep if k in metrics}
     if "rows" in metrics:
-        out["f1"] = {f"{r['split']}/{r['model']}": r["f1"] for r in metrics["rows"]}
+        out["f1"] = {
+            f"{r['split']}/{r['protocol']}/{r['model']}": r["f1"]
+            for r in metrics["rows"]
+            if r.get("default", True)
+        }
     return out
 
 

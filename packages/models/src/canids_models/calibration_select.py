@@ -44,7 +44,7 @@ class CalibrationChoice:
         return {
             "rule": self.rule.to_json(),
             "label": self.rule.label(),
-            "val_f1": self.f1,
+            "val_f1": None if np.isnan(self.f1) else self.f1,
             "val_loco_f1": self.loco_f1,
             "candidates": self.table,
         }

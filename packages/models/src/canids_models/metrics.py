@@ -148,7 +148,7 @@ def fit_threshold(
     y_true: np.ndarray,
     *,
     quantile: float = 0.99,
-    one_class: bool = True,
+    one_class: bool = False,
 ) -> Threshold:
     """The cut that maximises F1 on validation; it is then frozen for every test split.
 

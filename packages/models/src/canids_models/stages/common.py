@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..context import StageContext
+import numpy as np
 
-__all__ = ["StageOutcome", "publish"]
+from ..context import StageContext
+from ..errors import ModelsError
+
+__all__ = ["StageOutcome", "publish", "require_two_classes"]
 
 
 @dataclass
@@ -59,3 +62,17 @@ def publish(
         },
     )
     return StageOutcome(stage, artifact, metrics, {k: str(v) for k, v in paths.items()})
+
+
+def require_two_classes(ctx: StageContext, y: np.ndarray) -> None:
+    """Validation must hold attack and normal windows, or early stopping, thresholds and
+    fusion are fitted blind; only ``eval.one_class_fit`` (by name) allows it."""
+    n_att, n_norm = int(np.sum(y)), int(len(y) - np.sum(y))
+    if (n_att and n_norm) or ctx.config.eval.one_class_fit:
+        return
+    raise ModelsError(
+        f"{ctx.dataset}: validation holds {n_att} attack and {n_norm} normal windows, so "
+        "early stopping, thresholds and fusion would be fitted blind. Rebuild the cache with "
+        f"validation blocks (`canids-cache build --dataset {ctx.dataset} --validation blocks`),"
+        " or opt into an anomaly-only fit with --set eval.one_class_fit=true"
+    )

@@ -22,7 +22,7 @@ from ..fusion_methods import FUSION_METHODS, fit_logistic, fit_normaliser
 from ..fusion_model import FusionModel, calibrated_inputs, dqn_state, sigmoid
 from ..metrics import OneClassValidationError, fit_threshold
 from ..scoring import SplitScores, score_split
-from .common import StageOutcome, publish
+from .common import StageOutcome, publish, require_two_classes
 
 __all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
 
@@ -74,26 +74,14 @@ def _seconds_grid(ctx: StageContext) -> list[float]:
     return grid
 
 
-def _check_two_classes(ctx: StageContext, y: np.ndarray) -> None:
-    n_att, n_norm = int(y.sum()), int(len(y) - y.sum())
-    if (n_att and n_norm) or ctx.config.eval.one_class_fit:
-        return
-    raise ModelsError(
-        f"{ctx.dataset}: validation holds {n_att} attack and {n_norm} normal windows, so "
-        "thresholds, fusion and early stopping would be fitted blind. Rebuild the cache with "
-        f"validation blocks (`canids-cache build --dataset {ctx.dataset} --validation blocks`),"
-        " or opt into an anomaly-only fit with --set eval.one_class_fit=true"
-    )
-
-
 def run_fusion(ctx: StageContext) -> StageOutcome:
     cfg = ctx.config
+    require_two_classes(ctx, ctx.split("val").labels())  # before anything is loaded or written
     gat = ctx.load_model("gat")
     vgae = ctx.load_model("vgae")
     ctx.store.begin(ctx.dataset, ctx.size, "fusion")
     val = score_split(ctx.split("val"), "val", gat, vgae, cfg.batching, ctx.device)
     y = val.y
-    _check_two_classes(ctx, y)
     normal = y == 0
     norms = {"gat": fit_normaliser(val.gat[normal]), "vgae": fit_normaliser(val.vgae[normal])}
     floors = (
@@ -121,38 +109,46 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     for method in FUSION_METHODS:
         model.thresholds[method] = threshold(model.fuse(method, frozen))
 
-    seconds = _seconds_grid(ctx)
+    fixed = _fixed_rule(ctx)
     choices: dict[str, CalibrationChoice] = {}
-    for name in ("gat", "vgae", *FUSION_METHODS):
+    if fixed is not None:
+        # Rule, parameter and length all set by the user: nothing is chosen on validation
+        # (which may hold no clean start to choose on), and the results say so.
+        model.seconds = fixed.seconds
+        for name in ("gat", "vgae", *FUSION_METHODS):
+            choices[name] = CalibrationChoice(fixed, float("nan"), None)
+            model.calibration[name] = fixed
+        method = _choose_method(ctx, model, choices)
+    else:
+        seconds = _seconds_grid(ctx)
+        for name in ("gat", "vgae", *FUSION_METHODS):
 
-        def streams(t: float, name: str = name) -> Any:
-            return val.streams(
-                model.fuse(name, calibrated_inputs(val, t, floors)), with_labels=True
-            )
+            def streams(t: float, name: str = name) -> Any:
+                inputs = calibrated_inputs(val, t, floors)
+                return val.streams(model.fuse(name, inputs), with_labels=True)
 
-        candidates = [r for t in seconds for r in calibration_candidates(ctx, t)]
-        choices[name] = _select(ctx, streams, candidates, floors)
-    method = _choose_method(ctx, model, choices)
+            candidates = [r for t in seconds for r in calibration_candidates(ctx, t)]
+            choices[name] = _select(ctx, streams, candidates)
+        method = _choose_method(ctx, model, choices)
+        # One calibration length for the run (a deployment calibrates once): the default
+        # fusion's; the inputs and other fusions take their best rule at that length.
+        model.seconds = choices[method].rule.seconds
+        for name in choices:
+            if choices[name].rule.seconds != model.seconds:
+
+                def at_length(t: float, name: str = name) -> Any:
+                    inputs = calibrated_inputs(val, t, floors)
+                    return val.streams(model.fuse(name, inputs), with_labels=True)
+
+                choices[name] = _select(ctx, at_length, calibration_candidates(ctx, model.seconds))
+            model.calibration[name] = choices[name].rule
     model.method = method
-    # One calibration length for the run (a deployment calibrates once): the default
-    # fusion's; the inputs and other fusions take their best rule at that length.
-    model.seconds = choices[method].rule.seconds
-    for name in choices:
-        if choices[name].rule.seconds != model.seconds:
-
-            def at_length(t: float, name: str = name) -> Any:
-                return val.streams(
-                    model.fuse(name, calibrated_inputs(val, t, floors)), with_labels=True
-                )
-
-            choices[name] = _select(
-                ctx, at_length, calibration_candidates(ctx, model.seconds), floors
-            )
-        model.calibration[name] = choices[name].rule
     selection = {
         "method": method,
         "configured": cfg.fusion.method,
-        "criterion": "mean of frozen val F1 and calibrated leave-one-capture-out val F1",
+        "criterion": "mean of frozen val F1 and calibrated leave-one-capture-out val F1"
+        if fixed is None
+        else "frozen val F1 (the calibration rule is fixed by the config, not chosen)",
         "seconds": model.seconds,
         "scores": {
             name: {
@@ -183,10 +179,16 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     return publish(ctx, "fusion", "fusion", model.to_checkpoint(), metrics)
 
 
+def _fixed_rule(ctx: StageContext) -> CalibrationRule | None:
+    cal = ctx.config.calibration
+    if cal.rule == "auto" or cal.param is None or cal.seconds is None:
+        return None
+    return CalibrationRule(cal.rule, float(cal.param), float(cal.seconds))
+
+
 def _select(
-    ctx: StageContext, streams: Any, candidates: list[CalibrationRule], floors: Any
+    ctx: StageContext, streams: Any, candidates: list[CalibrationRule]
 ) -> CalibrationChoice:
-    del floors  # the streams already carry them
     try:
         return select_calibration(streams, candidates)
     except ValueError as exc:
@@ -203,7 +205,8 @@ def _choose_method(
     for method in FUSION_METHODS:  # simplest first: a later one must win by TIE_MARGIN
         frozen_f1 = model.thresholds[method].val_f1 or 0.0
         cal = choices[method]
-        score = (frozen_f1 + (cal.loco_f1 if cal.loco_f1 is not None else cal.f1)) / 2
+        calibrated = cal.loco_f1 if cal.loco_f1 is not None else cal.f1
+        score = frozen_f1 if np.isnan(calibrated) else (frozen_f1 + calibrated) / 2
         if score > best_score + TIE_MARGIN:
             best, best_score = method, score
     return best
@@ -214,10 +217,14 @@ def _selection_lines(selection: dict[str, Any]) -> str:
     for name, s in selection["scores"].items():
         cal = s["calibrated"]
         lines.append(
-            f"  {name:8} frozen val F1 {s['frozen_val_f1'] or 0:.3f}  calibrated val F1 "
-            f"{cal['val_f1']:.3f} (LOCO {cal['val_loco_f1'] or 0:.3f}) with {cal['label']}"
+            f"  {name:8} frozen val F1 {_f(s['frozen_val_f1'])}  calibrated val F1 "
+            f"{_f(cal['val_f1'])} (LOCO {_f(cal['val_loco_f1'])}) with {cal['label']}"
         )
     return "\n".join(lines)
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def load_fusion(ctx: StageContext) -> FusionModel:

@@ -17,7 +17,7 @@ from ..loop import run_epochs
 from ..metrics import binary_metrics, fit_threshold
 from ..nn import GATClassifier
 from ..outputs import collect_outputs, gat_probability
-from .common import StageOutcome, publish
+from .common import StageOutcome, publish, require_two_classes
 
 __all__ = ["run_gat"]
 
@@ -40,6 +40,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
     stage = "gat_curriculum" if curriculum else "gat"
     cfg, dev = ctx.config, ctx.device
     train, val = ctx.split("train"), ctx.split("val")
+    require_two_classes(ctx, val.labels())
     labels = train.labels()
     sampler = None
     if curriculum:
@@ -91,7 +92,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
     def validate() -> dict[str, float]:
         out = collect_outputs(model, None, val, cfg.batching, dev)
         p = gat_probability(out)
-        thr = fit_threshold(p, out["y"])
+        thr = fit_threshold(p, out["y"], one_class=cfg.eval.one_class_fit)
         m = binary_metrics(out["y"], thr.apply(p), p)
         loss = float(
             F.binary_cross_entropy_with_logits(
@@ -110,7 +111,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
     model.eval()
     out = collect_outputs(model, None, val, cfg.batching, dev)
     p = gat_probability(out)
-    threshold = fit_threshold(p, out["y"])
+    threshold = fit_threshold(p, out["y"], one_class=cfg.eval.one_class_fit)
     ckpt = model_record(
         "gat", model, cfg.gat, ctx.model_inputs(), ctx.vocabulary_digest(), ctx.backend
     )

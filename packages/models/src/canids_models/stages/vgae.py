@@ -95,7 +95,7 @@ def run_vgae(ctx: StageContext) -> StageOutcome:
     model.eval()
     _fit_normal_statistics(model, normal_train, cfg.batching, dev, cfg.train.seed)
     out = collect_outputs(None, model, val, cfg.batching, dev)
-    threshold = fit_threshold(out["vgae_score"], out["y"])
+    threshold = fit_threshold(out["vgae_score"], out["y"], one_class=True)
     val_metrics = binary_metrics(out["y"], threshold.apply(out["vgae_score"]), out["vgae_score"])
     # The distribution of normal validation scores: fusion maps scores to [0, 1] with it.
     normal_scores = np.sort(out["vgae_score"][out["y"] == 0])

@@ -1,0 +1,174 @@
+"""Both protocols on the trained demo pipeline: what may and may not move a threshold,
+what is scored, the loud refusal of a validation without attacks, and runs that repeat
+to the last digit."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from canids_data import BuildConfig, CacheManager
+from canids_models import ArtifactStore, ModelsError, StageContext, load_config
+from canids_models.stages import run_stage
+from canids_models.stages.evaluate import evaluate_split
+from canids_models.stages.fusion import load_fusion, scores_of
+
+DS = "demo"
+SPLIT = "test_02_unknown_vehicle_known_attack"
+
+
+@pytest.fixture(scope="module")
+def trained(pipelines, demo, tiny_overrides):
+    ctx = StageContext(
+        DS,
+        "teacher",
+        load_config("teacher", None, tiny_overrides("teacher")),
+        pipelines.store,
+        demo.cache_dir,
+        log=lambda _line: None,
+    )
+    fusion = load_fusion(ctx)
+    models = ("vgae", "gat", *(f"fusion:{m}" for m in fusion.methods))
+    return fusion, scores_of(ctx, SPLIT), models
+
+
+def _thresholds(rows):
+    return [
+        (r["protocol"], r["model"], r.get("threshold"), r.get("capture_thresholds")) for r in rows
+    ]
+
+
+def test_permuted_test_labels_give_identical_thresholds(trained):
+    fusion, scores, models = trained
+    rows, _ = evaluate_split(fusion, scores, models)
+    permuted = dataclasses.replace(scores, y=np.random.default_rng(0).permutation(scores.y))
+    rows_p, _ = evaluate_split(fusion, permuted, models)
+    assert _thresholds(rows) == _thresholds(rows_p)
+    assert all(r["capture_thresholds"] for r in rows if r["protocol"] == "calibrated")
+
+
+def test_attacks_appended_after_the_calibration_leave_its_threshold(trained):
+    """Online and causal: a flood of high scores after every capture's clean start moves
+    nothing that calibration set."""
+    fusion, scores, models = trained
+    rows, _ = evaluate_split(fusion, scores, models)
+    n = len(scores)
+    extra = 50
+    longer = dataclasses.replace(
+        scores,
+        gat=np.concatenate((scores.gat, np.full(extra, 40.0))),
+        vgae=np.concatenate((scores.vgae, np.full(extra, 9.0))),
+        state=np.concatenate((scores.state, np.repeat(scores.state[:1], extra, 0))),
+        y=np.concatenate((scores.y, np.ones(extra, scores.y.dtype))),
+        source=np.concatenate((scores.source, np.full(extra, scores.source[-1]))),
+        window_start=np.concatenate(
+            (scores.window_start, scores.window_end.max() + np.arange(extra))
+        ),
+        window_end=np.concatenate(
+            (scores.window_end, scores.window_end.max() + 1 + np.arange(extra))
+        ),
+        capture_start=np.concatenate(
+            (scores.capture_start, np.full(extra, scores.capture_start[-1]))
+        ),
+    )
+    rows_l, _ = evaluate_split(fusion, longer, models)
+    cal = [r for r in rows if r["protocol"] == "calibrated"]
+    cal_l = [r for r in rows_l if r["protocol"] == "calibrated"]
+    assert [r["capture_thresholds"] for r in cal] == [r["capture_thresholds"] for r in cal_l]
+    assert all(r["n"] + extra == rl["n"] for r, rl in zip(cal, cal_l, strict=True))
+    assert len(longer) == n + extra
+
+
+def test_calibration_windows_are_not_scored_and_are_audited(trained):
+    fusion, scores, models = trained
+    rows, audit = evaluate_split(fusion, scores, models)
+    cal = scores.window_end <= scores.capture_start + fusion.seconds
+    for r in rows:
+        assert r["n"] == (len(scores) if r["protocol"] == "frozen" else int((~cal).sum()))
+    assert audit["calibration_windows"] == int(cal.sum())
+    assert audit["captures_with_attack_in_calibration"] == int(bool(scores.y[cal].any()))
+
+
+@pytest.fixture(scope="module")
+def one_class_demo(demo, tmp_path_factory):
+    """can-train-and-test's shape: every training attack in the first half of its capture
+    and validation = each capture's time tail, so validation holds no attack at all."""
+    import shutil
+
+    from canids_data.synthetic import Vehicle, generate_capture
+    from canids_data.synthetic.attacks import DoS
+    from canids_data.writers import write_capture
+
+    base = tmp_path_factory.mktemp("one_class")
+    root = base / "root"
+    for folder in demo.root.iterdir():
+        if folder.name != "train_02_with_attacks":
+            shutil.copytree(folder, root / folder.name)
+    early = generate_capture(Vehicle.known(0), 2.2, attacks=(DoS(0.4, 0.4),), seed=9)
+    write_capture(early, root / "train_02_with_attacks" / "dos-early.parquet", "parquet")
+    cfg = BuildConfig(validation="tail", val_start_seconds=0.0)
+    m = CacheManager(base / "cache").build(DS, root, cfg, workers=1).manifest
+    assert m["splits"]["val"]["attack_graphs"] == 0 < m["splits"]["train"]["attack_graphs"]
+    return base / "cache"
+
+
+def test_validation_without_attacks_fails_loudly_unless_asked(
+    one_class_demo, pipelines, tiny_overrides, tmp_path
+):
+    import shutil
+
+    store = ArtifactStore(tmp_path / "runs", "one")
+    for key in ("vgae", "gat"):
+        shutil.copytree(pipelines.store.dir(DS, "teacher", key), store.dir(DS, "teacher", key))
+
+    def ctx(*extra):
+        # Tail validation holds no clean start to choose a calibration rule on: fix one.
+        fixed = ("calibration.rule=zscore", "calibration.param=4", "calibration.seconds=0.2")
+        sets = (*tiny_overrides("teacher"), *fixed, *extra)
+        return StageContext(
+            DS,
+            "teacher",
+            load_config("teacher", None, sets),
+            store,
+            one_class_demo,
+            log=lambda _line: None,
+        )
+
+    with pytest.raises(ModelsError) as err:
+        run_stage("fusion", ctx())
+    text = str(err.value)
+    assert "validation holds 0 attack and" in text
+    assert "--validation blocks" in text
+    assert "eval.one_class_fit=true" in text
+    assert not store.is_done(DS, "teacher", "fusion")
+    with pytest.raises(ModelsError, match="validation holds 0 attack"):
+        run_stage("gat", ctx())
+    assert not store.path(DS, "teacher", "gat", "train_state.pt").exists()
+    # Opting in by name trains, and every threshold says how it was fitted.
+    run_stage("vgae", ctx("eval.one_class_fit=true"))
+    run_stage("gat", ctx("eval.one_class_fit=true"))
+    outcome = run_stage("fusion", ctx("eval.one_class_fit=true"))
+    assert "no attack in validation" in outcome.metrics["thresholds"]["gat"]["method"]
+
+
+def test_the_same_stage_twice_gives_identical_metrics(demo, tiny_overrides, tmp_path):
+    """Same data, config and seed on one machine: every metric and every epoch's record
+    matches to the last digit (deterministic algorithms, seeded generators, 1 thread)."""
+    runs = []
+    for name in ("a", "b"):
+        store = ArtifactStore(tmp_path / name, "same")
+        ctx = StageContext(
+            DS,
+            "teacher",
+            load_config("teacher", None, tiny_overrides("teacher")),
+            store,
+            demo.cache_dir,
+            log=lambda _line: None,
+        )
+        metrics = run_stage("vgae", ctx).metrics
+        runs.append({k: v for k, v in metrics.items() if k != "history"})
+        runs[-1]["history"] = [
+            {k: v for k, v in h.items() if k != "seconds"} for h in metrics["history"]
+        ]
+    assert runs[0] == runs[1]
