@@ -55,6 +55,7 @@ _TINY: dict[str, tuple[str, ...]] = {
         "curriculum.ramp_epochs=2",
         # The tiny demo's captures last 2.2-2.4 s: their clean starts are 0.4 s long.
         "calibration.seconds_grid=[0.2,0.4]",
+        "calibration.warmup_grid=[0,0.1]",
     ),
     "student": (
         "train.epochs=2",

@@ -102,7 +102,10 @@ def test_a_near_constant_start_is_floored():
 
 
 def test_no_calibration_window_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"no window ends within the first 5 s"):
+    with pytest.raises(
+        ValueError,
+        match=r"no window of the capture ends in its calibration period \(zscore k=3, 5 s\)",
+    ):
         calibrate_capture(np.zeros(0), CalibrationRule("zscore", 3.0, 5.0))
 
 

@@ -257,6 +257,10 @@ def _other_value(value: object, hint: object) -> list[object]:
     """Candidate values of the same type as ``value`` that differ from it."""
     if typing.get_origin(hint) is typing.Literal:
         return [v for v in typing.get_args(hint) if v != value]
+    if value is None:  # optional settings: None means "chosen on validation"
+        return [4.0, 1.0, 0.5]
+    if isinstance(value, tuple):
+        return [[*value, value[-1] * 2]]
     if isinstance(value, bool):
         return [not value]
     if isinstance(value, int):
@@ -277,8 +281,12 @@ def test_digest_changes_with_every_value():
         obj = getattr(base, section)
         for name, info in type(obj).model_fields.items():
             for candidate in _other_value(getattr(obj, name), info.annotation):
+                # calibration.param only exists with a rule (under "auto" it is chosen).
+                companion = (
+                    {"rule": "zscore"} if (section, name) == ("calibration", "param") else {}
+                )
                 try:
-                    cfg = base.merged({section: {name: candidate}}, "test")
+                    cfg = base.merged({section: {name: candidate, **companion}}, "test")
                 except ConfigError:
                     continue
                 assert cfg.digest != base.digest, f"{section}.{name}"

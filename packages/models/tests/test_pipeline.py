@@ -95,7 +95,8 @@ def test_fusion_chooses_its_default_on_validation(pipelines, size):
         if score[method] > best_score + fusion_stage.TIE_MARGIN:
             best, best_score = method, score[method]
     assert m["method"] == sel["method"] == best
-    assert {r["seconds"] for r in m["calibration"].values()} == {m["calibration_seconds"]}
+    periods = {(r["warmup"], r["seconds"]) for r in m["calibration"].values()}
+    assert periods == {(m["calibration_warmup"], m["calibration_seconds"])}
     assert m["val_attack_graphs"] > 0
     assert 0.0 <= m["alpha_mean"] <= 1.0
 
@@ -121,7 +122,7 @@ def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
         for p in ("frozen", "calibrated")
         for model in default + others
     ]
-    seconds = m["calibration_seconds"]
+    seconds, warmup = m["calibration_seconds"], m["calibration_warmup"]
     for r in rows:
         assert r["held_out"] is (r["split"] != "val")
         assert r["default"] is (r["model"] in default)
@@ -132,9 +133,9 @@ def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
         if r["protocol"] == "frozen":
             assert r["n"] == len(ds)
             assert r["threshold"] == m["thresholds"][method]["value"]
-        else:  # the calibration windows (ending within `seconds`) are not scored
+        else:  # the warm-up and calibration windows are not scored
             _, end = ds.window_times()
-            scored = end > ds.capture_starts() + seconds
+            scored = end > ds.capture_starts() + warmup + seconds
             assert r["n"] == int(scored.sum())
             assert r["positives"] == int(y[scored].sum())
             assert r["calibration"] == CalibrationRule.from_json(m["calibration"][method]).label()
@@ -168,7 +169,8 @@ def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
     assert m["thresholds"] == fusion["thresholds"]
 
     table = store.path(DS, size, "results", "results.md").read_text()
-    lines = [ln for ln in table.splitlines() if ln.startswith("| ")][1:]  # minus the header
+    lines = [ln for ln in table.splitlines() if ln.startswith("| ")]
+    lines = [ln for ln in lines[1:] if not ln.startswith("| ---")]  # minus header and rule
     shown = [r for r in rows if r["default"]]
     assert len(lines) == len(shown)
     named = {ln.split("|")[1].strip() for ln in lines}
@@ -236,14 +238,14 @@ def test_a_configured_fusion_method_is_the_default(
     pipelines, copy_artifacts, run_stage_on_demo, tiny_overrides
 ):
     store = copy_artifacts(pipelines.store, [("teacher", "vgae"), ("teacher", "gat")])
-    sets = (*tiny_overrides("teacher"), "fusion.method=dqn", "calibration.seconds=0.5")
+    sets = (*tiny_overrides("teacher"), "fusion.method=dqn", "calibration.seconds=0.3")
     m = run_stage_on_demo(store, "fusion", "teacher", sets).metrics
     assert m["method"] == "dqn"
     assert m["selection"]["configured"] == "dqn"
-    assert m["calibration_seconds"] == 0.5
+    assert m["calibration_seconds"] == 0.3
     model = FusionModel.from_checkpoint(store.load(DS, "teacher", "fusion"))
     assert model.method == "dqn"
-    assert model.seconds == 0.5
+    assert model.seconds == 0.3
 
 
 def test_stage_refuses_a_missing_cache(tmp_path, make_ctx, tiny_overrides, demo):

@@ -83,7 +83,7 @@ def test_attacks_appended_after_the_calibration_leave_its_threshold(trained):
 def test_calibration_windows_are_not_scored_and_are_audited(trained):
     fusion, scores, models = trained
     rows, audit = evaluate_split(fusion, scores, models)
-    cal = scores.window_end <= scores.capture_start + fusion.seconds
+    cal = scores.window_end <= scores.capture_start + fusion.warmup + fusion.seconds
     for r in rows:
         assert r["n"] == (len(scores) if r["protocol"] == "frozen" else int((~cal).sum()))
     assert audit["calibration_windows"] == int(cal.sum())

@@ -3,10 +3,14 @@ normalisation and threshold.
 
 A detector moved to another vehicle keeps its ranking (AUROC 0.98-1.00 on hcrl_sa's
 unknown vehicle) while a threshold frozen on the known vehicles flags everything. A real
-deployment starts clean: the car is switched on and driven before anyone attacks it. The
-windows that *end* within a capture's first ``seconds`` are scored without labels; they set
-the capture's centre and scale (median and MAD) and, through one of three rules, its
-threshold. They are never scored themselves, and nothing after them is used.
+deployment starts clean: the car is switched on and driven before anyone attacks it.
+
+A capture's start has three phases, by when each window *ends* (a window exists only once
+its last message arrived): the ``warmup`` (the detector's per-ID periods are not known
+yet, so its features are transient: neither calibrated on nor scored), then ``seconds`` of
+calibration windows, scored without labels, which set the capture's centre and scale
+(median and MAD) and, through one of three rules, its threshold; they are never scored
+themselves, and nothing after them is used. Every later window is scored.
 
 Rules (each on the calibration scores ``c`` of one capture, ``n`` of them):
 
@@ -35,6 +39,7 @@ __all__ = [
     "CalibrationRule",
     "calibrate_capture",
     "calibration_mask",
+    "calibration_phases",
 ]
 
 CALIBRATION_RULES = ("zscore", "quantile", "conformal")
@@ -47,13 +52,15 @@ class CalibrationRule:
 
     ``param`` is ``k`` for ``zscore`` and ``α`` for ``quantile`` and ``conformal``;
     ``scale_floor`` (score units) stops a near-constant start from making every later
-    wobble an alarm; ``seconds`` is how long the clean start is.
+    wobble an alarm; ``seconds`` is how long the calibration is, after ``warmup`` seconds
+    that are neither calibrated on nor scored.
     """
 
     rule: str
     param: float
     seconds: float
     scale_floor: float = 1e-6
+    warmup: float = 0.0
 
     def __post_init__(self) -> None:
         if self.rule not in CALIBRATION_RULES:
@@ -64,6 +71,8 @@ class CalibrationRule:
             raise ValueError(f"{self.rule} calibration needs 0 < alpha < 1, got {self.param}")
         if not self.seconds > 0:
             raise ValueError(f"calibration seconds must be > 0, got {self.seconds}")
+        if not self.warmup >= 0:
+            raise ValueError(f"calibration warm-up must be >= 0, got {self.warmup}")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -71,6 +80,7 @@ class CalibrationRule:
             "param": self.param,
             "seconds": self.seconds,
             "scale_floor": self.scale_floor,
+            "warmup": self.warmup,
         }
 
     @classmethod
@@ -80,11 +90,18 @@ class CalibrationRule:
             float(data["param"]),
             float(data["seconds"]),
             float(data.get("scale_floor", 1e-6)),
+            float(data.get("warmup", 0.0)),
         )
+
+    @property
+    def period(self) -> tuple[float, float]:
+        """(warm-up, calibration seconds): what decides which windows calibrate."""
+        return (self.warmup, self.seconds)
 
     def label(self) -> str:
         name = "k" if self.rule == "zscore" else "α"
-        return f"{self.rule} {name}={self.param:g}, first {self.seconds:g} s"
+        after = f" after a {self.warmup:g} s warm-up" if self.warmup else ""
+        return f"{self.rule} {name}={self.param:g}, {self.seconds:g} s{after}"
 
 
 @dataclass(frozen=True)
@@ -103,12 +120,22 @@ class CaptureCalibration:
         return np.asarray(scores, np.float64) > self.threshold
 
 
+def calibration_phases(
+    window_end: np.ndarray, capture_start: np.ndarray, seconds: float, warmup: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(warm-up, calibration, scored) masks of windows, by when each window ends."""
+    since = np.asarray(window_end) - np.asarray(capture_start)
+    warm = since <= warmup
+    cal = ~warm & (since <= warmup + seconds)
+    return warm, cal, ~warm & ~cal
+
+
 def calibration_mask(
-    window_end: np.ndarray, capture_start: np.ndarray, seconds: float
+    window_end: np.ndarray, capture_start: np.ndarray, seconds: float, warmup: float = 0.0
 ) -> np.ndarray:
-    """The windows that end within the first ``seconds`` of their capture: a window exists
-    only once its last message arrived, so these are all a detector has seen by then."""
-    return np.asarray(window_end) <= np.asarray(capture_start) + seconds
+    """The calibration windows: those that end after the warm-up and within ``seconds``
+    more; a window exists only once its last message arrived."""
+    return calibration_phases(window_end, capture_start, seconds, warmup)[1]
 
 
 def calibrate_capture(cal_scores: np.ndarray, rule: CalibrationRule) -> CaptureCalibration:
@@ -116,8 +143,8 @@ def calibrate_capture(cal_scores: np.ndarray, rule: CalibrationRule) -> CaptureC
     c = np.asarray(cal_scores, np.float64)
     if len(c) == 0:
         raise ValueError(
-            f"no window ends within the first {rule.seconds:g} s of the capture: nothing to "
-            "calibrate on (a longer calibration.seconds or a shorter window fixes it)"
+            f"no window of the capture ends in its calibration period ({rule.label()}): "
+            "nothing to calibrate on (a longer calibration.seconds or a shorter window fixes it)"
         )
     center = float(np.median(c))
     scale = max(float(np.median(np.abs(c - center))) * MAD_TO_SIGMA, rule.scale_floor)

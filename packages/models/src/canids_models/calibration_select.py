@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import CalibrationRule, calibrate_capture, calibration_mask
+from .calibration import CalibrationRule, calibrate_capture, calibration_phases
 
 __all__ = ["CalibrationChoice", "CaptureStream", "calibrated_flags", "select_calibration"]
 
@@ -54,9 +54,10 @@ def calibrated_flags(
     stream: CaptureStream, rule: CalibrationRule
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """(scored mask, flags for the scored windows, threshold) of one capture."""
-    cal = calibration_mask(stream.window_end, stream.capture_start, rule.seconds)
+    _, cal, scored = calibration_phases(
+        stream.window_end, stream.capture_start, rule.seconds, rule.warmup
+    )
     calib = calibrate_capture(stream.scores[cal], rule)
-    scored = ~cal
     return scored, calib.flags(stream.scores[scored]), calib.threshold
 
 
@@ -65,13 +66,15 @@ def _counts(streams: Sequence[CaptureStream], rule: CalibrationRule) -> np.ndarr
     out = np.zeros((len(streams), 3), np.int64)
     for i, st in enumerate(streams):
         assert st.labels is not None
-        cal = calibration_mask(st.window_end, st.capture_start, rule.seconds)
-        if not cal.any() or cal.all():
-            # Too short to calibrate on at this length: every attack is missed, honestly.
-            out[i, 2] = int(st.labels[~cal].sum()) if not cal.all() else 0
+        _, cal, scored = calibration_phases(
+            st.window_end, st.capture_start, rule.seconds, rule.warmup
+        )
+        if not cal.any():
+            # Nothing to calibrate on at this length: every attack is missed, honestly.
+            out[i, 2] = int(st.labels[scored].sum())
             continue
         _, flags, _ = calibrated_flags(st, rule)
-        y = st.labels[~cal].astype(bool)
+        y = st.labels[scored].astype(bool)
         out[i] = ((flags & y).sum(), (flags & ~y).sum(), (~flags & y).sum())
     return out
 
@@ -81,7 +84,7 @@ def _f1(c: np.ndarray) -> float:
     return 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
 
 
-Streams = Sequence[CaptureStream] | Callable[[float], Sequence[CaptureStream]]
+Streams = Sequence[CaptureStream] | Callable[[float, float], Sequence[CaptureStream]]
 
 
 def select_calibration(
@@ -90,22 +93,22 @@ def select_calibration(
     """The candidate with the best pooled F1 on ``streams`` (earlier candidates win ties:
     list the simpler and shorter ones first), with its leave-one-capture-out estimate.
 
-    ``streams`` may depend on the calibration length (a fused score whose inputs are
-    normalised on the same clean start): then pass a function of the seconds.
+    ``streams`` may depend on the calibration period (a fused score whose inputs are
+    normalised on the same clean start): then pass a function of (warm-up, seconds).
     """
     if not candidates:
         raise ValueError("no calibration candidate to choose from")
-    cache: dict[float, Sequence[CaptureStream]] = {}
+    cache: dict[tuple[float, float], Sequence[CaptureStream]] = {}
 
-    def at(seconds: float) -> Sequence[CaptureStream]:
-        if seconds not in cache:
-            cache[seconds] = streams(seconds) if callable(streams) else streams
-        return cache[seconds]
+    def at(rule: CalibrationRule) -> Sequence[CaptureStream]:
+        if rule.period not in cache:
+            cache[rule.period] = streams(*rule.period) if callable(streams) else streams
+        return cache[rule.period]
 
-    if not at(candidates[0].seconds):
+    if not at(candidates[0]):
         raise ValueError("no validation capture to choose a calibration rule on")
     # [candidates, captures, 3]
-    per = np.stack([_counts(at(r.seconds), r) for r in candidates])
+    per = np.stack([_counts(at(r), r) for r in candidates])
     pooled = [_f1(per[j].sum(0)) for j in range(len(candidates))]
     best = int(np.argmax(pooled))
     loco = None

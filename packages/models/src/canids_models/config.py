@@ -173,11 +173,16 @@ def _positive_grid(values: tuple[float, ...], upper: float | None = None) -> tup
 class CalibrationConfig(_Section):
     """The ``calibrated`` protocol (canids_models.calibration): which rule turns a
     capture's clean start into its threshold, and how long that start is. ``auto`` and an
-    unset ``seconds`` are chosen on validation by leave-one-capture-out, among the grids."""
+    unset ``seconds`` and ``warmup`` are chosen on validation by leave-one-capture-out,
+    among the grids."""
 
     rule: Literal["auto", "zscore", "quantile", "conformal"] = "auto"
     param: float | None = Field(None, gt=0)
     seconds: float | None = Field(None, gt=0)
+    # The first seconds of a capture, while the per-ID periods are still being learnt,
+    # are neither calibrated on nor scored; None: chosen on validation among the grid.
+    warmup: float | None = Field(None, ge=0)
+    warmup_grid: tuple[float, ...] = Field((0.0, 1.0, 2.0, 3.0), strict=False, min_length=1)
     seconds_grid: tuple[float, ...] = Field((1.0, 2.5, 5.0, 7.5, 10.0), strict=False, min_length=1)
     zscore_k: tuple[float, ...] = Field((3.0, 4.0, 6.0, 8.0), strict=False, min_length=1)
     alphas: tuple[float, ...] = Field((0.001, 0.005, 0.01, 0.02), strict=False, min_length=1)
@@ -189,6 +194,13 @@ class CalibrationConfig(_Section):
     @classmethod
     def _grid(cls, value: tuple[float, ...]) -> tuple[float, ...]:
         return _positive_grid(value)
+
+    @field_validator("warmup_grid")
+    @classmethod
+    def _warmups(cls, value: tuple[float, ...]) -> tuple[float, ...]:
+        if any(not v >= 0 for v in value):
+            raise ValueError(f"every warm-up must be >= 0, got {list(value)}")
+        return value
 
     @field_validator("alphas")
     @classmethod

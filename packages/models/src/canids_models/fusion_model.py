@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .calibration import MAD_TO_SIGMA, CalibrationRule, calibration_mask
+from .calibration import MAD_TO_SIGMA, CalibrationRule, calibration_phases
 from .fusion_agent import FusionPolicy
 from .fusion_methods import FUSION_METHODS, Normaliser, simple_fusion
 from .metrics import Threshold
@@ -47,11 +47,12 @@ class FusedScores:
 
 
 def calibrated_inputs(
-    scores: SplitScores, seconds: float, floors: tuple[float, float]
+    scores: SplitScores, warmup: float, seconds: float, floors: tuple[float, float]
 ) -> FusedScores:
-    """Each capture normalised by its own windows that end within ``seconds`` (median and
-    MAD-σ, floored at ``floors`` = (gat, vgae) in raw units). No label is read."""
-    cal = calibration_mask(scores.window_end, scores.capture_start, seconds)
+    """Each capture normalised by its own calibration windows (those that end after the
+    ``warmup`` and within ``seconds`` more; median and MAD-σ, floored at ``floors`` =
+    (gat, vgae) in raw units). No label is read. Only the windows after them are scored."""
+    _, cal, scored = calibration_phases(scores.window_end, scores.capture_start, seconds, warmup)
     z_g = np.zeros(len(scores))
     z_v = np.zeros(len(scores))
     for idx in scores.captures():
@@ -59,13 +60,14 @@ def calibrated_inputs(
         if len(c) == 0:
             raise ValueError(
                 f"{scores.split}: capture {int(scores.source[idx[0]])} has no window that ends "
-                f"within its first {seconds:g} s: nothing to calibrate on"
+                f"in its calibration period ({seconds:g} s after a {warmup:g} s warm-up): "
+                "nothing to calibrate on"
             )
         for raw, out, floor in ((scores.gat, z_g, floors[0]), (scores.vgae, z_v, floors[1])):
             center = float(np.median(raw[c]))
             scale = max(float(np.median(np.abs(raw[c] - center))) * MAD_TO_SIGMA, floor)
             out[idx] = (raw[idx] - center) / scale
-    return FusedScores(z_g, z_v, scores.state, ~cal)
+    return FusedScores(z_g, z_v, scores.state, scored)
 
 
 @dataclass
@@ -77,6 +79,7 @@ class FusionModel:
     thresholds: dict[str, Threshold]  # frozen threshold of each scorer (z units)
     calibration: dict[str, CalibrationRule]  # calibration rule of each scorer
     seconds: float  # the one calibration length of the run
+    warmup: float = 0.0  # and its warm-up before it
     logistic: np.ndarray | None = None
     policy: FusionPolicy | None = None
     dqn_centers: tuple[float, float] = (0.0, 0.0)  # c_gat, c_vgae (z units)
@@ -92,7 +95,7 @@ class FusionModel:
         )
 
     def calibrated_inputs(self, scores: SplitScores) -> FusedScores:
-        return calibrated_inputs(scores, self.seconds, self.scale_floors)
+        return calibrated_inputs(scores, self.warmup, self.seconds, self.scale_floors)
 
     def alphas(self, inputs: FusedScores) -> np.ndarray:
         if self.policy is None:
@@ -125,6 +128,7 @@ class FusionModel:
             "thresholds": {k: t.to_json() for k, t in self.thresholds.items()},
             "calibration": {k: r.to_json() for k, r in self.calibration.items()},
             "seconds": self.seconds,
+            "warmup": self.warmup,
             "dqn_centers": list(self.dqn_centers),
             "scale_floors": list(self.scale_floors),
             "selection": self.selection,
@@ -153,6 +157,7 @@ class FusionModel:
             thresholds={k: Threshold.from_json(v) for k, v in ckpt["thresholds"].items()},
             calibration={k: CalibrationRule.from_json(v) for k, v in ckpt["calibration"].items()},
             seconds=float(ckpt["seconds"]),
+            warmup=float(ckpt.get("warmup", 0.0)),
             logistic=ckpt["logistic"].numpy() if "logistic" in ckpt else None,
             policy=policy,
             dqn_centers=tuple(float(c) for c in ckpt["dqn_centers"]),  # type: ignore[arg-type]

@@ -93,7 +93,7 @@ def _calibrated(
 
 def _audit(scores: SplitScores, calibrated: FusedScores) -> dict[str, Any]:
     """Computed after every threshold is fixed, and never used for anything but this report:
-    how many captures have an attack inside their calibration windows."""
+    how many captures have an attack inside their warm-up or calibration windows."""
     cal = ~calibrated.scored
     captures = scores.captures()
     tainted = [int(scores.source[i[0]]) for i in captures if scores.y[i][cal[i]].any()]
@@ -132,7 +132,8 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         ctx.log(
             f"evaluated {split}: {len(scores)} windows; calibration audit: "
             f"{a['captures_with_attack_in_calibration']} of {a['captures']} captures have an "
-            f"attack inside their first {fusion.seconds:g} s (reported, never used to tune)"
+            f"attack inside their first {fusion.warmup + fusion.seconds:g} s (warm-up and "
+            "calibration; reported, never used to tune)"
         )
     table = format_results_table(
         [r for r in rows if r["default"]], ctx.dataset, ctx.size, fusion, audits
@@ -143,6 +144,7 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         "protocols": list(PROTOCOLS),
         "fusion_method": fusion.method,
         "calibration_seconds": fusion.seconds,
+        "calibration_warmup": fusion.warmup,
         "calibration": {k: r.to_json() for k, r in fusion.calibration.items()},
         "thresholds": {k: t.to_json() for k, t in fusion.thresholds.items()},
         "audit": audits,

@@ -29,16 +29,22 @@ __all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
 TIE_MARGIN = 0.005  # validation F1 closer than this is a tie: the simpler method wins
 
 
-def calibration_candidates(ctx: StageContext, seconds: float) -> list[CalibrationRule]:
-    """Every (rule, parameter) of the config at one length, simplest and strictest first."""
+def calibration_candidates(ctx: StageContext, period: tuple[float, float]) -> list[CalibrationRule]:
+    """Every (rule, parameter) of the config for one (warm-up, seconds) period, simplest and
+    strictest first (earlier candidates win ties). Scores are normalised (the validation
+    scale is 1), so the z-score scale floor is ``calibration.scale_floor`` itself."""
     cal = ctx.config.calibration
+    floor = cal.scale_floor
     rules = CALIBRATION_RULES if cal.rule == "auto" else (cal.rule,)
+    warmup, seconds = period
     out = []
     for rule in rules:
         params = cal.zscore_k if rule == "zscore" else cal.alphas
         if cal.param is not None and cal.rule != "auto":
             params = (cal.param,)
-        out += [CalibrationRule(rule, float(p), float(seconds)) for p in params]
+        out += [
+            CalibrationRule(rule, float(p), float(seconds), floor, float(warmup)) for p in params
+        ]
     return out
 
 
@@ -56,20 +62,22 @@ def clean_start_seconds(ctx: StageContext) -> float:
     return limit
 
 
-def _seconds_grid(ctx: StageContext) -> list[float]:
+def _period_grid(ctx: StageContext) -> list[tuple[float, float]]:
+    """(warm-up, seconds) pairs to choose from: each fits in the validation clean start;
+    shorter warm-ups and lengths first (they win ties)."""
     cal = ctx.config.calibration
-    if cal.seconds is not None:
-        return [float(cal.seconds)]
+    seconds = [float(cal.seconds)] if cal.seconds is not None else list(cal.seconds_grid)
+    warmups = [float(cal.warmup)] if cal.warmup is not None else list(cal.warmup_grid)
     limit = clean_start_seconds(ctx)
-    grid = [float(s) for s in cal.seconds_grid if s <= limit + 1e-9]
+    grid = [(w, t) for w in warmups for t in seconds if w + t <= limit + 1e-9]
     if not grid:
         raise ModelsError(
             f"{ctx.dataset}: validation holds {limit:g} s of clean start per training capture,"
-            f" shorter than every calibration length of calibration.seconds_grid "
-            f"{list(cal.seconds_grid)}, so none can be chosen on validation. Rebuild the cache "
-            f"with a longer clean start (`canids-cache build --dataset {ctx.dataset} "
-            "--val-start-seconds 10`), or pass shorter lengths (--set "
-            "calibration.seconds_grid=[0.5,1]) or one length (--set calibration.seconds=S)"
+            f" shorter than every warm-up + calibration length (warm-ups {warmups}, lengths "
+            f"{seconds}), so none can be chosen on validation. Rebuild the cache with a longer "
+            f"clean start (`canids-cache build --dataset {ctx.dataset} --val-start-seconds "
+            "10`), or pass shorter ones (--set calibration.seconds_grid=[0.5,1] --set "
+            "calibration.warmup_grid=[0]), or fix the rule, its parameter, warm-up and length"
         )
     return grid
 
@@ -111,37 +119,35 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
 
     fixed = _fixed_rule(ctx)
     choices: dict[str, CalibrationChoice] = {}
+
+    def streams(name: str) -> Any:
+        def at(warmup: float, seconds: float) -> Any:
+            inputs = calibrated_inputs(val, warmup, seconds, floors)
+            return val.streams(model.fuse(name, inputs), with_labels=True)
+
+        return at
+
     if fixed is not None:
-        # Rule, parameter and length all set by the user: nothing is chosen on validation
-        # (which may hold no clean start to choose on), and the results say so.
-        model.seconds = fixed.seconds
+        # Rule, parameter, warm-up and length all set by the user: nothing is chosen on
+        # validation (which may hold no clean start to choose on), and the results say so.
         for name in ("gat", "vgae", *FUSION_METHODS):
             choices[name] = CalibrationChoice(fixed, float("nan"), None)
-            model.calibration[name] = fixed
         method = _choose_method(ctx, model, choices)
     else:
-        seconds = _seconds_grid(ctx)
+        periods = _period_grid(ctx)
+        candidates = [r for p in periods for r in calibration_candidates(ctx, p)]
         for name in ("gat", "vgae", *FUSION_METHODS):
-
-            def streams(t: float, name: str = name) -> Any:
-                inputs = calibrated_inputs(val, t, floors)
-                return val.streams(model.fuse(name, inputs), with_labels=True)
-
-            candidates = [r for t in seconds for r in calibration_candidates(ctx, t)]
-            choices[name] = _select(ctx, streams, candidates)
+            choices[name] = _select(ctx, streams(name), candidates)
         method = _choose_method(ctx, model, choices)
-        # One calibration length for the run (a deployment calibrates once): the default
-        # fusion's; the inputs and other fusions take their best rule at that length.
-        model.seconds = choices[method].rule.seconds
+        # One calibration period for the run (a deployment calibrates once): the default
+        # fusion's; the inputs and other fusions take their best rule for that period.
+        period = choices[method].rule.period
         for name in choices:
-            if choices[name].rule.seconds != model.seconds:
-
-                def at_length(t: float, name: str = name) -> Any:
-                    inputs = calibrated_inputs(val, t, floors)
-                    return val.streams(model.fuse(name, inputs), with_labels=True)
-
-                choices[name] = _select(ctx, at_length, calibration_candidates(ctx, model.seconds))
-            model.calibration[name] = choices[name].rule
+            if choices[name].rule.period != period:
+                choices[name] = _select(ctx, streams(name), calibration_candidates(ctx, period))
+    for name, choice in choices.items():
+        model.calibration[name] = choice.rule
+    model.warmup, model.seconds = choices[method].rule.period
     model.method = method
     selection = {
         "method": method,
@@ -150,6 +156,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         if fixed is None
         else "frozen val F1 (the calibration rule is fixed by the config, not chosen)",
         "seconds": model.seconds,
+        "warmup": model.warmup,
         "scores": {
             name: {
                 "frozen_val_f1": model.thresholds[name].val_f1,
@@ -167,6 +174,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "normalisers": {k: n.to_json() for k, n in norms.items()},
         "calibration": {k: r.to_json() for k, r in model.calibration.items()},
         "calibration_seconds": model.seconds,
+        "calibration_warmup": model.warmup,
         "parameters": count_parameters(model.policy.qnet)  # type: ignore[union-attr]
         + count_parameters(gat)
         + count_parameters(vgae),
@@ -183,7 +191,8 @@ def _fixed_rule(ctx: StageContext) -> CalibrationRule | None:
     cal = ctx.config.calibration
     if cal.rule == "auto" or cal.param is None or cal.seconds is None:
         return None
-    return CalibrationRule(cal.rule, float(cal.param), float(cal.seconds))
+    warmup = 0.0 if cal.warmup is None else float(cal.warmup)
+    return CalibrationRule(cal.rule, float(cal.param), float(cal.seconds), cal.scale_floor, warmup)
 
 
 def _select(
