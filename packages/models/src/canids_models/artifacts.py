@@ -63,6 +63,8 @@ class ArtifactStore:
             "DONE.json",
             "results.md",
             "log.jsonl",
+            "scores.npz",
+            "report.html",
         ):
             raise ArtifactError(f"unknown artifact file {name!r}")
         return self.dir(dataset, size, key) / name
@@ -143,6 +145,20 @@ class ArtifactStore:
     def write_text(self, dataset: str, size: str, key: str, name: str, text: str) -> Path:
         path = self.path(dataset, size, key, name)
         atomic_write_bytes(path, text.encode())
+        return path
+
+    def write_arrays(
+        self, dataset: str, size: str, key: str, name: str, arrays: dict[str, Any]
+    ) -> Path:
+        """numpy arrays in one ``.npz`` (readable with ``np.load(allow_pickle=False)``)."""
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        path = self.path(dataset, size, key, name)
+        atomic_write_bytes(path, buf.getvalue())
         return path
 
     def save(self, dataset: str, size: str, key: str, name: str, state: dict[str, Any]) -> Path:

@@ -40,14 +40,21 @@ def _not_scorable(y: np.ndarray) -> str | None:
 
 
 def evaluate_split(
-    fusion: FusionModel, scores: SplitScores, models: tuple[str, ...]
+    fusion: FusionModel,
+    scores: SplitScores,
+    models: tuple[str, ...],
+    arrays: dict[str, np.ndarray] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Metric rows of one split for ``models`` (gat, vgae, fusion:METHOD…) under both
-    protocols, and the split's calibration audit."""
+    protocols, and the split's calibration audit. With ``arrays``, every window's score,
+    flag and threshold is added to it (``scores.npz``: what reports plot)."""
     rows: list[dict[str, Any]] = []
     frozen = fusion.frozen_inputs(scores)
     calibrated = fusion.calibrated_inputs(scores)
     audit = _audit(scores, calibrated)
+    if arrays is not None:
+        for name in ("y", "source", "window_start", "window_end", "capture_start"):
+            arrays[f"{scores.split}/{name}"] = getattr(scores, name)
     for protocol, inputs in (("frozen", frozen), ("calibrated", calibrated)):
         mask = inputs.scored
         y = scores.y[mask]
@@ -57,8 +64,17 @@ def evaluate_split(
             if protocol == "frozen":
                 thr = fusion.thresholds[method]
                 flags, info = thr.apply(fused), {"threshold": thr.value}
+                per_window = np.full(len(fused), thr.value)
             else:
                 flags, info = _calibrated(fusion, method, scores, fused, inputs)
+                per_capture = {int(k): v for k, v in info["capture_thresholds"].items()}
+                per_window = np.array([per_capture[int(c)] for c in scores.source])
+            if arrays is not None:
+                key = f"{scores.split}/{protocol}/{model}"
+                arrays[f"{key}/score"] = fused.astype(np.float32)
+                arrays[f"{key}/flag"] = flags & mask
+                arrays[f"{key}/threshold"] = per_window.astype(np.float32)
+                arrays[f"{scores.split}/{protocol}/scored"] = mask
             m = binary_metrics(y, flags[mask], fused[mask], hours=scores.hours(mask))
             rows.append(
                 {
@@ -116,9 +132,10 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
     ctx.store.begin(ctx.dataset, ctx.size, "results")
     rows: list[dict[str, Any]] = []
     audits: dict[str, Any] = {}
+    arrays: dict[str, np.ndarray] = {}
     for split in ["val", *ctx.test_splits()]:
         scores = scores_of(ctx, split)
-        split_rows, audits[split] = evaluate_split(fusion, scores, models + candidates)
+        split_rows, audits[split] = evaluate_split(fusion, scores, models + candidates, arrays)
         for r in split_rows:
             name = r["model"]
             r["parameters"] = (
@@ -151,4 +168,5 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         "held_out_splits": ctx.test_splits(),
         "parameters": {**params, "fusion": params["gat"] + params["vgae"] + dqn},
     }
+    ctx.store.write_arrays(ctx.dataset, ctx.size, "results", "scores.npz", arrays)
     return publish(ctx, "evaluate", "results", None, metrics, {"results.md": table + "\n"})
