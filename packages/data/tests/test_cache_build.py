@@ -648,3 +648,57 @@ def test_sigkill_mid_build_then_resume(tmp_path, demo_cache, read_split, where) 
         got, want = read_split(result.store, split), read_split(demo_cache.store, split)
         for name in SPLIT_ARRAYS:
             np.testing.assert_array_equal(got[name], want[name], err_msg=f"{split}/{name}")
+
+
+# --- skipped rows have a limit --------------------------------------------------------
+
+
+def _text_dataset(root: Path, make_table, bad_rows: int, good_rows: int = 0) -> Path:
+    """A training capture in survival-analysis text, and a test capture of ``good_rows``
+    good rows then ``bad_rows`` semicolon-delimited ones."""
+    from canids_data.writers import write_capture
+
+    write_capture(make_table(600, 1), root / "train_01_free" / "a.txt", "hcrl_sa")
+    good = write_capture(make_table(max(good_rows, 1), 2), root / "x.txt", "hcrl_sa")
+    lines = good.read_text().splitlines(keepends=True)[:good_rows]
+    good.unlink()
+    semi = [f"{1000 + i}.5;05f0;2;01;00;R\n" for i in range(bad_rows)]
+    path = root / "test_01_known_vehicle_known_attack" / "semi.txt"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(lines + semi))
+    return path
+
+
+def test_a_file_whose_rows_are_all_skipped_fails_the_build(tmp_path, make_table) -> None:
+    root = tmp_path / "root"
+    semi = _text_dataset(root, make_table, bad_rows=600)
+    cache = tmp_path / "cache"
+    cfg = BuildConfig(skip_bad_rows=True, format="hcrl_sa")
+    with pytest.raises(CacheError) as err:
+        CacheManager(cache).build("demo", root, cfg)
+    e = err.value
+    assert e.message.startswith(f"{semi}: 600 of 600 rows were malformed and skipped (100.0%, ")
+    assert "above the limit of 1.0%" in e.message
+    assert "--max-skipped-fraction" in (e.fix or "")
+    assert not (cache / "demo").exists()
+    # A limit raised on purpose lets it through, counted.
+    result = CacheManager(cache).build("demo", root, cfg, max_skipped_fraction=1.0)
+    src = next(s for s in result.manifest["sources"] if s["path"].endswith("semi.txt"))
+    assert (src["messages"], src["read_report"]["skipped_rows"]) == (0, 600)
+
+
+def test_a_few_skipped_rows_stay_under_the_limit(tmp_path, make_table) -> None:
+    root = tmp_path / "root"
+    _text_dataset(root, make_table, bad_rows=2, good_rows=598)
+    result = CacheManager(tmp_path / "cache").build(
+        "demo", root, BuildConfig(skip_bad_rows=True, format="hcrl_sa")
+    )
+    assert result.manifest["skipped_rows"] == {"test_01_known_vehicle_known_attack/semi.txt": 2}
+    # 2 of 600 is 0.33%: a limit of 0.2% refuses the same file.
+    with pytest.raises(CacheError, match=r"2 of 600 rows were malformed and skipped \(0\.3%"):
+        CacheManager(tmp_path / "cache2").build(
+            "demo",
+            root,
+            BuildConfig(skip_bad_rows=True, format="hcrl_sa"),
+            max_skipped_fraction=0.002,
+        )

@@ -40,6 +40,16 @@ class MessageStats:
     log_period_ms: np.ndarray  # float64
 
 
+_BYTE_BITS = np.array([bin(b).count("1") for b in range(256)], np.int64)
+
+
+def _popcount(words: np.ndarray) -> np.ndarray:
+    """Set bits of each uint64, as int64 (numpy >= 2 counts them in one call)."""
+    if hasattr(np, "bitwise_count"):
+        return np.bitwise_count(words).astype(np.int64)
+    return _BYTE_BITS[words.view(np.uint8).reshape(-1, 8)].sum(axis=1)
+
+
 def stable_id_order(can_id: np.ndarray) -> np.ndarray:
     """The stable argsort of ``can_id`` (by ID, file order within an ID).
 
@@ -66,8 +76,7 @@ def message_stats(table: MessageTable, warmup: int = PERIOD_WARMUP) -> MessageSt
 
     ts = table.timestamp[order]
     log_iat = np.zeros(n)
-    later = ~first
-    later[0] = False
+    later = ~first  # first[0] is True: every later frame has a predecessor of its ID
     iat = ts[1:] - ts[:-1]
     log_iat[1:][later[1:]] = np.log(np.maximum(iat[later[1:]], _MIN_IAT))
     # Occurrence k has k-1 earlier inter-arrival times (occurrences 1..k-1); the period uses
@@ -97,12 +106,12 @@ def message_stats(table: MessageTable, warmup: int = PERIOD_WARMUP) -> MessageSt
     # ID's previous frame by popcount, without an [n, 8] byte matrix.
     word = np.ascontiguousarray(table.payload).view(np.uint64).ravel()[order]
     xor = word ^ np.roll(word, 1)
-    hamming = np.bitwise_count(xor).astype(np.int64) / 64.0
+    hamming = _popcount(xor) / 64.0
     nonzero = xor | (xor >> np.uint64(4))
     nonzero |= nonzero >> np.uint64(2)
     nonzero |= nonzero >> np.uint64(1)
     nonzero &= np.uint64(0x0101010101010101)
-    changed = np.bitwise_count(nonzero).astype(np.int64) / 8.0
+    changed = _popcount(nonzero) / 8.0
     hamming[first] = np.nan
     changed[first] = np.nan
 

@@ -105,7 +105,7 @@ def build_cache(
     stage = staging_dir(cache_dir, spec.name)
     with BuildLock(cache_dir / ".locks" / f"{spec.name}.lock"):
         cleaned = 0
-        info = staging_info(cache_dir, spec.name)
+        info = staging_info(cache_dir, spec.name, holding_lock=True)
         if info is not None and (clean_staging or info.state == "finished"):
             # A finished build's leftovers hold nothing to resume; --clean-staging drops an
             # interrupted build's parts too (a fresh start).
@@ -149,12 +149,12 @@ def build_cache(
         if check_space:
             check_free_space(cache_dir, need, spec.name)
         build_id = uuid.uuid4().hex
-        parts.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(
-            stage / BUILD_MARKER,
-            {"build_id": build_id, "config_digest": config.digest, "started": started},
-        )
         try:
+            parts.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(
+                stage / BUILD_MARKER,
+                {"build_id": build_id, "config_digest": config.digest, "started": started},
+            )
             metas = _run_jobs(jobs, workers, progress)
             manifest = _assemble(
                 stage / "store",

@@ -244,8 +244,13 @@ def _encode_write(codec: Any, path: Path, raw: np.ndarray) -> None:
 
 
 def _write_file(path: Path, data: bytes) -> None:
-    with open(path, "wb") as fh:
-        fh.write(data)
+    try:
+        with open(path, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        if exc.filename is None:  # a failed write names no file: say which one
+            raise OSError(exc.errno, exc.strerror, str(path)) from None
+        raise
 
 
 def stream_sha256(blocks: Callable[[], Any], shape: tuple[int, ...], axis: int) -> str:

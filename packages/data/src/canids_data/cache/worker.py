@@ -13,7 +13,7 @@ from ..graphs import GraphArrays, build_graphs
 from ..readers import read_capture
 from ..table import MessageTable
 from ._io import file_sha256
-from .parts import GRAPH_FIELDS, save_part
+from .parts import GRAPH_FIELDS, PART_SUFFIX, save_part
 from .space import no_space_error
 from .val_split import ASSIGN_EMBARGO, ASSIGN_MAIN, ASSIGN_VAL, assign_validation
 
@@ -108,7 +108,8 @@ def process_source(job: SourceJob) -> dict[str, object]:
         return _process(job)
     except OSError as exc:
         part = Path(job.part_path)  # <cache>/.staging/<dataset>/parts/<key>
-        err = no_space_error(exc, part, part.parents[3], job.dataset)
+        file = part.with_name(part.name + PART_SUFFIX)
+        err = no_space_error(exc, file, part.parents[3], job.dataset)
         if err is not None:
             raise err from None
         raise

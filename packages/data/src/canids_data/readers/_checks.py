@@ -141,10 +141,12 @@ def hex_payload(
         rows = np.flatnonzero(not_hex)
         inside = np.arange(16) < width[rows, None]
         spaces[rows] = (_SPACE[chars[rows]] & inside).any(axis=1)
+    for row in np.flatnonzero(lens > 16).tolist():  # bad rows only: the error path
+        spaces[row] = bool(_SPACE[buf[start[row] : end[row]]].any())
     odd = (lens % 2) == 1
-    problems = {
-        "payload longer than 8 bytes (more than 16 hex digits)": lens > 16,
+    problems = {  # in this order: the first that applies is the row's reason
         "payload has whitespace between its hex digits": spaces,
+        "payload longer than 8 bytes (more than 16 hex digits)": lens > 16,
         "odd number of hex digits in the payload": odd,
         "payload is not hexadecimal": not_hex,
     }

@@ -76,7 +76,7 @@ def _read(
     bad.update(can_id_problems(can_id, ~id_bad & (can_id >= 0)))
     buf, start, end, df_null = _string_spans(table.column("data_field"))
     payload, dlc, problems = hex_payload(buf, start, end)
-    bad["data_field is null"] = df_null
+    bad["payload (column data_field) is null"] = df_null
     bad.update(problems)
     label = None
     if "label" in cols:
