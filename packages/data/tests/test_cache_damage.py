@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 import pytest
-from canids_data import BuildConfig, CacheError, CacheManager, CachedGraphDataset, VerifyStatus
+from canids_data import BuildConfig, CachedGraphDataset, CacheError, CacheManager, VerifyStatus
 from canids_data.cache.manifest import write_manifest
 from canids_data.cache.sizes import read_split_sizes
 from canids_data.cache.store import SPLIT_ARRAYS, write_split

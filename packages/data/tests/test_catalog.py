@@ -254,7 +254,7 @@ def test_the_real_data_root_builds_each_dataset_from_its_own_folder(real_data_ro
         assert root == (real_data_root / name).resolve()
         sources, _ = discover_sources(spec, root)
         assert len(sources) == files
-    with pytest.raises(CatalogError, match="span 2 dataset folders: hcrl_sa .*set_01"):
+    with pytest.raises(CatalogError, match=r"span 2 dataset folders: hcrl_sa .*set_01"):
         discover_sources(get_dataset("hcrl_sa"), real_data_root)
 
 

@@ -510,7 +510,9 @@ def with_bad_parquet_row(tmp_path, **bad) -> tuple[object, int]:
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
-        pytest.param({"data_field": None}, "payload (column data_field) is null", id="null-data_field"),
+        pytest.param(
+            {"data_field": None}, "payload (column data_field) is null", id="null-data_field"
+        ),
         pytest.param({"data_field": "010"}, "odd number of hex digits", id="odd-hex"),
         pytest.param({"data_field": "0g"}, "not hexadecimal", id="non-hex"),
         pytest.param({"data_field": "01 02"}, "whitespace between its hex digits", id="space"),
