@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from canids_core import CanidsError, format_table, is_name, quoted_command, shown
-from canids_core.names import NAME_RULE
+from canids_core import CanidsError, format_table, quoted_command
 
-from ._console import fail, human_bytes, split_order
+from ._console import checked_name, fail, human_bytes, split_order
 
 if TYPE_CHECKING:
     from canids_data import BuildProgress, CacheManager
@@ -81,12 +80,7 @@ def _location_options(f: Callable[..., None]) -> Callable[..., None]:
     )(f)
 
 
-def _dataset_name(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
-    """Names are checked where they enter: a name becomes a folder and a word of every
-    printed fix line, so ``x; rm -rf ~`` or 5,000 characters are refused here."""
-    if value is not None and not is_name(value):
-        raise click.BadParameter(f"{shown(value)} is not allowed: use {NAME_RULE}")
-    return value
+_dataset_name = checked_name("dataset")
 
 
 def _progress(p: BuildProgress) -> None:

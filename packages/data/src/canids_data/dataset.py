@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from canids_core import quoted_command
+from canids_core import check_name, quoted_command
 from torch.utils.data import Dataset
 from torch_geometric.data import Batch, Data
 
@@ -134,7 +134,7 @@ class CachedGraphDataset(Dataset):
         _manifest: Manifest | None = None,
     ) -> None:
         self.cache_dir = resolve_cache_dir(cache_dir)
-        self.dataset = dataset
+        self.dataset = check_name("dataset", dataset)
         self.split = split
         if _store is None or _manifest is None:
             report = verify_cache(

@@ -36,7 +36,9 @@ class CacheManager:
         self.datasets_file = datasets_file
 
     def path(self, dataset: str) -> Path:
-        return dataset_dir(self.cache_dir, dataset)
+        # Every dataset name that reaches the cache passes the one name rule first: it
+        # becomes a folder and a word of printed fix lines (canids_core.check_name).
+        return dataset_dir(self.cache_dir, check_name("dataset", dataset))
 
     def build(
         self,
@@ -61,7 +63,7 @@ class CacheManager:
         build the filesystem has no room for, before it starts; ``clean_staging`` drops
         the staged parts of an interrupted build instead of resuming from them.
         """
-        spec = get_dataset(dataset, self.datasets_file)
+        spec = get_dataset(check_name("dataset", dataset), self.datasets_file)
         if not 0.0 <= max_skipped_fraction <= 1.0:
             raise CatalogError(
                 f"max_skipped_fraction must be in [0, 1], got {max_skipped_fraction}"
@@ -89,7 +91,7 @@ class CacheManager:
 
     def staging(self, dataset: str) -> StagingInfo | None:
         """The staging folder of ``dataset``: running, interrupted or finished (reclaimable)."""
-        return staging_info(self.cache_dir, dataset)
+        return staging_info(self.cache_dir, check_name("dataset", dataset))
 
     def verify(
         self,
@@ -103,7 +105,7 @@ class CacheManager:
     ) -> VerifyReport:
         return verify_cache(
             self.cache_dir,
-            dataset,
+            check_name("dataset", dataset),
             full=full,
             expected_config=config,
             root=Path(root).resolve() if root else None,
@@ -113,7 +115,9 @@ class CacheManager:
 
     def sizes(self, dataset: str, split: str, *, check_sources: bool = True) -> SplitSizes:
         """Node and edge counts per graph of ``split`` (quick verify first; no graphs built)."""
-        return read_split_sizes(self.cache_dir, dataset, split, check_sources=check_sources)
+        return read_split_sizes(
+            self.cache_dir, check_name("dataset", dataset), split, check_sources=check_sources
+        )
 
     def size_on_disk(self, dataset: str) -> int:
         """Bytes of the published cache of ``dataset`` (0 when there is none)."""

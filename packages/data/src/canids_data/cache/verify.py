@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from canids_core import quoted_command
+from canids_core import check_name, quoted_command
 
 from ..catalog import DatasetSpec, discover_sources
 from ..config import BuildConfig
@@ -117,7 +117,7 @@ def verify_cache(
     """Quick: the manifest's seal and config digest, sources by size and mtime, every
     array's metadata and the presence of each of its chunk files (a listing, no decode).
     Full: also the sha256 of every source and every array."""
-    store = dataset_dir(cache_dir, dataset)
+    store = dataset_dir(cache_dir, check_name("dataset", dataset))
     report = VerifyReport(dataset, store, full)
     build_cmd = ["canids-cache", "build", "--dataset", dataset, "--cache-dir", str(cache_dir)]
     if not store.is_dir():
