@@ -313,7 +313,7 @@ def test_demo_layout_and_size(tmp_path):
     for p in paths:
         labels = pq.read_table(p, columns=["label"]).column("label").to_numpy()
         by_split.setdefault(p.parent.name, []).append(labels)
-    assert [len(v) for v in by_split.values()] == [2, 3, 1, 1, 1, 1]
+    assert [len(v) for v in by_split.values()] == [2, 3, 1, 1, 1, 1, 1]
     assert not any(lab.any() for lab in by_split["train_01_attack_free"])
     for split in DEMO_SPLITS[1:]:
         assert all(0 < lab.mean() < 0.6 for lab in by_split[split]), split
@@ -323,6 +323,7 @@ def test_demo_layout_and_size(tmp_path):
     vehicles = {c.split: c.vehicle for c in demo_plan()}
     assert vehicles["test_02_unknown_vehicle_known_attack"] == "unknown"
     assert vehicles["test_03_known_vehicle_unknown_attack"] == "known"
+    assert vehicles["test_05_shifted_vehicle_known_attack"] == "shifted"
 
 
 def test_demo_refuses_formats_that_drop_labels(tmp_path):

@@ -76,13 +76,18 @@ def evaluate_split(
                 arrays[f"{key}/threshold"] = per_window.astype(np.float32)
                 arrays[f"{scores.split}/{protocol}/scored"] = mask
             m = binary_metrics(y, flags[mask], fused[mask], hours=scores.hours(mask))
+            note = _not_scorable(y)
+            if note is not None:
+                # Without an attack window F1 would read 0 for a model with one false alarm
+                # and undefined for a quiet one: it is undefined for every model, and why.
+                m["f1"] = None
             rows.append(
                 {
                     "split": scores.split,
                     "protocol": protocol,
                     "model": model,
                     "held_out": scores.split != "val",
-                    "note": _not_scorable(y),
+                    "note": note,
                     **info,
                     **m,
                 }
