@@ -59,7 +59,7 @@ def test_anchors_are_unique_and_safe():
 
 
 def test_what_is_not_a_png_is_refused_when_the_page_is_written():
-    with pytest.raises(ValueError, match="not a PNG image .* print_png"):
+    with pytest.raises(ValueError, match=r"not a PNG image .* print_png"):
         png_data_uri(b"<svg/>")
     with pytest.raises(ValueError, match="2 cells for 1 columns"):
         HtmlPage("p").section("s").table(["a"], [[1, 2]])
