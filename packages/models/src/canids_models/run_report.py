@@ -124,22 +124,23 @@ def _training(page: HtmlPage, data: RunData) -> None:
     sec = page.section("Training", kind="training")
     sec.image(training_png(data.stages), alt="training curves")
     rows = []
-    for key in ("vgae", "gat", "fusion"):
+    for key in ("vgae", "gat"):
         m = data.stages.get(key, {}).get("metrics")
         if m is None:
             rows.append([key, "artifact not in this run", "", "", ""])
             continue
         best = m.get("best_val_f1", m.get("best_val_loss"))
+        what = "validation F1" if "best_val_f1" in m else "validation loss"
+        stopped = "yes" if m.get("stopped_early") else "no"
+        row = [m.get("stage", key), _f(m.get("epochs_run")), _f(m.get("best_epoch"))]
+        rows.append([*row, f"{_f(best)} ({what})", stopped])
+    fusion = data.stages.get("fusion", {}).get("metrics")
+    if fusion is not None:
+        steps = len(fusion.get("dqn_history", []))
         rows.append(
-            [
-                m.get("stage", key),
-                _f(m.get("epochs_run")),
-                _f(m.get("best_epoch")),
-                _f(best),
-                _f(m.get("stopped_early")),
-            ]
+            ["fusion", "n/a", "n/a", f"default {fusion.get('method')}", f"{steps} DQN log points"]
         )
-    sec.table(["stage", "epochs run", "best epoch", "best validation value", "stopped early"], rows)
+    sec.table(["stage", "epochs run", "best epoch", "best", "stopped early"], rows)
 
 
 def _profile_section(page: HtmlPage, profile: Any, png: bytes | None, note: str) -> None:
@@ -164,9 +165,33 @@ def _parameters(page: HtmlPage, data: RunData) -> None:
     sec.paragraph("fusion counts the GAT, the VGAE and (for the DQN) its Q-network.", note=True)
 
 
+def _wrapped(command: list[str], width: int = 96) -> str:
+    """A shell-quoted command, an option and its value kept together, continued with
+    backslashes before ``width`` columns."""
+    units, i = [], 0
+    while i < len(command):
+        word = shlex.quote(command[i])
+        if (
+            command[i].startswith("--")
+            and i + 1 < len(command)
+            and not command[i + 1].startswith("--")
+        ):
+            word, i = f"{word} {shlex.quote(command[i + 1])}", i + 1
+        units.append(word)
+        i += 1
+    lines, line = [], ""
+    for unit in units:
+        if line and len(line) + 1 + len(unit) > width:
+            lines.append(line + " \\")
+            line = "    " + unit
+        else:
+            line = f"{line} {unit}" if line else unit
+    return "\n".join([*lines, line])
+
+
 def _commands(page: HtmlPage, data: RunData, cache_dir: Path, store: ArtifactStore) -> None:
     sec = page.section("Reproduce", kind="commands")
-    sec.code("\n".join(shlex.join(c) for c in reproduce_commands(data)))
+    sec.code("\n".join(_wrapped(c) for c in reproduce_commands(data)))
     sec.paragraph(
         f"This run read the cache in {cache_dir} and wrote to "
         f"{store.runs_dir}; add --cache-dir and --runs-dir to use other folders. Each stage's "
