@@ -167,7 +167,10 @@ def completion_png(summary: ResultsSummary) -> bytes:
     ax.set_ylabel("% of submitted jobs")
     total = summary.total
     if total.submitted:
-        started, done = 100 * total.started / total.submitted, 100 * total.completed / total.submitted
+        started, done = (
+            100 * total.started / total.submitted,
+            100 * total.completed / total.submitted,
+        )
         ax.set_title(
             f"started {started:.1f} % vs completed {done:.1f} % of {total.submitted} jobs "
             "(completed: exit 0, result line completed, artifact DONE)",
