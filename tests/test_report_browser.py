@@ -87,7 +87,7 @@ def test_canids_report_rebuilds_and_knows_when_it_is_up_to_date(run, tmp_path):
     done = cli()
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == [
-        "up to date (newer than metrics.json and scores.npz; --force rebuilds)",
+        "up to date (newer than the evaluate stage's results; --force rebuilds)",
         f"report: {report}",
     ]
     before = report.stat().st_mtime_ns

@@ -62,7 +62,10 @@ def main(
     try:
         store = ArtifactStore(runs_dir, run_name)
         report = store.path(dataset, size, "results", "report.html")
-        sources = [store.path(dataset, size, "results", n) for n in ("metrics.json", "scores.npz")]
+        sources = [
+            store.path(dataset, size, "results", "metrics.json"),
+            store.path(dataset, size, "results", "scores.npz"),
+        ]
         missing = [str(p) for p in sources if not p.is_file()]
         if missing:
             raise ArtifactError(
@@ -71,7 +74,7 @@ def main(
             )
         newest = max(p.stat().st_mtime for p in sources)
         if not force and report.is_file() and report.stat().st_mtime >= newest:
-            click.echo("up to date (newer than metrics.json and scores.npz; --force rebuilds)")
+            click.echo("up to date (newer than the evaluate stage's results; --force rebuilds)")
         else:
             report = write_run_report(
                 store,

@@ -8,6 +8,7 @@ wrote (``metrics.json``) or a per-window score, flag and threshold it saved.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -135,12 +136,12 @@ def load_run(
     for split in metrics["held_out_splits"]:
         data.splits[split] = _split_data(split, data.models, arrays, metrics["rows"])
     for key in _TRAINED:
+        # A stage of another run (--from-stage) or removed: the page says it is missing.
         entry: dict[str, Any] = {}
-        for name in ("metrics.json", "config.json"):
-            try:
-                entry[name.split(".")[0]] = store.read_json(dataset, size, key, name)
-            except ArtifactError:
-                continue  # a stage of another run (--from-stage) or removed: said on the page
+        with contextlib.suppress(ArtifactError):
+            entry["metrics"] = store.read_json(dataset, size, key, "metrics.json")
+        with contextlib.suppress(ArtifactError):
+            entry["config"] = store.read_json(dataset, size, key, "config.json")
         data.stages[key] = entry
     if results_config is None:
         try:

@@ -195,7 +195,7 @@ def _commands(page: HtmlPage, data: RunData, cache_dir: Path, store: ArtifactSto
     sec.paragraph(
         f"This run read the cache in {cache_dir} and wrote to "
         f"{store.runs_dir}; add --cache-dir and --runs-dir to use other folders. Each stage's "
-        "full config is its artifact's config.json.",
+        "full resolved config is recorded in its artifact's folder.",
         note=True,
     )
 
