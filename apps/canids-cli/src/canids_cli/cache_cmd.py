@@ -17,9 +17,10 @@ import click
 from canids_core import CanidsError, format_table
 
 from ._console import fail, human_bytes, split_order
+from ._progress import ProgressDisplay
 
 if TYPE_CHECKING:
-    from canids_data import BuildProgress, CacheManager
+    from canids_data import CacheManager
 
 __all__ = ["main"]
 
@@ -80,17 +81,6 @@ def _location_options(f: Callable[..., None]) -> Callable[..., None]:
     )(f)
 
 
-def _progress(p: BuildProgress) -> None:
-    line = (
-        f"[{p.files_done:>3}/{p.files_total} files] {p.messages:>12,} messages "
-        f"{p.graphs:>9,} graphs  {p.current}"
-    )
-    if sys.stderr.isatty():
-        click.echo("\r" + line[:160].ljust(160), nl=False, err=True)
-    else:
-        click.echo(line, err=True)
-
-
 @main.command()
 @click.option("--dataset", required=True, help="hcrl_ch, hcrl_sa, set_01..set_04, demo, or yours.")
 @click.option(
@@ -141,6 +131,11 @@ def _progress(p: BuildProgress) -> None:
 @click.option("--format", "fmt", default=None, help="Force a reader instead of detection.")
 @click.option("--force", is_flag=True, help="Rebuild even if the cache verifies.")
 @click.option(
+    "--quiet",
+    is_flag=True,
+    help="No progress bar on a terminal: one line per file, as in a batch job.",
+)
+@click.option(
     "--seed",
     type=int,
     default=0,
@@ -165,6 +160,7 @@ def build(
     skip_bad_rows: bool,
     fmt: str | None,
     force: bool,
+    quiet: bool,
     seed: int,
 ) -> None:
     """Read every capture, build graphs, write the Zarr cache and its manifest."""
@@ -199,11 +195,15 @@ def build(
                 _print_splits(report.manifest.data if report.manifest else {})
                 return
         click.echo(f"building {dataset} from {data_root} with {workers} worker(s)")
-        result = mgr.build(dataset, data_root, config, workers=workers, progress=_progress)
+        display = ProgressDisplay(quiet=quiet)
+        try:
+            result = mgr.build(
+                dataset, data_root, config, workers=workers, progress=display.on_file
+            )
+        finally:
+            display.close()
     except CanidsError as exc:
         fail(exc)
-    if sys.stderr.isatty():
-        click.echo("", err=True)
     m = result.manifest
     click.echo(
         f"built {dataset} in {result.seconds:.2f} s: {result.messages:,} messages "

@@ -19,6 +19,7 @@ from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..fusion_model import FusedScores, FusionModel
 from ..metrics import binary_metrics
+from ..run_report import run_report_html
 from ..scoring import SplitScores
 from .common import StageOutcome, publish
 from .fusion import load_fusion, scores_of
@@ -174,4 +175,11 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         "parameters": {**params, "fusion": params["gat"] + params["vgae"] + dqn},
     }
     ctx.store.write_arrays(ctx.dataset, ctx.size, "results", "scores.npz", arrays)
-    return publish(ctx, "evaluate", "results", None, metrics, {"results.md": table + "\n"})
+    return publish(
+        ctx,
+        "evaluate",
+        "results",
+        None,
+        metrics,
+        {"results.md": table + "\n", "report.html": run_report_html(ctx, metrics, arrays)},
+    )
