@@ -9,7 +9,7 @@ PYTHON ?= python3
 .PHONY: help ensure-uv sync demo test lint format
 
 help:
-	@echo "make demo    demo cache + teacher pipeline + held-out results (all setup included)"
+	@echo "make demo    demo cache + teacher pipeline + held-out results and report.html (all setup included)"
 	@echo "make test    run every test (all setup included)"
 	@echo "make lint    ruff check + format check"
 
@@ -22,12 +22,15 @@ ensure-uv:
 sync: ensure-uv
 	$(UV) sync --locked
 
-# The main job: the demo cache, then the teacher pipeline with the local executor, ending
-# with the held-out results table.
+# The main job: the demo cache, then the teacher pipeline with the local executor (one W&B
+# run per stage, offline without WANDB_API_KEY), the held-out results table, and last the
+# path of the run's report.html (written by the evaluate stage; canids-report only checks
+# that it is up to date and prints where it is).
 demo: sync
 	$(UV) run canids-cache build --dataset demo
 	$(UV) run canids-cache verify --dataset demo --full
 	$(UV) run canids-submit pipeline teacher --dataset demo --executor local
+	$(UV) run canids-report --dataset demo --size teacher
 
 test: sync
 	$(UV) run pytest

@@ -16,7 +16,9 @@ Variants:
   full        invariant features, validation time blocks, CAN-ID embedding off
   v1          the original 23 node features (raw payload bytes, CAN-ID embedding on)
   tail        validation = each capture's time tail (the old rule); where that holds no
-              attack the stage must fail, so it runs with eval.one_class_fit=true
+              attack the stage must fail, so it runs with eval.one_class_fit=true, and
+              with no clean start to choose a calibration rule on, the rule is fixed
+              (zscore k=4 on 5 s after a 1 s warm-up)
   ids         invariant features with the CAN-ID embedding on
 """
 
@@ -41,7 +43,14 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "tail": {
         "build": ["--validation", "tail", "--val-start-seconds", "0"],
-        "set": ["eval.one_class_fit=true", "calibration.seconds=5"],
+        # Tail validation holds no clean start to choose a calibration rule on: fixed.
+        "set": [
+            "eval.one_class_fit=true",
+            "calibration.rule=zscore",
+            "calibration.param=4",
+            "calibration.seconds=5",
+            "calibration.warmup=1",
+        ],
     },
     "ids": {"build": [], "set": ["gat.id_embedding=true", "vgae.id_embedding=true"]},
 }

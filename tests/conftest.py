@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 from canids_data.synthetic import write_demo_dataset
-from canids_testkit.pytest_plugin import local_slurm  # noqa: F401 (a fixture: one real SLURM)
+from canids_testkit.pytest_plugin import (
+    chromium,  # noqa: F401 (a fixture: the browser)
+    local_slurm,  # noqa: F401 (a fixture: one real SLURM)
+)
 
 
 @pytest.fixture(scope="session")

@@ -115,7 +115,12 @@ def test_build_prints_location_progress_and_counts(tmp_path, demo_captures) -> N
     split_rows(out, m)
     assert f"vocabulary: {len(m['vocabulary']['can_ids'])} CAN IDs + OOV" in out
     assert f"store: {cache.resolve() / 'demo'}" in out
-    assert "[ 10/10 files]" in r.stderr  # per-file progress
+    # No terminal: one progress line per file (no bar), with the rate and the ETA.
+    progress = [ln for ln in r.stderr.splitlines() if ln.startswith("[")]
+    assert [ln[:14] for ln in progress] == [f"[{n:>3}/10 files]" for n in range(1, 11)]
+    assert all(" messages/s, ETA " in ln for ln in progress)
+    assert progress[-1].split("ETA ")[1].startswith("0:00 ")
+    assert "\r" not in r.stderr
     assert m["build"]["workers"] == 2
 
 

@@ -16,6 +16,9 @@ import pytest
 from canids_cli.submit_cmd import main as submit_main
 from canids_data import CacheManager
 from canids_jobs import History
+from canids_models import ArtifactStore
+from canids_models.catalog import STAGES
+from canids_testkit import read_offline_run
 from click.testing import CliRunner
 
 TINY = [
@@ -51,6 +54,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, demo_captures: Path) -> Pa
 
 
 def _args(workdir: Path, runs: str, executor: str, *args: str) -> list[str]:
+    # W&B offline whatever the environment holds: these tests read the offline runs back.
     return [
         "pipeline",
         *args,
@@ -62,6 +66,8 @@ def _args(workdir: Path, runs: str, executor: str, *args: str) -> list[str]:
         str(workdir / runs),
         "--cache-dir",
         str(workdir / "cache"),
+        "--wandb-mode",
+        "offline",
         *TINY,
     ]
 
@@ -92,6 +98,33 @@ def _submit_ray(workdir: Path, runs: str, *args: str) -> tuple[int, str]:
 def _record(workdir: Path, runs: str = "runs", name: str = "teacher-teacher") -> dict:
     path = workdir / runs / "default" / "demo" / "pipelines" / name / "pipeline.json"
     return json.loads(path.read_text())
+
+
+def _wandb_runs(workdir: Path, runs: str, stages: list[str]) -> dict:
+    """Each stage's offline W&B run (one per stage, in its artifact's folder)."""
+    store = ArtifactStore(workdir / runs)
+    found = {}
+    for stage in stages:
+        folder = store.tracking_dir("demo", "teacher", STAGES[stage].produces) / "wandb"
+        (run,) = folder.glob("offline-run-*")
+        found[stage] = read_offline_run(run)
+    return found
+
+
+def _assert_one_wandb_run_per_stage(workdir: Path, runs: str) -> None:
+    stages = ["vgae", "gat_curriculum", "fusion", "evaluate"]
+    found = _wandb_runs(workdir, runs, stages)
+    for stage, run in found.items():
+        assert (run.group, run.job_type) == ("default-demo-teacher-teacher", stage)
+        assert run.config["stage"] == stage
+        assert run.config["train"]["epochs"] == 1
+    for stage in ("vgae", "gat_curriculum"):
+        assert [row["epoch"] for row in found[stage].history] == [0]
+        assert found[stage].summary["parameters"] > 0
+    # evaluate: the held-out table, and every parameter count.
+    evaluate = found["evaluate"]
+    assert evaluate.summary["held_out"]["_type"] == "table-file"
+    assert set(evaluate.summary) >= {"parameters/gat", "parameters/vgae", "parameters/fusion"}
 
 
 def _results(workdir: Path, runs: str) -> str:
@@ -134,6 +167,13 @@ def test_local_teacher_runs_in_order(workdir: Path, local_teacher: tuple[str, st
         assert last.startswith("CANIDS-STAGE-RESULT ")
     assert "Held-out results: demo (teacher)" in out
     assert "test_04_unknown_vehicle_unknown_attack" in out
+    # No terminal here: one progress line per stage, and the report's path.
+    for n, stage in enumerate(["vgae", "gat_curriculum", "fusion", "evaluate"], 1):
+        assert f"[pipeline] stage {n} of 4 completed: teacher/teacher/{stage} in " in out
+    report = workdir / "runs" / "default" / "demo" / "teacher" / "results" / "report.html"
+    assert f"report: {report}" in out
+    assert report.is_file()
+    _assert_one_wandb_run_per_stage(workdir, "runs")
 
 
 @pytest.mark.slow
@@ -161,6 +201,8 @@ def test_ray_teacher_gives_the_local_results(
     assert sorted(p.name for p in ray_models.iterdir()) == sorted(
         p.name for p in local_models.iterdir()
     )
+    _assert_one_wandb_run_per_stage(workdir, "runs_ray")
+    assert "[pipeline] stage 4 of 4 completed" in out
 
 
 @pytest.mark.slow

@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from canids_data import CacheManager
 from canids_jobs import History, Ledger, job_states, sbatch, scancel
+from canids_models import ArtifactStore
+from canids_models.catalog import STAGES
+from canids_testkit import read_offline_run
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 PY = sys.executable
@@ -120,6 +123,27 @@ def test_a_chained_pipeline_completes_in_order(local_slurm, workdir: Path) -> No
     assert {r.executor for r in ledger_results if r is not None} == {"slurm"}
     code, out = _run(env, "jobs_cmd", "parse", "--runs-dir", str(workdir / "ok"), "--json")
     assert _json(out)["total"]["completed"] == 3, out
+    # Each SLURM job logged its stage as one offline W&B run of the pipeline's group.
+    store = ArtifactStore(workdir / "ok")
+    for stage in ("vgae", "gat", "fusion"):
+        folder = store.tracking_dir("demo", "student", STAGES[stage].produces) / "wandb"
+        (found,) = folder.glob("offline-run-*")
+        run = read_offline_run(found)
+        assert (run.group, run.job_type) == ("default-demo-custom-student", stage)
+        if stage == "fusion":  # no epochs: the DQN's steps
+            assert run.history
+            assert all("dqn/loss" in row for row in run.history)
+        else:
+            assert [row["epoch"] for row in run.history] == [0]
+    # The submission as a page: SLURM's start and end, the ledger's submit times.
+    code, out = _run(env, "jobs_cmd", "report", "--runs-dir", str(workdir / "ok"))
+    assert code == 0, out
+    assert "3 jobs: 3 started, 3 completed (100.0 %)" in out
+    page = (workdir / "ok" / "jobs" / "report.html").read_text()
+    assert "3 jobs submitted, 3 started (100.0 %), 3 completed (100.0 %)" in page
+    assert "No ledger" not in page
+    assert page.count('<img src="data:image/png;base64,') == 2  # every job completed
+    assert "Every job completed." in page
 
 
 def test_a_failed_middle_stage_then_a_fix_that_works(local_slurm, workdir: Path) -> None:

@@ -43,6 +43,8 @@ EXPECTED = {
     "canids-submit pipeline",
     "canids-tune",
     "canids-jobs",
+    "canids-jobs report",
+    "canids-report",
 }
 
 

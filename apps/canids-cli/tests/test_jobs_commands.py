@@ -166,3 +166,39 @@ def test_an_unknown_job_says_where_it_looked(runs: Path) -> None:
     assert done.returncode == 1
     assert "neither in the ledger" in done.stderr
     assert "history.sqlite" in done.stderr
+
+
+def test_report_of_the_seed_folder_tells_started_and_completed(tmp_path: Path) -> None:
+    """The seed's 38 outputs as one page: 97.4 % started, 73.7 % completed, the failures
+    per class, the rerun the folder shows; matplotlib, and never torch."""
+    from canids_testkit import write_synthetic_outputs
+
+    folder = tmp_path / "outputs"
+    write_synthetic_outputs(folder, seed=0)
+    heavy, code, out = _heavy("jobs_cmd", "canids-jobs", "report", folder)
+    assert heavy == [], out
+    assert code == 0, out
+    lines = out.strip().splitlines()
+    assert "38 jobs: 37 started, 28 completed (73.7 %)" in lines
+    assert f"report: {folder / 'report.html'}" in lines
+    page = (folder / "report.html").read_text()
+    assert "38 jobs submitted, 37 started (97.4 %), 28 completed (73.7 %)" in page
+    assert page.count('<img src="data:image/png;base64,') == 3
+    for kind in ("completion", "gantt", "failures", "remediations"):
+        assert f'class="{kind}"' in page
+    assert "rerun (seen in the folder)" in page
+    # --output elsewhere; an empty folder is refused with the reason.
+    other = tmp_path / "pages" / "seed.html"
+    assert _cli("canids-jobs", "report", folder, "--output", other).returncode == 0
+    assert other.read_text().count("<section") == 4
+    (tmp_path / "empty").mkdir()
+    refused = _cli("canids-jobs", "report", tmp_path / "empty")
+    assert refused.returncode == 1
+    assert "holds no .out/.err file of a job" in refused.stderr
+
+
+def test_report_without_a_ledger_names_the_ledger(tmp_path: Path) -> None:
+    done = _cli("canids-jobs", "report", "--runs-dir", tmp_path / "runs")
+    assert done.returncode == 1
+    assert "no job in the ledger" in done.stderr
+    assert "canids-jobs list" in done.stderr

@@ -77,6 +77,18 @@ def test_whole_cpus_and_every_time_form_reach_the_scripts(cache: Path, tmp_path:
     assert done.stdout.count("#SBATCH --time=1-12:00:00") == 2
 
 
+def test_every_stage_logs_to_its_pipeline_s_wandb_group(cache: Path, tmp_path: Path) -> None:
+    done = _dry(cache, tmp_path / "runs", "--run", "r7")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("--wandb-mode auto --wandb-project canids") == 2
+    assert done.stdout.count("--wandb-group r7-demo-custom-student") == 2
+    off = _dry(cache, tmp_path / "runs", "--no-wandb", "--wandb-project", "ignored")
+    assert off.returncode == 0, off.stderr
+    assert off.stdout.count(" --no-wandb") == 2
+    assert "--wandb-group" not in off.stdout
+    assert "--wandb-project" not in off.stdout
+
+
 def test_fractional_cpus_are_fine_for_ray(cache: Path, tmp_path: Path) -> None:
     done = _submit(
         "custom", "--stages", "vgae", "--size", "student", "--dataset", "demo",

@@ -324,6 +324,7 @@ def test_demo_layout_and_size(tmp_path):
     vehicles = {c.split: c.vehicle for c in demo_plan()}
     assert vehicles["test_02_unknown_vehicle_known_attack"] == "unknown"
     assert vehicles["test_03_known_vehicle_unknown_attack"] == "known"
+    assert vehicles["test_05_shifted_vehicle_known_attack"] == "shifted"
 
 
 def test_demo_refuses_formats_that_drop_labels(tmp_path):

@@ -11,8 +11,8 @@ from __future__ import annotations
 import pytest
 from canids_models import RunConfig, load_config
 
-TEACHER = "7c85d7adedb058cb85e4495f9ae1279712efed2b10ec5de423063d6a32cf30d3"
-STUDENT = "22aa76f028df434707e4ef22fbace1b99ae053ef4d45bef024baae10c35fc504"
+TEACHER = "9141cb9b482f380823059930d4aa9e40600e2e9a8455a4615e25b4b769d4f5c4"
+STUDENT = "41db825da35b06c24aba0c5e4c246e2ec178988ccb591aff3bbc907760322c9b"
 # An int for a float field (train.lr=1, distill.alpha=0) is stored as a float: 1.0, 0.0.
 TEACHER_SET = (
     "gat.heads=2",
@@ -22,9 +22,9 @@ TEACHER_SET = (
     "curriculum.ramp_epochs=3",
     "dqn.gamma=0.5",
 )
-TEACHER_SET_DIGEST = "994f7b612baf20acedbe9dd3c29b837604fc2adff2b7ea46ad5dc4dd82891056"
+TEACHER_SET_DIGEST = "ae1e0276657128d6600bf6c9e7bc6b59c5f17eb77e86015da1c9bfba9d5d5157"
 STUDENT_SET = ("vgae.latent=4", "distill.alpha=0", "train.epochs=2", "train.seed=7")
-STUDENT_SET_DIGEST = "206e3c820173370ee51fc306ac01c9bd6b25197546505e4543599a415c70ae3e"
+STUDENT_SET_DIGEST = "8af8cb4147f8ac82dbb4f8daf8bde0ce1f45cd9da7fe86fcc1f260abd5f74054"
 
 
 def test_preset_digests_are_unchanged():

@@ -13,6 +13,7 @@ from canids_models import ArtifactStore, ModelsError, StageContext, load_config
 from canids_models.stages import run_stage
 from canids_models.stages.evaluate import evaluate_split
 from canids_models.stages.fusion import load_fusion, scores_of
+from canids_models.stages.results_table import format_results_table
 
 DS = "demo"
 SPLIT = "test_02_unknown_vehicle_known_attack"
@@ -88,6 +89,24 @@ def test_calibration_windows_are_not_scored_and_are_audited(trained):
         assert r["n"] == (len(scores) if r["protocol"] == "frozen" else int((~cal).sum()))
     assert audit["calibration_windows"] == int(cal.sum())
     assert audit["captures_with_attack_in_calibration"] == int(bool(scores.y[cal].any()))
+
+
+def test_a_split_without_attack_windows_is_not_scorable_by_labels(trained):
+    """A suppression capture's removed frames carry no label: its windows are all normal.
+    Every model says so the same way: F1 and recall undefined, false alarms reported."""
+    fusion, scores, models = trained
+    quiet = dataclasses.replace(scores, y=np.zeros_like(scores.y))
+    rows, _ = evaluate_split(fusion, quiet, models)
+    for r in rows:
+        assert r["note"].startswith("not scorable by window labels")
+        assert "suppression" in r["note"]
+        assert r["f1"] is None
+        assert r["recall"] is None
+        assert r["auroc"] is None
+        assert r["fpr"] is not None
+        assert r["false_alarms_per_hour"] is not None
+    table = format_results_table([{**r, "parameters": 1} for r in rows], "demo", "teacher")
+    assert "not scorable by window labels" in table
 
 
 @pytest.fixture(scope="module")

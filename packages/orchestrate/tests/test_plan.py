@@ -79,6 +79,23 @@ def test_student_pipeline_distils_only_the_distilling_stages(tmp_path: Path) -> 
     assert "--distill-from" not in commands["evaluate"]
 
 
+def test_stage_args_add_a_stage_s_own_arguments(tmp_path: Path) -> None:
+    """canids-submit names each pipeline's W&B group through ``stage_args``."""
+    store = ArtifactStore(tmp_path / "runs", "r1")
+    plan = plan_pipeline(store, get_pipeline("custom", ["vgae", "gat"]), "demo", size="student")
+    runner = LocalExecutor(
+        store,
+        cache_dir=tmp_path / "cache",
+        extra_args=["--set", "train.epochs=2"],
+        stage_args=lambda p, s: ["--wandb-group", f"{p.pipeline.name}-{p.size}", "--x", s],
+    )
+    for stage in plan.run_stages:
+        cmd = runner.command(plan, stage)
+        tail = ["--set", "train.epochs=2", "--wandb-group", "custom-student", "--x", stage]
+        assert cmd[cmd.index("--set") :] == tail
+    assert "--wandb-group" not in LocalExecutor(store, cache_dir=tmp_path).command(plan, "vgae")
+
+
 def test_a_missing_train_command_fails_the_stage_with_a_restart_hint(tmp_path: Path) -> None:
     store = ArtifactStore(tmp_path / "runs")
     plan = plan_pipeline(store, get_pipeline("teacher"), "demo")

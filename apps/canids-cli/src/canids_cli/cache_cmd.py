@@ -17,9 +17,10 @@ import click
 from canids_core import CanidsError, format_table, quoted_command
 
 from ._console import checked_name, fail, human_bytes, split_order
+from ._progress import ProgressDisplay
 
 if TYPE_CHECKING:
-    from canids_data import BuildProgress, CacheManager
+    from canids_data import CacheManager
 
 __all__ = ["main"]
 
@@ -81,17 +82,6 @@ def _location_options(f: Callable[..., None]) -> Callable[..., None]:
 
 
 _dataset_name = checked_name("dataset")
-
-
-def _progress(p: BuildProgress) -> None:
-    line = (
-        f"[{p.files_done:>3}/{p.files_total} files] {p.messages:>12,} messages "
-        f"{p.graphs:>9,} graphs  {p.current}"
-    )
-    if sys.stderr.isatty():
-        click.echo("\r" + line[:160].ljust(160), nl=False, err=True)
-    else:
-        click.echo(line, err=True)
 
 
 @main.command()
@@ -167,6 +157,11 @@ def _progress(p: BuildProgress) -> None:
     help="Skip the free-space estimate checked before the build starts.",
 )
 @click.option(
+    "--quiet",
+    is_flag=True,
+    help="No progress bar on a terminal: one line per file, as in a batch job.",
+)
+@click.option(
     "--seed",
     type=int,
     default=0,
@@ -194,6 +189,7 @@ def build(
     force: bool,
     clean_staging: bool,
     no_space_check: bool,
+    quiet: bool,
     seed: int,
 ) -> None:
     """Read every capture, build graphs, write the Zarr cache and its manifest."""
@@ -235,20 +231,22 @@ def build(
                     )
                 return
         click.echo(f"building {dataset} from {data_root} with {workers} worker(s)")
-        result = mgr.build(
-            dataset,
-            data_root,
-            config,
-            workers=workers,
-            progress=_progress,
-            max_skipped_fraction=max_skipped_fraction,
-            check_space=not no_space_check,
-            clean_staging=clean_staging,
-        )
+        display = ProgressDisplay(quiet=quiet)
+        try:
+            result = mgr.build(
+                dataset,
+                data_root,
+                config,
+                workers=workers,
+                progress=display.on_file,
+                max_skipped_fraction=max_skipped_fraction,
+                check_space=not no_space_check,
+                clean_staging=clean_staging,
+            )
+        finally:
+            display.close()
     except CanidsError as exc:
         fail(exc)
-    if sys.stderr.isatty():
-        click.echo("", err=True)
     m = result.manifest
     if result.cleaned_bytes:
         click.echo(f"freed {human_bytes(result.cleaned_bytes)} of staging left by an earlier build")

@@ -48,7 +48,7 @@ runs_option = click.option(
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
-    """Jobs of canids pipelines: status, parse, analyze, remediate, resubmit, cancel.
+    """Jobs of canids pipelines: status, parse, report, analyze, remediate, resubmit, cancel.
 
     SLURM jobs come from the ledger; analyze and remediate also cover local and Ray
     stages run by canids-submit.
@@ -145,6 +145,98 @@ def parse(
     except CanidsError as exc:
         fail(exc)
     click.echo(json.dumps(summary.to_json(), indent=2) if as_json else summary.table())
+
+
+@main.command("report")
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+@runs_option
+@click.option(
+    "--pipeline",
+    "pipelines",
+    multiple=True,
+    help="Ledger mode: this pipeline id (repeatable; default: every pipeline).",
+)
+@click.option("--since", default=None, help="Ledger mode: jobs submitted since (YYYY-MM-DD).")
+@click.option("--artifacts-root", default=None, help="Folder mode: the runs folder to check.")
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Where to write the page (default: FOLDER/report.html, or RUNS/jobs/report.html).",
+)
+def report_cmd(
+    folder: Path | None,
+    runs_dir: Path | None,
+    pipelines: tuple[str, ...],
+    since: str | None,
+    artifacts_root: str | None,
+    output: Path | None,
+) -> None:
+    """An HTML page of a set of submissions: jobs over time per stage, started vs completed
+    per stage, failure classes and the remediations taken. From a FOLDER of SLURM outputs,
+    or from the ledger (with SLURM's times)."""
+    from canids_core import atomic_write_text
+    from canids_jobs import (
+        JobsError,
+        folder_resubmissions,
+        job_statuses,
+        ledger_resubmissions,
+        parse_folder,
+        record_outcomes,
+        render_jobs_report,
+        summarize,
+    )
+
+    try:
+        if folder is not None:
+            summary = parse_folder(folder, artifacts_root=artifacts_root)
+            if not summary.jobs:
+                raise JobsError(f"{folder} holds no .out/.err file of a job: nothing to report")
+            text = render_jobs_report(
+                summary,
+                title=f"canids jobs: {folder.resolve().name}",
+                source=f"{len(summary.jobs)} jobs from the output files in {folder.resolve()}",
+                resubmissions=folder_resubmissions(summary),
+            )
+            target = output or folder / "report.html"
+        else:
+            ledger, history = _dirs(runs_dir)
+            try:
+                start = dt.datetime.fromisoformat(since).timestamp() if since else 0.0
+            except ValueError as exc:
+                raise JobsError(f"--since {since!r}: write a date, YYYY-MM-DD") from exc
+            jobs = [
+                j for j in ledger.jobs(since=start) if not pipelines or j.pipeline_id in pipelines
+            ]
+            if not jobs:
+                raise JobsError(
+                    f"no job in the ledger {ledger.path} matches (pipelines: "
+                    f"{', '.join(ledger.pipelines()) or 'none'}); see canids-jobs list"
+                )
+            statuses = job_statuses(jobs)
+            record_outcomes(history, statuses, ledger)
+            ended = {s.job.job_id: s.outcome for s in statuses if s.outcome is not None}
+            latest = {j.job_id for j in _latest(jobs)}
+            summary = summarize(o for k, o in ended.items() if k in latest)
+            ids = sorted({j.pipeline_id for j in jobs})
+            text = render_jobs_report(
+                summary,
+                title="canids jobs: " + (ids[0] if len(ids) == 1 else f"{len(ids)} submissions"),
+                source=f"{len(jobs)} jobs of the ledger {ledger.path} ({len(ended)} ended)",
+                submitted_at={j.job_id: j.submitted_at for j in jobs},
+                resubmissions=ledger_resubmissions(jobs, ended, history.remediations()),
+                attempts=list(ended.values()),
+            )
+            target = output or ledger.path.parent / "report.html"
+        path = atomic_write_text(target, text)
+    except CanidsError as exc:
+        fail(exc)
+    t = summary.total
+    click.echo(
+        f"{t.submitted} jobs: {t.started} started, {t.completed} completed "
+        f"({'n/a' if t.rate is None else f'{100 * t.rate:.1f} %'})"
+    )
+    click.echo(f"report: {path}")
 
 
 @main.command("analyze")

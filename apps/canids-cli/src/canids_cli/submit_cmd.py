@@ -3,7 +3,10 @@
 ``local`` runs stages one after another as ``canids-train`` subprocesses; ``ray`` runs them
 as Ray tasks chained by their inputs (independent stages and pipelines at the same time);
 ``slurm`` submits one chained sbatch job per stage. The default is ``slurm`` where
-``sbatch`` is on PATH, else ``local``; it is printed. Every stage of a local or Ray run is
+``sbatch`` is on PATH, else ``local``; it is printed. Every stage logs one W&B run
+(offline without an API key), grouped per pipeline (``RUN-DATASET-PIPELINE-SIZE``);
+``--no-wandb`` turns it off. A local run shows a bar of its stages on a terminal, and one
+line per stage elsewhere. Every stage of a local or Ray run is
 recorded in ``<runs>/jobs/history.sqlite``, a failure classified by the same rules as a
 SLURM job, so ``canids-jobs analyze`` and ``remediate`` see it.
 
@@ -24,8 +27,11 @@ import click
 from canids_core import CanidsError, quoted_command
 
 from ._console import checked_name, fail
+from ._progress import ProgressDisplay
+from ._tracking import WandbOptions, wandb_options
 
 if TYPE_CHECKING:
+    from canids_core import StageResult
     from canids_models import ArtifactStore, PipelinePlan
     from canids_orchestrate import LocalExecutor, RayCluster, RayExecutor
 
@@ -144,6 +150,8 @@ def main() -> None:
     help="slurm: per-stage resources (repeatable).",
 )
 @click.option("--gpu-type", default=None, help="slurm: a GPU kind of the profile.")
+@click.option("--quiet", is_flag=True, help="No progress bar on a terminal: one line per stage.")
+@wandb_options(group=False)
 def pipeline(
     names: tuple[str, ...],
     dataset: str,
@@ -169,6 +177,10 @@ def pipeline(
     walltime: str | None,
     stage_resources: tuple[str, ...],
     gpu_type: str | None,
+    quiet: bool,
+    no_wandb: bool,
+    wandb_mode: str,
+    wandb_project: str,
 ) -> None:
     """Run pipelines NAME... (teacher, student, supervised_only, curriculum_only, custom).
 
@@ -193,9 +205,11 @@ def pipeline(
         fail(exc)
     click.echo(f"cache: {cache.cache_dir}")
     click.echo(f"artifacts: {store.runs_dir / store.run}")
+    wandb = WandbOptions("disabled" if no_wandb else wandb_mode, wandb_project)
     extra = [
         *(["--config", str(config_path)] if config_path else []),
         *(a for item in overrides for a in ("--set", item)),
+        *wandb.args(),
     ]
     hint = quoted_command(
         [
@@ -214,11 +228,13 @@ def pipeline(
             str(cache.cache_dir),
         ]
     )
+    display = ProgressDisplay(quiet=quiet)
     common: dict[str, Any] = {
         "cache_dir": cache.cache_dir,
         "extra_args": extra,
         "check_sources": not no_source_check,
-        "echo": click.echo,
+        "echo": display.echo,
+        "stage_args": None if wandb.mode == "disabled" else _wandb_group(store),
     }
     cluster = None
     recorder = None
@@ -282,15 +298,20 @@ def pipeline(
 
         # Every stage into the failure history the SLURM jobs use (canids-jobs analyze).
         recorder = StageResultRecorder.for_runs(store.runs_dir)
-        runner.on_stage_result = recorder
+        runner.on_stage_result = _with_progress(recorder, display)
         click.echo(f"stage results: {recorder.history.path}")
+        stage_ids = [f"{p.pipeline.name}/{p.size}/{s}" for p in plans for s in p.run_stages]
+        # Ray forwards its workers' lines straight to this terminal: no bar under them.
+        display.start_pipeline(stage_ids, bar=not isinstance(runner, RayExecutor))
         if isinstance(runner, RayExecutor):
             records = runner.run(plans, restart_hint=hint)
         else:
             records = [runner.run(plan, restart_hint=hint) for plan in plans]
     except user_errors as exc:
+        display.close()
         fail(exc)
     finally:
+        display.close()
         if recorder is not None:
             recorder.close()
         if cluster is not None:
@@ -299,6 +320,26 @@ def pipeline(
         _print_outcome(store, plan, record)
     statuses = {p.pipeline.name: r["status"] for p, r in zip(plans, records, strict=True)}
     click.echo(json.dumps({"pipelines": statuses}))
+
+
+def _wandb_group(store: ArtifactStore) -> Any:
+    """``stage_args`` of the executors: every stage of a pipeline in one W&B group."""
+
+    def args(plan: PipelinePlan, _stage: str) -> list[str]:
+        return ["--wandb-group", f"{store.run}-{plan.dataset}-{plan.pipeline.name}-{plan.size}"]
+
+    return args
+
+
+def _with_progress(recorder: Any, display: ProgressDisplay) -> Any:
+    """The recorder as ``on_stage_result``, moving the pipeline's progress on as well."""
+
+    def observe(result: StageResult) -> StageResult | None:
+        recorded = recorder(result)
+        display.stage_finished(recorded if recorded is not None else result)
+        return recorded
+
+    return observe
 
 
 def _runner(
@@ -351,9 +392,12 @@ def _print_outcome(store: ArtifactStore, plan: PipelinePlan, record: dict) -> No
         )
     )
     click.echo(f"run record: {store.pipeline_record(plan.dataset, plan.pipeline.name, plan.size)}")
-    results = store.dir(plan.dataset, plan.size, "results") / "results.md"
+    results = store.path(plan.dataset, plan.size, "results", "results.md")
+    report = store.path(plan.dataset, plan.size, "results", "report.html")
     if "evaluate" in plan.run_stages and results.is_file():
         click.echo(results.read_text().rstrip())
+    if "evaluate" in plan.run_stages and report.is_file():
+        click.echo(f"report: {report}")
 
 
 def _submit_slurm(
@@ -376,6 +420,7 @@ def _submit_slurm(
         ledger=None if dry_run else Ledger.for_runs(store.runs_dir),
         train_command=_train_command(),
         extra_args=common["extra_args"],
+        stage_args=common["stage_args"],
         check_sources=common["check_sources"],
         overrides=overrides,
         stage_overrides=parse_stage_resources(stage_resources),

@@ -1,9 +1,11 @@
 """``canids-train STAGE``: run one stage; the same entry point for every executor.
 
-Progress goes to stdout per epoch; the last line is ``CANIDS-STAGE-RESULT {json}``, a
-:class:`canids_core.StageReport` (status, stage, dataset, size, metrics, artifact paths,
-wall time, peak memory), which executors and the SLURM job parser read. Exit 0 when the
-stage completed, 1 otherwise.
+One line per epoch goes to stdout; on a terminal (and without ``--quiet``) a bar per
+epoch shows the batches, the loss and graphs/s on stderr. The last stdout line is
+``CANIDS-STAGE-RESULT {json}``, a :class:`canids_core.StageReport` (status, stage,
+dataset, size, metrics, artifact paths, wall time, peak memory), which executors and the
+SLURM job parser read. Exit 0 when the stage completed, 1 otherwise. Each stage is one
+W&B run (offline without an API key; ``--no-wandb`` turns it off; see ``_tracking``).
 
 Only the catalogue is imported at start-up (``--help`` answers at once); the data and
 model code, and torch with it, load when a stage runs.
@@ -23,6 +25,8 @@ from canids_core import CanidsError, StageReport, format_report
 from canids_models.catalog import STAGES
 
 from ._console import checked_name
+from ._progress import ProgressDisplay
+from ._tracking import StageTracking, WandbOptions, start_tracking, wandb_options
 
 __all__ = ["main"]
 
@@ -105,6 +109,12 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     is_flag=True,
     help="Trust the cache without comparing it to the raw captures (not on this node).",
 )
+@click.option(
+    "--quiet",
+    is_flag=True,
+    help="No progress bars on a terminal: one line per epoch, as in a batch job.",
+)
+@wandb_options(group=True)
 def main(
     stage: str,
     dataset: str,
@@ -116,6 +126,11 @@ def main(
     runs_dir: Path | None,
     cache_dir: Path | None,
     no_source_check: bool,
+    quiet: bool,
+    no_wandb: bool,
+    wandb_mode: str,
+    wandb_project: str,
+    wandb_group: str | None,
 ) -> None:
     """Train or evaluate one STAGE of the catalogue for DATASET and SIZE."""
     # Executors and SLURM logs read progress while the stage runs: flush every line.
@@ -124,6 +139,10 @@ def main(
     started = time.time()
     record: dict[str, Any] = {"stage": stage, "dataset": dataset, "size": size, "run": run_name}
     ctx = None
+    tracking: StageTracking | None = None
+    metrics: dict[str, Any] | None = None
+    display = ProgressDisplay(quiet=quiet)
+    wandb = WandbOptions("disabled" if no_wandb else wandb_mode, wandb_project, wandb_group)
     # Heavy imports here, inside the stage's own error handling: a broken install still
     # ends with a result line.
     try:
@@ -157,24 +176,38 @@ def main(
             cache.cache_dir,
             distill_from,
             check_sources=not no_source_check,
-            log=click.echo,
+            log=display.echo,
+            on_progress=display.on_batch if display.bars else None,
         )
         click.echo(
             f"{stage} ({size}) on {dataset}: device {ctx.device}, backend {ctx.backend}, "
             f"config {config.digest[:12]}"
         )
+        tracking = start_tracking(wandb, ctx, store, stage, click.echo)
         outcome = run_stage(stage, ctx)
+        metrics = outcome.metrics
         # JSON-plain values (numpy numbers become their text, as the old line had them).
-        metrics = json.loads(json.dumps(_summary(outcome.metrics), default=str))
-        record.update(status="completed", metrics=metrics, artifacts=outcome.paths)
+        summary = json.loads(json.dumps(_summary(outcome.metrics), default=str))
+        record.update(status="completed", metrics=summary, artifacts=outcome.paths)
         error = None
     except user_errors as exc:
+        display.close()
         click.echo(f"error: {exc}", err=True)
         error = exc
     except Exception as exc:
+        display.close()
         traceback.print_exc()
         error = exc
-    _finish(record, started, ctx, error, traceback_shown=not isinstance(error, user_errors))
+    display.close()
+    _finish(
+        record,
+        started,
+        ctx,
+        error,
+        traceback_shown=not isinstance(error, user_errors),
+        tracking=tracking,
+        metrics=metrics,
+    )
 
 
 def _finish(
@@ -184,8 +217,11 @@ def _finish(
     error: BaseException | None,
     *,
     traceback_shown: bool = True,
+    tracking: StageTracking | None = None,
+    metrics: dict[str, Any] | None = None,
 ) -> NoReturn:
-    """Print the stage's report as its last line and exit: 0 when it completed."""
+    """Close the stage's W&B run, print the stage's report as its last line and exit: 0
+    when it completed."""
     if error is not None:
         record.update(status="failed", error_type=type(error).__name__, error=str(error))
         if traceback_shown:  # a bug: where it happened; a user error says so itself
@@ -193,6 +229,19 @@ def _finish(
     record["wall_seconds"] = round(time.time() - started, 3)
     if ctx is not None:
         record["peak_memory"] = ctx.peak_memory()
+    if tracking is not None:
+        try:
+            tracking.finish(
+                metrics=metrics,
+                summary=record.get("metrics", {}),
+                peak_memory=record.get("peak_memory"),
+                wall_seconds=record["wall_seconds"],
+                failed=error is not None,
+            )
+        except Exception as exc:  # the stage's own outcome stands; the log says W&B failed
+            click.echo(
+                f"error: wandb: closing the run failed: {type(exc).__name__}: {exc}", err=True
+            )
     click.echo(format_report(StageReport.model_validate(record)))
     sys.stdout.flush()
     sys.exit(0 if error is None else 1)

@@ -1,8 +1,8 @@
 """canids-core: what every canids package shares, with no torch, numpy or zarr.
 
 The name rule, SLURM times and memory sizes, the one resources type, atomic writes, the
-table printer, the config error format, the root error class, and the stage result with
-its one success rule.
+table printer, the HTML report page, the config error format, the root error class, and
+the stage result with its one success rule.
 
 Names load on first use (PEP 562): the error class, the table printer and the name rule
 are standard library only, so a command's ``--help`` that imports them does not pay for
@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
@@ -24,6 +24,9 @@ _LAZY: dict[str, str] = {
     "atomic_write_text": "atomic",
     "describe_validation_error": "config_errors",
     "field_path": "config_errors",
+    "HtmlPage": "html_page",
+    "HtmlSection": "html_page",
+    "png_data_uri": "html_page",
     "CanidsError": "errors",
     "CoreError": "errors",
     "NAME_MAX": "names",
@@ -62,6 +65,8 @@ __all__ = [
     "CanidsError",
     "CoreError",
     "FailureInfo",
+    "HtmlPage",
+    "HtmlSection",
     "NameRuleError",
     "Resources",
     "SlurmFormatError",
@@ -85,6 +90,7 @@ __all__ = [
     "parse_memory",
     "parse_report",
     "parse_slurm_time",
+    "png_data_uri",
     "quoted_command",
     "shown",
     "stage_succeeded",
@@ -108,6 +114,7 @@ if TYPE_CHECKING:
     from .atomic import atomic_file, atomic_write_bytes, atomic_write_json, atomic_write_text
     from .config_errors import describe_validation_error, field_path
     from .errors import CanidsError, CoreError
+    from .html_page import HtmlPage, HtmlSection, png_data_uri
     from .names import (
         NAME_MAX,
         NAME_RULE,

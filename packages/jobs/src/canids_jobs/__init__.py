@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # public name -> the submodule that defines it (never a module of the same name as a
 # function: importing ``canids_jobs.analyze`` would replace the function by the module)
@@ -34,6 +34,7 @@ _LAZY: dict[str, str] = {
     "ProfileError": "errors",
     "RenderedJob": "submit",
     "ResourcesError": "errors",
+    "Resubmission": "jobs_report",
     "ResultsSummary": "summary",
     "SlurmError": "errors",
     "SlurmSubmitter": "submit",
@@ -45,12 +46,16 @@ _LAZY: dict[str, str] = {
     "classify": "classification",
     "classify_result": "classification",
     "failed_job": "remediate",
+    "folder_resubmissions": "jobs_report",
     "job_states": "slurm",
     "job_statuses": "status",
+    "job_window": "jobs_report",
+    "ledger_resubmissions": "jobs_report",
     "load_profile": "cluster_profile",
     "parse_folder": "parse_outputs",
     "parse_stage_resources": "stage_script",
     "record_outcomes": "status",
+    "render_jobs_report": "jobs_report",
     "render_stage_script": "stage_script",
     "resubmit": "resubmission",
     "sbatch": "slurm",
@@ -78,6 +83,7 @@ __all__ = [
     "ProfileError",
     "RenderedJob",
     "ResourcesError",
+    "Resubmission",
     "ResultsSummary",
     "SlurmError",
     "SlurmSubmitter",
@@ -89,12 +95,16 @@ __all__ = [
     "classify",
     "classify_result",
     "failed_job",
+    "folder_resubmissions",
     "job_states",
     "job_statuses",
+    "job_window",
+    "ledger_resubmissions",
     "load_profile",
     "parse_folder",
     "parse_stage_resources",
     "record_outcomes",
+    "render_jobs_report",
     "render_stage_script",
     "resubmit",
     "sbatch",
@@ -132,6 +142,13 @@ if TYPE_CHECKING:
         SlurmError,
     )
     from .history import History, JobEvent
+    from .jobs_report import (
+        Resubmission,
+        folder_resubmissions,
+        job_window,
+        ledger_resubmissions,
+        render_jobs_report,
+    )
     from .ledger import Ledger, LedgerJob
     from .parse_outputs import parse_folder
     from .recorder import StageResultRecorder

@@ -73,6 +73,7 @@ class SlurmSubmitter:
         venv: str | None = None,
         env: Mapping[str, str] | None = None,
         echo: Callable[[str], None] = lambda _line: None,
+        stage_args: Callable[[PipelinePlan, str], Sequence[str]] | None = None,
     ) -> None:
         self.store = store
         self.cache_dir = Path(cache_dir).resolve()
@@ -88,6 +89,8 @@ class SlurmSubmitter:
         self.venv = venv or sys.prefix
         self.env = env
         self.echo = echo
+        # A stage's own canids-train arguments (canids-submit: each pipeline's W&B group).
+        self.stage_args = stage_args
 
     def render(self, plans: Sequence[PipelinePlan]) -> list[RenderedJob]:
         """Every stage's script (validated), in submission order; nothing is written."""
@@ -109,7 +112,10 @@ class SlurmSubmitter:
                     self.store,
                     self.cache_dir,
                     train_command=self.train_command,
-                    extra_args=self.extra_args,
+                    extra_args=[
+                        *self.extra_args,
+                        *(self.stage_args(plan, stage) if self.stage_args is not None else ()),
+                    ],
                     check_sources=self.check_sources,
                 )
                 script = render_stage_script(

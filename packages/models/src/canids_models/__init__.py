@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.1"
 
 # public name -> the submodule that defines it (never a module named as a public name:
 # importing canids_models.X would replace the lazy function X by the module)
@@ -22,6 +22,7 @@ _LAZY: dict[str, str] = {
     "ArtifactStore": "artifacts",
     "BACKENDS": "backend",
     "BackendError": "errors",
+    "BatchTracker": "context",
     "BatchingConfig": "config",
     "CalibrationConfig": "config",
     "CalibrationRule": "calibration",
@@ -40,6 +41,7 @@ _LAZY: dict[str, str] = {
     "Pipeline": "catalog",
     "PipelinePlan": "plan",
     "PreflightError": "errors",
+    "Progress": "context",
     "RESULT_PREFIX": "result_line",
     "Resources": "catalog",
     "RunConfig": "config",
@@ -68,6 +70,7 @@ _LAZY: dict[str, str] = {
     "plan_pipeline": "plan",
     "plan_pipelines": "plan",
     "preflight": "preflight_checks",
+    "render_run_report": "run_report",
     "resolve_backend": "backend",
     "resolve_runs_dir": "artifacts",
     "run_stage": "stages",
@@ -76,6 +79,7 @@ _LAZY: dict[str, str] = {
     "stage_graph": "plan",
     "stage_id": "plan",
     "stage_inputs": "catalog",
+    "write_run_report": "run_report",
 }
 
 __all__ = [
@@ -85,6 +89,7 @@ __all__ = [
     "ArtifactStore",
     "BACKENDS",
     "BackendError",
+    "BatchTracker",
     "BatchingConfig",
     "CalibrationConfig",
     "CalibrationRule",
@@ -103,6 +108,7 @@ __all__ = [
     "Pipeline",
     "PipelinePlan",
     "PreflightError",
+    "Progress",
     "RESULT_PREFIX",
     "Resources",
     "RunConfig",
@@ -132,6 +138,7 @@ __all__ = [
     "plan_pipeline",
     "plan_pipelines",
     "preflight",
+    "render_run_report",
     "resolve_backend",
     "resolve_runs_dir",
     "run_stage",
@@ -140,6 +147,7 @@ __all__ = [
     "stage_graph",
     "stage_id",
     "stage_inputs",
+    "write_run_report",
 ]
 
 
@@ -199,6 +207,8 @@ if TYPE_CHECKING:
         load_config,
     )
     from .context import (
+        BatchTracker,
+        Progress,
         StageContext,
     )
     from .errors import (
@@ -242,6 +252,10 @@ if TYPE_CHECKING:
         find_result,
         format_result,
         parse_result,
+    )
+    from .run_report import (
+        render_run_report,
+        write_run_report,
     )
     from .stages import (
         StageOutcome,

@@ -2,7 +2,9 @@
 
 Layout: ``<runs_dir>/<run>/<dataset>/<size>/<artifact>/`` holding ``checkpoint.pt``,
 ``metrics.json``, ``config.json``, ``train_state.pt`` (resume) and ``DONE.json``,
-which is written last: an artifact is done exactly when its DONE record exists.
+which is written last: an artifact is done exactly when its DONE record exists. The
+``results`` artifact adds ``results.md``, ``scores.npz`` and ``report.html``; a stage's
+W&B run sits in ``wandb/`` of its artifact (:meth:`ArtifactStore.tracking_dir`).
 Every write is atomic, and checkpoints load with ``torch.load(weights_only=True)``.
 """
 
@@ -69,6 +71,11 @@ class ArtifactStore:
         ):
             raise ArtifactError(f"unknown artifact file {name!r}")
         return self.dir(dataset, size, key) / name
+
+    def tracking_dir(self, dataset: str, size: str, key: str) -> Path:
+        """Where the W&B run of the stage making artifact ``key`` lives: the artifact's
+        folder, in which W&B makes ``wandb/offline-run-*`` (``run-*`` online)."""
+        return self.dir(dataset, size, key)
 
     def pipeline_dir(self, dataset: str, pipeline: str, size: str) -> Path:
         """An executor's folder for one pipeline run: ``pipeline.json`` and stage logs."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,14 @@ from .artifacts import ArtifactStore
 from .backend import resolve_backend
 from .config import BatchingConfig, RunConfig
 
-__all__ = ["StageContext", "batch_indices", "pick_device", "seed_everything"]
+__all__ = [
+    "BatchTracker",
+    "Progress",
+    "StageContext",
+    "batch_indices",
+    "pick_device",
+    "seed_everything",
+]
 
 
 def seed_everything(seed: int, deterministic: bool) -> None:
@@ -41,6 +49,47 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+@dataclass(frozen=True)
+class Progress:
+    """Where a stage is within one task (an epoch, the scoring of a split), handed to
+    ``StageContext.on_progress`` after every batch. Libraries never draw it: the commands
+    turn it into a bar on a terminal, and nothing in a batch job (where the epoch lines
+    that ``StageContext.log`` gets are the record)."""
+
+    task: str  # "vgae/teacher epoch 3", "scoring test_01_…"
+    done: int  # batches done
+    total: int  # batches of the task
+    graphs: int  # graphs done
+    seconds: float  # since the task started
+    values: dict[str, float] = field(default_factory=dict)  # running means (loss)
+
+    @property
+    def graphs_per_second(self) -> float:
+        return self.graphs / self.seconds if self.seconds > 0 else 0.0
+
+
+class BatchTracker:
+    """Counts the batches of one task and reports each to a progress callback; running
+    means of the values it is given (the loss) go with it."""
+
+    def __init__(self, report: Callable[[Progress], None] | None, task: str, total: int) -> None:
+        self.report, self.task, self.total = report, task, total
+        self.done = self.graphs = 0
+        self._sums: dict[str, float] = {}
+        self._start = time.perf_counter()
+
+    def advance(self, graphs: int, **values: float) -> None:
+        self.done += 1
+        self.graphs += graphs
+        for key, value in values.items():
+            self._sums[key] = self._sums.get(key, 0.0) + value * graphs
+        if self.report is None:
+            return
+        means = {k: v / max(self.graphs, 1) for k, v in self._sums.items()}
+        elapsed = time.perf_counter() - self._start
+        self.report(Progress(self.task, self.done, self.total, self.graphs, elapsed, means))
+
+
 @dataclass
 class StageContext:
     dataset: str
@@ -52,6 +101,7 @@ class StageContext:
     check_sources: bool = True
     log: Callable[[str], None] = print
     on_epoch: Callable[[dict[str, Any]], None] | None = None
+    on_progress: Callable[[Progress], None] | None = None
     _splits: dict[str, CachedGraphDataset] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -68,6 +118,10 @@ class StageContext:
                 self.cache_dir, self.dataset, name, check_sources=self.check_sources
             )
         return self._splits[name]
+
+    def tracker(self, task: str, total: int) -> BatchTracker:
+        """A :class:`BatchTracker` of ``total`` batches that reports to ``on_progress``."""
+        return BatchTracker(self.on_progress, task, total)
 
     def test_splits(self) -> list[str]:
         return sorted(s for s in self.split("train").manifest.splits if s.startswith("test_"))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import torch
 from canids_data import CachedGraphDataset
 from torch import nn
 
 from .config import BatchingConfig
-from .context import batch_indices
+from .context import BatchTracker, batch_indices
 
 __all__ = ["collect_outputs", "fusion_state", "gat_probability"]
 
@@ -20,15 +22,20 @@ def collect_outputs(
     ds: CachedGraphDataset,
     batching: BatchingConfig,
     device: torch.device,
+    *,
+    track: Callable[[int], BatchTracker] | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per graph: labels, sizes, GAT logit + embedding statistics, VGAE score + components."""
+    """Per graph: labels, sizes, GAT logit + embedding statistics, VGAE score + components.
+    ``track(batches)``, when given, returns the tracker each batch is reported to."""
     chunks: dict[str, list[np.ndarray]] = {}
 
     def add(name: str, value: torch.Tensor) -> None:
         chunks.setdefault(name, []).append(value.detach().cpu().numpy())
 
     order = []
-    for idx in batch_indices(ds, batching, seed=0, epoch=0, shuffle=False):
+    batches = batch_indices(ds, batching, seed=0, epoch=0, shuffle=False)
+    tracker = track(len(batches)) if track is not None else None
+    for idx in batches:
         batch = ds.collate(idx).to(device)
         order.append(idx)
         if gat is not None:
@@ -39,6 +46,8 @@ def collect_outputs(
             score, comps = vgae.score(batch)  # type: ignore[operator]
             add("vgae_score", score)
             add("vgae_comps", comps)
+        if tracker is not None:
+            tracker.advance(len(idx))
     if len(ds) == 0:
         raise ValueError(f"{ds!r} is empty: nothing to score")
     out = {k: np.concatenate(v) for k, v in chunks.items()}

@@ -7,6 +7,7 @@ along for metrics; the calibration code never receives them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from canids_data import CachedGraphDataset
 
 from .calibration_select import CaptureStream
 from .config import BatchingConfig
+from .context import BatchTracker
 from .fusion_methods import vgae_raw
 from .outputs import collect_outputs, fusion_state
 
@@ -78,8 +80,10 @@ def score_split(
     vgae: torch.nn.Module,
     batching: BatchingConfig,
     device: torch.device,
+    *,
+    track: Callable[[int], BatchTracker] | None = None,
 ) -> SplitScores:
-    out = collect_outputs(gat, vgae, ds, batching, device)
+    out = collect_outputs(gat, vgae, ds, batching, device, track=track)
     start, end = ds.window_times()
     return SplitScores(
         split=split,

@@ -154,7 +154,9 @@ class StageRunner:
     """What every executor shares: where artifacts and the cache are, and the stage command.
 
     ``train_command`` is how ``canids-train`` is started (default: the one on PATH);
-    ``extra_args`` (``--config``/``--set`` items) go to every stage. ``on_stage_result``
+    ``extra_args`` (``--config``/``--set`` items) go to every stage, and
+    ``stage_args(plan, stage)`` adds a stage's own (``canids-submit`` names each
+    pipeline's W&B group with it). ``on_stage_result``
     is called with each stage's :class:`StageResult` as it ends; when it returns a result
     (the same one with its failure classified), the executor records that one. The
     ``canids-submit`` command hands canids-jobs' recorder here, so a local or Ray failure
@@ -174,6 +176,7 @@ class StageRunner:
         check_sources: bool = True,
         echo: Callable[[str], None] | None = None,
         on_stage_result: Callable[[StageResult], StageResult | None] | None = None,
+        stage_args: Callable[[PipelinePlan, str], Sequence[str]] | None = None,
     ) -> None:
         self.store = store
         self.cache_dir = cache_dir
@@ -182,6 +185,7 @@ class StageRunner:
         self.check_sources = check_sources
         self.echo = echo or (lambda _line: None)
         self.on_stage_result = on_stage_result
+        self.stage_args = stage_args
 
     def command(self, plan: PipelinePlan, stage: str) -> list[str]:
         from canids_models.plan import stage_command
@@ -192,7 +196,10 @@ class StageRunner:
             self.store,
             self.cache_dir,
             train_command=self.train_command,
-            extra_args=self.extra_args,
+            extra_args=[
+                *self.extra_args,
+                *(self.stage_args(plan, stage) if self.stage_args is not None else ()),
+            ],
             check_sources=self.check_sources,
         )
 

@@ -4,7 +4,8 @@ dependency: packages list it in their ``dev`` group only.
 A real one-node SLURM (:class:`LocalSlurm`, driven by ``slurm/dev/local-cluster.sh``) and
 its pytest fixture (``canids_testkit.pytest_plugin.local_slurm``), the seed's folder of 38
 SLURM outputs (:func:`write_synthetic_outputs`), a reader of offline W&B runs
-(:func:`read_offline_history`), and :func:`ci_is_set`. Names load on first use, so the
+(:func:`read_offline_run`), a page rendered in headless Chromium (:func:`render_page`),
+and :func:`ci_is_set`. Names load on first use, so the
 fixture module does not import the models to start a cluster.
 """
 
@@ -13,31 +14,43 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 _LAZY: dict[str, str] = {
+    "BrowserError": "browser",
     "DATASETS": "synthetic_outputs",
     "LocalSlurm": "local_slurm",
     "LocalSlurmError": "local_slurm",
+    "OfflineRun": "wandb_offline",
+    "RenderedPage": "browser",
     "SyntheticJob": "synthetic_outputs",
     "ci_is_set": "ci",
+    "find_chromium": "browser",
     "find_script": "local_slurm",
     "missing_binaries": "local_slurm",
     "read_offline_history": "wandb_offline",
+    "read_offline_run": "wandb_offline",
+    "render_page": "browser",
     "wandb_records": "wandb_offline",
     "write_synthetic_outputs": "synthetic_outputs",
 }
 
 __all__ = [
+    "BrowserError",
     "DATASETS",
     "LocalSlurm",
     "LocalSlurmError",
+    "OfflineRun",
+    "RenderedPage",
     "SyntheticJob",
     "__version__",
     "ci_is_set",
+    "find_chromium",
     "find_script",
     "missing_binaries",
     "read_offline_history",
+    "read_offline_run",
+    "render_page",
     "wandb_records",
     "write_synthetic_outputs",
 ]
@@ -57,7 +70,8 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .browser import BrowserError, RenderedPage, find_chromium, render_page
     from .ci import ci_is_set
     from .local_slurm import LocalSlurm, LocalSlurmError, find_script, missing_binaries
     from .synthetic_outputs import DATASETS, SyntheticJob, write_synthetic_outputs
-    from .wandb_offline import read_offline_history, wandb_records
+    from .wandb_offline import OfflineRun, read_offline_history, read_offline_run, wandb_records

@@ -24,7 +24,7 @@ import pytest
 from .ci import ci_is_set
 from .local_slurm import LocalSlurm, LocalSlurmError, find_script, missing_binaries
 
-__all__ = ["local_slurm", "skip_unless_ci", "slurm_unavailable"]
+__all__ = ["chromium", "local_slurm", "skip_unless_ci", "slurm_unavailable"]
 
 _shared: LocalSlurm | None = None
 _users = 0
@@ -78,3 +78,19 @@ def local_slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm
         if _users == 0:
             cluster, _shared = _shared, None
             cluster.stop()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium binary browser tests render pages with (Debian's ``chromium``, or
+    ``$CANIDS_CHROMIUM``); without one the test skips, and in CI it fails."""
+    from .browser import find_chromium
+
+    found = find_chromium()
+    if found is None:
+        skip_unless_ci(
+            "no Chromium for the browser test: apt-get install chromium (.ci/run installs it),"
+            " or set CANIDS_CHROMIUM"
+        )
+    assert found is not None
+    return found

@@ -16,16 +16,22 @@ metrics. Failures, each written as SLURM and canids-train really write them:
   empty ``.out``/``.err`` a submit wrapper that pre-creates its logs leaves.
 
 The GAT rerun is named ``gat-rerun_<id>.out``: its stage comes from its result line.
+
+Each file's modification time is when SLURM last wrote it: the job's end (its start plus
+its result line's wall time, or the walltime for a timeout; a host OOM kill after 30
+minutes), and the submission time for the job that never ran. A folder parsed by
+``canids-jobs parse`` or drawn by ``canids-jobs report`` so has the seed's timeline.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from canids_core import format_report
+from canids_core import find_report, format_report
 from canids_models.catalog import STAGES, ArtifactRef
 from canids_models.preflight_checks import MissingArtifact
 
@@ -239,6 +245,18 @@ def _outputs(job: _Job, rng: random.Random) -> tuple[str, str]:
     return "\n".join(out) + "\n", err
 
 
+def _seconds_run(stage: str, outcome: str, out: str) -> float:
+    """How long the job ran before SLURM last wrote its files (0: it never started)."""
+    if outcome == "never_ran":
+        return 0.0
+    if outcome == "timeout":
+        return STAGES[stage].resources.walltime + 1
+    report = find_report(out)
+    if report is not None and report.wall_seconds is not None:
+        return report.wall_seconds
+    return 1800.0  # a host OOM kill: no result line says when
+
+
 def write_synthetic_outputs(folder: str | Path, *, seed: int = 0) -> list[SyntheticJob]:
     """Write the 38 jobs' ``.out``/``.err`` into ``folder``; return what each job did."""
     rng = random.Random(seed)
@@ -255,6 +273,9 @@ def write_synthetic_outputs(folder: str | Path, *, seed: int = 0) -> list[Synthe
         paths = root / f"{name}{sep}{job_id}.out", root / f"{name}{sep}{job_id}.err"
         paths[0].write_text(out)
         paths[1].write_text(err)
+        end = clock.replace(tzinfo=dt.UTC).timestamp() + _seconds_run(stage, outcome, out)
+        for path in paths:
+            os.utime(path, (end, end))
         kind = outcome.split(":")[0]
         jobs.append(SyntheticJob(job_id, name, stage, dataset, size, kind, node, *paths))
     return jobs

@@ -4,10 +4,11 @@ metrics a tuning run logged (``canids-tune`` logs offline when there is no API k
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["read_offline_history", "wandb_records"]
+__all__ = ["OfflineRun", "read_offline_history", "read_offline_run", "wandb_records"]
 
 _BLOCK = 32 * 1024
 _HEADER = 7  # checksum (4), length (2), chunk type (1)
@@ -44,29 +45,72 @@ def wandb_records(data: bytes) -> list[bytes]:
     return records
 
 
-def read_offline_history(run_dir: str | Path) -> list[dict[str, Any]]:
-    """The history rows (``wandb.log`` calls) of an offline run folder, read from its
-    ``run-*.wandb`` file."""
+@dataclass(frozen=True)
+class OfflineRun:
+    """What an offline run holds: its project, group, job type and name, its config, its
+    history rows (one per ``wandb.log`` call) and its final summary."""
+
+    project: str
+    group: str
+    job_type: str
+    name: str
+    config: dict[str, Any]
+    history: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+def _items(items: Any) -> dict[str, Any]:
+    return {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in items}
+
+
+def read_offline_run(run_dir: str | Path) -> OfflineRun:
+    """An offline run folder (``offline-run-*``), read from its ``run-*.wandb`` file."""
     try:
         from wandb.proto import wandb_internal_pb2
     except ImportError as exc:  # canids-orchestrate depends on wandb; testkit alone does not
         raise ImportError(
-            "read_offline_history needs wandb: install canids-orchestrate (or `pip install "
+            "read_offline_run needs wandb: install canids-orchestrate (or `pip install "
             "wandb`) beside canids-testkit"
         ) from exc
 
     files = sorted(Path(run_dir).glob("run-*.wandb"))
     if not files:
         raise FileNotFoundError(f"{run_dir}: no run-*.wandb file (not a W&B run folder)")
+    head: dict[str, str] = {}
+    config: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {}
     for chunk in wandb_records(files[0].read_bytes()):
         record = wandb_internal_pb2.Record()
         record.ParseFromString(chunk)
-        if record.WhichOneof("record_type") == "history":
-            rows.append(
-                {
-                    item.key or "/".join(item.nested_key): json.loads(item.value_json)
-                    for item in record.history.item
-                }
-            )
-    return rows
+        kind = record.WhichOneof("record_type")
+        if kind == "run":
+            run = record.run
+            head = {
+                "project": run.project,
+                "group": run.run_group,
+                "job_type": run.job_type,
+                "name": run.display_name,
+            }
+            config.update(_items(run.config.update))
+        elif kind == "config":
+            config.update(_items(record.config.update))
+        elif kind == "history":
+            rows.append(_items(record.history.item))
+        elif kind == "summary":
+            summary.update(_items(record.summary.update))
+    config.pop("_wandb", None)
+    return OfflineRun(
+        head.get("project", ""),
+        head.get("group", ""),
+        head.get("job_type", ""),
+        head.get("name", ""),
+        config,
+        rows,
+        summary,
+    )
+
+
+def read_offline_history(run_dir: str | Path) -> list[dict[str, Any]]:
+    """The history rows (``wandb.log`` calls) of an offline run folder."""
+    return read_offline_run(run_dir).history

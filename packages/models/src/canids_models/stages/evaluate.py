@@ -19,6 +19,7 @@ from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..fusion_model import FusedScores, FusionModel
 from ..metrics import binary_metrics
+from ..run_report import run_report_html
 from ..scoring import SplitScores
 from .common import StageOutcome, publish
 from .fusion import load_fusion, scores_of
@@ -76,13 +77,18 @@ def evaluate_split(
                 arrays[f"{key}/threshold"] = per_window.astype(np.float32)
                 arrays[f"{scores.split}/{protocol}/scored"] = mask
             m = binary_metrics(y, flags[mask], fused[mask], hours=scores.hours(mask))
+            note = _not_scorable(y)
+            if note is not None:
+                # Without an attack window F1 would read 0 for a model with one false alarm
+                # and undefined for a quiet one: it is undefined for every model, and why.
+                m["f1"] = None
             rows.append(
                 {
                     "split": scores.split,
                     "protocol": protocol,
                     "model": model,
                     "held_out": scores.split != "val",
-                    "note": _not_scorable(y),
+                    "note": note,
                     **info,
                     **m,
                 }
@@ -169,4 +175,11 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         "parameters": {**params, "fusion": params["gat"] + params["vgae"] + dqn},
     }
     ctx.store.write_arrays(ctx.dataset, ctx.size, "results", "scores.npz", arrays)
-    return publish(ctx, "evaluate", "results", None, metrics, {"results.md": table + "\n"})
+    return publish(
+        ctx,
+        "evaluate",
+        "results",
+        None,
+        metrics,
+        {"results.md": table + "\n", "report.html": run_report_html(ctx, metrics, arrays)},
+    )

@@ -88,7 +88,15 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     gat = ctx.load_model("gat")
     vgae = ctx.load_model("vgae")
     ctx.store.begin(ctx.dataset, ctx.size, "fusion")
-    val = score_split(ctx.split("val"), "val", gat, vgae, cfg.batching, ctx.device)
+    val = score_split(
+        ctx.split("val"),
+        "val",
+        gat,
+        vgae,
+        cfg.batching,
+        ctx.device,
+        track=lambda n: ctx.tracker("scoring val", n),
+    )
     y = val.y
     normal = y == 0
     norms = {"gat": fit_normaliser(val.gat[normal]), "vgae": fit_normaliser(val.vgae[normal])}
@@ -244,4 +252,12 @@ def scores_of(ctx: StageContext, split: str) -> SplitScores:
     """Both detectors' scores over ``split`` (for evaluation)."""
     gat = ctx.load_model("gat")
     vgae = ctx.load_model("vgae")
-    return score_split(ctx.split(split), split, gat, vgae, ctx.config.batching, ctx.device)
+    return score_split(
+        ctx.split(split),
+        split,
+        gat,
+        vgae,
+        ctx.config.batching,
+        ctx.device,
+        track=lambda n: ctx.tracker(f"scoring {split}", n),
+    )

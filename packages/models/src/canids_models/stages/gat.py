@@ -27,7 +27,10 @@ def _vgae_scores(ctx: StageContext) -> np.ndarray:
     device only while it scores."""
     vgae = ctx.load_model("vgae")
     chunks = BatchingConfig(mode="fixed", batch_size=ctx.config.curriculum.score_chunk)
-    scores = collect_outputs(None, vgae, ctx.split("train"), chunks, ctx.device)["vgae_score"]
+    train = ctx.split("train")
+    scores = collect_outputs(
+        None, vgae, train, chunks, ctx.device, track=lambda n: ctx.tracker("curriculum scoring", n)
+    )["vgae_score"]
     vgae.cpu()
     del vgae
     gc.collect()
@@ -63,9 +66,9 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
             idx, info = sampler.sample(epoch)
             view = train.subset(idx)
         total = n = 0.0
-        for idx in batch_indices(
-            view, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True
-        ):
+        batches = batch_indices(view, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True)
+        track = ctx.tracker(f"{stage}/{ctx.size} epoch {epoch}", len(batches))
+        for idx in batches:
             batch = view.collate(idx).to(dev)
             logit = model(batch)
             target = batch.y.float()
@@ -85,8 +88,10 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             opt.step()
-            total += loss.item() * len(idx)
+            value = loss.item()
+            total += value * len(idx)
             n += len(idx)
+            track.advance(len(idx), loss=value)
         return {"train_loss": total / max(n, 1), "train_graphs": float(len(view)), **info}
 
     def validate() -> dict[str, float]:

@@ -64,9 +64,11 @@ def run_vgae(ctx: StageContext) -> StageOutcome:
         # Negatives seeded per epoch: a resumed run draws what the uninterrupted one would.
         gen = ctx.generator(1, epoch)
         total = n = 0.0
-        for idx in batch_indices(
+        batches = batch_indices(
             normal_train, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True
-        ):
+        )
+        track = ctx.tracker(f"vgae/{ctx.size} epoch {epoch}", len(batches))
+        for idx in batches:
             batch = normal_train.collate(idx).to(dev)
             loss, _, mu = model.loss(batch, gen)
             if teacher is not None and proj is not None:
@@ -77,8 +79,10 @@ def run_vgae(ctx: StageContext) -> StageOutcome:
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)
             opt.step()
-            total += loss.item() * len(idx)
+            value = loss.item()
+            total += value * len(idx)
             n += len(idx)
+            track.advance(len(idx), loss=value)
         return {"train_loss": total / max(n, 1)}
 
     def validate() -> dict[str, float]:
