@@ -36,6 +36,7 @@ from canids_data import (
 from canids_data.cache.lock import BuildLock
 from canids_data.cache.store import SPLIT_ARRAYS
 from canids_data.cache.val_split import assign_validation
+from canids_data.synthetic import demo_plan
 
 DEMO_SPLITS = [
     "train",
@@ -626,7 +627,8 @@ def test_sigkill_mid_build_then_resume(tmp_path, demo_cache, read_split, where) 
         staged = 1
     else:
         _build_and_kill(cache, demo_cache.root, where, (cache / "assembling").exists)
-        staged = 9
+        staged = len(demo_plan())  # every capture is staged before assembly starts
+        assert staged == 10
         assert (cache / ".staging" / "demo" / "store").is_dir()
     assert len(_staged_parts(cache)) == staged
     mgr = CacheManager(cache)
