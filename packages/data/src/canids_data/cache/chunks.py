@@ -142,7 +142,8 @@ class ChunkWriter:
     """Rows appended in order become chunk files; the sha256 of the rows follows along.
 
     ``pool`` encodes and writes chunks concurrently (zstd releases the GIL). Only the
-    rows of one unfinished chunk are kept between calls.
+    rows of one unfinished chunk are kept between calls, as copies: never views of the
+    caller's arrays, which would keep their whole buffers alive.
     """
 
     def __init__(self, folder: Path, spec: ArraySpec, pool: Executor | None = None) -> None:
@@ -167,6 +168,11 @@ class ChunkWriter:
         self.pending_rows += n
         if self.pending_rows >= self.spec.rows:
             self._flush(final=False)
+        elif block.base is not None:
+            # A view (of a staged part's memory map) kept until the chunk fills would keep
+            # that whole capture mapped and resident: the per-graph arrays fill a chunk
+            # only every 65,536 graphs, so build memory grew with the total. Keep a copy.
+            self.pending[-1] = block.copy()
 
     def _flush(self, final: bool) -> None:
         rows, axis = self.spec.rows, self.spec.axis
@@ -175,7 +181,7 @@ class ChunkWriter:
         for lo in range(0, full, rows):
             self._emit(_rows(data, axis, lo, lo + rows))
         rest = _rows(data, axis, full, self.pending_rows)
-        self.pending = [rest] if rest.shape[axis] else []
+        self.pending = [rest.copy()] if rest.shape[axis] else []  # less than a chunk
         self.pending_rows = int(rest.shape[axis])
         if final and self.pending_rows:
             # The last chunk is stored at the full chunk shape, padded with the fill value.
