@@ -410,3 +410,23 @@ def test_lazy_array_loads_chunks_on_demand(tmp_path, axis) -> None:
         lazy.take(np.array([30]))
     assert err.value.status == "corrupt"
     assert not lazy.loaded[4]
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_chunk_writer_keeps_no_view_of_what_it_was_given(tmp_path, axis) -> None:
+    """Rows waiting for a chunk to fill are copies: a view would keep the caller's whole
+    buffer (a staged part's memory map) alive and resident until then."""
+    rng = np.random.default_rng(axis)
+    big = rng.random((40, 3)) if axis == 0 else rng.random((2, 40))
+    spec = ArraySpec("a", "float64", (25, 3) if axis == 0 else (2, 25), axis, 10)
+    writer = ChunkWriter(tmp_path / "a", spec)
+    first = big[:4] if axis == 0 else big[:, :4]  # less than a chunk: all of it waits
+    writer.append(first)
+    assert not any(np.shares_memory(p, big) for p in writer.pending)
+    second = big[4:25] if axis == 0 else big[:, 4:25]  # fills two chunks, 5 rows wait
+    writer.append(second)
+    assert writer.pending_rows == 5
+    assert not any(np.shares_memory(p, big) for p in writer.pending)
+    writer.close()
+    want = big[:25] if axis == 0 else big[:, :25]
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "a", mode="r")[...], want)
