@@ -18,6 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from canids_cli.cache_cmd import main
+from canids_data.cache.manifest import write_manifest
+from canids_data.synthetic import demo_plan
 from click.testing import CliRunner, Result
 
 CORRUPT_FILE = "train_01_attack_free/attack-free-2.parquet"
@@ -73,7 +75,7 @@ def cache_copy(tmp_path, built, demo_copy) -> tuple[Path, Path]:
     shutil.copytree(built, cache)
     data = manifest(cache)
     data["root"] = str(demo_copy.resolve())
-    (cache / "demo" / "manifest.json").write_text(json.dumps(data))
+    write_manifest(cache / "demo", data)  # an edit on purpose: resealed
     return cache, demo_copy
 
 
@@ -107,7 +109,7 @@ def test_build_prints_location_progress_and_counts(tmp_path, demo_captures) -> N
     out = r.stdout
     assert out.splitlines()[0] == f"cache: {cache.resolve()}"
     assert f"building demo from {demo_captures.resolve()} with 2 worker(s)" in out
-    assert "built demo in" in out
+    assert "built demo from " in out
     assert "0 file(s) resumed" in out
     m = manifest(cache)
     split_rows(out, m)
@@ -233,7 +235,7 @@ def test_build_when_up_to_date_and_force(cache_copy) -> None:
         "1",
     )
     assert r.exit_code == 0, r.output
-    assert "built demo in" in r.stdout
+    assert "built demo from " in r.stdout
     after = manifest(cache)
     started = [datetime.fromisoformat(x["build"]["started"]) for x in (before, after)]
     assert started[1] > started[0]
@@ -256,7 +258,7 @@ def _damage(kind: str, cache: Path, root: Path) -> list[str]:
         shutil.rmtree(cache / "demo" / "val" / "x")
     elif kind == "stale":
         p = root / "train_01_attack_free" / "attack-free-1.parquet"
-        os.utime(p, ns=(p.stat().st_atime_ns, p.stat().st_mtime_ns + 10**9))
+        p.write_bytes(p.read_bytes() + b"\0")
     elif kind == "stale-added":
         shutil.copy(
             root / "train_01_attack_free" / "attack-free-1.parquet",
@@ -267,7 +269,7 @@ def _damage(kind: str, cache: Path, root: Path) -> list[str]:
     elif kind == "config":
         return ["--window", "50"]
     elif kind == "corrupt":
-        chunk = cache / "demo" / "train" / "x" / "c" / "0" / "0"
+        chunk = cache / "demo" / "train" / "x" / "c.0.0"
         data = bytearray(chunk.read_bytes())
         data[len(data) // 2] ^= 0xFF
         chunk.write_bytes(bytes(data))
@@ -330,7 +332,7 @@ def test_the_printed_fix_repairs_the_cache(cache_copy, kind) -> None:
     assert args[0] == "canids-cache"
     r = cli(*args[1:], "--workers", "1")
     assert r.exit_code == 0, r.output
-    assert "built demo in" in r.stdout
+    assert "built demo from " in r.stdout
     r = cli("--cache-dir", cache, "verify", "--dataset", "demo", "--full", *extra[:2])
     assert r.exit_code == 0, r.output
 
@@ -384,7 +386,7 @@ def test_reader_error_fails_the_build_and_publishes_nothing(tmp_path, demo_copy)
     assert r.exit_code == 13
     assert "--window 50 --skip-bad-rows --force" in r.stdout
     # A stale cache's fix rebuilds with --skip-bad-rows, as it was built.
-    os.utime(bad, ns=(0, 0))
+    bad.write_bytes(bad.read_bytes() + b"\0")
     r = cli("--cache-dir", cache, "verify")
     assert r.exit_code == 12
     assert f"--root {demo_copy.resolve()} --skip-bad-rows --force" in r.stdout
@@ -422,7 +424,8 @@ def test_duplicate_capture_is_reported(tmp_path, demo_copy) -> None:
         "as train_01_attack_free/attack-free-1.parquet, used once"
     ) in r.stdout
     r = cli("--cache-dir", tmp_path / "cache", "status")
-    assert "9/10 captures used" in r.stdout
+    captures = len(list(demo_copy.rglob("*.parquet")))  # the copy among them
+    assert f"{captures - 1}/{captures} captures used" in r.stdout
 
 
 # --- a killed build ------------------------------------------------------------------
@@ -474,14 +477,7 @@ def test_sigkill_mid_build_then_resume(tmp_path, demo_captures) -> None:
     ):
         deadline = time.monotonic() + 60
         try:
-            while not (
-                parts.is_dir()
-                and any(
-                    (p / "meta.json").is_file()
-                    for p in parts.iterdir()
-                    if not p.name.startswith(".")
-                )
-            ):
+            while not (parts.is_dir() and any(parts.glob("*.part"))):
                 assert proc.poll() is None, log.read_text()
                 assert time.monotonic() < deadline, "no capture was ever staged"
                 time.sleep(0.02)
@@ -504,7 +500,8 @@ def test_sigkill_mid_build_then_resume(tmp_path, demo_captures) -> None:
     s = subprocess.run(
         [exe, "--cache-dir", str(cache), "status"], capture_output=True, text=True, check=True
     )
-    assert "interrupted or running build of demo: 1 file(s) staged" in s.stdout
+    assert "interrupted build of demo: 1 file(s) staged" in s.stdout
+    assert "rerun canids-cache build to resume, or free them: canids-cache clean" in s.stdout
 
     r = cli(*[a for a in args])
     assert r.exit_code == 0, r.output
@@ -529,6 +526,7 @@ def test_demo_is_generated_when_the_root_is_empty(tmp_path) -> None:
         "3",
     )
     assert r.exit_code == 0, r.output
-    assert f"generated 9 demo captures (seed 3) in {root.resolve()}" in r.stdout
+    n = len(demo_plan())
+    assert f"generated {n} demo captures (seed 3) in {root.resolve()}" in r.stdout
     assert len(list(root.glob("*/*.parquet"))) == 10
     assert cli("--cache-dir", tmp_path / "cache", "verify", "--full").exit_code == 0

@@ -118,3 +118,41 @@ def test_a_local_failure_lands_in_the_history(cache: Path, tmp_path: Path) -> No
     (stage,) = record["stages"]
     assert stage["stage_result"]["failure"]["type"] == "python_exception"
     assert stage["stage_result"]["job_id"] == job["job_id"]
+
+
+@pytest.mark.parametrize("executor", ["slurm", "local", "ray"])
+def test_a_bad_set_is_refused_at_submission_before_anything_is_queued(
+    cache: Path, tmp_path: Path, executor: str
+) -> None:
+    """``--set`` is checked against the config model of every planned size when the
+    pipeline is submitted: before a SLURM job is queued, a Ray task or a local stage runs
+    (a stage would refuse it only when it starts, after SLURM queued the whole chain)."""
+    runs = tmp_path / "runs"
+    done = _submit(
+        "teacher", "--dataset", "demo", "--executor", executor, "--cache-dir", cache,
+        "--runs-dir", runs, "--set", "train.threads=1", "--set", "vgae.heads=0",
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "error: --set vgae.heads=0: vgae.heads: must be >= 1 (got 0)" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert "#SBATCH" not in done.stdout
+    assert "submitted" not in done.stdout
+    # Nothing was queued, run or recorded: no ledger, no history, no artifact.
+    assert not (runs / "jobs").exists()
+    assert not (runs / "default" / "demo").exists()
+
+
+def test_an_unsafe_name_is_a_usage_error_at_the_edge(cache: Path, tmp_path: Path) -> None:
+    for args in (
+        ("--dataset", "x; rm -rf ~"),
+        ("--dataset", "x" * 5000),
+        ("--dataset", "demo", "--run", "$(id)"),
+    ):
+        done = _submit(
+            "teacher", "--executor", "local", "--cache-dir", cache, "--runs-dir",
+            tmp_path / "runs", *args,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "is not allowed: use 1 to 64 characters" in done.stderr
+        assert "Traceback" not in done.stderr
+        assert "x" * 200 not in done.stderr  # a long name is cut in the message

@@ -144,6 +144,75 @@ def test_an_unknown_stage_is_a_usage_error(cli):
     assert RESULT_PREFIX not in done.stdout  # click refused it: no stage ran
 
 
+def test_the_module_fallback_runs_the_stage(cli, demo_cache, tmp_path):
+    """``python -m canids_cli.train_cmd`` (what a submission falls back to where
+    ``canids-train`` is not on PATH) is the same command: it answers --help and a failing
+    stage exits 1 with its result line, instead of exiting 0 having done nothing."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "canids_cli.train_cmd", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0
+    assert "Train or evaluate one STAGE of the catalogue" in done.stdout
+    done = subprocess.run(
+        [sys.executable, "-m", "canids_cli.train_cmd", "vgae", "--dataset", "demo", "--size",
+         "teacher", "--cache-dir", str(tmp_path / "no-cache"), "--runs-dir", str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    report = parse_report(done.stdout.rstrip("\n").splitlines()[-1])
+    assert (report.status, report.error_type) == ("failed", "PreflightError")
+
+
+def test_a_rendered_stage_script_without_canids_train_on_path_exits_non_zero(tmp_path):
+    """A SLURM stage script rendered with the fallback entry point (what canids-submit uses
+    where ``canids-train`` is not installed), run with bash as sbatch would on a node
+    whose PATH has no ``canids-train`` and no cache: it exits non-zero with the stage's
+    failed result line, never 0 with no output and no artifacts."""
+    import shutil
+    import subprocess
+    import sys
+
+    from canids_jobs import SlurmSubmitter, load_profile
+    from canids_models import ArtifactStore, get_pipeline, plan_pipelines
+
+    store = ArtifactStore(tmp_path / "runs", "default")
+    plans = plan_pipelines(store, [(get_pipeline("custom", ["vgae"]), "student")], "demo")
+    venv = tmp_path / "venv"  # the profile's setup sources it: an empty activate script
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "activate").write_text("")
+    fallback = [sys.executable, "-m", "canids_cli.train_cmd"]
+    submitter = SlurmSubmitter(
+        store,
+        cache_dir=tmp_path / "missing-cache",
+        profile=load_profile("local"),
+        ledger=None,
+        train_command=fallback,
+        check_sources=False,
+        venv=str(venv),
+    )
+    (job,) = submitter.render(plans)
+    assert "exec " + " ".join(fallback) in job.script
+    script = tmp_path / "stage.sh"
+    script.write_text(job.script)
+    env = {"PATH": "/usr/bin:/bin", "SLURM_JOB_ID": "1", "HOME": str(tmp_path)}
+    assert shutil.which("canids-train", path=env["PATH"]) is None
+    done = subprocess.run(
+        ["bash", str(script)], capture_output=True, text=True, env=env, check=False, timeout=300
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = parse_report(done.stdout.rstrip("\n").splitlines()[-1])
+    assert (report.status, report.stage, report.error_type) == ("failed", "vgae", "PreflightError")
+    assert not store.is_done("demo", "student", "vgae")
+
+
 def test_without_a_terminal_the_log_is_one_line_per_epoch(trained):
     """A batch job's log: no bar, no carriage return, one line per epoch, the result last."""
     done = trained["done"]

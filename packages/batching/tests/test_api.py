@@ -29,7 +29,7 @@ def test_all_matches_the_readme_api_list() -> None:
 
 
 def test_version_and_typing_marker() -> None:
-    assert canids_batching.__version__ == "0.1.0"
+    assert canids_batching.__version__ == "0.2.0"
     assert resources.files("canids_batching").joinpath("py.typed").is_file()
 
 

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Dataset
 
 
 def batches_of(sampler: cb.BudgetBatchSampler) -> list[list[int]]:
-    return list(sampler)
+    return [b.tolist() for b in sampler]
 
 
 def sums(batches, sizes) -> np.ndarray:
@@ -300,3 +300,108 @@ def test_works_as_batch_sampler_of_pyg_dataloader(hcrl_sizes, extra) -> None:
         assert batch.num_edges <= 1000
         count += batch.num_graphs
     assert count == 400
+
+
+def test_batches_are_read_only_int64_slices_of_one_order(hcrl_sizes):
+    """No Python int per graph: each batch is a view of the epoch's order, which a
+    DataLoader, CachedGraphDataset.collate and numpy indexing take as it is."""
+    s = cb.BudgetBatchSampler(hcrl_sizes, 900, shuffle=True, seed=1)
+    batches = list(s)
+    assert all(isinstance(b, np.ndarray) and b.dtype == np.int64 for b in batches)
+    assert all(not b.flags.writeable for b in batches)
+    assert all(b.base is batches[0].base for b in batches)
+    flat = np.concatenate(batches)
+    np.testing.assert_array_equal(np.sort(flat), np.arange(hcrl_sizes[0].size))
+    loader = torch.utils.data.DataLoader(torch.arange(hcrl_sizes[0].size), batch_sampler=s)
+    for got, want in zip(loader, batches, strict=True):
+        assert got.tolist() == want.tolist()
+
+
+def test_an_unshuffled_plan_is_made_once_for_every_epoch(hcrl_sizes):
+    s = cb.BudgetBatchSampler(hcrl_sizes, 900, shuffle=False)
+    first = s.plan()
+    s.set_epoch(5)
+    assert s.plan() is first  # same batches every epoch: not planned again
+    assert s.epoch == 5
+    assert s.stats().epoch == 5
+    shuffled = cb.BudgetBatchSampler(hcrl_sizes, 900, shuffle=True)
+    before = shuffled.plan()
+    shuffled.set_epoch(1)
+    assert shuffled.plan() is not before
+
+
+# Batches recorded from the sampler of canids-batching 0.4 (which yielded lists of
+# ints): the numpy slices must hold exactly the same graphs, in the same order.
+GOLDEN_NODES = [6, 6, 24, 16, 18, 19, 22, 3, 16, 6, 13, 28, 17, 4, 17, 6, 23, 28, 29, 19]
+GOLDEN_NODES += [26, 12, 6, 16, 14, 20, 29, 10, 26, 6, 12, 24, 9, 21, 15, 16, 28, 25, 25, 17]
+GOLDEN_EDGES = [15, 15, 25, 18, 21, 24, 30, 7, 25, 9, 22, 33, 24, 6, 22, 14, 31, 36, 38, 20]
+GOLDEN_EDGES += [33, 16, 12, 18, 14, 20, 38, 18, 29, 10, 14, 25, 17, 27, 15, 18, 33, 34, 34, 19]
+GOLDEN = [
+    (
+        {"shuffle": True, "seed": 7, "packing": "sequential"},
+        0,
+        [[4, 0, 28], [20, 30, 10], [12, 32, 19, 9], [14, 22, 27, 38], [3, 24, 39], [26, 13]]
+        + [[17, 18], [36, 35], [37, 8, 7, 1], [33, 15, 29, 6], [16, 23, 25], [5, 2]]
+        + [[31, 34, 21], [11]],
+    ),
+    (
+        {"shuffle": True, "seed": 7, "packing": "sorted", "bucket_size": 16},
+        3,
+        [[17, 38, 13, 7], [3, 35, 34, 32], [8, 24, 10, 21], [18, 36], [20, 5, 0, 1]]
+        + [[11, 28, 15], [26, 37, 9], [31, 2, 22], [33, 23, 30], [25, 39, 12]]
+        + [[19, 4, 14, 29], [16, 6, 27]],
+    ),
+    (
+        {"shuffle": True, "seed": 7, "num_replicas": 2, "rank": 1},
+        3,
+        [[24, 39, 38], [2, 25, 32, 22], [18, 5], [36, 8, 27], [20, 0, 1], [37, 16, 30], [6]],
+    ),
+    (
+        {"shuffle": False, "num_replicas": 3, "rank": 2},
+        3,
+        [[4, 5, 6], [14, 15, 16], [22, 23, 24, 25], [31, 32, 33], [39]],
+    ),
+]
+
+
+@pytest.mark.parametrize(("kwargs", "epoch", "want"), GOLDEN)
+def test_same_batches_as_the_list_sampler_for_the_same_seed(kwargs, epoch, want) -> None:
+    sizes = (np.array(GOLDEN_NODES), np.array(GOLDEN_EDGES))
+    s = cb.BudgetBatchSampler(sizes, 60, **kwargs)
+    s.set_epoch(epoch)
+    assert len(s) == len(want)
+    assert batches_of(s) == want
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_ranks_take_every_num_replicas_th_batch_of_the_global_plan(shuffle, hcrl_sizes) -> None:
+    whole = cb.BudgetBatchSampler(hcrl_sizes, 800, shuffle=shuffle, seed=3)
+    whole.set_epoch(2)
+    glob = batches_of(whole)
+    need = (3 - len(glob) % 3) % 3
+    assert need  # the ranks must split batches to stay equal
+    ranks = []
+    for rank in range(3):
+        s = cb.BudgetBatchSampler(
+            hcrl_sizes, 800, shuffle=shuffle, seed=3, num_replicas=3, rank=rank
+        )
+        s.set_epoch(2)
+        ranks.append(batches_of(s))
+        assert s.stats().split_batches == need
+    assert [len(r) for r in ranks] == [(len(glob) + need) // 3] * 3
+    # Taken in turn (rank 0, 1, 2, 0, ...) the batches are the global order, cut at
+    # the global bounds plus the `need` halving cuts: nothing dropped, nothing moved.
+    interleaved = [b for trio in zip(*ranks, strict=True) for b in trio]
+    assert [i for b in interleaved for i in b] == [i for b in glob for i in b]
+    cuts = {tuple(b) for b in glob}
+    assert sum(tuple(b) not in cuts for b in interleaved) == 2 * need
+
+
+def test_collate_style_indexing_takes_a_batch_as_it_is(hcrl_sizes) -> None:
+    nodes, _ = hcrl_sizes
+    s = cb.BudgetBatchSampler(hcrl_sizes, 900, shuffle=False)
+    b = next(iter(s))
+    np.testing.assert_array_equal(nodes[b], nodes[: b.size])
+    assert torch.as_tensor(b.copy()).dtype == torch.int64
+    with pytest.raises(ValueError, match="read-only"):
+        b[0] = 1  # a batch cannot change the plan the next epoch reuses

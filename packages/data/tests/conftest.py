@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+import subprocess
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 import zarr
 from canids_data import BuildConfig, CacheManager, MessageTable
+from canids_data.cache.manifest import write_manifest
 from canids_data.cache.store import SPLIT_ARRAYS
 from canids_data.synthetic import write_demo_dataset
 from canids_data.writers import write_capture
@@ -116,7 +118,8 @@ def demo_clone(tmp_path: Path, demo_cache: DemoCopy) -> DemoCopy:
     clone = DemoCopy(cache, root)
     data = clone.manifest()
     data["root"] = str(root.resolve())
-    (clone.store / "manifest.json").write_text(json.dumps(data, indent=1, sort_keys=True))
+    # The manifest is sealed by a digest of its content: a deliberate edit reseals it.
+    write_manifest(clone.store, data)
     return clone
 
 
@@ -158,3 +161,53 @@ def write_dataset() -> Callable[[Path, dict[str, MessageTable]], list[Path]]:
         return [write_capture(t, root / rel, "parquet") for rel, t in tables.items()]
 
     return write
+
+
+# --- a real, small filesystem ------------------------------------------------------------
+
+
+@dataclass
+class Tmpfs:
+    """A tmpfs mounted for one test; :meth:`resize` remounts it with another size."""
+
+    path: Path
+
+    def resize(self, size: int) -> None:
+        subprocess.run(
+            ["mount", "-o", f"remount,size={size}", str(self.path)], check=True, capture_output=True
+        )
+
+    @property
+    def used(self) -> int:
+        return shutil.disk_usage(self.path).used
+
+    @property
+    def free(self) -> int:
+        return shutil.disk_usage(self.path).free
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Tmpfs]:
+    """A 64 MiB tmpfs at ``tmp_path/fs``, unmounted afterwards. Mounting needs root (or
+    CAP_SYS_ADMIN): where it is impossible the test is skipped, except under CI."""
+    mount = tmp_path / "fs"
+    mount.mkdir()
+    done = (
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if shutil.which("mount")
+        else None
+    )
+    if done is None or done.returncode != 0:
+        why = f"cannot mount a tmpfs ({done.stderr.strip() if done else 'no mount command'})"
+        if running_in_ci():
+            pytest.fail(f"{why}; CI must allow it", pytrace=False)
+        pytest.skip(why)
+    try:
+        yield Tmpfs(mount)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False, capture_output=True)

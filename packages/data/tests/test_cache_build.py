@@ -36,6 +36,7 @@ from canids_data import (
 from canids_data.cache.lock import BuildLock
 from canids_data.cache.store import SPLIT_ARRAYS
 from canids_data.cache.val_split import assign_validation
+from canids_data.synthetic import demo_plan
 
 DEMO_SPLITS = [
     "train",
@@ -56,9 +57,7 @@ def _staged_parts(cache_dir: Path, dataset: str = "demo") -> list[Path]:
     parts = cache_dir / ".staging" / dataset / "parts"
     if not parts.is_dir():
         return []
-    return [
-        p for p in parts.iterdir() if not p.name.startswith(".") and (p / "meta.json").is_file()
-    ]
+    return [p for p in parts.iterdir() if not p.name.startswith(".") and p.suffix == ".part"]
 
 
 # --- layout and manifest ---------------------------------------------------------------
@@ -118,12 +117,20 @@ def test_plain_zarr_reads_every_listed_array(demo_cache) -> None:
         meta = json.loads((demo_cache.store / key / "zarr.json").read_text())
         assert [c["name"] for c in meta["codecs"]] == ["bytes", "zstd"], key
         assert meta["codecs"][1]["configuration"] == {"level": 1, "checksum": True}, key
-        # The checksum is what the manifest says it is: sha256 of the little-endian C-order
-        # values followed by the shape (computed here independently of canids-data).
-        values = np.ascontiguousarray(arr[...])
-        h = hashlib.sha256(values.astype(values.dtype.newbyteorder("<")).tobytes())
+        # The checksum is what the manifest says it is: sha256 of the little-endian values
+        # row by row along the row axis (edge_index as [E, 2]), then the shape (computed
+        # here independently of canids-data).
+        values = np.asarray(arr[...])
+        rows = np.ascontiguousarray(values.T if key.endswith("edge_index") else values)
+        h = hashlib.sha256(rows.astype(rows.dtype.newbyteorder("<")).tobytes())
         h.update(repr(tuple(values.shape)).encode())
         assert h.hexdigest() == rec["sha256"], key
+        # Every chunk is a file (zarr itself skips all-zero chunks), and the manifest
+        # counts them: c.<i>.<j> in the array's folder.
+        axis = 1 if key.endswith("edge_index") else 0
+        files = [p for p in (demo_cache.store / key).iterdir() if p.name != "zarr.json"]
+        expected = -(-values.shape[axis] // rec["chunks"][axis])
+        assert len(files) == rec["n_chunks"] == expected, key
 
 
 def test_manifest_fields(demo_cache) -> None:
@@ -482,7 +489,7 @@ def test_two_workers_give_identical_arrays(tmp_path, demo_cache, read_split) -> 
     assert m["arrays"] == ref["arrays"]  # shapes, chunks and checksums
     assert m["splits"] == ref["splits"]
     assert m["vocabulary"] == ref["vocabulary"]
-    strip = ("build",)
+    strip = ("build", "manifest_digest")
     assert {k: v for k, v in m.items() if k not in strip} == {
         k: v for k, v in ref.items() if k not in strip
     }
@@ -533,7 +540,9 @@ def test_failed_build_resumes_from_staged_files(
     assert not (cache / "demo").exists()
     assert mgr.verify("demo").status == VerifyStatus.MISSING
     assert "interrupted build" in mgr.verify("demo").problems[0].detail
-    assert mgr.status()["builds_in_progress"] == [{"dataset": "demo", "staged_files": 3}]
+    (entry,) = mgr.status()["builds_in_progress"]
+    assert (entry["dataset"], entry["state"], entry["staged_files"]) == ("demo", "interrupted", 3)
+    assert entry["bytes"] > 0
     monkeypatch.setattr(build_mod, "process_source", real)
     result = mgr.build("demo", demo_cache.root)
     assert result.resumed_files == 3
@@ -576,13 +585,13 @@ _KILLABLE_BUILD = textwrap.dedent(
             return meta
         b.process_source = slow
     else:  # stall in assembly, after the first split is written to the staged store
-        real = b.write_split
-        def slow(group, split, data):
-            out = real(group, split, data)
+        real = b.assemble_split
+        def slow(*args):
+            out = real(*args)
             Path(cache, "assembling").touch()
             time.sleep(120)
             return out
-        b.write_split = slow
+        b.assemble_split = slow
     CacheManager(cache).build("demo", root, workers=1)
     """
 )
@@ -618,7 +627,8 @@ def test_sigkill_mid_build_then_resume(tmp_path, demo_cache, read_split, where) 
         staged = 1
     else:
         _build_and_kill(cache, demo_cache.root, where, (cache / "assembling").exists)
-        staged = 9
+        staged = len(demo_plan())  # every capture is staged before assembly starts
+        assert staged == 10
         assert (cache / ".staging" / "demo" / "store").is_dir()
     assert len(_staged_parts(cache)) == staged
     mgr = CacheManager(cache)
@@ -627,7 +637,8 @@ def test_sigkill_mid_build_then_resume(tmp_path, demo_cache, read_split, where) 
     assert report.status == VerifyStatus.MISSING
     assert report.exit_code == 10
     assert "interrupted build" in report.problems[0].detail
-    assert mgr.status()["builds_in_progress"] == [{"dataset": "demo", "staged_files": staged}]
+    (entry,) = mgr.status()["builds_in_progress"]
+    assert (entry["state"], entry["staged_files"]) == ("interrupted", staged)
     # The killed builder's lock died with it.
     result = mgr.build("demo", demo_cache.root, workers=1)
     assert result.resumed_files == staged
@@ -639,3 +650,57 @@ def test_sigkill_mid_build_then_resume(tmp_path, demo_cache, read_split, where) 
         got, want = read_split(result.store, split), read_split(demo_cache.store, split)
         for name in SPLIT_ARRAYS:
             np.testing.assert_array_equal(got[name], want[name], err_msg=f"{split}/{name}")
+
+
+# --- skipped rows have a limit --------------------------------------------------------
+
+
+def _text_dataset(root: Path, make_table, bad_rows: int, good_rows: int = 0) -> Path:
+    """A training capture in survival-analysis text, and a test capture of ``good_rows``
+    good rows then ``bad_rows`` semicolon-delimited ones."""
+    from canids_data.writers import write_capture
+
+    write_capture(make_table(600, 1), root / "train_01_free" / "a.txt", "hcrl_sa")
+    good = write_capture(make_table(max(good_rows, 1), 2), root / "x.txt", "hcrl_sa")
+    lines = good.read_text().splitlines(keepends=True)[:good_rows]
+    good.unlink()
+    semi = [f"{1000 + i}.5;05f0;2;01;00;R\n" for i in range(bad_rows)]
+    path = root / "test_01_known_vehicle_known_attack" / "semi.txt"
+    path.parent.mkdir(parents=True)
+    path.write_text("".join(lines + semi))
+    return path
+
+
+def test_a_file_whose_rows_are_all_skipped_fails_the_build(tmp_path, make_table) -> None:
+    root = tmp_path / "root"
+    semi = _text_dataset(root, make_table, bad_rows=600)
+    cache = tmp_path / "cache"
+    cfg = BuildConfig(skip_bad_rows=True, format="hcrl_sa")
+    with pytest.raises(CacheError) as err:
+        CacheManager(cache).build("demo", root, cfg)
+    e = err.value
+    assert e.message.startswith(f"{semi}: 600 of 600 rows were malformed and skipped (100.0%, ")
+    assert "above the limit of 1.0%" in e.message
+    assert "--max-skipped-fraction" in (e.fix or "")
+    assert not (cache / "demo").exists()
+    # A limit raised on purpose lets it through, counted.
+    result = CacheManager(cache).build("demo", root, cfg, max_skipped_fraction=1.0)
+    src = next(s for s in result.manifest["sources"] if s["path"].endswith("semi.txt"))
+    assert (src["messages"], src["read_report"]["skipped_rows"]) == (0, 600)
+
+
+def test_a_few_skipped_rows_stay_under_the_limit(tmp_path, make_table) -> None:
+    root = tmp_path / "root"
+    _text_dataset(root, make_table, bad_rows=2, good_rows=598)
+    result = CacheManager(tmp_path / "cache").build(
+        "demo", root, BuildConfig(skip_bad_rows=True, format="hcrl_sa")
+    )
+    assert result.manifest["skipped_rows"] == {"test_01_known_vehicle_known_attack/semi.txt": 2}
+    # 2 of 600 is 0.33%: a limit of 0.2% refuses the same file.
+    with pytest.raises(CacheError, match=r"2 of 600 rows were malformed and skipped \(0\.3%"):
+        CacheManager(tmp_path / "cache2").build(
+            "demo",
+            root,
+            BuildConfig(skip_bad_rows=True, format="hcrl_sa"),
+            max_skipped_fraction=0.002,
+        )

@@ -73,7 +73,7 @@ def test_missing_cache(tmp_path) -> None:
 
 
 def test_flipped_byte_in_chunk_is_corrupt_in_full_mode(demo_clone) -> None:
-    chunk = demo_clone.store / "train" / "x" / "c" / "0" / "0"
+    chunk = demo_clone.store / "train" / "x" / "c.0.0"
     assert chunk.is_file()
     _flip_byte(chunk)
     # Quick mode checks shapes and dtypes against the manifest, not chunk bytes: it still
@@ -86,18 +86,21 @@ def test_flipped_byte_in_chunk_is_corrupt_in_full_mode(demo_clone) -> None:
     # The chunks carry a zstd checksum, so the damage fails decoding (no silent garbage).
     # zstd words it by where the flip lands: "doesn't match checksum", "corruption detected".
     detail = report.problems[0].detail
-    assert "cannot decode" in detail
+    assert "chunk c.0.0" in detail
+    assert "cannot be decoded" in detail
     assert "Zstd decompression error" in detail
     assert "--force" in report.fix
 
 
-def test_deleted_chunk_is_corrupt_in_full_mode(demo_clone) -> None:
-    # zarr reads a missing chunk as fill values: only the checksum notices.
-    (demo_clone.store / "val" / "edge_attr" / "c" / "0" / "0").unlink()
-    assert _verify(demo_clone).ok
-    report = _verify(demo_clone, full=True)
-    assert _where(report) == {"val/edge_attr": VerifyStatus.CORRUPT}
-    assert "checksum" in report.problems[0].detail
+def test_deleted_chunk_is_corrupt_in_quick_mode(demo_clone) -> None:
+    # zarr reads a missing chunk as fill values; quick verify lists the chunk files, and
+    # the manifest says how many each array has.
+    (demo_clone.store / "val" / "edge_attr" / "c.0.0").unlink()
+    for full in (False, True):
+        report = _verify(demo_clone, full=full)
+        assert report.exit_code == 14
+        assert _where(report) == {"val/edge_attr": VerifyStatus.CORRUPT}
+        assert "1 of 1 chunk files missing (c.0.0)" in report.problems[0].detail
 
 
 def test_shape_edited_in_array_metadata_is_corrupt_in_quick_mode(demo_clone) -> None:
@@ -173,9 +176,24 @@ def test_unknown_split_is_incomplete(demo_clone) -> None:
     assert _where(report) == {"test_09_nothing": VerifyStatus.INCOMPLETE}
 
 
-def test_touched_source_is_stale(demo_clone) -> None:
+def test_touched_source_is_not_stale(demo_clone) -> None:
+    """A new mtime with the same bytes (a touch, a copy): the content decides, in both
+    modes, and the report notes what it found."""
     path = demo_clone.root / TRAIN_FILE
     st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
+    for full in (False, True):
+        report = _verify(demo_clone, full=full)
+        assert report.ok, report.problems
+        assert report.notes == [
+            f"{TRAIN_FILE}: modified time changed since the build, content unchanged (sha256 equal)"
+        ]
+
+
+def test_changed_source_is_stale(demo_clone) -> None:
+    path = demo_clone.root / TRAIN_FILE
+    st = path.stat()
+    _flip_byte(path)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000_000))
     report = _verify(demo_clone)
     assert report.status == VerifyStatus.STALE
@@ -197,7 +215,7 @@ def test_appended_row_is_stale(demo_clone, make_table) -> None:
     pq.write_table(t, path)
     report = _verify(demo_clone)
     assert _where(report) == {TRAIN_FILE: VerifyStatus.STALE}
-    assert "size/mtime changed" in report.problems[0].detail
+    assert "size changed" in report.problems[0].detail
 
 
 def test_same_size_same_mtime_new_content_is_stale_in_full_mode_only(demo_clone) -> None:
@@ -271,8 +289,9 @@ def test_other_config_is_a_mismatch_with_a_fix(demo_clone) -> None:
 
 
 def test_worst_problem_decides_the_status(demo_clone) -> None:
+    _flip_byte(demo_clone.root / TRAIN_FILE)
     os.utime(demo_clone.root / TRAIN_FILE, ns=(0, 0))
-    _flip_byte(demo_clone.store / "train" / "x" / "c" / "0" / "0")
+    _flip_byte(demo_clone.store / "train" / "x" / "c.0.0")
     report = _verify(demo_clone, full=True, config=BuildConfig(window=50))
     assert {p.status for p in report.problems} == {
         VerifyStatus.STALE,
@@ -307,7 +326,7 @@ def test_fix_rebuilds_with_the_config_the_cache_was_built_with(
     cache = tmp_path / "cache"
     cfg = BuildConfig(window=20, stride=10, val_fraction=0.2, skip_bad_rows=True, format="parquet")
     CacheManager(cache).build("demo", root, cfg)
-    os.utime(paths[1], ns=(0, 0))
+    paths[1].write_bytes(paths[1].read_bytes() + b"\0")
     report = CacheManager(cache).verify("demo")
     assert report.status == VerifyStatus.STALE
     assert report.fix == (

@@ -195,3 +195,108 @@ def test_unreadable_files(tmp_path, name, content):
     with pytest.raises(CatalogError) as err:
         load_datasets_file(path)
     assert str(err.value).startswith(f"{path}: cannot read the datasets file (")
+
+
+# --- one dataset per folder, globs inside the root -------------------------------------
+
+
+def _capture(root: Path, rel: str, make_table, seed: int = 0) -> Path:
+    from canids_data.writers import write_capture
+
+    return write_capture(make_table(300, seed), root / rel, "parquet")
+
+
+def test_a_root_holding_the_datasets_folder_builds_from_that_folder_only(
+    tmp_path, make_table
+) -> None:
+    from canids_data import resolve_root
+
+    base = tmp_path / "real"
+    _capture(base, "demo/train_01_attack_free__a.parquet", make_table, 1)
+    _capture(base, "demo/test_01_known_vehicle_known_attack__b.parquet", make_table, 2)
+    _capture(base, "other/train_01_attack_free__c.parquet", make_table, 3)
+    spec = get_dataset("demo")
+    root = resolve_root(spec, base)
+    assert root == (base / "demo").resolve()
+    sources, _ = discover_sources(spec, root)
+    assert [s.rel for s in sources] == [
+        "test_01_known_vehicle_known_attack__b.parquet",
+        "train_01_attack_free__a.parquet",
+    ]
+
+
+def test_captures_spanning_several_dataset_folders_are_refused(tmp_path, make_table) -> None:
+    base = tmp_path / "pool"
+    _capture(base, "set_a/train_01_attack_free__a.parquet", make_table, 1)
+    _capture(base, "set_a/train_01_attack_free__b.parquet", make_table, 2)
+    _capture(base, "set_b/train_01_attack_free/c.parquet", make_table, 3)
+    with pytest.raises(CatalogError) as err:
+        discover_sources(get_dataset("demo"), base)
+    msg = str(err.value)
+    assert f"the captures under {base} span 2 dataset folders: set_a (2 captures), set_b (1 " in msg
+    assert "canids does not pool datasets" in msg
+    assert "--datasets-file" in msg
+    # Split folders at the root and a copy in a sub-folder: pooled too, so refused.
+    _capture(base, "train_01_attack_free/d.parquet", make_table, 4)
+    with pytest.raises(CatalogError, match=r"span 3 dataset folders: \. \(1 captures\)"):
+        discover_sources(get_dataset("demo"), base)
+
+
+@pytest.mark.realdata
+def test_the_real_data_root_builds_each_dataset_from_its_own_folder(real_data_root) -> None:
+    """``--root ../shared/data/real``: hcrl_sa from its 13 files (1,908,595 messages), not
+    22 files of hcrl_sa and set_01 pooled (3,963,354)."""
+    from canids_data import resolve_root
+
+    for name, files in (("hcrl_sa", 13), ("set_01", 9)):
+        spec = get_dataset(name)
+        root = resolve_root(spec, real_data_root)
+        assert root == (real_data_root / name).resolve()
+        sources, _ = discover_sources(spec, root)
+        assert len(sources) == files
+    with pytest.raises(CatalogError, match=r"span 2 dataset folders: hcrl_sa .*set_01"):
+        discover_sources(get_dataset("hcrl_sa"), real_data_root)
+
+
+def _toml(tmp_path: Path, root: str, train: str) -> Path:
+    return write(
+        tmp_path,
+        f'[datasets.mycar]\nroot = "{root}"\n[datasets.mycar.splits]\ntrain = ["{train}"]\n',
+    )
+
+
+def test_an_absolute_glob_inside_the_root_works(tmp_path, make_table) -> None:
+    root = tmp_path / "cap"
+    _capture(root, "normal/a.parquet", make_table)
+    spec = load_datasets_file(_toml(tmp_path, str(root), f"{root}/normal/*.parquet"))["mycar"]
+    assert spec.splits == {"train": ("normal/*.parquet",)}
+    sources, _ = discover_sources(spec, root.resolve())
+    assert [s.rel for s in sources] == ["normal/a.parquet"]
+
+
+@pytest.mark.parametrize(
+    ("glob", "reason"),
+    [
+        ("/etc/*.csv", "glob is outside the dataset root"),
+        ("../outside/*.csv", "glob leaves the dataset root"),
+        ("normal/../../outside/*.csv", "glob leaves the dataset root"),
+    ],
+)
+def test_globs_that_leave_the_root_are_refused(tmp_path, glob, reason) -> None:
+    root = tmp_path / "cap"
+    root.mkdir()
+    path = _toml(tmp_path, str(root), glob)
+    with pytest.raises(CatalogError) as err:
+        load_datasets_file(path)
+    assert str(err.value).startswith(f"{path}: datasets.mycar.splits.train: {reason}")
+    assert f"(got {glob!r})" in str(err.value)
+
+
+def test_a_symlink_out_of_the_root_is_refused(tmp_path, make_table) -> None:
+    outside = _capture(tmp_path / "elsewhere", "x.parquet", make_table)
+    root = tmp_path / "cap"
+    (root / "normal").mkdir(parents=True)
+    (root / "normal" / "x.parquet").symlink_to(outside)
+    spec = load_datasets_file(_toml(tmp_path, str(root), "normal/*.parquet"))["mycar"]
+    with pytest.raises(CatalogError, match="outside the dataset root"):
+        discover_sources(spec, root.resolve())

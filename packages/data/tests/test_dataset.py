@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -11,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 import zarr
-from canids_data import NODE_FEATURES, BuildConfig, CacheError
+from canids_data import NODE_FEATURES, BuildConfig, CacheError, CacheManager
+from canids_data.cache.chunks import ArraySpec, ChunkWriter
 from canids_data.cache.manifest import Manifest
 from canids_data.cache.store import write_split
 from canids_data.dataset import CachedGraphDataset, SplitStore
@@ -90,8 +90,7 @@ def test_deleted_array_is_refused(demo_clone) -> None:
 
 def test_stale_cache_is_refused(demo_clone) -> None:
     path = demo_clone.root / TRAIN_FILE
-    st = path.stat()
-    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    path.write_bytes(path.read_bytes() + b"\0")
     before = sorted(p.relative_to(demo_clone.cache_dir) for p in demo_clone.cache_dir.rglob("*"))
     err = _refused(demo_clone.cache_dir)
     assert err.status == "stale"
@@ -129,7 +128,7 @@ def test_corrupt_shape_is_refused(demo_clone) -> None:
 def test_damaged_chunk_fails_loudly_on_first_read(demo_clone) -> None:
     """Quick verify (run on open) does not read chunks; the first read of a damaged one
     is a CacheError naming the array and the full-verify command, not wrong values."""
-    chunk = demo_clone.store / SPLIT / "edge_attr" / "c" / "0" / "0"
+    chunk = demo_clone.store / SPLIT / "edge_attr" / "c.0.0"
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))
@@ -138,12 +137,12 @@ def test_damaged_chunk_fails_loudly_on_first_read(demo_clone) -> None:
     with pytest.raises(CacheError) as err:
         ds.collate([0, 1])
     assert err.value.status == "corrupt"
-    assert "train/edge_attr" in str(err.value)
-    assert "cannot be read" in str(err.value)
-    assert err.value.fix == (
-        f"canids-cache verify --full --dataset demo --cache-dir {demo_clone.cache_dir} "
-        "(it lists every damaged array and prints the rebuild command)"
-    )
+    assert "train/edge_attr: chunk c.0.0" in str(err.value)
+    assert "cannot be decoded" in str(err.value)
+    # The fix rebuilds the cache as it was built (verify's fix line).
+    assert err.value.fix == CacheManager(demo_clone.cache_dir).verify("demo").fix
+    assert err.value.fix.startswith("canids-cache build --dataset demo --cache-dir ")
+    assert err.value.fix.endswith(" --force")
 
 
 def test_unknown_split_is_refused(demo_cache) -> None:
@@ -318,7 +317,7 @@ def _tiny_dataset(tmp_path: Path) -> CachedGraphDataset:
         "window_end": np.linspace(11.0, 21.0, 6),
     }
     store = tmp_path / "tiny"
-    write_split(zarr.open_group(store, mode="w", zarr_format=3), SPLIT, arrays)
+    write_split(store, SPLIT, arrays)
     manifest = Manifest(
         {"node_features": list(NODE_FEATURES), "edge_features": ["e"] * 5}, store / "manifest.json"
     )
@@ -382,12 +381,13 @@ def test_torch_dataloader_single_process(ds) -> None:
 def test_lazy_array_loads_chunks_on_demand(tmp_path, axis) -> None:
     rng = np.random.default_rng(axis)
     data = rng.random((50, 3)) if axis == 0 else rng.random((2, 50))
-    chunks = (7, 3) if axis == 0 else (2, 7)
-    arr = zarr.create_array(
-        tmp_path / "a.zarr", shape=data.shape, dtype=data.dtype, chunks=chunks, zarr_format=3
-    )
-    arr[...] = data
-    lazy = LazyArray(zarr.open_array(tmp_path / "a.zarr", mode="r"), axis=axis)
+    spec = ArraySpec("a", "float64", data.shape, axis, 7)
+    writer = ChunkWriter(tmp_path / "a", spec)
+    writer.append(data)
+    writer.close()
+    # Plain zarr reads what canids wrote.
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "a", mode="r")[...], data)
+    lazy = LazyArray(tmp_path / "a", spec, where="t/a")
     assert lazy.rows == 50
     assert lazy.chunk == 7
     assert len(lazy.loaded) == 8
@@ -399,20 +399,34 @@ def test_lazy_array_loads_chunks_on_demand(tmp_path, axis) -> None:
     np.testing.assert_array_equal(
         lazy.take(np.array([], np.int64)).shape, (0, 3) if axis == 0 else (2, 0)
     )
-
-    class Refuse:
-        """Stands in for the zarr array: a second read of a loaded chunk would fail."""
-
-        shape, ndim = lazy.array.shape, lazy.array.ndim
-
-        def __getitem__(self, key):
-            raise AssertionError(f"re-read {key}")
-
-    real = lazy.array
-    lazy.array = Refuse()
+    # A loaded chunk is served from memory: its file is no longer read.
+    (tmp_path / "a" / spec.key(1)).unlink()
     np.testing.assert_array_equal(lazy.take(np.array([13, 1])), np.take(data, [13, 1], axis=axis))
-    lazy.array = real
     idx = np.array([49, 48, 20, 35])  # last, partial chunk included
     np.testing.assert_array_equal(lazy.take(idx), np.take(data, idx, axis=axis))
-    np.testing.assert_array_equal(lazy.load_all(), data)
-    assert lazy.fraction_loaded == 1.0
+    # An unloaded chunk whose file is gone: an error naming it, never zeros.
+    (tmp_path / "a" / spec.key(4)).unlink()
+    with pytest.raises(CacheError, match=r"t/a: chunk c\.\S+ \(rows 28-34\) is missing") as err:
+        lazy.take(np.array([30]))
+    assert err.value.status == "corrupt"
+    assert not lazy.loaded[4]
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_chunk_writer_keeps_no_view_of_what_it_was_given(tmp_path, axis) -> None:
+    """Rows waiting for a chunk to fill are copies: a view would keep the caller's whole
+    buffer (a staged part's memory map) alive and resident until then."""
+    rng = np.random.default_rng(axis)
+    big = rng.random((40, 3)) if axis == 0 else rng.random((2, 40))
+    spec = ArraySpec("a", "float64", (25, 3) if axis == 0 else (2, 25), axis, 10)
+    writer = ChunkWriter(tmp_path / "a", spec)
+    first = big[:4] if axis == 0 else big[:, :4]  # less than a chunk: all of it waits
+    writer.append(first)
+    assert not any(np.shares_memory(p, big) for p in writer.pending)
+    second = big[4:25] if axis == 0 else big[:, 4:25]  # fills two chunks, 5 rows wait
+    writer.append(second)
+    assert writer.pending_rows == 5
+    assert not any(np.shares_memory(p, big) for p in writer.pending)
+    writer.close()
+    want = big[:25] if axis == 0 else big[:, :25]
+    np.testing.assert_array_equal(zarr.open_array(tmp_path / "a", mode="r")[...], want)

@@ -52,3 +52,9 @@ def test_readme_example_runs_on_the_demo(demo_root, tmp_path, monkeypatch):
     assert len(names["train"]) == len(names["nodes"]) == len(names["edges"]) > 64
     assert names["batch"].num_graphs == 64
     assert (tmp_path / "cache" / "demo" / "manifest.json").is_file()
+
+
+def test_the_static_version_is_the_installed_one():
+    from importlib.metadata import version
+
+    assert canids_data.__version__ == version("canids-data")

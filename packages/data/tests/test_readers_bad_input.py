@@ -214,13 +214,13 @@ ROW_CASES = [
     ("flag-extra", "hcrl_sa_joined", TS + b",05f0,2,01 00,T", "R/T flag although"),
     # CAN ID, timestamp, DLC field
     ("id", "hcrl_ch", TS + b",05g0,2,01,00,R", "CAN ID is not a hex number"),
-    ("id-30bit", "hcrl_ch", TS + b",2fffffff,0,R", "at most 29 bits"),
-    ("id-9digits", "hcrl_sa", TS + b",000000350,0,R", "CAN ID is not a hex number"),
+    ("id-30bit", "hcrl_ch", TS + b",2fffffff,0,R", "wider than 29 bits"),
+    ("id-9digits", "hcrl_sa", TS + b",000000350,0,R", "more than 8 hex digits"),
     ("id", "hcrl_normal", normal_line(b"05g0", b"0", b""), "CAN ID is not a hex number"),
-    ("id", "cantt", TS + b",5g0,0100,0", "arbitration_id is not a hex CAN ID"),
-    ("id-30bit", "candump", b"(" + TS + b") can0 40000123#00", "at most 29 bits"),
+    ("id", "cantt", TS + b",5g0,0100,0", "CAN ID is not a hex number"),
+    ("id-30bit", "candump", b"(" + TS + b") can0 40000123#00", "wider than 29 bits"),
     ("timestamp", "hcrl_ch", b"1478198377.0.1,05f0,2,01,00,R", "timestamp is not a decimal"),
-    ("timestamp-neg", "hcrl_sa", b"-1478198377.5,05f0,2,01,00,R", "timestamp is not a decimal"),
+    ("timestamp-neg", "hcrl_sa", b"-1478198377.5,05f0,2,01,00,R", "timestamp is negative"),
     ("timestamp-exp", "cantt", b"1.4e9,5f0,0100,0", "timestamp is not a decimal"),
     (
         "timestamp",
@@ -228,7 +228,7 @@ ROW_CASES = [
         b"Timestamp: 14781983x7.0        ID: 05f0    000    DLC: 0",
         "timestamp is not a decimal",
     ),
-    ("timestamp", "candump", b"(yesterday) can0 5F0#0100", "python-can could not parse"),
+    ("timestamp", "candump", b"(yesterday) can0 5F0#0100", "timestamp is not a decimal"),
     ("dlc-field", "hcrl_ch", TS + b",05f0,x,01,00,R", "DLC is not a decimal"),
     ("dlc-field", "hcrl_sa_free", TS + b",05f0,,01,00", "empty field"),  # not DLC 1
     ("empty-byte", "hcrl_sa", TS + b",05f0,2,01,,00,R", "empty field"),
@@ -510,21 +510,23 @@ def with_bad_parquet_row(tmp_path, **bad) -> tuple[object, int]:
 @pytest.mark.parametrize(
     ("bad", "reason"),
     [
-        pytest.param({"data_field": None}, "data_field is null", id="null-data_field"),
+        pytest.param(
+            {"data_field": None}, "payload (column data_field) is null", id="null-data_field"
+        ),
         pytest.param({"data_field": "010"}, "odd number of hex digits", id="odd-hex"),
         pytest.param({"data_field": "0g"}, "not hexadecimal", id="non-hex"),
-        pytest.param({"data_field": "01 02"}, "odd number of hex digits", id="space"),
+        pytest.param({"data_field": "01 02"}, "whitespace between its hex digits", id="space"),
         pytest.param({"data_field": "01" * 9}, "longer than 8 bytes", id="dlc>8"),
         pytest.param({"label": 2}, "label is null or not 0/1", id="label-2"),
         pytest.param({"label": None}, "label is null or not 0/1", id="label-null"),
         pytest.param({"label": float("nan")}, "label is null or not 0/1", id="label-nan"),
         pytest.param({"label": 0.5}, "label is null or not 0/1", id="label-fraction"),
-        pytest.param({"timestamp": None}, "timestamp is null or not finite", id="ts-null"),
-        pytest.param({"timestamp": float("inf")}, "timestamp is null or not finite", id="ts-inf"),
-        pytest.param({"id": 0x20000000}, "not a CAN ID", id="id-30bit"),
-        pytest.param({"id": -1}, "not a CAN ID", id="id-negative"),
-        pytest.param({"id": 12.5}, "not a CAN ID", id="id-fraction"),
-        pytest.param({"id": None}, "id is null", id="id-null"),
+        pytest.param({"timestamp": None}, "timestamp is null", id="ts-null"),
+        pytest.param({"timestamp": float("inf")}, "timestamp is not finite", id="ts-inf"),
+        pytest.param({"id": 0x20000000}, "wider than 29 bits", id="id-30bit"),
+        pytest.param({"id": -1}, "CAN ID (column id) is negative", id="id-negative"),
+        pytest.param({"id": 12.5}, "is not a whole number", id="id-fraction"),
+        pytest.param({"id": None}, "CAN ID (column id) is null", id="id-null"),
     ],
 )
 def test_parquet_bad_row(tmp_path, bad, reason):

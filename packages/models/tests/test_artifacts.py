@@ -207,9 +207,21 @@ class _Payload:
 def test_load_is_weights_only(store, tmp_path):
     marker = tmp_path / "pwned"
     store.save(DS, SIZE, "gat", "checkpoint.pt", {"w": torch.ones(1), "x": _Payload(marker)})
-    with pytest.raises(ArtifactError, match="cannot be loaded") as err:
+    with pytest.raises(ArtifactError) as err:
         store.load(DS, SIZE, "gat")
-    assert "checkpoint.pt" in str(err.value)
+    path = store.path(DS, SIZE, "gat", "checkpoint.pt")
+    message = str(err.value)
+    # Which file, why, and the fix: never torch's "weights_only=False will likely succeed".
+    assert message.startswith(f"{path} is not a weights-only checkpoint: it holds a pickled ")
+    assert "(posix.mkdir)" in message
+    assert "weights_only=False" not in message
+    assert "will likely succeed" not in message
+    assert message.splitlines()[-1] == (
+        f"  fix: delete it and retrain its stage: rm {path}, then "
+        f"canids-train gat --dataset {DS} --size {SIZE} --run {store.run} "
+        f"--runs-dir {store.runs_dir} or canids-train gat_curriculum --dataset {DS} "
+        f"--size {SIZE} --run {store.run} --runs-dir {store.runs_dir}"
+    )
     assert not marker.exists(), "unpickling ran code"
     # The same file does run code with weights_only=False: the test means something.
     torch.load(store.path(DS, SIZE, "gat", "checkpoint.pt"), weights_only=False)
@@ -219,8 +231,10 @@ def test_load_is_weights_only(store, tmp_path):
 def test_a_damaged_checkpoint_is_an_artifact_error(store):
     store.path(DS, SIZE, "gat", "checkpoint.pt").parent.mkdir(parents=True)
     store.path(DS, SIZE, "gat", "checkpoint.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ArtifactError, match="cannot be loaded"):
+    with pytest.raises(ArtifactError, match="cannot be loaded: damaged or not a torch") as err:
         store.load(DS, SIZE, "gat")
+    assert "weights_only=False" not in str(err.value)
+    assert "fix: delete it and retrain its stage" in str(err.value)
 
 
 def test_model_checkpoint_rebuilds_its_own_model(store, batch, model_inputs):

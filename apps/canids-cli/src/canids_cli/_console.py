@@ -8,14 +8,29 @@ import it from here.
 from __future__ import annotations
 
 import sys
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 import click
 from canids_core import format_table
 
-__all__ = ["fail", "human_bytes", "split_order", "table"]
+__all__ = ["checked_name", "fail", "human_bytes", "split_order", "table"]
 
 table = format_table
+
+
+def checked_name(kind: str) -> Callable[[click.Context, click.Parameter, Any], Any]:
+    """A click callback that holds a ``kind`` name (dataset, run) to canids-core's one name
+    rule where it enters: a name becomes a folder, a job name and a word of printed fix
+    lines, so ``x; rm -rf ~`` or a 5,000-character name is a usage error here."""
+    from canids_core import NAME_RULE, is_name, shown
+
+    def check(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        if value is not None and not is_name(value):
+            raise click.BadParameter(f"{kind} name {shown(value)} is not allowed: use {NAME_RULE}")
+        return value
+
+    return check
 
 
 def fail(exc: Exception, code: int = 1) -> NoReturn:

@@ -1,4 +1,4 @@
-"""``canids-cache build|verify|status``: the only way a graph cache comes to exist.
+"""``canids-cache build|verify|status|clean``: the only way a graph cache comes to exist.
 
 canids-data (numpy, zarr, the readers) is imported inside each command, not here, so that
 ``canids-cache --help`` answers at once.
@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from canids_core import CanidsError, format_table
+from canids_core import CanidsError, format_table, quoted_command
 
-from ._console import fail, human_bytes, split_order
+from ._console import checked_name, fail, human_bytes, split_order
 from ._progress import ProgressDisplay
 
 if TYPE_CHECKING:
@@ -81,13 +81,22 @@ def _location_options(f: Callable[..., None]) -> Callable[..., None]:
     )(f)
 
 
+_dataset_name = checked_name("dataset")
+
+
 @main.command()
-@click.option("--dataset", required=True, help="hcrl_ch, hcrl_sa, set_01..set_04, demo, or yours.")
+@click.option(
+    "--dataset",
+    required=True,
+    callback=_dataset_name,
+    help="hcrl_ch, hcrl_sa, set_01..set_04, demo, or yours.",
+)
 @click.option(
     "--root",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Folder holding the dataset's split folders (default: $CANIDS_DATA_ROOT/<dataset>).",
+    help="Folder holding the dataset's split folders, or a folder holding one folder per "
+    "dataset (default: $CANIDS_DATA_ROOT/<dataset>).",
 )
 @click.option("--workers", type=click.IntRange(1, 256), default=2, show_default=True)
 @click.option("--window", type=click.IntRange(2), default=100, show_default=True)
@@ -128,8 +137,25 @@ def _location_options(f: Callable[..., None]) -> Callable[..., None]:
 @click.option(
     "--skip-bad-rows", is_flag=True, help="Skip malformed rows (counted in the manifest)."
 )
+@click.option(
+    "--max-skipped-fraction",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.01,
+    show_default=True,
+    help="With --skip-bad-rows: a file whose skipped rows exceed this share fails the build.",
+)
 @click.option("--format", "fmt", default=None, help="Force a reader instead of detection.")
 @click.option("--force", is_flag=True, help="Rebuild even if the cache verifies.")
+@click.option(
+    "--clean-staging",
+    is_flag=True,
+    help="Free an interrupted build's staged parts first and start afresh (no resume).",
+)
+@click.option(
+    "--no-space-check",
+    is_flag=True,
+    help="Skip the free-space estimate checked before the build starts.",
+)
 @click.option(
     "--quiet",
     is_flag=True,
@@ -158,14 +184,16 @@ def build(
     val_start_seconds: float,
     val_seed: int,
     skip_bad_rows: bool,
+    max_skipped_fraction: float,
     fmt: str | None,
     force: bool,
+    clean_staging: bool,
+    no_space_check: bool,
     quiet: bool,
     seed: int,
 ) -> None:
     """Read every capture, build graphs, write the Zarr cache and its manifest."""
     from canids_data import BuildConfig, get_dataset, resolve_root
-    from canids_data.synthetic import write_demo_dataset
 
     mgr = _manager(ctx)
     try:
@@ -184,30 +212,47 @@ def build(
         spec = get_dataset(dataset, mgr.datasets_file)
         data_root = resolve_root(spec, root)
         if dataset == "demo" and not any(data_root.glob("*/*")):
+            from canids_data.synthetic import write_demo_dataset
+
             files = write_demo_dataset(data_root, seed=seed)
             click.echo(f"generated {len(files)} demo captures (seed {seed}) in {data_root}")
-        if not force:
+        if not force and not clean_staging:
             report = mgr.verify(dataset, config=config, root=data_root)
             if report.ok:
                 click.echo(
                     f"{dataset}: up to date at {report.store} (quick verify ok); --force rebuilds"
                 )
                 _print_splits(report.manifest.data if report.manifest else {})
+                # Staged parts left by a finished build (killed before its cleanup) hold
+                # nothing to resume: free them now rather than keep the disk full.
+                for gone in mgr.clean(dataset, only_finished=True):
+                    click.echo(
+                        f"removed {human_bytes(gone.bytes)} left by an earlier build ({gone.path})"
+                    )
                 return
         click.echo(f"building {dataset} from {data_root} with {workers} worker(s)")
         display = ProgressDisplay(quiet=quiet)
         try:
             result = mgr.build(
-                dataset, data_root, config, workers=workers, progress=display.on_file
+                dataset,
+                data_root,
+                config,
+                workers=workers,
+                progress=display.on_file,
+                max_skipped_fraction=max_skipped_fraction,
+                check_space=not no_space_check,
+                clean_staging=clean_staging,
             )
         finally:
             display.close()
     except CanidsError as exc:
         fail(exc)
     m = result.manifest
+    if result.cleaned_bytes:
+        click.echo(f"freed {human_bytes(result.cleaned_bytes)} of staging left by an earlier build")
     click.echo(
-        f"built {dataset} in {result.seconds:.2f} s: {result.messages:,} messages "
-        f"({result.messages_per_second / 1e6:.2f} M messages/s), "
+        f"built {dataset} from {result.root} in {result.seconds:.2f} s: "
+        f"{result.messages:,} messages ({result.messages_per_second / 1e6:.2f} M messages/s), "
         f"{result.resumed_files} file(s) resumed from an interrupted build"
     )
     _print_splits(m)
@@ -245,7 +290,10 @@ def _print_splits(manifest: dict) -> None:
 
 @main.command()
 @click.option(
-    "--dataset", default=None, help="Dataset to verify (default: every one in the cache)."
+    "--dataset",
+    default=None,
+    callback=_dataset_name,
+    help="Dataset to verify (default: every one in the cache).",
 )
 @click.option("--full", is_flag=True, help="Also hash every source and every array.")
 @click.option(
@@ -293,6 +341,8 @@ def verify(
         click.echo(
             "no cache here; build one with: canids-cache build --dataset NAME --root PATH", err=True
         )
+        if as_json:  # a machine reader gets JSON on stdout in every case: no reports
+            click.echo("[]")
         sys.exit(EXIT_CODES[VerifyStatus.MISSING])
     given = {
         k: v
@@ -326,6 +376,8 @@ def verify(
         sys.exit(worst.exit_code)
     for r in reports:
         mode = "full" if full else "quick"
+        for note in r.notes:
+            click.echo(f"{r.dataset}: note: {note}")
         if r.ok:
             m = r.manifest.data if r.manifest else {}
             click.echo(f"{r.dataset}: ok ({mode} verify) at {r.store}")
@@ -360,9 +412,41 @@ def status(ctx: click.Context, as_json: bool) -> None:
         return
     click.echo(f"size on disk: {human_bytes(info['bytes'])}")
     for b in info["builds_in_progress"]:
+        if b["state"] == "running":
+            click.echo(
+                f"build of {b['dataset']} running: {b['staged_files']} file(s) staged so far"
+            )
+        else:
+            click.echo(
+                f"interrupted build of {b['dataset']}: {b['staged_files']} file(s) staged "
+                f"({human_bytes(b['bytes'])}); rerun canids-cache build to resume, or free "
+                "them: "
+                + quoted_command(
+                    [
+                        "canids-cache",
+                        "clean",
+                        "--dataset",
+                        b["dataset"],
+                        "--cache-dir",
+                        info["location"],
+                    ]
+                )
+            )
+    for r in info["reclaimable"]:
+        what = "an old store set aside" if r["state"] == "old store" else "staged parts"
         click.echo(
-            f"interrupted or running build of {b['dataset']}: {b['staged_files']} file(s) "
-            "staged; rerun canids-cache build to resume"
+            f"reclaimable: {human_bytes(r['bytes'])} of {what} left by a finished build of "
+            f"{r['dataset']} ({r['path']}): "
+            + quoted_command(
+                [
+                    "canids-cache",
+                    "clean",
+                    "--dataset",
+                    r["dataset"],
+                    "--cache-dir",
+                    info["location"],
+                ]
+            )
         )
     for name, d in info["datasets"].items():
         if d["state"] != "built":
@@ -385,3 +469,46 @@ def status(ctx: click.Context, as_json: bool) -> None:
             for s, c in sorted(d["splits"].items(), key=lambda kv: split_order(kv[0]))
         ]
         click.echo(format_table(["split", "graphs", "attack", "nodes", "edges"], rows, indent=2))
+
+
+@main.command()
+@click.option(
+    "--dataset",
+    default=None,
+    callback=_dataset_name,
+    help="Dataset whose staging to free (default: every dataset's).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable list of what was freed.")
+@_location_options
+@click.pass_context
+def clean(ctx: click.Context, dataset: str | None, as_json: bool) -> None:
+    """Free staged parts of interrupted or finished builds (never a running one's)."""
+    ctx.ensure_object(dict)["json"] = as_json
+    mgr = _manager(ctx)
+    try:
+        running = [i for i in _staging(mgr, dataset) if i.state == "running"]
+        removed = mgr.clean(dataset)
+    except CanidsError as exc:
+        fail(exc)
+    if as_json:
+        rows = [
+            {"dataset": r.dataset, "path": str(r.path), "state": r.state, "bytes": r.bytes}
+            for r in removed
+        ]
+        click.echo(json.dumps({"removed": rows, "running": [r.dataset for r in running]}))
+        return
+    for r in removed:
+        click.echo(f"removed {r.path} ({r.state}, {human_bytes(r.bytes)})")
+    for r in running:
+        click.echo(f"kept {r.path}: a build of {r.dataset} is running")
+    total = sum(r.bytes for r in removed)
+    click.echo(f"freed {human_bytes(total)}" if removed else "nothing to free")
+
+
+def _staging(mgr: CacheManager, dataset: str | None) -> list:
+    names = (
+        [dataset]
+        if dataset
+        else sorted(p.name for p in (mgr.cache_dir / ".staging").glob("*") if p.is_dir())
+    )
+    return [i for i in (mgr.staging(n) for n in names) if i is not None]

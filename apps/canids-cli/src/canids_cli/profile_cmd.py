@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import click
 from canids_core import CanidsError, atomic_write_text, format_table
 
-from ._console import fail, split_order
+from ._console import checked_name, fail, split_order
 
 if TYPE_CHECKING:
     from canids_batching import Profile
@@ -22,7 +22,12 @@ __all__ = ["main"]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dataset", required=True, help="Dataset whose cache to profile.")
+@click.option(
+    "--dataset",
+    required=True,
+    callback=checked_name("dataset"),
+    help="Dataset whose cache to profile.",
+)
 @click.option(
     "--split",
     "splits",

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from canids_core import CanidsError
+from canids_core import CanidsError, quoted_command
 
-from ._console import fail
+from ._console import checked_name, fail
 from ._progress import ProgressDisplay
 from ._tracking import WandbOptions, wandb_options
 
@@ -93,7 +93,7 @@ def main() -> None:
     help="List the pipelines and their stages, then exit.",
 )
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
-@click.option("--dataset", required=True)
+@click.option("--dataset", required=True, callback=checked_name("dataset"))
 @click.option(
     "--executor",
     type=click.Choice(EXECUTORS),
@@ -124,7 +124,9 @@ def main() -> None:
     metavar="SECTION.KEY=VALUE",
     help="Override passed to every stage (repeatable).",
 )
-@click.option("--run", "run_name", default="default", show_default=True)
+@click.option(
+    "--run", "run_name", default="default", show_default=True, callback=checked_name("run")
+)
 @click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 @click.option("--no-source-check", is_flag=True)
@@ -194,7 +196,7 @@ def pipeline(
         click.echo(f"executor: {executor}")
     user_errors = _user_errors()
     from canids_data import CacheManager
-    from canids_models import ArtifactStore, get_pipeline, plan_pipelines
+    from canids_models import ArtifactStore, get_pipeline, load_config, plan_pipelines
 
     try:
         cache = CacheManager(cache_dir)
@@ -209,9 +211,22 @@ def pipeline(
         *(a for item in overrides for a in ("--set", item)),
         *wandb.args(),
     ]
-    hint = (
-        f"canids-submit pipeline {' '.join(names)} --dataset {dataset} --executor {executor}"
-        f" --run {run_name} --runs-dir {store.runs_dir} --cache-dir {cache.cache_dir}"
+    hint = quoted_command(
+        [
+            "canids-submit",
+            "pipeline",
+            *names,
+            "--dataset",
+            dataset,
+            "--executor",
+            executor,
+            "--run",
+            run_name,
+            "--runs-dir",
+            str(store.runs_dir),
+            "--cache-dir",
+            str(cache.cache_dir),
+        ]
     )
     display = ProgressDisplay(quiet=quiet)
     common: dict[str, Any] = {
@@ -236,6 +251,11 @@ def pipeline(
             cache=cache,
             check_sources=not no_source_check,
         )
+        # The config file and every --set item, checked against the config model of each
+        # planned size here, before anything runs or is queued (a stage would refuse them
+        # only when it starts, after SLURM had queued the whole chain).
+        for plan_size in sorted({plan.size for plan in plans}):
+            load_config(plan_size, config_path, list(overrides))
         for plan in plans:
             for stage, reason in plan.skipped.items():
                 click.echo(f"skipping {plan.pipeline.name}/{stage}: {reason}")

@@ -24,6 +24,7 @@ import click
 from canids_core import CanidsError, StageReport, format_report
 from canids_models.catalog import STAGES
 
+from ._console import checked_name
 from ._progress import ProgressDisplay
 from ._tracking import StageTracking, WandbOptions, start_tracking, wandb_options
 
@@ -56,7 +57,12 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("stage", type=click.Choice(list(STAGES)))
-@click.option("--dataset", required=True, help="Dataset whose cache to train on.")
+@click.option(
+    "--dataset",
+    required=True,
+    callback=checked_name("dataset"),
+    help="Dataset whose cache to train on.",
+)
 @click.option("--size", type=click.Choice(["teacher", "student"]), required=True)
 @click.option(
     "--config",
@@ -83,6 +89,7 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     "run_name",
     default="default",
     show_default=True,
+    callback=checked_name("run"),
     help="Run name: artifacts go to RUNS_DIR/RUN/DATASET/SIZE/ARTIFACT.",
 )
 @click.option(

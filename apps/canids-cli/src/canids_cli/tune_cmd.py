@@ -21,7 +21,7 @@ from canids_core import CanidsError, atomic_write_text, format_table
 from canids_orchestrate.tune.trainable import TARGETS
 from canids_orchestrate.tune.wandb_logging import WANDB_MODES
 
-from ._console import fail
+from ._console import checked_name, fail
 
 if TYPE_CHECKING:
     from canids_orchestrate.tune import TuneSummary
@@ -68,7 +68,7 @@ def _entry(ctx: click.Context) -> list[str]:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dataset", required=True)
+@click.option("--dataset", required=True, callback=checked_name("dataset"))
 @click.option("--target", type=click.Choice(list(TARGETS)), default="gat", show_default=True)
 @click.option("--size", type=click.Choice(["teacher", "student"]), default="teacher")
 @click.option("--num-samples", type=int, default=16, show_default=True)

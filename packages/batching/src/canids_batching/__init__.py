@@ -25,7 +25,7 @@ from canids_batching.sampler import BudgetBatchSampler, SamplerStats
 from canids_batching.search import BudgetResult, ProbeRecord, search_max_budget
 from canids_batching.synthetic import make_can_batch, sample_sizes
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     # errors and warnings

@@ -9,13 +9,12 @@ their worker processes never pay for that).
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("canids-data")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+# Static, as in canids_core: importlib.metadata costs ~0.1 s per process, paid by every
+# command and every build worker (tests/test_public_api.py keeps it equal to the
+# installed distribution's version).
+__version__ = "0.2.0"
 
 # public name -> the submodule that defines it
 _LAZY: dict[str, str] = {

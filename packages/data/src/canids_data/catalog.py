@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from canids_core import NAME_RULE, describe_validation_error, is_name, shown
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
 
 from .errors import CatalogError
-from .readers import READER_FORMATS
 
 __all__ = [
     "BUILTIN_DATASETS",
@@ -80,95 +68,11 @@ class SourceFile:
     path: Path = field(compare=False)
 
 
-class _DatasetTable(BaseModel):
-    """One ``[datasets.NAME]`` table of a datasets file."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-    root: str
-    format: str | None = None
-    splits: dict[str, list[str]]
-    description: str = ""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _a_table(cls, data: Any) -> Any:
-        if not isinstance(data, dict):
-            raise ValueError("must be a table: [datasets.NAME] with root and splits")
-        return data
-
-    @field_validator("format")
-    @classmethod
-    def _known_format(cls, value: str | None) -> str | None:
-        if value is not None and value not in READER_FORMATS:
-            raise ValueError(f"must be one of {', '.join(READER_FORMATS)}")
-        return value
-
-    @field_validator("splits")
-    @classmethod
-    def _split_names(cls, splits: dict[str, list[str]]) -> dict[str, list[str]]:
-        for split, globs in splits.items():
-            if split != "train" and not _TEST.match(split):
-                raise ValueError(f"split {split!r} must be 'train' or 'test_NN_name'")
-            if not globs:
-                raise ValueError(f"split {split!r} needs a list of glob patterns")
-        if "train" not in splits:
-            raise ValueError("splits need a 'train' entry")
-        return splits
-
-
-class _DatasetsFile(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
-
-    datasets: dict[str, _DatasetTable] = Field(default_factory=dict)
-
-    @field_validator("datasets", mode="before")
-    @classmethod
-    def _names(cls, value: Any) -> Any:
-        # Checked before the tables, so that a bad name is named even if its table is bad.
-        for name in value if isinstance(value, dict) else ():
-            if not is_name(name):
-                raise ValueError(f"dataset name {shown(name)} is not allowed: use {NAME_RULE}")
-        return value
-
-
 def load_datasets_file(path: str | Path) -> dict[str, DatasetSpec]:
-    """Read user datasets from a TOML file; unknown keys are refused.
+    """Read user datasets from a TOML file (see :mod:`canids_data.datasets_file`)."""
+    from .datasets_file import read_datasets_file
 
-    ```toml
-    [datasets.mycar]
-    root = "/data/mycar"          # relative paths are relative to this file
-    format = "candump"            # optional: forces a reader
-    [datasets.mycar.splits]
-    train = ["normal/*.log", "attacks/*.log"]
-    test_01_known_vehicle_known_attack = ["eval/*.log"]
-    ```
-
-    Errors name the file and the field: ``datasets.toml: datasets.mycar.splits: splits need
-    a 'train' entry (got {...})``.
-    """
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CatalogError(f"{path}: cannot read the datasets file ({exc})") from exc
-    try:
-        parsed = _DatasetsFile.model_validate(data)
-    except ValidationError as exc:
-        tables = data.get("datasets")
-        known = {"": ["datasets"]}
-        for name in tables if isinstance(tables, dict) else ():
-            known[f"datasets.{name}"] = list(_DatasetTable.model_fields)
-        raise CatalogError(describe_validation_error(exc, str(path), known=known)) from exc
-    out: dict[str, DatasetSpec] = {}
-    for name, entry in parsed.datasets.items():
-        root = Path(entry.root)
-        root = root if root.is_absolute() else (path.parent / root)
-        splits = {split: tuple(globs) for split, globs in entry.splits.items()}
-        out[name] = DatasetSpec(
-            name, entry.format, root.resolve(), entry.format, splits, entry.description
-        )
-    return out
+    return read_datasets_file(path)
 
 
 def get_dataset(name: str, datasets_file: str | Path | None = None) -> DatasetSpec:
@@ -187,9 +91,18 @@ def get_dataset(name: str, datasets_file: str | Path | None = None) -> DatasetSp
 
 
 def resolve_root(spec: DatasetSpec, root: str | Path | None = None) -> Path:
-    """The dataset root: ``root``, else the spec's, else ``$CANIDS_DATA_ROOT/<name>``."""
+    """The dataset root: ``root``, else the spec's, else ``$CANIDS_DATA_ROOT/<name>``.
+
+    A built-in dataset given a ``root`` that holds a folder named for it, and no split
+    folders of its own, is read from that folder: ``--root data/real`` with
+    ``data/real/hcrl_sa/`` builds hcrl_sa from ``data/real/hcrl_sa`` only.
+    """
     if root is not None:
-        return Path(root).expanduser().resolve()
+        chosen = Path(root).expanduser().resolve()
+        nested = chosen / spec.name
+        if spec.splits is None and nested.is_dir() and not _holds_splits(chosen):
+            return nested
+        return chosen
     if spec.root is not None:
         return spec.root
     base = os.environ.get("CANIDS_DATA_ROOT")
@@ -203,19 +116,47 @@ def resolve_root(spec: DatasetSpec, root: str | Path | None = None) -> Path:
     )
 
 
+def _holds_splits(folder: Path) -> bool:
+    """Whether ``folder`` itself holds split folders or flat ``<split>__<capture>`` files."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return False
+    for entry in entries:
+        name = entry.name if entry.is_dir() else entry.stem.split("__", 1)[0]
+        if _TRAIN.match(name) or _TEST.match(name):
+            return True
+    return False
+
+
 def discover_sources(spec: DatasetSpec, root: Path) -> tuple[list[SourceFile], list[str]]:
-    """Captures under ``root`` (sorted) and the files that were ignored (as relative paths)."""
+    """Captures under ``root`` (sorted) and the files that were ignored (as relative paths).
+
+    Built-in layout: every capture must sit in one dataset folder (split folders or flat
+    split files directly under it). Captures found in several folders (``hcrl_sa/`` and
+    ``set_01/`` under one root) are refused, never pooled: public sets share captures,
+    so pooling can put one set's test capture into another's training data. A datasets
+    file pools on purpose, by naming the globs; its globs stay inside its root.
+    """
     if not root.is_dir():
         raise CatalogError(f"dataset root {root} is not a folder: check --root")
     sources: list[SourceFile] = []
     ignored: list[str] = []
     if spec.splits is not None:
+        real_root = root.resolve()
         for split, globs in spec.splits.items():
             for pattern in globs:
-                for p in sorted(root.glob(pattern)):
-                    if p.is_file():
-                        rel = p.relative_to(root).as_posix()
-                        sources.append(SourceFile(rel, split, p.stem, p))
+                for p in sorted(_glob(root, pattern, spec.name)):
+                    if not p.is_file():
+                        continue
+                    if not p.resolve().is_relative_to(real_root):
+                        raise CatalogError(
+                            f"{p} (matched by {pattern!r} of dataset {spec.name}) resolves to "
+                            f"{p.resolve()}, outside the dataset root {root}: captures must be "
+                            "inside it (copy the file in, or move the root up)"
+                        )
+                    rel = p.relative_to(root).as_posix()
+                    sources.append(SourceFile(rel, split, p.stem, p))
     else:
         for p in sorted(root.rglob("*")):
             if not p.is_file() or p.name.startswith("."):
@@ -227,6 +168,7 @@ def discover_sources(spec: DatasetSpec, root: Path) -> tuple[list[SourceFile], l
                 continue
             split = "train" if _TRAIN.match(folder) else folder
             sources.append(SourceFile(rel, split, capture, p))
+        _one_dataset_folder(spec, root, sources)
     seen: dict[str, str] = {}
     for s in sources:
         if s.rel in seen and seen[s.rel] != s.split:
@@ -241,6 +183,42 @@ def discover_sources(spec: DatasetSpec, root: Path) -> tuple[list[SourceFile], l
     if not any(s.split == "train" for s in sources):
         raise CatalogError(f"no training captures (train_NN_* folders) under {root}")
     return sorted(set(sources)), ignored
+
+
+def _glob(root: Path, pattern: str, dataset: str) -> list[Path]:
+    # Checked when the datasets file is read too; a spec built in code gets the same rule.
+    parts = Path(pattern).parts
+    if Path(pattern).is_absolute() or ".." in parts:
+        raise CatalogError(
+            f"dataset {dataset}: glob {pattern!r} leaves the dataset root {root}: write it "
+            "relative to the root, inside it"
+        )
+    return list(root.glob(pattern))
+
+
+def _dataset_folder(src: SourceFile) -> str:
+    """The folder a capture's split lives in, relative to the root ('' for the root)."""
+    parts = Path(src.rel).parts
+    folder_layout = len(parts) >= 2 and (_TRAIN.match(parts[-2]) or _TEST.match(parts[-2]))
+    return "/".join(parts[:-2] if folder_layout else parts[:-1])
+
+
+def _one_dataset_folder(spec: DatasetSpec, root: Path, sources: list[SourceFile]) -> None:
+    counts = Counter(_dataset_folder(s) for s in sources)
+    if len(counts) <= 1:
+        return
+    listed = ", ".join(f"{f or '.'} ({n} captures)" for f, n in sorted(counts.items()))
+    nested = next((f for f in counts if f == spec.name), None)
+    hint = (
+        f"build {spec.name} from its own folder: --root {root / nested}"
+        if nested
+        else "pass --root with one dataset's folder"
+    )
+    raise CatalogError(
+        f"the captures under {root} span {len(counts)} dataset folders: {listed}. canids "
+        f"does not pool datasets: {hint}, or name the captures to pool in a datasets file "
+        "(--datasets-file)"
+    )
 
 
 def _split_of(path: Path, root: Path) -> tuple[str | None, str]:

@@ -14,7 +14,8 @@ __all__ = ["SCHEMA_VERSION", "VALIDATION_MODES", "BuildConfig"]
 
 # Bump when the cache layout or the graph features change: old caches then fail verify.
 # 2: per-graph window_end; validation time blocks; the feature set in the config.
-SCHEMA_VERSION = 2
+# 3: row-aligned chunks keyed c.<i>.<j>, every chunk written and counted; a sealed manifest.
+SCHEMA_VERSION = 3
 VALIDATION_MODES = ("blocks", "tail")
 
 

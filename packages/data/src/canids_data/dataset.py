@@ -13,12 +13,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import zarr
+from canids_core import check_name, quoted_command
 from torch.utils.data import Dataset
 from torch_geometric.data import Batch, Data
 
 from .cache._io import dataset_dir, resolve_cache_dir
+from .cache.chunks import ArraySpec, read_array
 from .cache.manifest import Manifest
+from .cache.store import SPLIT_ARRAYS, stored_spec
 from .cache.verify import verify_cache
 from .config import BuildConfig
 from .errors import CacheError
@@ -30,28 +32,84 @@ __all__ = ["CachedGraphDataset", "SplitStore"]
 
 
 class SplitStore:
-    """The arrays of one split: pointers and per-graph values in memory, the rest lazy."""
+    """The arrays of one split: pointers and per-graph values in memory, the rest lazy.
 
-    def __init__(self, store: Path, split: str) -> None:
-        group = zarr.open_group(store, mode="r", zarr_format=3)[split]
-        self.node_ptr = np.asarray(group["node_ptr"][:])
-        self.edge_ptr = np.asarray(group["edge_ptr"][:])
-        self.y = np.asarray(group["y"][:])
-        self.graph_source = np.asarray(group["graph_source"][:])
-        self.window_start = np.asarray(group["window_start"][:])
-        self.window_end = np.asarray(group["window_end"][:])
-        fix = (
-            f"canids-cache verify --full --dataset {store.name} --cache-dir {store.parent} "
-            "(it lists every damaged array and prints the rebuild command)"
+    Every array read here is read through the checked chunk reader: a missing chunk file
+    or one that does not decode is a :class:`CacheError` naming the array and ``fix``,
+    and the pointers are checked against the node and edge arrays they index.
+    """
+
+    def __init__(self, store: Path, split: str, *, fix: str | None = None) -> None:
+        fix = fix or quoted_command(
+            [
+                "canids-cache",
+                "verify",
+                "--full",
+                "--dataset",
+                store.name,
+                "--cache-dir",
+                str(store.parent),
+            ]
         )
-        self.x = LazyArray(group["x"], fix=fix)
-        self.node_id = LazyArray(group["node_id"], fix=fix)
-        self.node_y = LazyArray(group["node_y"], fix=fix)
-        self.edge_index = LazyArray(group["edge_index"], axis=1, fix=fix)
-        self.edge_attr = LazyArray(group["edge_attr"], fix=fix)
+        specs: dict[str, ArraySpec] = {}
+        for name in SPLIT_ARRAYS:
+            try:
+                specs[name] = stored_spec(store, split, name)
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
+                raise CacheError(
+                    f"{split}/{name}: cannot read its metadata in {store / split / name} "
+                    f"({type(exc).__name__}: {exc}); the cache is damaged",
+                    status="corrupt",
+                    fix=fix,
+                ) from None
+
+        def whole(name: str) -> np.ndarray:
+            return read_array(store / split / name, specs[name], where=f"{split}/{name}", fix=fix)
+
+        def lazy(name: str) -> LazyArray:
+            return LazyArray(store / split / name, specs[name], where=f"{split}/{name}", fix=fix)
+
+        self.node_ptr = whole("node_ptr")
+        self.edge_ptr = whole("edge_ptr")
+        self.y = whole("y")
+        self.graph_source = whole("graph_source")
+        self.window_start = whole("window_start")
+        self.window_end = whole("window_end")
+        self.x = lazy("x")
+        self.node_id = lazy("node_id")
+        self.node_y = lazy("node_y")
+        self.edge_index = lazy("edge_index")
+        self.edge_attr = lazy("edge_attr")
+        _check_pointers(split, self.node_ptr, self.x.rows, "node_ptr", fix)
+        _check_pointers(split, self.edge_ptr, self.edge_attr.rows, "edge_ptr", fix)
+        graphs = len(self.y)
+        for name in ("graph_source", "window_start", "window_end"):
+            if len(getattr(self, name)) != graphs:
+                raise CacheError(
+                    f"{split}/{name}: {len(getattr(self, name))} rows for {graphs} graphs",
+                    status="corrupt",
+                    fix=fix,
+                )
+        if len(self.node_ptr) != graphs + 1:
+            raise CacheError(
+                f"{split}/node_ptr: {len(self.node_ptr)} entries for {graphs} graphs",
+                status="corrupt",
+                fix=fix,
+            )
 
     def __len__(self) -> int:
         return len(self.y)
+
+
+def _check_pointers(split: str, ptr: np.ndarray, rows: int, name: str, fix: str) -> None:
+    """Offsets start at 0, never decrease and end at the row count they index."""
+    if len(ptr) == 0 or ptr[0] != 0 or ptr[-1] != rows or (np.diff(ptr) < 0).any():
+        raise CacheError(
+            f"{split}/{name}: offsets are not a valid index of {rows} rows (they must start "
+            "at 0, never decrease and end at the row count); the cache is damaged",
+            status="corrupt",
+            fix=fix,
+        )
 
 
 class CachedGraphDataset(Dataset):
@@ -76,7 +134,7 @@ class CachedGraphDataset(Dataset):
         _manifest: Manifest | None = None,
     ) -> None:
         self.cache_dir = resolve_cache_dir(cache_dir)
-        self.dataset = dataset
+        self.dataset = check_name("dataset", dataset)
         self.split = split
         if _store is None or _manifest is None:
             report = verify_cache(
@@ -85,18 +143,21 @@ class CachedGraphDataset(Dataset):
                 expected_config=config,
                 root=Path(root).resolve() if root else None,
                 check_sources=check_sources,
+                splits=[split],
             )
             if report.manifest is not None and split not in report.manifest.splits:
                 raise CacheError(
                     f"split {split!r} is not in the {dataset} cache at {report.store}; it has: "
                     + ", ".join(report.manifest.splits),
                     status="incomplete",
-                    fix=f"canids-cache status --cache-dir {self.cache_dir}",
+                    fix=quoted_command(
+                        ["canids-cache", "status", "--cache-dir", str(self.cache_dir)]
+                    ),
                 )
             report.raise_for_status()
             assert report.manifest is not None
             _manifest = report.manifest
-            _store = SplitStore(dataset_dir(self.cache_dir, dataset), split)
+            _store = SplitStore(dataset_dir(self.cache_dir, dataset), split, fix=report.fix)
         self.manifest = _manifest
         self._store = _store
         self._index = _index

@@ -78,9 +78,21 @@ class CacheError(CanidsDataError, RuntimeError):
     """
 
     def __init__(self, message: str, *, status: str = "error", fix: str | None = None) -> None:
+        self.message = message
         self.status = status
         self.fix = fix
         super().__init__(message + (f"\n  fix: {fix}" if fix else ""))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # A build's workers raise this in another process (a full disk, a file whose rows
+        # were all skipped); pickle it with its status and fix, not as one formatted string.
+        return (_rebuild_cache_error, (type(self), self.message, self.status, self.fix))
+
+
+def _rebuild_cache_error(
+    cls: type[CacheError], message: str, status: str, fix: str | None
+) -> CacheError:
+    return cls(message, status=status, fix=fix)
 
 
 class WriterError(CanidsDataError, ValueError):

@@ -20,6 +20,7 @@ __all__ = [
     "GraphArrays",
     "WindowLayout",
     "build_graphs",
+    "concat_graphs",
     "feature_names",
     "window_starts",
 ]
@@ -171,8 +172,12 @@ class WindowLayout:
         return np.divide(total, n, out=np.zeros(self.num_nodes), where=n > 0)
 
 
-def window_layout(table: MessageTable, window: int, stride: int) -> WindowLayout:
-    starts = window_starts(len(table), window, stride)
+def window_layout(
+    table: MessageTable, window: int, stride: int, starts: np.ndarray | None = None
+) -> WindowLayout:
+    """The layout of the windows that begin at ``starts`` (default: every complete window)."""
+    if starts is None:
+        starts = window_starts(len(table), window, stride)
     k, w = len(starts), window
     idx = starts[:, None] + np.arange(w, dtype=np.int64)
     ids = table.can_id[idx]
@@ -266,6 +271,14 @@ def _edges(
     return edge_ptr, np.stack((src, dst)).astype(np.int32), edge_attr
 
 
+# Windows are laid out and featurised this many message slots at a time: the [windows, W]
+# index matrices and their temporaries are ~100 bytes per slot, so a capture of any length
+# builds in ~50 MB beyond its message table. Each window's graph depends on its own
+# messages and the capture's per-message statistics only, so the pieces are the graphs
+# of one pass over all windows, to the bit (tests/test_graphs.py compares them).
+_SLOTS_PER_PASS = 1 << 19
+
+
 def build_graphs(
     table: MessageTable, window: int = 100, stride: int = 100, features: str = "v1"
 ) -> GraphArrays:
@@ -273,15 +286,37 @@ def build_graphs(
     node and edge features of the feature set ``features`` (see :data:`FEATURE_SETS`)."""
     if features not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {features!r}; known: {', '.join(FEATURE_SETS)}")
-    lay = window_layout(table, window, stride)
+    starts = window_starts(len(table), window, stride)
+    if features == "v1":
+        step_factor, stats = 1e3, None
+    else:
+        from .invariant import typical_gap
+        from .message_stats import message_stats
+
+        step_factor, stats = 1.0 / typical_gap(table), message_stats(table)
+    per_pass = max(1, _SLOTS_PER_PASS // window)
+    pieces = [
+        _graphs_of(table, window, starts[k : k + per_pass], features, step_factor, stats)
+        for k in range(0, max(len(starts), 1), per_pass)
+    ]
+    return pieces[0] if len(pieces) == 1 else concat_graphs(pieces)
+
+
+def _graphs_of(
+    table: MessageTable,
+    window: int,
+    starts: np.ndarray,
+    features: str,
+    step_factor: float,
+    stats: object,
+) -> GraphArrays:
+    lay = window_layout(table, window, window, starts)
     if features == "v1":
         x = _v1_node_features(lay, table)
-        step_factor = 1e3
     else:
-        from .invariant import invariant_node_features, typical_gap
+        from .invariant import invariant_node_features
 
-        x = invariant_node_features(lay, table)
-        step_factor = 1.0 / typical_gap(table)
+        x = invariant_node_features(lay, table, stats)  # type: ignore[arg-type]
     edge_ptr, edge_index, edge_attr = _edges(lay, table, step_factor)
     labels = table.labels_or_zeros()
     k = len(lay.starts)
@@ -298,6 +333,35 @@ def build_graphs(
         window_start=table.timestamp[lay.starts],
         msg_start=lay.starts,
         window_end=table.timestamp[lay.starts + window - 1] if k else np.zeros(0),
+    )
+
+
+def concat_graphs(pieces: list[GraphArrays]) -> GraphArrays:
+    """The graphs of several pieces, in order, with the pointers rebased."""
+
+    def ptr(name: str) -> np.ndarray:
+        offset, parts = 0, [np.zeros(1, np.int64)]
+        for p in pieces:
+            values = getattr(p, name)
+            parts.append(values[1:] + offset)
+            offset += int(values[-1])
+        return np.concatenate(parts).astype(np.int64)
+
+    def cat(name: str, axis: int = 0) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in pieces], axis=axis)
+
+    return GraphArrays(
+        node_ptr=ptr("node_ptr"),
+        edge_ptr=ptr("edge_ptr"),
+        node_can=cat("node_can"),
+        x=cat("x"),
+        edge_index=cat("edge_index", axis=1),
+        edge_attr=cat("edge_attr"),
+        y=cat("y"),
+        node_y=cat("node_y"),
+        window_start=cat("window_start"),
+        msg_start=cat("msg_start"),
+        window_end=cat("window_end"),
     )
 
 

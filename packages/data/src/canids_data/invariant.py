@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .graphs import INVARIANT_NODE_FEATURES, WindowLayout
-from .message_stats import message_stats
+from .message_stats import MessageStats, message_stats
 from .table import MessageTable
 
 __all__ = ["TYPICAL_GAP_MESSAGES", "invariant_node_features", "typical_gap"]
@@ -32,33 +32,59 @@ def typical_gap(table: MessageTable) -> float:
     return float(np.median(gaps)) if len(gaps) else 1e-3
 
 
-def invariant_node_features(lay: WindowLayout, table: MessageTable) -> np.ndarray:
-    """[nodes, len(INVARIANT_NODE_FEATURES)] float32, in the order of that tuple."""
-    stats = message_stats(table)
+def invariant_node_features(
+    lay: WindowLayout, table: MessageTable, stats: MessageStats | None = None
+) -> np.ndarray:
+    """[nodes, len(INVARIANT_NODE_FEATURES)] float32, in the order of that tuple.
+
+    ``stats`` are the capture's :func:`message_stats` (computed here when not given; a
+    caller that lays out the windows a piece at a time computes them once)."""
+    if stats is None:
+        stats = message_stats(table)
     msg, g, n_total = lay.msg, lay.g, lay.num_nodes
     ratio = np.clip(stats.log2_ratio[msg], -_RATIO_CLIP, _RATIO_CLIP)
     defined = ~np.isnan(ratio)
     ham = stats.hamming[msg]
     has_prev = ~np.isnan(ham)
+    period = stats.log_period_ms[msg]
+    occurrence = stats.occurrence[msg]
+    # Per-node means over a mask, each mask's node index and counts taken once. Means of
+    # 0/1 flags are counts over counts: the same division as a weighted sum of the flags,
+    # whose sum of ones is exact.
+    g_def, g_prev = g[defined], g[has_prev]
+    n_all = np.bincount(g, minlength=n_total)
+    n_def = np.bincount(g_def, minlength=n_total)
+    n_prev = np.bincount(g_prev, minlength=n_total)
+
+    def mean(values: np.ndarray, gm: np.ndarray, n: np.ndarray) -> np.ndarray:
+        total = np.bincount(gm, weights=values, minlength=n_total)
+        return np.divide(total, n, out=np.zeros(n_total), where=n > 0)
+
+    def frac(flags: np.ndarray, n: np.ndarray) -> np.ndarray:
+        hits = np.bincount(g[flags], minlength=n_total).astype(np.float64)
+        return np.divide(hits, n, out=np.zeros(n_total), where=n > 0)
+
     x = np.zeros((n_total, len(INVARIANT_NODE_FEATURES)), np.float32)
     col = {name: i for i, name in enumerate(INVARIANT_NODE_FEATURES)}
     x[:, col["count_frac"]] = lay.count / lay.window
     x[:, col["first_pos"]] = lay.pos[lay.new] / lay.window
     x[:, col["last_pos"]] = lay.pos[lay.last] / lay.window
-    x[:, col["ratio_mean"]] = lay.node_mean(ratio, defined)
-    x[:, col["ratio_abs_mean"]] = lay.node_mean(np.abs(ratio), defined)
+    r = ratio[defined]
+    x[:, col["ratio_mean"]] = mean(r, g_def, n_def)
+    x[:, col["ratio_abs_mean"]] = mean(np.abs(r), g_def, n_def)
     x[:, col["ratio_min"]] = _node_extreme(lay, ratio, defined, np.minimum)
     x[:, col["ratio_max"]] = _node_extreme(lay, ratio, defined, np.maximum)
-    x[:, col["ratio_defined_frac"]] = lay.node_mean(defined.astype(np.float64))
-    x[:, col["hamming_mean"]] = lay.node_mean(ham, has_prev)
+    x[:, col["ratio_defined_frac"]] = frac(defined, n_all)
+    x[:, col["hamming_mean"]] = mean(ham[has_prev], g_prev, n_prev)
     x[:, col["hamming_max"]] = _node_extreme(lay, ham, has_prev, np.maximum)
-    x[:, col["bytes_changed_mean"]] = lay.node_mean(stats.bytes_changed[msg], has_prev)
-    x[:, col["repeat_frac"]] = lay.node_mean((ham == 0).astype(np.float64), has_prev)
-    occurrence = stats.occurrence[msg]
-    x[:, col["new_frac"]] = lay.node_mean((occurrence == 0).astype(np.float64))
+    x[:, col["bytes_changed_mean"]] = mean(stats.bytes_changed[msg][has_prev], g_prev, n_prev)
+    x[:, col["repeat_frac"]] = frac(has_prev & (ham == 0), n_prev)
+    x[:, col["new_frac"]] = frac(occurrence == 0, n_all)
     x[:, col["log_age"]] = np.log1p(occurrence[lay.new]) / _AGE_SCALE
-    period = stats.log_period_ms[msg]
-    x[:, col["log_period_ms"]] = lay.node_mean(period, ~np.isnan(period)) / 10.0
+    has_period = ~np.isnan(period)
+    g_per = g_def if np.array_equal(has_period, defined) else g[has_period]
+    n_per = n_def if g_per is g_def else np.bincount(g_per, minlength=n_total)
+    x[:, col["log_period_ms"]] = mean(period[has_period], g_per, n_per) / 10.0
     x[:, col["dlc_mean"]] = np.bincount(g, weights=table.dlc[msg], minlength=n_total)
     x[:, col["dlc_mean"]] /= lay.count * 8.0
     return x

@@ -1,18 +1,20 @@
-"""Zarr arrays decoded chunk by chunk on first use, then served from memory.
+"""Cache arrays decoded chunk by chunk on first use, then served from memory.
 
 Opening a split reads only metadata and the small per-graph arrays; node and edge
 arrays are decoded the first time a batch needs one of their chunks and kept, so
-later epochs gather straight from memory.
+later epochs gather straight from memory. A chunk file that is missing or does not
+decode raises :class:`~canids_data.CacheError` naming the array, the chunk and the fix:
+the reader never hands out fill values in place of data.
 """
 
 from __future__ import annotations
 
 import mmap
+from pathlib import Path
 
 import numpy as np
-import zarr
 
-from .errors import CacheError
+from .cache.chunks import ArraySpec, read_chunk
 
 __all__ = ["LazyArray"]
 
@@ -31,16 +33,21 @@ def _anonymous_buffer(shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
 
 
 class LazyArray:
-    """Rows of a Zarr array along ``axis``, fetched by index with chunk-level caching."""
+    """Rows of a cache array (``spec`` in ``folder``) along its row axis, fetched by index
+    with chunk-level caching. ``where`` names the array in errors (``train/x``) and
+    ``fix`` is the command they print."""
 
-    def __init__(self, array: zarr.Array, axis: int = 0, *, fix: str | None = None) -> None:
-        self.array = array
-        self.axis = axis
-        # The command a damaged chunk's error names (the caller knows the cache).
+    def __init__(
+        self, folder: Path, spec: ArraySpec, *, where: str = "", fix: str | None = None
+    ) -> None:
+        self.folder = folder
+        self.spec = spec
+        self.axis = spec.axis
+        self.where = where or spec.name
         self.fix = fix or "canids-cache verify --full (it prints the rebuild command)"
-        self.rows = int(array.shape[axis])
-        self.chunk = max(int(array.chunks[axis]), 1)
-        self.buffer = _anonymous_buffer(tuple(array.shape), np.dtype(array.dtype))
+        self.rows = spec.length
+        self.chunk = max(spec.rows, 1)
+        self.buffer = _anonymous_buffer(tuple(spec.shape), np.dtype(spec.dtype))
         self.loaded = np.zeros(-(-self.rows // self.chunk), bool)
 
     @property
@@ -52,28 +59,14 @@ class LazyArray:
         want = np.zeros(len(self.loaded), bool)
         want[chunks] = True
         missing = np.flatnonzero(want & ~self.loaded)
-        if not len(missing):
-            return
-        # All missing chunks in one orthogonal selection: zarr fetches and decodes them
-        # concurrently, instead of one Python-level call per chunk.
-        starts = missing * self.chunk
-        counts = np.minimum(starts + self.chunk, self.rows) - starts
-        rows = np.repeat(starts - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        sel = tuple(rows if i == self.axis else slice(None) for i in range(self.array.ndim))
-        try:
-            block = self.array.get_orthogonal_selection(sel)
-        except Exception as exc:  # a damaged chunk fails inside its codec, with many types
-            raise CacheError(
-                f"{self.array.store_path}: {len(missing)} chunk(s) from row {int(starts[0])} "
-                f"cannot be read ({type(exc).__name__}: {exc}); the cache is damaged",
-                status="corrupt",
-                fix=self.fix,
-            ) from exc
-        if self.axis == 0:
-            self.buffer[rows] = block
-        else:
-            self.buffer[:, rows] = block
-        self.loaded[missing] = True
+        for i in missing.tolist():
+            block = read_chunk(self.folder, self.spec, i, where=self.where, fix=self.fix)
+            lo = i * self.chunk
+            if self.axis == 0:
+                self.buffer[lo : lo + len(block)] = block
+            else:
+                self.buffer[:, lo : lo + block.shape[1]] = block
+            self.loaded[i] = True
 
     def take(self, index: np.ndarray) -> np.ndarray:
         index = np.asarray(index, np.int64)

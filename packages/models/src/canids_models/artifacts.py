@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from canids_core import NameRuleError, atomic_file, atomic_write_bytes, check_name
+from canids_core import NameRuleError, atomic_file, atomic_write_bytes, check_name, quoted_command
 
 from .errors import ArtifactError
 
@@ -194,7 +195,58 @@ class ArtifactStore:
         try:
             return torch.load(path, map_location=map_location, weights_only=True)
         except Exception as exc:  # torch raises several types for a damaged file
-            raise ArtifactError(f"{path} cannot be loaded ({type(exc).__name__}: {exc})") from exc
+            raise self._refused(path, dataset, size, key, exc) from None
+
+    def _refused(
+        self, path: Path, dataset: str, size: str, key: str, exc: Exception
+    ) -> ArtifactError:
+        """Why a checkpoint was not loaded, and the fix; never torch's own advice to load it
+        with ``weights_only=False`` (which runs whatever the file holds)."""
+        from .catalog import STAGES  # the stages that write this artifact
+
+        text = str(exc)
+        stages = [name for name, spec in STAGES.items() if spec.produces == key] or [key]
+        retrain = " or ".join(
+            quoted_command(
+                [
+                    "canids-train",
+                    stage,
+                    "--dataset",
+                    dataset,
+                    "--size",
+                    size,
+                    "--run",
+                    self.run,
+                    "--runs-dir",
+                    str(self.runs_dir),
+                ]
+            )
+            for stage in stages
+        )
+        fix = (
+            f"delete it and retrain its stage: {quoted_command(['rm', str(path)])}, then {retrain}"
+        )
+        unsafe = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([\w.]+)", text)
+        if unsafe:
+            why = (
+                f"is not a weights-only checkpoint: it holds a pickled Python object "
+                f"({unsafe.group(1)}), and canids loads tensors and plain values only (loading "
+                "objects would run code from the file)"
+            )
+        else:
+            # torch's own lines about weights_only (and its advice to turn it off) are
+            # left out: what is left says what is wrong with the bytes.
+            first = next(
+                (
+                    ln.strip()
+                    for ln in text.splitlines()
+                    if ln.strip() and not re.search(r"[Ww]eights.only|documentation", ln)
+                ),
+                "unreadable",
+            )
+            kind = type(exc).__name__
+            why = f"cannot be loaded: damaged or not a torch checkpoint ({kind}: {first})"
+        return ArtifactError(f"{path} {why}\n  fix: {fix}")
 
 
 def _json_bytes(data: Any) -> bytes:

@@ -1,4 +1,10 @@
-"""Concatenating the staged parts of one split, with node IDs mapped through the vocabulary."""
+"""One split of the store from the staged parts of its captures, a capture at a time.
+
+Each part's chosen graphs are written as soon as they are read, with node IDs mapped
+through the vocabulary and pointers shifted onto the split's, so assembling holds one
+capture's graphs in memory however many captures the split has: build memory is flat
+in the total number of messages (docs/benchmarks.md, "Scale").
+"""
 
 from __future__ import annotations
 
@@ -10,11 +16,21 @@ import numpy as np
 
 from ..graphs import GraphArrays
 from ..vocab import Vocabulary
-from .worker import ASSIGN_MAIN, ASSIGN_VAL
+from .store import SplitWriter
+from .val_split import ASSIGN_MAIN, ASSIGN_VAL
 
-__all__ = ["assemble_split"]
+__all__ = ["assemble_split", "split_sizes"]
 
 PartLoader = Callable[[Path], tuple[GraphArrays, np.ndarray, dict[str, Any]]]
+
+
+def split_sizes(split: str, metas: list[dict[str, Any]]) -> tuple[int, int, int]:
+    """(graphs, nodes, edges) of ``split`` from its members' records, before any is read."""
+    key = "val" if split == "val" else "main"
+    total = np.zeros(3, np.int64)
+    for meta in metas:
+        total += np.asarray(meta["assigned_sizes"][key], np.int64)
+    return int(total[0]), int(total[1]), int(total[2])
 
 
 def assemble_split(
@@ -22,49 +38,37 @@ def assemble_split(
     members: list[tuple[int, Path]],
     vocab: Vocabulary,
     load: PartLoader,
-    dims: tuple[int, int],
-) -> tuple[dict[str, np.ndarray], dict[str, int]]:
-    """Arrays of ``split`` from the parts of its sources (index into the manifest's sources);
-    ``dims`` are the node and edge feature widths (for a split with no graph)."""
-    node_dim, edge_dim = dims
+    writer: SplitWriter,
+) -> dict[str, int]:
+    """Write ``split`` from the parts of its sources (``members``: the source's index in the
+    manifest and its part); returns the split's counts."""
     want = ASSIGN_VAL if split == "val" else ASSIGN_MAIN
-    pieces: list[GraphArrays] = []
-    source_ids: list[np.ndarray] = []
+    counts = {"graphs": 0, "attack_graphs": 0, "nodes": 0, "edges": 0, "oov_nodes": 0}
     for source_index, part in members:
         graphs, assign, _ = load(part)
-        chosen = graphs.select(np.flatnonzero(assign == want))
-        pieces.append(chosen)
-        source_ids.append(np.full(chosen.num_graphs, source_index, np.int32))
-    node_counts = [np.diff(p.node_ptr) for p in pieces]
-    edge_counts = [np.diff(p.edge_ptr) for p in pieces]
-    nn = np.concatenate(node_counts) if pieces else np.zeros(0, np.int64)
-    ne = np.concatenate(edge_counts) if pieces else np.zeros(0, np.int64)
-    node_can = np.concatenate([p.node_can for p in pieces]) if pieces else np.zeros(0, np.uint32)
-    data = {
-        "node_ptr": np.concatenate(([0], np.cumsum(nn))).astype(np.int64),
-        "edge_ptr": np.concatenate(([0], np.cumsum(ne))).astype(np.int64),
-        "node_id": vocab.index(node_can),
-        "x": _cat([p.x for p in pieces], (0, node_dim), np.float32),
-        "edge_index": np.concatenate([p.edge_index for p in pieces], axis=1)
-        if pieces
-        else np.zeros((2, 0), np.int32),
-        "edge_attr": _cat([p.edge_attr for p in pieces], (0, edge_dim), np.float32),
-        "y": _cat([p.y for p in pieces], (0,), np.uint8),
-        "node_y": _cat([p.node_y for p in pieces], (0,), np.uint8),
-        "graph_source": _cat(source_ids, (0,), np.int32),
-        "window_start": _cat([p.window_start for p in pieces], (0,), np.float64),
-        "window_end": _cat([p.window_end for p in pieces], (0,), np.float64),
-    }
-    counts = {
-        "graphs": len(data["y"]),
-        "attack_graphs": int(data["y"].sum()),
-        "nodes": len(node_can),
-        "edges": int(data["edge_index"].shape[1]),
-        "oov_nodes": int((data["node_id"] == 0).sum()),
-        "sources": len(members),
-    }
-    return data, counts
-
-
-def _cat(arrays: list[np.ndarray], empty_shape: tuple[int, ...], dtype: type) -> np.ndarray:
-    return np.concatenate(arrays) if arrays else np.zeros(empty_shape, dtype)
+        chosen_idx = np.flatnonzero(assign == want)
+        chosen = graphs if len(chosen_idx) == graphs.num_graphs else graphs.select(chosen_idx)
+        node_id = vocab.index(chosen.node_can)
+        k = chosen.num_graphs
+        writer.append(
+            {
+                "node_ptr": chosen.node_ptr,
+                "edge_ptr": chosen.edge_ptr,
+                "node_id": node_id,
+                "x": chosen.x,
+                "edge_index": chosen.edge_index,
+                "edge_attr": chosen.edge_attr,
+                "y": chosen.y,
+                "node_y": chosen.node_y,
+                "graph_source": np.full(k, source_index, np.int32),
+                "window_start": chosen.window_start,
+                "window_end": chosen.window_end,
+            }
+        )
+        counts["graphs"] += k
+        counts["attack_graphs"] += int(np.count_nonzero(chosen.y))
+        counts["nodes"] += len(node_id)
+        counts["edges"] += int(chosen.edge_index.shape[1])
+        counts["oov_nodes"] += int(np.count_nonzero(node_id == 0))
+    counts["sources"] = len(members)
+    return counts

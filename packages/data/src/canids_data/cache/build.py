@@ -1,5 +1,5 @@
 """Building a cache: parallel over files, resumable, staged beside the target, published by
-rename."""
+rename, in a working set that does not grow with the number of captures."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import shutil
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -24,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import zarr
 from canids_core import atomic_write_json
 
 from .. import __version__
@@ -33,11 +33,21 @@ from ..config import SCHEMA_VERSION, BuildConfig
 from ..errors import CacheError
 from ..vocab import Vocabulary
 from ._io import dataset_dir, staging_dir
-from .assemble import assemble_split
+from .assemble import assemble_split, split_sizes
+from .chunks import write_group_metadata
 from .lock import BuildLock
-from .manifest import MANIFEST_NAME
-from .store import write_split
-from .worker import SourceJob, load_part, process_source, read_part_meta
+from .manifest import write_manifest
+from .parts import load_part, part_exists, read_part_meta
+from .space import (
+    BUILD_MARKER,
+    check_free_space,
+    estimate_build_bytes,
+    human_bytes,
+    no_space_error,
+    staging_info,
+)
+from .store import SplitWriter
+from .worker import SourceJob, process_source
 
 __all__ = ["BuildProgress", "BuildResult", "build_cache"]
 
@@ -61,6 +71,8 @@ class BuildResult:
     seconds: float
     resumed_files: int
     messages: int
+    root: Path | None = None
+    cleaned_bytes: int = 0  # staging left by an earlier, finished build, removed first
 
     @property
     def messages_per_second(self) -> float:
@@ -72,6 +84,10 @@ def _part_path(parts: Path, src: SourceFile, size: int, mtime_ns: int, cfg: Buil
     return parts / hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
+def _family(path: Path, fmt: str | None) -> str:
+    return "parquet" if (fmt or "") == "parquet" or path.suffix.lower() == ".parquet" else "text"
+
+
 def build_cache(
     cache_dir: Path,
     spec: DatasetSpec,
@@ -80,14 +96,23 @@ def build_cache(
     *,
     workers: int = 1,
     progress: Callable[[BuildProgress], None] | None = None,
+    max_skipped_fraction: float = 0.01,
+    check_space: bool = True,
+    clean_staging: bool = False,
 ) -> BuildResult:
     """Build ``cache_dir/<dataset>``; see :class:`canids_data.CacheManager` for the contract."""
     started = time.time()
     stage = staging_dir(cache_dir, spec.name)
     with BuildLock(cache_dir / ".locks" / f"{spec.name}.lock"):
+        cleaned = 0
+        info = staging_info(cache_dir, spec.name, holding_lock=True)
+        if info is not None and (clean_staging or info.state == "finished"):
+            # A finished build's leftovers hold nothing to resume; --clean-staging drops an
+            # interrupted build's parts too (a fresh start).
+            cleaned = info.bytes
+            shutil.rmtree(stage, ignore_errors=True)
         sources, ignored = discover_sources(spec, root)
         parts = stage / "parts"
-        parts.mkdir(parents=True, exist_ok=True)
         jobs = []
         for src in sources:
             st = src.path.stat()
@@ -112,13 +137,58 @@ def build_cache(
                     val_start_seconds=config.val_start_seconds,
                     val_start_max_fraction=config.val_start_max_fraction,
                     val_seed=config.val_seed,
+                    max_skipped_fraction=max_skipped_fraction,
+                    dataset=spec.name,
                 )
             )
-        metas = _run_jobs(jobs, workers, progress)
-        manifest = _assemble(
-            stage / "store", spec, root, config, jobs, metas, ignored, started, workers
+        todo = [j for j in jobs if not part_exists(Path(j.part_path))]
+        need = estimate_build_bytes(
+            staged=[(j.size, _family(Path(j.path), j.fmt)) for j in todo],
+            stored=[(j.size, _family(Path(j.path), j.fmt)) for j in jobs],
         )
+        if check_space:
+            check_free_space(cache_dir, need, spec.name)
+        build_id = uuid.uuid4().hex
+        try:
+            parts.mkdir(parents=True, exist_ok=True)
+            atomic_write_json(
+                stage / BUILD_MARKER,
+                {"build_id": build_id, "config_digest": config.digest, "started": started},
+            )
+            metas = _run_jobs(jobs, workers, progress)
+            manifest = _assemble(
+                stage / "store",
+                spec,
+                root,
+                config,
+                jobs,
+                metas,
+                ignored,
+                started,
+                workers,
+                build_id,
+            )
+        except OSError as exc:
+            shutil.rmtree(stage / "store", ignore_errors=True)  # rebuilt from the parts anyway
+            err = no_space_error(exc, stage, cache_dir, spec.name, need)
+            if err is None:
+                raise
+            raise err from None
+        except CacheError as exc:
+            shutil.rmtree(stage / "store", ignore_errors=True)
+            if exc.status == "no_space":  # from a worker: say what the whole build needs
+                raise CacheError(
+                    f"{exc.message}; the build needs about {human_bytes(need)} in all",
+                    status=exc.status,
+                    fix=exc.fix,
+                ) from None
+            raise
+        except BaseException:
+            shutil.rmtree(stage / "store", ignore_errors=True)
+            raise
         _publish(stage / "store", dataset_dir(cache_dir, spec.name))
+        # A kill here leaves the staged parts of a published build: the next build
+        # removes them, and `canids-cache status` reports them as reclaimable.
         shutil.rmtree(stage, ignore_errors=True)
     resumed = sum(1 for m in metas if m.get("resumed"))
     return BuildResult(
@@ -127,6 +197,8 @@ def build_cache(
         time.time() - started,
         resumed,
         int(sum(int(m["messages"]) for m in metas)),
+        root,
+        cleaned,
     )
 
 
@@ -137,7 +209,7 @@ def _run_jobs(
     todo: list[SourceJob] = []
     for job in jobs:
         part = Path(job.part_path)
-        if (part / "meta.json").is_file():
+        if part_exists(part):
             meta = read_part_meta(part)
             meta["resumed"] = True
             metas[job.rel] = meta
@@ -237,6 +309,7 @@ def _assemble(
     ignored: list[str],
     started: float,
     workers: int,
+    build_id: str,
 ) -> dict[str, Any]:
     used, dedup = _dedupe(jobs, metas)
     vocab = Vocabulary.from_ids(
@@ -250,34 +323,47 @@ def _assemble(
     )
     if store.exists():
         shutil.rmtree(store)
-    group = zarr.open_group(store, mode="w", zarr_format=3)
+    write_group_metadata(store)
     split_names = ["train", "val", *sorted({j.split for j in jobs if j.split != "train"})]
+    dims = (len(config.node_features), len(config.edge_features))
     arrays: dict[str, Any] = {}
     splits: dict[str, Any] = {}
 
-    def one(split: str) -> tuple[dict[str, Any], dict[str, int]]:
-        members = [
-            (i, Path(j.part_path))
-            for i, (j, u) in enumerate(zip(jobs, used, strict=True))
-            if u and (j.split == split or (split == "val" and j.split == "train"))
-        ]
-        data, counts = assemble_split(
-            split,
-            members,
-            vocab,
-            load_part,
-            (len(config.node_features), len(config.edge_features)),
-        )
-        return write_split(group, split, data), counts
+    def members(split: str) -> list[int]:
+        want = "train" if split == "val" else split
+        return [i for i, (j, u) in enumerate(zip(jobs, used, strict=True)) if u and j.split == want]
 
-    # Two splits at a time: compression and hashing release the GIL.
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, 2))) as pool:
-        for split, (records, counts) in zip(split_names, pool.map(one, split_names), strict=True):
+    def one(split: str, encoders: ThreadPoolExecutor) -> tuple[dict[str, Any], dict[str, int]]:
+        chosen = members(split)
+        sizes = split_sizes(split, [metas[i] for i in chosen])
+        writer = SplitWriter(store, split, sizes, dims, encoders)
+        try:
+            counts = assemble_split(
+                split, [(i, Path(jobs[i].part_path)) for i in chosen], vocab, load_part, writer
+            )
+            return writer.close(), counts
+        except BaseException:
+            writer.abort()
+            raise
+
+    # Splits two at a time, chunks encoded by a pool: zstd, sha256 and file writes release
+    # the GIL, so two cores stay busy to the end (the train split is the largest by far).
+    threads = max(1, min(workers, 2))
+    with (
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="canids-encode") as encoders,
+        ThreadPoolExecutor(max_workers=threads, thread_name_prefix="canids-split") as pool,
+    ):
+        results = pool.map(lambda s: one(s, encoders), split_names)
+        for split, (records, counts) in zip(split_names, results, strict=True):
             arrays.update(records)
             splits[split] = counts
     sources = []
     for job, meta, u in zip(jobs, metas, used, strict=True):
-        rec = {k: v for k, v in meta.items() if k not in ("job", "can_ids", "resumed")}
+        rec = {
+            k: v
+            for k, v in meta.items()
+            if k not in ("job", "can_ids", "resumed", "assigned_sizes")
+        }
         dup = next((d["kept"] for d in dedup if job.rel in d["dropped"]), None)
         sources.append(
             {
@@ -317,6 +403,7 @@ def _assemble(
             if s["read_report"]["skipped_rows"]
         },
         "build": {
+            "id": build_id,
             "started": dt.datetime.fromtimestamp(started, dt.UTC).isoformat(),
             "finished": dt.datetime.fromtimestamp(finished, dt.UTC).isoformat(),
             "seconds": round(finished - started, 3),
@@ -325,9 +412,7 @@ def _assemble(
             "pid": os.getpid(),
         },
     }
-    # Sorted keys, one-space indent, final newline: the manifest's layout since schema 1.
-    atomic_write_json(store / MANIFEST_NAME, manifest, indent=1)
-    return manifest
+    return write_manifest(store, manifest)
 
 
 def _publish(store: Path, target: Path) -> None:

@@ -11,7 +11,7 @@ from types import TracebackType
 
 from ..errors import CacheError
 
-__all__ = ["BuildLock"]
+__all__ = ["BuildLock", "lock_held"]
 
 
 class BuildLock:
@@ -45,3 +45,17 @@ class BuildLock:
             fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+def lock_held(path: Path) -> bool:
+    """Whether a build holds the lock at ``path`` now (a dead builder's lock is free)."""
+    if not path.is_file():
+        return False
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops a lock taken here
+    return False

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from ..errors import CacheError
 from ._io import dataset_dir
+from .chunks import read_array
+from .store import stored_spec
 from .verify import verify_cache
 
 __all__ = ["SplitSizes", "read_split_sizes"]
@@ -38,7 +39,7 @@ def read_split_sizes(
     cache_dir: Path, dataset: str, split: str, *, check_sources: bool = True
 ) -> SplitSizes:
     """Sizes of ``split`` after a quick verify; no graph and no feature array is read."""
-    report = verify_cache(cache_dir, dataset, check_sources=check_sources)
+    report = verify_cache(cache_dir, dataset, check_sources=check_sources, splits=[split])
     if report.manifest is not None and split not in report.manifest.splits:
         raise CacheError(
             f"split {split!r} is not in the {dataset} cache; it has: "
@@ -47,9 +48,13 @@ def read_split_sizes(
         )
     report.raise_for_status()
     assert report.manifest is not None
-    group = zarr.open_group(dataset_dir(cache_dir, dataset), mode="r", zarr_format=3)[split]
-    node_ptr = np.asarray(group["node_ptr"][:])
-    edge_ptr = np.asarray(group["edge_ptr"][:])
+    store = dataset_dir(cache_dir, dataset)
+
+    def pointers(name: str) -> np.ndarray:
+        spec = stored_spec(store, split, name)
+        return read_array(store / split / name, spec, where=f"{split}/{name}", fix=report.fix)
+
+    node_ptr, edge_ptr = pointers("node_ptr"), pointers("edge_ptr")
     return SplitSizes(
         split,
         np.diff(node_ptr),

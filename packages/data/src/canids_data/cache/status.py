@@ -8,13 +8,14 @@ from typing import Any
 
 from ..errors import CacheError
 from .manifest import MANIFEST_NAME, load_manifest
+from .space import staging_info, tree_bytes
 
 __all__ = ["cache_status", "disk_usage"]
 
 
 def disk_usage(path: Path) -> int:
     """Bytes of every file under ``path``."""
-    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    return tree_bytes(path)
 
 
 def cache_status(cache_dir: Path) -> dict[str, Any]:
@@ -24,14 +25,36 @@ def cache_status(cache_dir: Path) -> dict[str, Any]:
         "exists": cache_dir.is_dir(),
         "datasets": {},
         "builds_in_progress": [],
+        "reclaimable": [],
     }
     if not cache_dir.is_dir():
         return out
     staging = cache_dir / ".staging"
     if staging.is_dir():
         for d in sorted(staging.iterdir()):
-            parts = list((d / "parts").glob("*/meta.json")) if (d / "parts").is_dir() else []
-            out["builds_in_progress"].append({"dataset": d.name, "staged_files": len(parts)})
+            info = staging_info(cache_dir, d.name)
+            if info is None:
+                continue
+            entry = {
+                "dataset": info.dataset,
+                "state": info.state,
+                "staged_files": info.staged_files,
+                "bytes": info.bytes,
+                "path": str(info.path),
+            }
+            # A finished build's leftovers hold nothing to resume: space to free, not a build.
+            key = "reclaimable" if info.state == "finished" else "builds_in_progress"
+            out[key].append(entry)
+    for leftover in sorted(cache_dir.glob(".*.old-*")):
+        out["reclaimable"].append(
+            {
+                "dataset": leftover.name[1:].split(".old-")[0],
+                "state": "old store",
+                "staged_files": 0,
+                "bytes": tree_bytes(leftover),
+                "path": str(leftover),
+            }
+        )
     total = 0
     stores = (p for p in cache_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     for store in sorted(stores):

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import CacheError
 from ..graphs import GraphArrays, build_graphs
 from ..readers import read_capture
 from ..table import MessageTable
-from ._io import save_arrays_atomic
+from ._io import file_sha256
+from .parts import GRAPH_FIELDS, PART_SUFFIX, save_part
+from .space import no_space_error
 from .val_split import ASSIGN_EMBARGO, ASSIGN_MAIN, ASSIGN_VAL, assign_validation
 
 __all__ = [
@@ -20,23 +22,8 @@ __all__ = [
     "ASSIGN_MAIN",
     "ASSIGN_VAL",
     "SourceJob",
-    "load_part",
     "process_source",
 ]
-
-_GRAPH_FIELDS = (
-    "node_ptr",
-    "edge_ptr",
-    "node_can",
-    "x",
-    "edge_index",
-    "edge_attr",
-    "y",
-    "node_y",
-    "window_start",
-    "msg_start",
-    "window_end",
-)
 
 
 @dataclass(frozen=True)
@@ -62,14 +49,8 @@ class SourceJob:
     val_start_seconds: float = 10.0
     val_start_max_fraction: float = 0.2
     val_seed: int = 0
-
-
-def file_sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(8 << 20):
-            h.update(block)
-    return h.hexdigest()
+    max_skipped_fraction: float = 0.01
+    dataset: str = ""  # for the fix line of a refusal
 
 
 def content_sha256(table: MessageTable) -> str:
@@ -98,9 +79,46 @@ def _assign(graphs: GraphArrays, job: SourceJob, capture_start: float) -> np.nda
     )
 
 
+def _sizes(graphs: GraphArrays, assign: np.ndarray, which: int) -> list[int]:
+    """[graphs, nodes, edges] of the windows assigned ``which``."""
+    chosen = assign == which
+    nn = np.diff(graphs.node_ptr)[chosen]
+    ne = np.diff(graphs.edge_ptr)[chosen]
+    return [int(chosen.sum()), int(nn.sum()), int(ne.sum())]
+
+
+def check_skipped(job: SourceJob, rows: int, skipped: int) -> None:
+    """A file whose malformed rows exceed the limit is an error, not a quiet 0-message
+    capture (a semicolon-delimited file read with ``--skip-bad-rows`` skips every row)."""
+    if skipped and skipped > job.max_skipped_fraction * max(rows, 1):
+        share = skipped / max(rows, 1)
+        raise CacheError(
+            f"{job.path}: {skipped:,} of {rows:,} rows were malformed and skipped "
+            f"({share:.1%}, above the limit of {job.max_skipped_fraction:.1%}): the file is "
+            "probably in another format or delimiter, or damaged",
+            status="error",
+            fix="repair or remove the file, or force its reader with --format; to accept it "
+            f"as it is, build with --max-skipped-fraction {min(1.0, share + 0.001):.3g}",
+        )
+
+
 def process_source(job: SourceJob) -> dict[str, object]:
+    """Read, featurise and stage one capture; its record (the manifest's source entry)."""
+    try:
+        return _process(job)
+    except OSError as exc:
+        part = Path(job.part_path)  # <cache>/.staging/<dataset>/parts/<key>
+        file = part.with_name(part.name + PART_SUFFIX)
+        err = no_space_error(exc, file, part.parents[3], job.dataset)
+        if err is not None:
+            raise err from None
+        raise
+
+
+def _process(job: SourceJob) -> dict[str, object]:
     sha = file_sha256(job.path)
     table, report = read_capture(job.path, job.fmt, skip_bad_rows=job.skip_bad_rows, hint=job.hint)
+    check_skipped(job, report.rows, report.skipped_rows)
     graphs = build_graphs(table, job.window, job.stride, job.features)
     first_ts = float(table.timestamp[0]) if len(table) else 0.0
     last_ts = float(table.timestamp[-1]) if len(table) else 0.0
@@ -133,22 +151,15 @@ def process_source(job: SourceJob) -> dict[str, object]:
             "main": int(graphs.y[assign == ASSIGN_MAIN].sum()),
             "val": int(graphs.y[assign == ASSIGN_VAL].sum()),
         },
+        # [graphs, nodes, edges] per assignment: the split sizes, known before assembly.
+        "assigned_sizes": {
+            "main": _sizes(graphs, assign, ASSIGN_MAIN),
+            "val": _sizes(graphs, assign, ASSIGN_VAL),
+        },
         "read_report": report.to_json(),
         "can_ids": np.unique(table.can_id).tolist(),
     }
-    arrays = {name: getattr(graphs, name) for name in _GRAPH_FIELDS}
+    arrays = {name: getattr(graphs, name) for name in GRAPH_FIELDS}
     arrays["assign"] = assign
-    save_arrays_atomic(Path(job.part_path), arrays, meta)
+    save_part(Path(job.part_path), arrays, meta)
     return meta
-
-
-def load_part(path: Path) -> tuple[GraphArrays, np.ndarray, dict[str, object]]:
-    def arr(name: str) -> np.ndarray:
-        return np.load(path / f"{name}.npy", mmap_mode="r", allow_pickle=False)
-
-    graphs = GraphArrays(**{name: arr(name) for name in _GRAPH_FIELDS})
-    return graphs, arr("assign"), read_part_meta(path)
-
-
-def read_part_meta(path: Path) -> dict[str, object]:
-    return json.loads((path / "meta.json").read_text())

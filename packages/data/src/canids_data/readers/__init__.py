@@ -10,8 +10,11 @@ import numpy as np
 
 from ..errors import ReaderError
 from ..table import MessageTable, ReadReport
-from . import candump, cantt, hcrl_ch, hcrl_normal, hcrl_sa, parquet
+from . import cantt, hcrl_ch, hcrl_normal, hcrl_sa
 from ._text import RowErrors, binary_start, iter_chunks, tokenize
+
+# candump (python-can) and parquet (pyarrow) are imported when a file of theirs is read:
+# the dataset catalogue imports this package, and opening a cache reads no capture.
 
 __all__ = ["READER_FORMATS", "detect_format", "read_capture"]
 
@@ -102,8 +105,12 @@ def read_capture(
             str(path), f"unknown format {fmt!r}", hint=f"use one of {', '.join(READER_FORMATS)}"
         )
     if fmt == "parquet":
+        from . import parquet
+
         table, report = parquet.read(path, skip_bad_rows=skip_bad_rows)
     elif fmt == "candump":
+        from . import candump
+
         table, report = candump.read(path, skip_bad_rows=skip_bad_rows)
     else:
         table, report = _read_text(path, _TEXT[fmt], skip_bad_rows)

@@ -15,8 +15,10 @@ import numpy as np
 
 from ..errors import ReaderError
 from ..table import ReadReport
+from ._checks import trim_spans
 
 __all__ = ["FieldMatrix", "RowErrors", "binary_start", "cut_last_byte", "iter_chunks", "tokenize"]
+
 
 _NL = 10
 _CR = 13
@@ -108,6 +110,19 @@ class FieldMatrix:
         out = np.where(valid, self.buf[idx] if len(self.buf) else 0, 0).astype(np.uint8)
         return out, lens
 
+    def span(self, col: int) -> tuple[np.ndarray, np.ndarray]:
+        """Start and end offsets in ``buf`` of column ``col`` (empty where it is absent)."""
+        if col >= self.start.shape[1]:
+            zero = np.zeros(len(self), np.int64)
+            return zero, zero
+        return self.start[:, col], self.start[:, col] + self.length[:, col]
+
+    def digits(self, col: int) -> np.ndarray:
+        """Characters in column ``col`` of each line (0 where it is absent)."""
+        if col >= self.length.shape[1]:
+            return np.zeros(len(self), np.int64)
+        return self.length[:, col]
+
     def equals(self, col: int, token: bytes) -> np.ndarray:
         chars, lens = self.chars(col, len(token))
         want = np.frombuffer(token, np.uint8)
@@ -136,20 +151,26 @@ class FieldMatrix:
         return payload, bad
 
     def float(self, col: int, max_width: int = 24) -> tuple[np.ndarray, np.ndarray]:
-        """Parse plain decimals (``123``, ``123.456``); anything else is not ok."""
-        chars, lens = self.chars(col, max_width)
+        """Parse plain decimals (``123``, ``-123.456``); anything else (``nan``, ``1e9``)
+        is not ok. A sign is read so that a negative value can be refused as such."""
+        chars, lens = self.chars(col, max_width + 1)
+        neg = (lens > 1) & (chars[:, 0] == ord("-"))
+        if neg.any():
+            chars[neg, :-1] = chars[neg, 1:]
+            lens = lens - neg
+        chars = chars[:, :max_width]
         pos = np.arange(max_width)
         inside = pos < lens[:, None]
         digit = (chars >= 48) & (chars <= 57)
         dot = chars == 46
-        ok = (lens > 0) & (lens <= max_width) & (self.length[:, col] <= max_width)
+        ok = (lens > 0) & (lens <= max_width) & (self.length[:, col] - neg <= max_width)
         ok &= ((digit | dot) | ~inside).all(axis=1) & (dot.sum(axis=1) <= 1)
         # A field longer than ``max_width`` is already not ok; clip so indexing stays inside.
         last = np.clip(lens - 1, 0, max_width - 1)
         ok &= digit[:, 0] & (digit | ~inside)[np.arange(len(lens)), last]
         safe = np.where(ok[:, None], chars, np.where(pos == 0, 48, 0).astype(np.uint8))
         values = safe.view(f"S{max_width}").ravel().astype(np.float64)
-        return values, ok
+        return np.where(neg, -values, values), ok
 
 
 def _parse_digits(
@@ -195,6 +216,9 @@ def tokenize(
         f_line, f_start, f_end = _tokens(buf, starts, ends, is_delim)
     else:
         f_line, f_start, f_end = _csv_fields(buf, starts, ends, is_delim)
+        # Whitespace around a comma-separated field is padding, not part of the value
+        # (can-train-and-test payloads padded with a tab are real, not 9-byte payloads).
+        f_start, f_end = trim_spans(buf, f_start, f_end)
     nfields = np.bincount(f_line, minlength=n)
     first = np.concatenate(([0], np.cumsum(nfields)[:-1]))
     k = np.arange(len(f_line)) - first[f_line]
@@ -285,6 +309,11 @@ class RowErrors:
         self.code = np.zeros(len(fm), np.int16)
         self.reasons: list[str] = [""]
 
+    def flag_all(self, problems: dict[str, np.ndarray], only: np.ndarray | None = None) -> None:
+        """:meth:`flag` each reason → mask of ``problems`` in order (within ``only``)."""
+        for reason, mask in problems.items():
+            self.flag(mask if only is None else mask & only, reason)
+
     def flag(self, mask: np.ndarray, reason: str) -> None:
         """Mark rows in ``mask`` (that have no earlier problem) with ``reason``."""
         hit = mask & (self.code == 0)
@@ -314,24 +343,3 @@ class RowErrors:
         if row == len(self.fm) - 1 and not self.fm.ends_with_newline:
             reason += " (truncated last line: the file does not end with a newline)"
         return reason
-
-
-def payload_from_hex(
-    chars: np.ndarray, lens: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """Decode hex payload strings (``[n, >=16]`` chars, lengths) into ``payload[n, 8]`` and ``dlc``.
-
-    Returns the problems as masks keyed by reason, so the caller can flag rows.
-    """
-    nib = _HEX[chars[:, :16]]
-    inside = np.arange(16) < np.minimum(lens, 16)[:, None]
-    invalid = nib == 255
-    problems = {
-        "payload longer than 8 bytes (more than 16 hex digits)": lens > 16,
-        "odd number of hex digits in the payload": (lens % 2) == 1,
-        "payload is not hexadecimal": (invalid & inside).any(axis=1),
-    }
-    nib[invalid | ~inside] = 0
-    payload = (nib[:, 0::2] << 4) | nib[:, 1::2]
-    dlc = np.minimum(lens // 2, 8).astype(np.uint8)
-    return payload, dlc, problems

@@ -7,6 +7,8 @@ and refuses what python-can would accept silently but canids cannot represent
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,17 @@ import numpy as np
 
 from ..errors import ReaderError
 from ..table import MessageTable, ReadReport
+from ._checks import (
+    ID_NOT_HEX,
+    ID_TOO_LONG,
+    ID_TOO_WIDE,
+    MAX_CAN_ID,
+    MAX_TIMESTAMP,
+    TS_NEGATIVE,
+    TS_NOT_FINITE,
+    TS_NOT_NUMBER,
+    TS_TOO_LARGE,
+)
 from ._text import binary_start
 
 __all__ = ["FORMAT", "read"]
@@ -23,8 +36,12 @@ FORMAT = "candump"
 
 
 _TRUNCATED = " (truncated last line: the file does not end with a newline)"
-_MAX_ID = 0x1FFFFFFF
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")  # ASCII only: float() also reads "１２" and "nan"
+_ERROR_FRAMES = (
+    "; candump writes SocketCAN error frames with bit 29 set (2xxxxxxx), and canids reads "
+    "data frames only"
+)
 
 
 class _Lines:
@@ -59,16 +76,38 @@ class _Lines:
         self._fh.close()
 
 
+def _check_timestamp(token: str) -> str | None:
+    if len(token) < 3 or token[0] != "(" or token[-1] != ")":
+        return "not a candump -L line '(timestamp) interface ID#DATA'"
+    inner = token[1:-1]
+    if _DECIMAL.fullmatch(inner):
+        value = float(inner)
+        if value < 0:
+            return TS_NEGATIVE
+        return TS_TOO_LARGE if value > MAX_TIMESTAMP else None
+    try:
+        value = float(inner)
+    except ValueError:
+        return TS_NOT_NUMBER
+    return TS_NOT_FINITE if not math.isfinite(value) else TS_NOT_NUMBER
+
+
 def _check_frame(text: str) -> str | None:
-    """What is wrong with the frame of a candump line, or None (python-can then parses it)."""
+    """What is wrong with a candump line, or None (python-can then parses it)."""
     parts = text.split()
+    if parts and (problem := _check_timestamp(parts[0])):
+        return problem
     frame = parts[2] if len(parts) >= 3 else ""
     if "#" not in frame:
         return "not a candump -L line '(timestamp) interface ID#DATA'"
     can_id, data = frame.split("#", 1)
-    if not can_id or any(c not in _HEX_DIGITS for c in can_id) or int(can_id, 16) > _MAX_ID:
-        # python-can masks such an ID to 29 bits: refuse it instead of reading another ID.
-        return "CAN ID is not a hex number of at most 29 bits"
+    if not can_id or any(c not in _HEX_DIGITS for c in can_id):
+        return ID_NOT_HEX
+    if len(can_id) > 8:
+        return ID_TOO_LONG
+    if int(can_id, 16) > MAX_CAN_ID:
+        # python-can would mask it to 29 bits (another ID) or read it as an error frame.
+        return ID_TOO_WIDE + _ERROR_FRAMES
     if data.startswith("#"):
         return "CAN FD frame: canids reads classic CAN (at most 8 data bytes)"
     if data[:1].lower() == "r":
@@ -102,10 +141,9 @@ def read(path: Path, *, skip_bad_rows: bool) -> tuple[MessageTable, ReadReport]:
             reader = can.CanutilsLogReader(lines)
             try:
                 for msg in reader:
-                    if msg.is_error_frame:
-                        problem: str | None = "error frame (not a data frame)"
-                    else:
-                        problem = _check_frame(lines.text)
+                    problem = _check_frame(lines.text)
+                    if problem is None and msg.is_error_frame:
+                        problem = "error frame (not a data frame)"
                     if problem is not None:
                         _bad(path, lines, problem, report, skip_bad_rows)
                         continue

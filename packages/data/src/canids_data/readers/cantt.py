@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import can_id_problems, hex_payload, timestamp_problems
 from ._table_build import Columns
-from ._text import FieldMatrix, RowErrors, payload_from_hex
+from ._text import FieldMatrix, RowErrors
 
 __all__ = ["FORMAT", "HEADER", "is_header", "parse"]
 
@@ -36,13 +37,11 @@ def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Colum
         errors.flag(~header & (np.arange(n) == 0), f"missing header line {HEADER.decode()!r}")
     errors.flag(fm.nfields != 4, "expected 4 comma-separated fields (wrong delimiter?)")
     ts, ok = fm.float(0)
-    errors.flag(~ok & ~header, "timestamp is not a decimal number")
+    errors.flag_all(timestamp_problems(ts, ok), only=~header)
     can_id, ok = fm.hex(1, 8)
-    errors.flag((~ok | (can_id > 0x1FFFFFFF)) & ~header, "arbitration_id is not a hex CAN ID")
-    chars, lens = fm.chars(2, 17)
-    payload, dlc, problems = payload_from_hex(chars, lens)
-    for reason, mask in problems.items():
-        errors.flag(mask & ~header, reason)
+    errors.flag_all(can_id_problems(can_id, ok, fm.digits(1)), only=~header)
+    payload, dlc, problems = hex_payload(fm.buf, *fm.span(2))
+    errors.flag_all(problems, only=~header)
     attack, ok = fm.dec(3, 1)
     errors.flag((~ok | (attack > 1)) & ~header, "attack is not 0 or 1")
     # The header is not a message: drop it before the keep mask is built.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import can_id_problems, timestamp_problems
 from ._table_build import Columns
 from ._text import FieldMatrix, RowErrors
 
@@ -26,9 +27,9 @@ def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Colum
         nf < 4, "too few comma-separated fields for timestamp,id,dlc,data…,flag (wrong delimiter?)"
     )
     ts, ok = fm.float(0)
-    errors.flag(~ok, "timestamp is not a decimal number")
+    errors.flag_all(timestamp_problems(ts, ok))
     can_id, ok = fm.hex(1, 8)
-    errors.flag(~ok | (can_id > 0x1FFFFFFF), "CAN ID is not a hex number of at most 29 bits")
+    errors.flag_all(can_id_problems(can_id, ok, fm.digits(1)))
     dlc, ok = fm.dec(2, 2)
     errors.flag(~ok, "DLC is not a decimal number")
     errors.flag(dlc > 8, "DLC above 8")

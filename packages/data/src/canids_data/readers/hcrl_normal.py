@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._checks import can_id_problems, timestamp_problems
 from ._table_build import Columns
 from ._text import FieldMatrix, RowErrors, cut_last_byte
 
@@ -22,9 +23,9 @@ def parse(fm: FieldMatrix, errors: RowErrors, state: dict[str, object]) -> Colum
     shape_ok = fm.equals(0, b"Timestamp:") & fm.equals(2, b"ID:") & fm.equals(5, b"DLC:")
     errors.flag(~shape_ok, "not a 'Timestamp: … ID: … DLC: …' line (wrong format or delimiter?)")
     ts, ok = fm.float(1)
-    errors.flag(~ok, "timestamp is not a decimal number")
+    errors.flag_all(timestamp_problems(ts, ok))
     can_id, ok = fm.hex(3, 8)
-    errors.flag(~ok | (can_id > 0x1FFFFFFF), "CAN ID is not a hex number of at most 29 bits")
+    errors.flag_all(can_id_problems(can_id, ok, fm.digits(3)))
     dlc, ok = fm.dec(6, 2)
     errors.flag(~ok, "DLC is not a decimal number")
     errors.flag(dlc > 8, "DLC above 8")

@@ -14,7 +14,7 @@ import pyarrow.parquet as pq
 
 from ..errors import ReaderError
 from ..table import MessageTable, ReadReport
-from ._text import payload_from_hex
+from ._checks import can_id_problems, hex_payload, timestamp_problems
 
 __all__ = ["FORMAT", "read"]
 
@@ -66,14 +66,17 @@ def _read(
         )
     bad: dict[str, np.ndarray] = {}
     ts, ts_null = _numeric(table, "timestamp", np.float64)
-    bad["timestamp is null or not finite"] = ts_null | ~np.isfinite(ts)
-    can_id, id_null = _numeric(table, "id", np.int64)
-    bad["id is null or not a CAN ID (0..0x1FFFFFFF)"] = (
-        id_null | (can_id < 0) | (can_id > 0x1FFFFFFF)
-    )
-    chars, lens, df_null = _string_chars(table.column("data_field"), 17)
-    payload, dlc, problems = payload_from_hex(chars, lens)
-    bad["data_field is null"] = df_null
+    bad["timestamp is null"] = ts_null
+    bad.update(timestamp_problems(ts, ~ts_null))
+    can_id, id_bad = _numeric(table, "id", np.int64)
+    id_null = _nulls(table.column("id").combine_chunks())
+    bad["CAN ID (column id) is null"] = id_null
+    bad["CAN ID (column id) is not a whole number"] = id_bad & ~id_null
+    bad["CAN ID (column id) is negative"] = ~id_bad & (can_id < 0)
+    bad.update(can_id_problems(can_id, ~id_bad & (can_id >= 0)))
+    buf, start, end, df_null = _string_spans(table.column("data_field"))
+    payload, dlc, problems = hex_payload(buf, start, end)
+    bad["payload (column data_field) is null"] = df_null
     bad.update(problems)
     label = None
     if "label" in cols:
@@ -119,6 +122,8 @@ def _numeric(table: pa.Table, name: str, dtype: type) -> tuple[np.ndarray, np.nd
     # Straight from the buffers: pyarrow.compute's first call costs ~1.5 s per process.
     values = np.frombuffer(col.buffers()[1], col.type.to_pandas_dtype())
     values = values[col.offset : col.offset + len(col)]
+    if values.dtype.kind == "u" and np.dtype(dtype).kind == "i":
+        values = np.minimum(values, np.uint64(2**62))  # a huge unsigned ID stays huge
     invalid = _nulls(col)
     if pa.types.is_floating(col.type) and np.dtype(dtype).kind in "iu":
         # A float where an integer belongs (id, label) must hold a whole number: NaN,
@@ -137,7 +142,12 @@ def _nulls(col: pa.Array) -> np.ndarray:
     return bits[col.offset : col.offset + len(col)] == 0
 
 
-def _string_chars(column: pa.ChunkedArray, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _string_spans(
+    column: pa.ChunkedArray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A string column as (bytes, start, end, null): each value is ``bytes[start:end]``,
+    straight from Arrow's buffers (no Python string per row; pyarrow.compute's first
+    call would cost ~1.5 s per process)."""
     arr = column.combine_chunks()
     if pa.types.is_large_string(arr.type):
         arr = arr.cast(pa.string())
@@ -145,24 +155,10 @@ def _string_chars(column: pa.ChunkedArray, width: int) -> tuple[np.ndarray, np.n
         raise _ColumnTypeError(f"column 'data_field' has type {arr.type}, expected string")
     null = _nulls(arr)
     off = _offsets(arr)
-    lens = np.where(null, 0, np.diff(off))
-    n = len(arr)
     data_buf = arr.buffers()[2]
-    data = np.frombuffer(data_buf, np.uint8)[off[0] : off[-1]] if data_buf is not None else None
-    chars = np.zeros((n, width), np.uint8)
-    if data is not None and len(data):
-        # Scatter every byte to (row, column) at once: one repeat, no per-row gather.
-        # (pyarrow.compute would pad in C, but its first call costs ~1.5 s per process.)
-        raw_lens = np.diff(off)
-        shift = np.repeat(off[:-1] - off[0] - np.arange(n, dtype=np.int64) * width, raw_lens)
-        flat = np.arange(len(data), dtype=np.int64) - shift
-        if raw_lens.max() <= width:
-            chars.ravel()[flat] = data
-        else:
-            col = flat - np.repeat(np.arange(n, dtype=np.int64) * width, raw_lens)
-            fits = col < width
-            chars.ravel()[flat[fits]] = data[fits]
-    return chars, lens, null
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    end = np.where(null, off[:-1], off[1:])
+    return data, off[:-1], end, null
 
 
 def _offsets(arr: pa.Array) -> np.ndarray:
