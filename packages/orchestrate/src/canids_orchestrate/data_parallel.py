@@ -173,6 +173,12 @@ def run_data_parallel(
             f"placement strategy {job.placement_strategy!r} is not one of "
             f"{', '.join(PLACEMENT_STRATEGIES)}"
         )
+    # Ray Train runs each rank in its own working directory: paths must be absolute.
+    job = dataclasses.replace(
+        job,
+        cache_dir=str(Path(job.cache_dir).expanduser().resolve()),
+        runs_dir=str(Path(job.runs_dir).expanduser().resolve()),
+    )
     ray = import_ray()
     from canids_models import ArtifactStore
     from canids_models.catalog import STAGES
