@@ -179,6 +179,9 @@ def run_data_parallel(
         cache_dir=str(Path(job.cache_dir).expanduser().resolve()),
         runs_dir=str(Path(job.runs_dir).expanduser().resolve()),
     )
+    # Ray Train's print patch sends every print of a rank through its logger as well: each
+    # epoch line would reach the terminal twice.
+    os.environ.setdefault("RAY_TRAIN_ENABLE_PRINT_PATCH", "0")
     ray = import_ray()
     from canids_models import ArtifactStore
     from canids_models.catalog import STAGES
