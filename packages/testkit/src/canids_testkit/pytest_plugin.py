@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -34,12 +35,16 @@ from .local_slurm import (
     missing_binaries,
 )
 
+if TYPE_CHECKING:
+    from .local_ray import LocalRayCluster
+
 __all__ = [
     "chromium",
     "local_slurm",
     "local_slurm_two_nodes",
     "skip_unless_ci",
     "slurm_unavailable",
+    "two_node_ray",
 ]
 
 _shared: LocalSlurm | None = None
@@ -142,3 +147,22 @@ def chromium() -> str:
         )
     assert found is not None
     return found
+
+
+@pytest.fixture
+def two_node_ray() -> Iterator[LocalRayCluster]:
+    """A started two-node :class:`LocalRayCluster` (head: 2 CPUs, second node: 1 CPU), one
+    per test (a test may kill a node); pass ``two_node_ray.child_env()`` to the processes
+    that join it. Where Ray cannot start, the test skips with ``ray start``'s output, and
+    in CI it fails."""
+    from .local_ray import LocalRayCluster, LocalRayError
+
+    cluster = LocalRayCluster()
+    try:
+        cluster.start()
+    except LocalRayError as exc:
+        skip_unless_ci(f"the two-node Ray cluster did not start: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
