@@ -9,6 +9,8 @@
 #   slurm/dev/local-cluster.sh stop      # stops exactly the daemons `start` started
 #
 #   eval "$(slurm/dev/local-cluster.sh start)"   # start, and point this shell at it
+#   eval "$(CANIDS_SLURM_NODES=2 CANIDS_SLURM_DIR=/tmp/canids-slurm2 slurm/dev/local-cluster.sh start)"
+#                                                # two nodes, node1 and node2 (see below)
 #
 # Everything lives in CANIDS_SLURM_DIR (default /tmp/canids-slurm): slurm.conf,
 # cgroup.conf, controller state, slurmd spool, logs, pid files, and the job completion log
@@ -56,7 +58,7 @@ BINARIES=(slurmctld slurmd sbatch sinfo squeue scancel sacct scontrol munged mun
 NET_BINARIES=(ip nsenter unshare)
 
 # Several nodes: network namespaces, the private munged, the nodes' init.
-# shellcheck source=slurm/dev/nodes.sh
+# shellcheck source=slurm/dev/nodes.sh disable=SC1091 # followed when both are linted
 source "$HERE/nodes.sh"
 set_net_names
 SUBNET=""
@@ -109,11 +111,13 @@ port_in_use() {
   (: <"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }
 
-# With a socket path: that munged (several nodes run a private one); else the default.
 munge_works() {
-  local socket=()
-  [ $# -eq 0 ] || socket=(--socket "$1")
-  munge -n "${socket[@]}" 2>/dev/null | unmunge "${socket[@]}" >/dev/null 2>&1
+  munge -n 2>/dev/null | unmunge >/dev/null 2>&1
+}
+
+# The munged at socket $1 (several nodes run a private one).
+munge_works_at() {
+  munge -n --socket "$1" 2>/dev/null | unmunge --socket "$1" >/dev/null 2>&1
 }
 
 slurm() {

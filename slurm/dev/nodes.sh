@@ -144,7 +144,7 @@ start_private_munge() {
     --log-file="$MUNGE_DIR/munged.log" --seed-file="$MUNGE_DIR/munged.seed" ||
     start_failed "the private munged did not start; see $MUNGE_DIR/munged.log"
   for ((i = 0; i < 50; i++)); do
-    if munge_works "$MUNGE_SOCKET"; then
+    if munge_works_at "$MUNGE_SOCKET"; then
       say "munge: private munged (pid $(cat "$MUNGE_DIR/munged.pid"), socket $MUNGE_SOCKET)"
       return 0
     fi
