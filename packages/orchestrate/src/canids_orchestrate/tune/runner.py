@@ -171,6 +171,7 @@ def run_tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneSumm
             check_sources=opts.check_sources,
             threads=max(1, int(opts.cpus_per_trial)),
             fixed={"train.epochs": opts.max_t, "train.patience": opts.max_t},
+            experiment_dir=str(exp_dir),
         )
         scheduler = (
             ASHAScheduler(
