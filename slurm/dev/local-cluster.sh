@@ -22,9 +22,7 @@
 # takes the next one) and CANIDS_SLURM_FIRST_JOB_ID (default 1), so that two clusters can
 # run side by side (job cgroups are named /slurm_<node>/uid_<uid>/job_<id>: two clusters
 # must not hand out the same job id at once); CANIDS_SLURM_START_TIMEOUT (seconds until
-# the node must be idle, default 30); CANIDS_SLURM_NICE (the niceness of slurmd, which every
-# job inherits; default: this shell's): on a machine that other work keeps busy, -5 lets
-# the jobs' start-up deadlines (Ray's raylet waits 15 s for its agent) hold.
+# the node must be idle, default 30).
 #
 # Several nodes (CANIDS_SLURM_NODES=2 ... 8; `stop` and `status` read the mode from the
 # state folder): node1, node2, ... each run one slurmd in their own network namespace
@@ -48,7 +46,6 @@ CTLD_PORT="${CANIDS_SLURM_PORT:-6817}"
 FIRST_JOB_ID="${CANIDS_SLURM_FIRST_JOB_ID:-1}"
 START_TIMEOUT="${CANIDS_SLURM_START_TIMEOUT:-30}"
 NODES="${CANIDS_SLURM_NODES:-1}"
-NICE="${CANIDS_SLURM_NICE:-}"
 CONF="$DIR/slurm.conf"
 RUN="$DIR/run"
 LOG="$DIR/log"
@@ -124,17 +121,6 @@ slurm() {
   SLURM_CONF="$CONF" "$@"
 }
 
-check_nice() {
-  [ -n "$NICE" ] || return 0
-  if ! [[ "$NICE" =~ ^-?[0-9]+$ ]] || [ "$NICE" -lt -20 ] || [ "$NICE" -gt 19 ]; then
-    die "CANIDS_SLURM_NICE must be a niceness from -20 to 19, got '$NICE'"
-  fi
-}
-
-# slurmd's command prefix: `nice -n N` when CANIDS_SLURM_NICE is set (checked by start).
-slurmd_nice() {
-  [ -z "$NICE" ] || printf '%s\n' nice -n "$NICE"
-}
 
 # ---------------------------------------------------------------------------------------
 cmd_install() {
@@ -291,7 +277,6 @@ cmd_start() {
   local pid state deadline k t0=$SECONDS t0_us="${EPOCHREALTIME/./}"
   need_root start
   check_node_count
-  check_nice
   need_binaries
   case "$DIR" in *[[:space:]]*) die "CANIDS_SLURM_DIR must not contain spaces: '$DIR'" ;; esac
   mkdir -p "$DIR/state" "$DIR/spool" "$RUN" "$LOG"
@@ -328,8 +313,7 @@ cmd_start() {
   if multi_node; then
     for ((k = 1; k <= NODES; k++)); do start_node "$k"; done
   else
-    # shellcheck disable=SC2046 # empty, or the words of `nice -n N`
-    slurm $(slurmd_nice) slurmd -f "$CONF" || start_failed "slurmd exited with status $?"
+    slurm slurmd -f "$CONF" || start_failed "slurmd exited with status $?"
   fi
 
   local want=idle

@@ -179,8 +179,7 @@ start_node() {
   local k="$1" name
   name="$(node_name "$k")"
   mkdir -p "$DIR/spool/$name"
-  # shellcheck disable=SC2046 # empty, or the words of `nice -n N`
-  CANIDS_SLURM_DIR="$DIR" setsid $(slurmd_nice) nsenter --net="/run/netns/$(node_netns "$k")" -- \
+  CANIDS_SLURM_DIR="$DIR" setsid nsenter --net="/run/netns/$(node_netns "$k")" -- \
     unshare --uts --pid --fork --mount-proc --kill-child -- bash "$HERE/local-cluster.sh" _node "$name" \
     </dev/null >>"$LOG/$name.console" 2>&1 &
   printf '%s\n' "$!" >"$RUN/$name.pid"
