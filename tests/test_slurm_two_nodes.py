@@ -10,6 +10,7 @@ Under CI=true these tests fail, not skip, where the two-node cluster cannot star
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -179,11 +180,13 @@ def test_a_two_worker_stage_runs_across_both_nodes(
     report = find_report(log)
     assert report is not None, log
     assert report.status == "completed", report
+    # canids-train's own account of where the ranks ran: one on each node.
+    placed = re.search(
+        r"ran on 2 workers over 2 node\(s\): rank 0 on (\S+) .*, rank 1 on (\S+) ", log
+    )
+    assert placed is not None, log
+    assert sorted(placed.groups()) == ["node1", "node2"]
     stage = runs / "default" / "demo" / "teacher" / "gat"
-    metrics = json.loads((stage / "metrics.json").read_text())
-    assert metrics["workers"] == 2
-    # One rank on each node (which rank goes where is Ray's choice).
-    assert sorted(p["rank"] for p in metrics["placement"]) == [0, 1]
-    assert sorted(p["host"] for p in metrics["placement"]) == ["node1", "node2"]
+    assert json.loads((stage / "metrics.json").read_text())["epochs_run"] == 2
     assert (stage / "DONE.json").is_file()
     assert f"ray-cluster: job {job_id} finished with exit 0" in log
