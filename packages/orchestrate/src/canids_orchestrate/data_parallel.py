@@ -160,6 +160,23 @@ def _train_fn(config: dict[str, Any]) -> None:
 _OUTCOME = "canids_outcome.json"
 
 
+def _init_ray(ray: Any, address: str | None, *, local: bool, echo: Callable[[str], None]) -> None:
+    """``ray.init``; a Ray started here is tried 3 times: Ray gives a new raylet a fixed
+    30 s to register with its GCS, which an overloaded machine can miss."""
+    for attempt in range(3 if local else 1):
+        try:
+            if local:
+                ray.init(log_to_driver=True, include_dashboard=False)
+            else:
+                ray.init(address=address, log_to_driver=True)
+            return
+        except Exception as exc:
+            if attempt == 2 or not local or "timed out during startup" not in str(exc):
+                raise
+            echo(f"ray: the local Ray did not start ({exc}); trying again")
+            ray.shutdown()
+
+
 def run_data_parallel(
     job: DataParallelJob,
     *,
@@ -193,9 +210,7 @@ def run_data_parallel(
         joins = address or os.environ.get("RAY_ADDRESS")
         started_here = not joins
         # A Ray of its own for this stage: no dashboard (it only slows the start).
-        ray.init(
-            address=address, log_to_driver=True, **({} if joins else {"include_dashboard": False})
-        )
+        _init_ray(ray, address, local=not joins, echo=echo)
     totals = ray.cluster_resources()
     if job.use_gpu is None:
         gpu = job.config.train.device != "cpu" and totals.get("GPU", 0) >= 1
