@@ -10,6 +10,7 @@ from canids_data.synthetic import write_demo_dataset
 from canids_testkit.pytest_plugin import (
     chromium,  # noqa: F401 (a fixture: the browser)
     local_slurm,  # noqa: F401 (a fixture: one real SLURM)
+    local_slurm_two_nodes,  # noqa: F401 (a fixture: a real two-node SLURM)
 )
 
 

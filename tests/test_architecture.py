@@ -22,9 +22,13 @@ LAYERS = {
     "canids_orchestrate": {"canids_core", "canids_data", "canids_batching", "canids_models"},
     "canids_jobs": {"canids_core", "canids_data", "canids_batching", "canids_models"},
 }
-# The one library print: a Ray task echoes its stage's output lines to the worker's stdout,
-# which Ray forwards to the driver's terminal (the user sees the stage as it runs).
-PRINT_ALLOWED = {"packages/orchestrate/src/canids_orchestrate/ray_exec.py"}
+# The library prints: a Ray task echoes its stage's output lines to the worker's stdout,
+# which Ray forwards to the driver's terminal (the user sees the stage as it runs); a Ray
+# Train rank does the same with its epoch lines (data_parallel).
+PRINT_ALLOWED = {
+    "packages/orchestrate/src/canids_orchestrate/ray_exec.py",
+    "packages/orchestrate/src/canids_orchestrate/data_parallel.py",
+}
 
 
 def _library_sources() -> list[tuple[str, Path]]:

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# A real single-node SLURM on this machine (slurmctld + slurmd, plus munged when none is
-# running), for the SLURM tests and for trying `canids-submit --executor slurm` on a laptop.
+# A real SLURM on this machine (slurmctld + slurmd, plus munged when none is running), for
+# the SLURM tests and for trying `canids-submit --executor slurm` on a laptop; one node, or
+# several nodes each in its own network, UTS, PID and mount namespaces (CANIDS_SLURM_NODES).
 #
 #   slurm/dev/local-cluster.sh install   # apt-get the Debian packages when missing (root)
 #   slurm/dev/local-cluster.sh start     # prints the `export SLURM_CONF=...` line to use
@@ -8,6 +9,8 @@
 #   slurm/dev/local-cluster.sh stop      # stops exactly the daemons `start` started
 #
 #   eval "$(slurm/dev/local-cluster.sh start)"   # start, and point this shell at it
+#   eval "$(CANIDS_SLURM_NODES=2 CANIDS_SLURM_DIR=/tmp/canids-slurm2 slurm/dev/local-cluster.sh start)"
+#                                                # two nodes, node1 and node2 (see below)
 #
 # Everything lives in CANIDS_SLURM_DIR (default /tmp/canids-slurm): slurm.conf,
 # cgroup.conf, controller state, slurmd spool, logs, pid files, and the job completion log
@@ -20,22 +23,42 @@
 # run side by side (job cgroups are named /slurm_<node>/uid_<uid>/job_<id>: two clusters
 # must not hand out the same job id at once); CANIDS_SLURM_START_TIMEOUT (seconds until
 # the node must be idle, default 30).
+#
+# Several nodes (CANIDS_SLURM_NODES=2 ... 8; `stop` and `status` read the mode from the
+# state folder): node1, node2, ... each run one slurmd in their own network namespace
+# (a veth pair on a private bridge, 10.231.X.0/24: X is the first subnet no interface
+# uses, or CANIDS_SLURM_SUBNET=10.231.7), their own UTS namespace (`hostname` says node1),
+# their own PID namespace (a job sees only its node's processes, so `ray stop` in one node
+# stops nothing elsewhere) and mount namespace (/etc/hosts names every node). slurmctld runs
+# here, on the bridge's .1 address; node K is .(10+K). A private munged (socket under
+# /run/canids-munge-*) serves only this cluster. Traffic stays on links inside this machine.
+# Every node reports this machine's CPUs, and 1/N of its memory.
 set -euo pipefail
 
 # slurmctld, slurmd and munged live in /usr/sbin, which a user's PATH often lacks.
 PATH="$PATH:/usr/sbin:/sbin"
 
 PROG="$0"
+HERE="$(cd "$(dirname "$0")" && pwd)"
 DIR="${CANIDS_SLURM_DIR:-/tmp/canids-slurm}"
 case "$DIR" in /*) ;; *) DIR="$PWD/$DIR" ;; esac
 CTLD_PORT="${CANIDS_SLURM_PORT:-6817}"
 FIRST_JOB_ID="${CANIDS_SLURM_FIRST_JOB_ID:-1}"
 START_TIMEOUT="${CANIDS_SLURM_START_TIMEOUT:-30}"
+NODES="${CANIDS_SLURM_NODES:-1}"
 CONF="$DIR/slurm.conf"
 RUN="$DIR/run"
 LOG="$DIR/log"
 PACKAGES=(slurmctld slurmd slurm-client munge)
 BINARIES=(slurmctld slurmd sbatch sinfo squeue scancel sacct scontrol munged munge unmunge)
+# What several nodes need besides (Debian: iproute2, util-linux).
+NET_BINARIES=(ip nsenter unshare)
+
+# Several nodes: network namespaces, the private munged, the nodes' init.
+# shellcheck source=slurm/dev/nodes.sh disable=SC1091 # followed when both are linted
+source "$HERE/nodes.sh"
+set_net_names
+SUBNET=""
 
 say() { printf 'local-cluster: %s\n' "$*" >&2; }
 die() {
@@ -56,10 +79,16 @@ missing_binaries() {
 }
 
 need_binaries() {
-  local missing
+  local missing b
   missing="$(missing_binaries)"
   [ -z "$missing" ] ||
     die "missing ${missing% }; install them with: sudo $PROG install (apt-get install ${PACKAGES[*]})"
+  if multi_node; then
+    for b in "${NET_BINARIES[@]}"; do
+      command -v "$b" >/dev/null 2>&1 ||
+        die "several nodes need '$b': apt-get install iproute2 util-linux"
+    done
+  fi
 }
 
 # The pid recorded in $1 when that process is alive and is $2. A recycled pid that now
@@ -83,9 +112,15 @@ munge_works() {
   munge -n 2>/dev/null | unmunge >/dev/null 2>&1
 }
 
+# The munged at socket $1 (several nodes run a private one).
+munge_works_at() {
+  munge -n --socket "$1" 2>/dev/null | unmunge --socket "$1" >/dev/null 2>&1
+}
+
 slurm() {
   SLURM_CONF="$CONF" "$@"
 }
+
 
 # ---------------------------------------------------------------------------------------
 cmd_install() {
@@ -146,7 +181,8 @@ start_munge() {
 }
 
 write_config() {
-  local host node real mem
+  local host node real mem nodes auth_info=""
+  local ctld_addr=127.0.0.1 spool="$DIR/spool" slurmd_pid="$RUN/slurmd.pid" slurmd_log="$LOG/slurmd.log"
   host="$(hostname -s)"
   # `slurmd -C` prints this machine's node line (CPUs, sockets, cores, RealMemory).
   node="$(slurmd -C | head -n 1)"
@@ -155,18 +191,31 @@ write_config() {
   # A node that reports less memory than configured is drained as invalid: stay a bit
   # below what slurmd measures (5 %, at least 256 MB).
   mem=$((real - (real / 20 > 256 ? real / 20 : 256)))
-  node="$(sed -e "s/^NodeName=[^ ]*/NodeName=$host/" -e "s/RealMemory=$real/RealMemory=$mem/" \
-    <<<"$node")"
+  if multi_node; then
+    # Every node's slurmd sees this machine: each reports all its CPUs and gets 1/N of
+    # its memory. Per-node paths (%n: the node's name) keep the slurmds apart.
+    nodes="$(node_lines "$(sed -e 's/^NodeName=[^ ]* //' -e "s/RealMemory=$real/RealMemory=$((mem / NODES))/" \
+      <<<"$node")")"
+    ctld_addr="$SUBNET.1"
+    spool="$DIR/spool/%n"
+    slurmd_pid="$RUN/slurmd-%n.pid"
+    slurmd_log="$LOG/slurmd-%n.log"
+    auth_info=$'\n'"# This cluster's own munged (other local clusters may stop the system's)."
+    auth_info+=$'\n'"AuthInfo=socket=$MUNGE_SOCKET"
+  else
+    nodes="$(sed -e "s/^NodeName=[^ ]*/NodeName=$host/" -e "s/RealMemory=$real/RealMemory=$mem/" \
+      <<<"$node") NodeAddr=127.0.0.1 State=UNKNOWN"
+  fi
   cat >"$CONF" <<EOF
 # Written by slurm/dev/local-cluster.sh at every start; edits are lost.
 ClusterName=canids-local
 # An explicit address, so that the cluster works where the host name does not resolve.
-SlurmctldHost=$host(127.0.0.1)
+SlurmctldHost=$host($ctld_addr)
 SlurmctldPort=$CTLD_PORT
 SlurmdPort=$((CTLD_PORT + 1))
 SlurmUser=root
 SlurmdUser=root
-AuthType=auth/munge
+AuthType=auth/munge$auth_info
 MpiDefault=none
 MailProg=/bin/true
 # Used only when the state folder is new.
@@ -177,11 +226,11 @@ ReturnToService=2
 # so that scontrol still knows the jobs of a test session.
 MinJobAge=3600
 StateSaveLocation=$DIR/state
-SlurmdSpoolDir=$DIR/spool
+SlurmdSpoolDir=$spool
 SlurmctldPidFile=$RUN/slurmctld.pid
-SlurmdPidFile=$RUN/slurmd.pid
+SlurmdPidFile=$slurmd_pid
 SlurmctldLogFile=$LOG/slurmctld.log
-SlurmdLogFile=$LOG/slurmd.log
+SlurmdLogFile=$slurmd_log
 SlurmctldDebug=info
 SlurmdDebug=info
 # cgroups enforce --mem (OUT_OF_MEMORY) and track every process of a job.
@@ -196,7 +245,7 @@ JobCompType=jobcomp/filetxt
 JobCompLoc=$LOG/jobcomp.log
 JobAcctGatherType=jobacct_gather/linux
 AccountingStorageType=accounting_storage/none
-$node NodeAddr=127.0.0.1 State=UNKNOWN
+$nodes
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 EOF
   # cgroup/v2 refuses hybrid (v1 + v2) hierarchies; autodetect picks what the kernel has.
@@ -209,7 +258,7 @@ EOF
 
 log_tails() {
   local f
-  for f in "$LOG/slurmctld.log" "$LOG/slurmd.log"; do
+  for f in "$LOG/slurmctld.log" "$LOG"/slurmd*.log "$LOG"/node*.console; do
     [ -s "$f" ] || continue
     printf -- '--- last lines of %s\n' "$f" >&2
     tail -n 15 "$f" >&2
@@ -225,8 +274,9 @@ start_failed() {
 }
 
 cmd_start() {
-  local pid state deadline t0=$SECONDS t0_us="${EPOCHREALTIME/./}"
+  local pid state deadline k t0=$SECONDS t0_us="${EPOCHREALTIME/./}"
   need_root start
+  check_node_count
   need_binaries
   case "$DIR" in *[[:space:]]*) die "CANIDS_SLURM_DIR must not contain spaces: '$DIR'" ;; esac
   mkdir -p "$DIR/state" "$DIR/spool" "$RUN" "$LOG"
@@ -239,32 +289,57 @@ cmd_start() {
   if pid="$(live_pid "$RUN/slurmd.pid" slurmd)"; then
     die "a slurmd from $DIR is still running (pid $pid) without its slurmctld: $PROG stop"
   fi
+  # What a start that died half-way left (nodes, links, munged): stop it first.
+  if [ -e "$(nodes_env_file)" ]; then
+    local nodes="$NODES"
+    load_nodes_env
+    stop_daemons
+    NODES="$nodes"
+    SUBNET=""
+  fi
   for port in "$CTLD_PORT" "$((CTLD_PORT + 1))"; do
     if port_in_use "$port"; then
       die "port $port is in use (another SLURM?); pick free ports: CANIDS_SLURM_PORT=$((CTLD_PORT + 100)) $PROG start"
     fi
   done
-  start_munge
+  if multi_node; then
+    setup_network || start_failed "could not create the nodes' network (output above)"
+    start_private_munge
+  else
+    start_munge
+  fi
   write_config
   slurm slurmctld -f "$CONF" || start_failed "slurmctld exited with status $?"
-  slurm slurmd -f "$CONF" || start_failed "slurmd exited with status $?"
+  if multi_node; then
+    for ((k = 1; k <= NODES; k++)); do start_node "$k"; done
+  else
+    slurm slurmd -f "$CONF" || start_failed "slurmd exited with status $?"
+  fi
 
+  local want=idle
+  multi_node && want="$(for ((k = 1; k <= NODES; k++)); do printf 'idle '; done)"
   deadline=$((SECONDS + START_TIMEOUT))
   while :; do
-    state="$(slurm sinfo -h -N -o '%T' 2>/dev/null || true)"
-    [ "$state" = idle ] && break
+    state="$(slurm sinfo -h -N -o '%T' 2>/dev/null | tr '\n' ' ' || true)"
+    [ "${state% }" = "${want% }" ] && break
     if ((SECONDS >= deadline)); then
-      start_failed "the node is not idle after ${START_TIMEOUT} s (sinfo says '${state:-nothing}')"
+      start_failed "the $NODES node(s) are not idle after ${START_TIMEOUT} s (sinfo says '${state:-nothing}')"
     fi
     # Daemonized at once, so a missing pid file a second later means the daemon died.
     if ((SECONDS - t0 > 1)); then
       live_pid "$RUN/slurmctld.pid" slurmctld >/dev/null || start_failed "slurmctld died"
-      live_pid "$RUN/slurmd.pid" slurmd >/dev/null || start_failed "slurmd died"
+      if multi_node; then
+        nodes_alive || start_failed "a node died"
+      else
+        live_pid "$RUN/slurmd.pid" slurmd >/dev/null || start_failed "slurmd died"
+      fi
     fi
     sleep 0.2
   done
-  local ms=$(((${EPOCHREALTIME/./} - t0_us) / 1000))
-  say "up in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s: node $(hostname -s) idle, partition debug, state in $DIR"
+  local ms=$(((${EPOCHREALTIME/./} - t0_us) / 1000)) where
+  where="node $(hostname -s) idle"
+  multi_node && where="nodes $(slurm sinfo -h -N -o '%N' | tr '\n' ' ')idle, controller on $SUBNET.1"
+  say "up in $((ms / 1000)).$(printf '%03d' $((ms % 1000))) s: $where, partition debug, state in $DIR"
   printf 'export SLURM_CONF=%s\n' "$CONF"
 }
 
@@ -311,6 +386,13 @@ stop_daemons() {
       say "cancelled job(s) $(tr '\n' ' ' <<<"$ids")"
     fi
   fi
+  if multi_node; then
+    stop_nodes
+    wait_gone "$(term_pid "$RUN/slurmctld.pid" slurmctld)" slurmctld "$RUN/slurmctld.pid"
+    stop_private_munge
+    teardown_network
+    return 0
+  fi
   # Both take 1-2 s to shut down: signal them together. munged goes last.
   slurmd_pid="$(term_pid "$RUN/slurmd.pid" slurmd)"
   ctld_pid="$(term_pid "$RUN/slurmctld.pid" slurmctld)"
@@ -325,13 +407,20 @@ cmd_stop() {
     say "nothing to stop: no $RUN"
     return 0
   fi
+  NODES=1
+  load_nodes_env || true
   stop_daemons
 }
 
 # ---------------------------------------------------------------------------------------
 cmd_status() {
-  local rc=0 pid name
-  for name in slurmctld slurmd; do
+  local rc=0 pid name daemons=(slurmctld slurmd)
+  NODES=1
+  if load_nodes_env; then
+    daemons=(slurmctld)
+    nodes_status || rc=3
+  fi
+  for name in "${daemons[@]}"; do
     if pid="$(live_pid "$RUN/$name.pid" "$name")"; then
       echo "$name: running (pid $pid)"
     else
@@ -339,7 +428,14 @@ cmd_status() {
       rc=3
     fi
   done
-  if pid="$(live_pid "$RUN/munged.pid" munged)"; then
+  if multi_node; then
+    if pid="$(live_pid "$MUNGE_DIR/munged.pid" munged)"; then
+      echo "munged: this cluster's own (pid $pid, socket $MUNGE_SOCKET)"
+    else
+      echo "munged: this cluster's own is not running"
+      rc=3
+    fi
+  elif pid="$(live_pid "$RUN/munged.pid" munged)"; then
     echo "munged: running, started by this script (pid $pid)"
   elif munge_works; then
     echo "munged: running (not started by this script)"
@@ -360,6 +456,11 @@ usage() {
   exit "${1:-2}"
 }
 
+# `_node NAME`: internal, the init of a node's namespaces (see nodes.sh).
+if [ $# -eq 2 ] && [ "$1" = _node ]; then
+  cmd_node "$2"
+  exit 0
+fi
 [ $# -eq 1 ] || usage
 case "$1" in
   install) cmd_install ;;

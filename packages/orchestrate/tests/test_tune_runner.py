@@ -28,6 +28,7 @@ def _opts(tmp_path: Path, **changes: object) -> TuneOptions:
         ({"max_t": 2, "grace_period": 3}, "--grace-period 3 exceeds --max-t 2"),
         ({"wandb_mode": "loud"}, "--wandb-mode 'loud': one of auto, online, offline, disabled"),
         ({"name": "a/b"}, "experiment name 'a/b' is not allowed"),
+        ({"base_overrides": ("train.workers=2",)}, "runs every trial on one worker"),
     ],
 )
 def test_bad_options_fail_before_ray_starts(tmp_path: Path, changes: dict, message: str) -> None:

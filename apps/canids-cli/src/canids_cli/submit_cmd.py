@@ -137,6 +137,12 @@ def main() -> None:
 @click.option("--memory", default=None, help="ray: memory per stage, e.g. 8G.")
 @click.option("--max-retries", type=int, default=2, show_default=True, help="ray: system retries.")
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Data-parallel workers of the training stages (canids-train --workers).",
+)
+@click.option(
     "--profile",
     default="local",
     show_default=True,
@@ -173,6 +179,7 @@ def pipeline(
     gpus: float | None,
     memory: str | None,
     max_retries: int,
+    workers: int | None,
     profile: str,
     walltime: str | None,
     stage_resources: tuple[str, ...],
@@ -209,6 +216,7 @@ def pipeline(
     extra = [
         *(["--config", str(config_path)] if config_path else []),
         *(a for item in overrides for a in ("--set", item)),
+        *(["--workers", str(workers)] if workers else []),
         *wandb.args(),
     ]
     hint = quoted_command(
@@ -288,7 +296,7 @@ def pipeline(
             return
         resources = {"cpus": cpus, "gpus": gpus, "memory": memory}
         runner, cluster = _runner(
-            executor, store, common, address, num_cpus, resources, max_retries
+            executor, store, common, address, num_cpus, resources, max_retries, workers or 1
         )
         if dry_run:
             _print_dry_run(runner, plans)
@@ -350,6 +358,7 @@ def _runner(
     num_cpus: int | None,
     resources: dict[str, Any],
     max_retries: int,
+    workers: int = 1,
 ) -> tuple[LocalExecutor | RayExecutor, RayCluster | None]:
     """The executor, and the Ray cluster to shut down afterwards (``None`` locally)."""
     if executor == "ray":
@@ -362,6 +371,7 @@ def _runner(
             cluster=cluster,
             resources=resources,
             max_retries=max_retries,
+            workers=workers,
             **common,
         )
         return runner, cluster

@@ -114,6 +114,32 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     is_flag=True,
     help="No progress bars on a terminal: one line per epoch, as in a batch job.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Data-parallel workers (Ray Train ranks; sets train.workers). Default: train.workers, 1.",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Ray cluster for --workers > 1 (HOST:PORT or auto). Default: $RAY_ADDRESS, "
+    "else a Ray started here.",
+)
+@click.option(
+    "--placement",
+    type=click.Choice(["PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD"]),
+    default="PACK",
+    show_default=True,
+    help="How Ray places the workers on nodes.",
+)
+@click.option(
+    "--max-failures",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Worker-group restarts (from the last epoch checkpoint) before the stage fails.",
+)
 @wandb_options(group=True)
 def main(
     stage: str,
@@ -127,6 +153,10 @@ def main(
     cache_dir: Path | None,
     no_source_check: bool,
     quiet: bool,
+    workers: int | None,
+    address: str | None,
+    placement: str,
+    max_failures: int,
     no_wandb: bool,
     wandb_mode: str,
     wandb_project: str,
@@ -147,7 +177,16 @@ def main(
     # ends with a result line.
     try:
         from canids_data import CacheManager, CanidsDataError
-        from canids_models import ArtifactStore, StageContext, load_config, preflight, run_stage
+        from canids_models import (
+            ArtifactStore,
+            StageContext,
+            load_config,
+            preflight,
+            ranks_from_env,
+            run_stage,
+        )
+
+        from ._workers import plan_workers, run_on_workers
     except Exception as exc:
         traceback.print_exc()
         _finish(record, started, None, exc)
@@ -159,6 +198,13 @@ def main(
         click.echo(f"cache: {cache.cache_dir}")
         click.echo(f"artifacts: {store.runs_dir / store.run}")
         config = load_config(size, config_path, overrides)
+        if workers is not None:
+            config = config.merged({"train": {"workers": workers}}, f"--workers {workers}")
+        plan = plan_workers(stage, config.train.workers)
+        if plan.note:
+            click.echo(plan.note)
+        ranks = ranks_from_env(config.train.device) if plan.mode == "env" else None
+        quiet_rank = ranks is not None and not ranks.is_main  # rank 0 speaks for all
         preflight(
             store,
             dataset,
@@ -176,15 +222,39 @@ def main(
             cache.cache_dir,
             distill_from,
             check_sources=not no_source_check,
-            log=display.echo,
-            on_progress=display.on_batch if display.bars else None,
+            log=(lambda line: None) if quiet_rank else display.echo,
+            on_progress=display.on_batch if display.bars and not quiet_rank else None,
+            **({"ranks": ranks} if ranks is not None else {}),
         )
+        where = {
+            "single": "",
+            "ray": f", {plan.workers} Ray Train workers",
+            "env": f", rank {ranks.rank if ranks else 0} of {plan.workers} (torch.distributed)",
+        }[plan.mode]
         click.echo(
             f"{stage} ({size}) on {dataset}: device {ctx.device}, backend {ctx.backend}, "
-            f"config {config.digest[:12]}"
+            f"config {config.digest[:12]}{where}"
         )
+        if quiet_rank:
+            wandb = WandbOptions("disabled", wandb_project, wandb_group)
         tracking = start_tracking(wandb, ctx, store, stage, click.echo)
-        outcome = run_stage(stage, ctx)
+        if plan.mode == "ray":
+            outcome = run_on_workers(
+                ctx,
+                store,
+                stage,
+                plan.workers,
+                address=address,
+                placement=placement,
+                max_failures=max_failures,
+                check_sources=not no_source_check,
+                echo=click.echo,
+            )
+        else:
+            outcome = run_stage(stage, ctx)
+        if outcome is None:  # a torchrun rank other than 0: rank 0 reports the stage
+            display.close()
+            sys.exit(0)
         metrics = outcome.metrics
         # JSON-plain values (numpy numbers become their text, as the old line had them).
         summary = json.loads(json.dumps(_summary(outcome.metrics), default=str))

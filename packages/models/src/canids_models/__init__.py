@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.3.1"
+__version__ = "0.4.0"
 
 # public name -> the submodule that defines it (never a module named as a public name:
 # importing canids_models.X would replace the lazy function X by the module)
@@ -43,6 +43,8 @@ _LAZY: dict[str, str] = {
     "PreflightError": "errors",
     "Progress": "context",
     "RESULT_PREFIX": "result_line",
+    "Ranks": "ranks",
+    "LossStep": "ranks",
     "Resources": "catalog",
     "RunConfig": "config",
     "SIZES": "config",
@@ -70,6 +72,7 @@ _LAZY: dict[str, str] = {
     "plan_pipeline": "plan",
     "plan_pipelines": "plan",
     "preflight": "preflight_checks",
+    "ranks_from_env": "ranks",
     "render_run_report": "run_report",
     "resolve_backend": "backend",
     "resolve_runs_dir": "artifacts",
@@ -107,9 +110,11 @@ __all__ = [
     "PIPELINES",
     "Pipeline",
     "PipelinePlan",
+    "LossStep",
     "PreflightError",
     "Progress",
     "RESULT_PREFIX",
+    "Ranks",
     "Resources",
     "RunConfig",
     "SIZES",
@@ -138,6 +143,7 @@ __all__ = [
     "plan_pipeline",
     "plan_pipelines",
     "preflight",
+    "ranks_from_env",
     "render_run_report",
     "resolve_backend",
     "resolve_runs_dir",
@@ -240,6 +246,11 @@ if TYPE_CHECKING:
     from .preflight_checks import (
         MissingArtifact,
         preflight,
+    )
+    from .ranks import (
+        LossStep,
+        Ranks,
+        ranks_from_env,
     )
     from .resources import (
         format_memory,

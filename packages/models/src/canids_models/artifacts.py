@@ -77,6 +77,16 @@ class ArtifactStore:
         folder, in which W&B makes ``wandb/offline-run-*`` (``run-*`` online)."""
         return self.dir(dataset, size, key)
 
+    def train_state_path(self, dataset: str, size: str, key: str) -> Path:
+        """The resume state of the stage making ``key`` (``train_state.pt``)."""
+        return self.path(dataset, size, key, "train_state.pt")
+
+    def train_storage_dir(self, dataset: str, size: str, key: str) -> Path:
+        """Ray Train's storage for the data-parallel stage making artifact ``key``: its
+        epoch checkpoints (``ray_train/``, removed when the stage is done). On several
+        nodes it must be on a shared filesystem, as the runs dir is."""
+        return self.dir(dataset, size, key) / "ray_train"
+
     def pipeline_dir(self, dataset: str, pipeline: str, size: str) -> Path:
         """An executor's folder for one pipeline run: ``pipeline.json`` and stage logs."""
         return (
@@ -187,7 +197,11 @@ class ArtifactStore:
         map_location: str | torch.device = "cpu",
     ) -> dict[str, Any]:
         """Load a checkpoint with ``weights_only=True``: tensors and plain values only."""
-        path = self.path(dataset, size, key, name)
+        return self.load_file(self.path(dataset, size, key, name), map_location)
+
+    def load_file(self, path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+        """Load a checkpoint file this store wrote (or a copy of one, such as Ray Train's
+        epoch checkpoint) with ``weights_only=True``."""
         if not path.is_file():
             raise ArtifactError(f"{path} does not exist")
         import torch

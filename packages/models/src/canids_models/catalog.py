@@ -36,6 +36,9 @@ class StageSpec:
     description: str
     # With --distill-from teacher, the student also reads these of the teacher.
     distill_consumes: tuple[str, ...] = ()
+    # Runs on N data-parallel workers with --workers N; otherwise on one, and why.
+    data_parallel: bool = True
+    single_worker_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +80,12 @@ STAGES: dict[str, StageSpec] = {
         "fusion",
         Resources(cpus=4, gpus=1, memory="16G", walltime="01:00:00"),
         "Double-DQN choosing alpha in {0, 0.05, ..., 1} to mix GAT and VGAE scores",
+        data_parallel=False,
+        single_worker_reason=(
+            "not data-parallel: the DQN learns from one replay buffer whose samples depend "
+            "on its own past actions (split across ranks, each rank would train on another "
+            "policy's experience), and it fits in seconds on the validation scores"
+        ),
     ),
     "evaluate": StageSpec(
         "evaluate",
@@ -84,6 +93,8 @@ STAGES: dict[str, StageSpec] = {
         "results",
         Resources(cpus=4, gpus=1, memory="16G", walltime="01:00:00"),
         "held-out test metrics per split with thresholds frozen on validation",
+        data_parallel=False,
+        single_worker_reason="not a training stage: it scores the test splits once",
     ),
 }
 

@@ -140,6 +140,9 @@ class TrainConfig(_Section):
     threads: int = Field(0, ge=0, description="0: torch's default")
     # torch.use_deterministic_algorithms: identical metrics for identical runs on one machine.
     deterministic: bool = True
+    # Data-parallel workers (Ray Train ranks; canids-train --workers N). The batching
+    # budget stays the global budget of one step: each rank packs budget / workers.
+    workers: int = Field(1, ge=1)
 
 
 class DistillConfig(_Section):
@@ -250,7 +253,14 @@ class RunConfig(_Section):
 
     @property
     def digest(self) -> str:
-        blob = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":")).encode()
+        """SHA-256 of the sorted-key JSON of :meth:`to_dict`. ``train.workers`` counts only
+        when it is not 1, so every single-process config keeps the digest it had before
+        the key existed (saved runs and tune trials stay valid); N workers train on other
+        batches, so they are another config."""
+        data = self.to_dict()
+        if data["train"]["workers"] == 1:
+            del data["train"]["workers"]
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 
     @classmethod

@@ -17,6 +17,7 @@ from canids_data import CachedGraphDataset
 from .artifacts import ArtifactStore
 from .backend import resolve_backend
 from .config import BatchingConfig, RunConfig
+from .ranks import Ranks
 
 __all__ = [
     "BatchTracker",
@@ -102,12 +103,17 @@ class StageContext:
     log: Callable[[str], None] = print
     on_epoch: Callable[[dict[str, Any]], None] | None = None
     on_progress: Callable[[Progress], None] | None = None
+    # This process's place in a data-parallel group (canids_models.ranks); one process by
+    # default. ``resume_path(artifact)``: where the resume state is read from (Ray Train
+    # hands back its last epoch checkpoint); default: the store's train_state.pt.
+    ranks: Ranks = field(default_factory=Ranks)
+    resume_path: Callable[[str], Path | None] | None = None
     _splits: dict[str, CachedGraphDataset] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.device = pick_device(self.config.train.device)
+        self.device = self.ranks.device(pick_device(self.config.train.device))
         self.backend = resolve_backend(self.config.train.backend, self.device)
-        seed_everything(self.config.train.seed, self.config.train.deterministic)
+        seed_everything(self.ranks.seed(self.config.train.seed), self.config.train.deterministic)
         if self.config.train.threads > 0:
             torch.set_num_threads(self.config.train.threads)
 
@@ -120,8 +126,16 @@ class StageContext:
         return self._splits[name]
 
     def tracker(self, task: str, total: int) -> BatchTracker:
-        """A :class:`BatchTracker` of ``total`` batches that reports to ``on_progress``."""
-        return BatchTracker(self.on_progress, task, total)
+        """A :class:`BatchTracker` of ``total`` batches that reports to ``on_progress``
+        (rank 0's only: one bar per stage)."""
+        return BatchTracker(self.on_progress if self.ranks.is_main else None, task, total)
+
+    def state_path(self, artifact: str) -> Path | None:
+        """The resume state to continue from, if any (see ``resume_path``)."""
+        if self.resume_path is not None:
+            return self.resume_path(artifact)
+        path = self.store.path(self.dataset, self.size, artifact, "train_state.pt")
+        return path if path.is_file() else None
 
     def test_splits(self) -> list[str]:
         return sorted(s for s in self.split("train").manifest.splits if s.startswith("test_"))
@@ -168,12 +182,27 @@ class StageContext:
 
 
 def batch_indices(
-    ds: CachedGraphDataset, cfg: BatchingConfig, *, seed: int, epoch: int, shuffle: bool
+    ds: CachedGraphDataset,
+    cfg: BatchingConfig,
+    *,
+    seed: int,
+    epoch: int,
+    shuffle: bool,
+    ranks: Ranks | None = None,
 ) -> list[np.ndarray]:
-    """Index batches of one epoch: a node/edge budget (BudgetBatchSampler) or a fixed size."""
+    """Index batches of one epoch: a node/edge budget (BudgetBatchSampler) or a fixed size.
+
+    With ``ranks`` (a data-parallel training epoch), this rank's share: every rank plans
+    the same epoch with the per-rank budget (:meth:`Ranks.batching`) and takes batches
+    ``rank, rank + N, ...``; every rank gets the same number of batches (the sampler's DDP
+    equalisation; fixed batches: each global batch is split in N, a last one smaller
+    than N is dropped)."""
     n = len(ds)
     if n == 0:
         return []
+    ranks = ranks if ranks is not None and ranks.parallel else None
+    if ranks is not None:
+        cfg = ranks.batching(cfg)
     if cfg.mode == "budget":
         from canids_batching import BudgetBatchSampler
 
@@ -184,8 +213,17 @@ def batch_indices(
             shuffle=shuffle,
             seed=seed,
             packing=cfg.packing if shuffle else "sequential",
+            num_replicas=ranks.world_size if ranks else 1,
+            rank=ranks.rank if ranks else 0,
         )
         sampler.set_epoch(epoch)
         return [np.asarray(b, np.int64) for b in sampler]
     order = np.random.default_rng([seed, epoch]).permutation(n) if shuffle else np.arange(n)
-    return [order[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+    if ranks is None:
+        return [order[i : i + cfg.batch_size] for i in range(0, n, cfg.batch_size)]
+    step = cfg.batch_size * ranks.world_size
+    return [
+        np.array_split(order[i : i + step], ranks.world_size)[ranks.rank]
+        for i in range(0, n, step)
+        if min(step, n - i) >= ranks.world_size
+    ]

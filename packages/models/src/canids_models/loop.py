@@ -51,9 +51,11 @@ def run_epochs(
     best_state = copy.deepcopy(model.state_dict())
     history: list[dict[str, Any]] = []
     resumed_from = None
-    state_path = store.path(ds, size, artifact, "train_state.pt")
-    if state_path.is_file():
-        state = store.load(ds, size, artifact, "train_state.pt")
+    ranks = ctx.ranks
+    state_path = ctx.state_path(artifact)
+    if state_path is not None:
+        # Every rank reads the same state (rank 0 wrote it): the group restarts as one.
+        state = store.load_file(state_path)
         if state.get("config_digest") == ctx.config.digest:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
@@ -61,8 +63,12 @@ def run_epochs(
             start, best_metric = int(state["epoch"]) + 1, float(state["best_metric"])
             best_epoch, bad = int(state["best_epoch"]), int(state["bad_epochs"])
             history = list(state["history"])
-            torch.set_rng_state(state["rng"])
-            if state.get("cuda_rng") and torch.cuda.is_available():
+            rngs = state.get("rank_rngs")
+            if ranks.parallel and rngs is not None and len(rngs) == ranks.world_size:
+                torch.set_rng_state(rngs[ranks.rank])
+            else:
+                torch.set_rng_state(state["rng"])
+            if state.get("cuda_rng") and torch.cuda.is_available() and not ranks.parallel:
                 torch.cuda.set_rng_state_all(state["cuda_rng"])
             resumed_from = start
             ctx.log(f"resuming {artifact} ({size}) at epoch {start} from {state_path}")
@@ -78,6 +84,8 @@ def run_epochs(
         with torch.no_grad():
             record.update(validate())
         record["seconds"] = round(time.perf_counter() - t0, 3)
+        # Decided once: rank 0's record (validation gathered from every rank) for all.
+        record = ranks.broadcast(record)
         metric = float(record[select])
         if not math.isfinite(metric):
             # NaN never compares better: the run would publish its untrained weights.
@@ -93,12 +101,9 @@ def run_epochs(
         record["best_epoch"] = best_epoch
         history.append(record)
         ctx.log(_line(artifact, ctx.size, record, select))
-        store.save(
-            ds,
-            size,
-            artifact,
-            "train_state.pt",
-            {
+        rngs = ranks.gather(torch.get_rng_state()) if ranks.parallel else None
+        if ranks.is_main:
+            state = {
                 "config_digest": ctx.config.digest,
                 "model": model.state_dict(),
                 "optimizer": optimizer.state_dict(),
@@ -110,10 +115,13 @@ def run_epochs(
                 "history": history,
                 "rng": torch.get_rng_state(),
                 "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            },
-        )
+            }
+            if rngs is not None:
+                state["rank_rngs"] = rngs
+            store.save(ds, size, artifact, "train_state.pt", state)
         # Reported only once saved: a reporter that stops the run here (Ray Tune's ASHA)
-        # or a kill right after it loses no finished epoch.
+        # or a kill right after it loses no finished epoch. Every rank reports (Ray Train's
+        # report is a barrier); rank 0's carries the checkpoint.
         if ctx.on_epoch is not None:
             ctx.on_epoch(record)
         if bad >= patience:

@@ -11,6 +11,7 @@ from torch import nn
 
 from .config import BatchingConfig
 from .context import BatchTracker, batch_indices
+from .ranks import Ranks
 
 __all__ = ["collect_outputs", "fusion_state", "gat_probability"]
 
@@ -24,9 +25,12 @@ def collect_outputs(
     device: torch.device,
     *,
     track: Callable[[int], BatchTracker] | None = None,
+    ranks: Ranks | None = None,
 ) -> dict[str, np.ndarray]:
     """Per graph: labels, sizes, GAT logit + embedding statistics, VGAE score + components.
-    ``track(batches)``, when given, returns the tracker each batch is reported to."""
+    ``track(batches)``, when given, returns the tracker each batch is reported to. With
+    data-parallel ``ranks``, each rank scores every N-th batch and the outputs are gathered
+    onto every rank, in dataset order (every graph scored once)."""
     chunks: dict[str, list[np.ndarray]] = {}
 
     def add(name: str, value: torch.Tensor) -> None:
@@ -34,6 +38,8 @@ def collect_outputs(
 
     order = []
     batches = batch_indices(ds, batching, seed=0, epoch=0, shuffle=False)
+    if ranks is not None and ranks.parallel:
+        batches = batches[ranks.rank :: ranks.world_size]
     tracker = track(len(batches)) if track is not None else None
     for idx in batches:
         batch = ds.collate(idx).to(device)
@@ -50,6 +56,14 @@ def collect_outputs(
             tracker.advance(len(idx))
     if len(ds) == 0:
         raise ValueError(f"{ds!r} is empty: nothing to score")
+    if ranks is not None and ranks.parallel:
+        shards = ranks.gather((order, chunks))
+        order = [idx for shard, _ in shards for idx in shard]
+        keys = sorted({k for _, part in shards for k in part})
+        chunks = {k: [c for _, part in shards for c in part.get(k, [])] for k in keys}
+        place = np.argsort(np.concatenate(order), kind="stable")
+        order = [np.concatenate(order)[place]]
+        chunks = {k: [np.concatenate(v)[place]] for k, v in chunks.items()}
     out = {k: np.concatenate(v) for k, v in chunks.items()}
     # Batches are in dataset order (no shuffle), so rows line up with ds.indices.
     if not np.array_equal(np.concatenate(order), np.arange(len(ds))):

@@ -12,10 +12,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"
 
 # public name -> the module that defines it (``canids_models`` for the re-exported planning)
 _LAZY: dict[str, str] = {
+    "DataParallelError": ".data_parallel",
+    "DataParallelJob": ".data_parallel",
+    "DataParallelResult": ".data_parallel",
     "LocalExecutor": ".local",
     "OrchestrateError": ".errors",
     "PipelineError": ".errors",
@@ -33,10 +36,14 @@ _LAZY: dict[str, str] = {
     "check_overrides": ".ray_cluster",
     "plan_pipeline": "canids_models",
     "plan_pipelines": "canids_models",
+    "run_data_parallel": ".data_parallel",
     "run_stage_process": ".stage_process",
 }
 
 __all__ = [
+    "DataParallelError",
+    "DataParallelJob",
+    "DataParallelResult",
     "LocalExecutor",
     "OrchestrateError",
     "PipelineError",
@@ -55,6 +62,7 @@ __all__ = [
     "check_overrides",
     "plan_pipeline",
     "plan_pipelines",
+    "run_data_parallel",
     "run_stage_process",
 ]
 
@@ -76,6 +84,12 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from canids_models import PipelinePlan, plan_pipeline, plan_pipelines
 
+    from .data_parallel import (
+        DataParallelError,
+        DataParallelJob,
+        DataParallelResult,
+        run_data_parallel,
+    )
     from .errors import (
         OrchestrateError,
         PipelineError,

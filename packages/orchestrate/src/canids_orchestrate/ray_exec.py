@@ -43,7 +43,11 @@ def run_stage_task(call: StageCall, *upstream: dict[str, Any]) -> dict[str, Any]
     which is the chaining."""
     import ray
 
-    task_id = ray.get_runtime_context().get_task_id()
+    runtime = ray.get_runtime_context()
+    task_id = runtime.get_task_id()
+    # A data-parallel stage (``--workers N``) starts its Ray Train workers on this cluster,
+    # not on a Ray of its own.
+    os.environ["RAY_ADDRESS"] = runtime.gcs_address
     header = (
         f"{ATTEMPT_MARK} of {call.pipeline}/{call.size}/{call.stage} on "
         f"{socket.gethostname()}, ray worker pid {os.getpid()}, task {task_id} ==="
@@ -97,12 +101,14 @@ class RayExecutor(StageRunner):
         cluster: RayCluster,
         resources: Mapping[str, object] | None = None,
         max_retries: int = 2,
+        workers: int = 1,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.cluster = cluster
         self.resources = check_overrides(resources or {})
         self.max_retries = max_retries
+        self.workers = workers
 
     def run(self, plans: Sequence[PipelinePlan], *, restart_hint: str) -> list[dict[str, Any]]:
         from canids_models.plan import stage_graph, stage_id
@@ -122,6 +128,11 @@ class RayExecutor(StageRunner):
                 log.parent.mkdir(parents=True, exist_ok=True)
                 log.write_text("")  # attempts append: start this run's log empty
                 options, notes = self.cluster.task_options(STAGES[stage], self.resources)
+                if self.workers > 1 and STAGES[stage].data_parallel:
+                    # The stage's Ray Train workers ask for the CPUs and GPUs; the task
+                    # that drives them holds none (else it would wait for its own workers).
+                    options = {"num_cpus": 0, "num_gpus": 0}
+                    notes = [f"{self.workers} data-parallel workers (Ray Train)"]
                 for note in notes:
                     self.echo(f"{sid}: {note}")
                 name = f"canids-{plan.dataset}-{plan.size}-{stage}"

@@ -2,8 +2,9 @@
 dependency: packages list it in their ``dev`` group only.
 
 A real one-node SLURM (:class:`LocalSlurm`, driven by ``slurm/dev/local-cluster.sh``) and
-its pytest fixture (``canids_testkit.pytest_plugin.local_slurm``), the seed's folder of 38
-SLURM outputs (:func:`write_synthetic_outputs`), a reader of offline W&B runs
+its pytest fixture (``canids_testkit.pytest_plugin.local_slurm``), a real two-node Ray
+cluster on this machine (:class:`LocalRayCluster`, fixture ``two_node_ray``), the seed's
+folder of 38 SLURM outputs (:func:`write_synthetic_outputs`), a reader of offline W&B runs
 (:func:`read_offline_run`), a page rendered in headless Chromium (:func:`render_page`),
 and :func:`ci_is_set`. Names load on first use, so the
 fixture module does not import the models to start a cluster.
@@ -14,11 +15,13 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY: dict[str, str] = {
     "BrowserError": "browser",
     "DATASETS": "synthetic_outputs",
+    "LocalRayCluster": "local_ray",
+    "LocalRayError": "local_ray",
     "LocalSlurm": "local_slurm",
     "LocalSlurmError": "local_slurm",
     "OfflineRun": "wandb_offline",
@@ -38,6 +41,8 @@ _LAZY: dict[str, str] = {
 __all__ = [
     "BrowserError",
     "DATASETS",
+    "LocalRayCluster",
+    "LocalRayError",
     "LocalSlurm",
     "LocalSlurmError",
     "OfflineRun",
@@ -72,6 +77,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from .browser import BrowserError, RenderedPage, find_chromium, render_page
     from .ci import ci_is_set
+    from .local_ray import LocalRayCluster, LocalRayError
     from .local_slurm import LocalSlurm, LocalSlurmError, find_script, missing_binaries
     from .synthetic_outputs import DATASETS, SyntheticJob, write_synthetic_outputs
     from .wandb_offline import OfflineRun, read_offline_history, read_offline_run, wandb_records

@@ -1,4 +1,5 @@
-"""A real single-node SLURM on this machine, for tests and for trying canids on a laptop.
+"""A real SLURM on this machine (one node, or several in their own namespaces), for tests
+and for trying canids on a laptop.
 
 The SLURM tests talk to a real slurmctld and slurmd, never to a fake ``sbatch``: the
 behaviour that matters (dependency chains, ``DependencyNeverSatisfied``, cgroup
@@ -11,10 +12,16 @@ runs. It needs root (slurmd starts jobs and manages cgroups) and the Debian pack
 
     with LocalSlurm() as cluster:
         job_id = sbatch("job.sh", env=cluster.env)
+
+``LocalSlurm(nodes=2)`` starts node1 and node2, each a slurmd in its own network, UTS, PID
+and mount namespaces on a private bridge (the script's two-node mode), so that
+``sbatch --nodes 2`` gets two hosts that `hostname` tells apart; it also needs ``ip``
+(iproute2), ``nsenter`` and ``unshare`` (util-linux).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -29,6 +36,7 @@ from types import TracebackType
 from canids_core import CanidsError
 
 __all__ = [
+    "NODES_BINARIES",
     "REQUIRED_BINARIES",
     "SCRIPT",
     "LocalSlurm",
@@ -45,6 +53,8 @@ REQUIRED_BINARIES: tuple[str, ...] = (
     *("slurmctld", "slurmd", "munged", "munge", "unmunge"),
 )
 """What the script and the tests run."""
+NODES_BINARIES: tuple[str, ...] = ("ip", "nsenter", "unshare")
+"""What several nodes need besides."""
 # slurmctld, slurmd and munged are in /usr/sbin, which a user's PATH often lacks.
 _SBIN = ("/usr/sbin", "/sbin")
 
@@ -98,11 +108,13 @@ def _free_port_pair() -> int:
 class LocalSlurm:
     """A slurmctld + slurmd (+ munged when none runs) started by ``local-cluster.sh``.
 
-    ``state_dir`` holds slurm.conf, state, logs and the completion log (default: a new
-    temporary folder, removed by :meth:`stop` when it was created here). ``port`` is
-    slurmctld's port (slurmd takes the next; default: a free pair). ``first_job_id``
-    defaults to a random range, so that job cgroups never collide with another local
-    cluster's. Use as a context manager, or call :meth:`start` and :meth:`stop`.
+    ``nodes`` > 1: that many slurmds, each in its own namespaces (node1, node2, ...), with a
+    private munged; :meth:`stop` also removes their namespaces and links, and so does a
+    failed :meth:`start`. ``state_dir`` holds slurm.conf, state, logs and the completion
+    log (default: a new temporary folder, removed by :meth:`stop` when it was created
+    here). ``port`` is slurmctld's port (slurmd takes the next; default: a free pair).
+    ``first_job_id`` defaults to a random range, so that job cgroups never collide with
+    another local cluster's. Use as a context manager, or call :meth:`start` and :meth:`stop`.
     """
 
     def __init__(
@@ -113,7 +125,11 @@ class LocalSlurm:
         port: int | None = None,
         first_job_id: int | None = None,
         start_timeout_s: float = 30.0,
+        nodes: int = 1,
     ) -> None:
+        if not 1 <= nodes <= 8:
+            raise LocalSlurmError(f"nodes must be 1 to 8, got {nodes}")
+        self.nodes = nodes
         self.script = Path(script) if script is not None else find_script()
         if not self.script.is_file():
             raise LocalSlurmError(f"local cluster script not found: {self.script}")
@@ -153,6 +169,8 @@ class LocalSlurm:
             env["CANIDS_SLURM_PORT"] = str(self.port)
         if self.first_job_id is not None:
             env["CANIDS_SLURM_FIRST_JOB_ID"] = str(self.first_job_id)
+        if self.nodes > 1:
+            env["CANIDS_SLURM_NODES"] = str(self.nodes)
         return env
 
     def _call(self, command: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
@@ -181,13 +199,22 @@ class LocalSlurm:
                 f"not installed: {', '.join(missing)}; install with `sudo {self.script} "
                 "install` (apt-get install slurmctld slurmd slurm-client munge)"
             )
+        if self.nodes > 1 and (missing := missing_binaries(NODES_BINARIES)):
+            raise LocalSlurmError(
+                f"{self.nodes} nodes need {', '.join(missing)}: apt-get install iproute2 util-linux"
+            )
         if self.port is None:
             self.port = _free_port_pair()
         if self.first_job_id is None:
             self.first_job_id = random.randrange(10_000, 1_000_000, 10_000)
         t0 = time.perf_counter()
-        proc = self._call("start", self.start_timeout_s + 30)
+        try:
+            proc = self._call("start", self.start_timeout_s + 30)
+        except LocalSlurmError:
+            self._cleanup_failed_start()
+            raise
         if proc.returncode != 0:
+            self._cleanup_failed_start()
             raise LocalSlurmError(
                 f"`{self.script} start` failed (exit {proc.returncode}, state in "
                 f"{self.state_dir}):\n{proc.stderr.strip()}"
@@ -195,6 +222,14 @@ class LocalSlurm:
         self.startup_s = time.perf_counter() - t0
         self._running = True
         return self
+
+    def _cleanup_failed_start(self) -> None:
+        # The script cleans up after its own errors; a start killed on its timeout cannot.
+        # Several nodes leave namespaces and links behind, which `stop` removes.
+        if self.nodes > 1:
+            # The start's own error is the one to report.
+            with contextlib.suppress(LocalSlurmError):
+                self._call("stop", 60)
 
     def status(self) -> str:
         """The script's ``status`` report (daemons, munge, sinfo, squeue)."""
@@ -227,4 +262,5 @@ class LocalSlurm:
         self.stop()
 
     def __repr__(self) -> str:
-        return f"LocalSlurm(state_dir={str(self.state_dir)!r}, port={self.port})"
+        nodes = f", nodes={self.nodes}" if self.nodes > 1 else ""
+        return f"LocalSlurm(state_dir={str(self.state_dir)!r}, port={self.port}{nodes})"

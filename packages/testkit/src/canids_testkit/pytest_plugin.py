@@ -1,4 +1,5 @@
-"""The ``local_slurm`` pytest fixture: one real local SLURM per test session.
+"""The ``local_slurm`` pytest fixture: one real local SLURM per test session; and
+``local_slurm_two_nodes``: a second one with two nodes in their own namespaces.
 
 Use it from a conftest.py by importing the fixture (this works in any conftest, unlike
 ``pytest_plugins``, which pytest accepts only in the top-level one)::
@@ -12,26 +13,48 @@ skipped SLURM test would hide that CI never ran them: there the fixture fails.
 Several conftests may import the fixture (packages/jobs/tests and the root tests/); pytest
 then sees separate session fixtures, so the cluster itself is shared here by reference
 count: one cluster per process, stopped when its last user is done.
+
+The two clusters never share anything: each has its own state folder, ports, job-id range
+and slurm.conf; the two-node one has its own munged, so neither can stop the other's.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .ci import ci_is_set
-from .local_slurm import LocalSlurm, LocalSlurmError, find_script, missing_binaries
+from .local_slurm import (
+    NODES_BINARIES,
+    LocalSlurm,
+    LocalSlurmError,
+    find_script,
+    missing_binaries,
+)
 
-__all__ = ["chromium", "local_slurm", "skip_unless_ci", "slurm_unavailable"]
+if TYPE_CHECKING:
+    from .local_ray import LocalRayCluster
+
+__all__ = [
+    "chromium",
+    "local_slurm",
+    "local_slurm_two_nodes",
+    "skip_unless_ci",
+    "slurm_unavailable",
+    "two_node_ray",
+]
 
 _shared: LocalSlurm | None = None
 _users = 0
+_shared_two: LocalSlurm | None = None
+_users_two = 0
 
 
-def slurm_unavailable() -> str | None:
-    """Why a local SLURM cannot run here (``None`` when it can)."""
+def slurm_unavailable(nodes: int = 1) -> str | None:
+    """Why a local SLURM (of ``nodes`` nodes) cannot run here (``None`` when it can)."""
     try:
         script = find_script()
     except LocalSlurmError as exc:
@@ -45,6 +68,11 @@ def slurm_unavailable() -> str | None:
         return (
             "a local SLURM needs root (slurmd starts jobs and manages cgroups): "
             "run the slurm tests as root"
+        )
+    if nodes > 1 and (missing := missing_binaries(NODES_BINARIES)):
+        return (
+            f"a {nodes}-node local SLURM needs {', '.join(missing)}: "
+            "apt-get install iproute2 util-linux"
         )
     return None
 
@@ -81,6 +109,31 @@ def local_slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm
 
 
 @pytest.fixture(scope="session")
+def local_slurm_two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
+    """A started two-node :class:`LocalSlurm` (node1, node2: each a slurmd in its own
+    network, UTS, PID and mount namespaces); ``sbatch --nodes 2`` gets both. Stopped, and
+    its namespaces and links removed, when the session ends (or when it fails to start)."""
+    global _shared_two, _users_two
+    if (reason := slurm_unavailable(nodes=2)) is not None:
+        skip_unless_ci(reason)
+    if _shared_two is None:
+        cluster = LocalSlurm(tmp_path_factory.mktemp("slurm2n"), nodes=2)
+        try:
+            cluster.start()
+        except LocalSlurmError as exc:
+            pytest.fail(f"the two-node local SLURM did not start: {exc}")
+        _shared_two = cluster
+    _users_two += 1
+    try:
+        yield _shared_two
+    finally:
+        _users_two -= 1
+        if _users_two == 0:
+            cluster, _shared_two = _shared_two, None
+            cluster.stop()
+
+
+@pytest.fixture(scope="session")
 def chromium() -> str:
     """The Chromium binary browser tests render pages with (Debian's ``chromium``, or
     ``$CANIDS_CHROMIUM``); without one the test skips, and in CI it fails."""
@@ -94,3 +147,22 @@ def chromium() -> str:
         )
     assert found is not None
     return found
+
+
+@pytest.fixture
+def two_node_ray() -> Iterator[LocalRayCluster]:
+    """A started two-node :class:`LocalRayCluster` (head: 2 CPUs, second node: 1 CPU), one
+    per test (a test may kill a node); pass ``two_node_ray.child_env()`` to the processes
+    that join it. Where Ray cannot start, the test skips with ``ray start``'s output, and
+    in CI it fails."""
+    from .local_ray import LocalRayCluster, LocalRayError
+
+    cluster = LocalRayCluster()
+    try:
+        cluster.start()
+    except LocalRayError as exc:
+        skip_unless_ci(f"the two-node Ray cluster did not start: {exc}")
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -15,11 +15,18 @@ from .vgae import run_vgae
 __all__ = ["StageOutcome", "format_results_table", "run_stage"]
 
 
-def run_stage(stage: str, ctx: StageContext) -> StageOutcome:
+def run_stage(stage: str, ctx: StageContext) -> StageOutcome | None:
+    """Run ``stage``; its outcome, or ``None`` on a data-parallel rank other than 0 (rank 0
+    publishes). A stage that is not data-parallel (fusion, evaluate: see
+    ``StageSpec.data_parallel``) runs on rank 0 alone."""
     if stage not in STAGES:
         raise ConfigError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
     if ctx.distill_from is not None and not STAGES[stage].distill_consumes:
         raise ConfigError(f"stage {stage} does not distil: drop --distill-from")
+    if ctx.ranks.parallel and not STAGES[stage].data_parallel:
+        if not ctx.ranks.is_main:
+            return None
+        ctx.log(f"{stage}: {STAGES[stage].single_worker_reason}; running on rank 0 alone")
     if stage == "vgae":
         return run_vgae(ctx)
     if stage in ("gat", "gat_curriculum"):

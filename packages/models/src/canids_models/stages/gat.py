@@ -17,6 +17,7 @@ from ..loop import run_epochs
 from ..metrics import binary_metrics, fit_threshold
 from ..nn import GATClassifier
 from ..outputs import collect_outputs, gat_probability
+from ..ranks import LossStep
 from .common import StageOutcome, publish, require_two_classes
 
 __all__ = ["run_gat"]
@@ -29,7 +30,13 @@ def _vgae_scores(ctx: StageContext) -> np.ndarray:
     chunks = BatchingConfig(mode="fixed", batch_size=ctx.config.curriculum.score_chunk)
     train = ctx.split("train")
     scores = collect_outputs(
-        None, vgae, train, chunks, ctx.device, track=lambda n: ctx.tracker("curriculum scoring", n)
+        None,
+        vgae,
+        train,
+        chunks,
+        ctx.device,
+        track=lambda n: ctx.tracker("curriculum scoring", n),
+        ranks=ctx.ranks,
     )["vgae_score"]
     vgae.cpu()
     del vgae
@@ -39,9 +46,11 @@ def _vgae_scores(ctx: StageContext) -> np.ndarray:
     return scores
 
 
-def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
+def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
+    """Train and publish the GAT; on a data-parallel rank other than 0, train only (rank 0
+    publishes) and return ``None``."""
     stage = "gat_curriculum" if curriculum else "gat"
-    cfg, dev = ctx.config, ctx.device
+    cfg, dev, ranks = ctx.config, ctx.device, ctx.ranks
     train, val = ctx.split("train"), ctx.split("val")
     require_two_classes(ctx, val.labels())
     labels = train.labels()
@@ -58,7 +67,25 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
-    ctx.store.begin(ctx.dataset, ctx.size, "gat")
+    if ranks.is_main:
+        ctx.store.begin(ctx.dataset, ctx.size, "gat")
+
+    def loss_of(net: torch.nn.Module, batch: object) -> torch.Tensor:
+        logit = net(batch)
+        target = batch.y.float()  # type: ignore[attr-defined]
+        if teacher is not None:
+            with torch.no_grad():
+                t_logit = teacher(batch)
+            return gat_distill_loss(
+                logit,
+                t_logit,
+                target,
+                temperature=cfg.distill.temperature,
+                alpha=cfg.distill.alpha,
+            )
+        return F.binary_cross_entropy_with_logits(logit, target)
+
+    step = ranks.wrap(LossStep(loss_of, model), dev)
 
     def train_epoch(epoch: int) -> dict[str, float]:
         view, info = train, {}
@@ -66,24 +93,13 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
             idx, info = sampler.sample(epoch)
             view = train.subset(idx)
         total = n = 0.0
-        batches = batch_indices(view, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True)
+        batches = batch_indices(
+            view, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True, ranks=ranks
+        )
         track = ctx.tracker(f"{stage}/{ctx.size} epoch {epoch}", len(batches))
         for idx in batches:
             batch = view.collate(idx).to(dev)
-            logit = model(batch)
-            target = batch.y.float()
-            if teacher is not None:
-                with torch.no_grad():
-                    t_logit = teacher(batch)
-                loss = gat_distill_loss(
-                    logit,
-                    t_logit,
-                    target,
-                    temperature=cfg.distill.temperature,
-                    alpha=cfg.distill.alpha,
-                )
-            else:
-                loss = F.binary_cross_entropy_with_logits(logit, target)
+            loss = step(batch)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -92,10 +108,11 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
             total += value * len(idx)
             n += len(idx)
             track.advance(len(idx), loss=value)
+        total, n = ranks.sum(total, n)
         return {"train_loss": total / max(n, 1), "train_graphs": float(len(view)), **info}
 
     def validate() -> dict[str, float]:
-        out = collect_outputs(model, None, val, cfg.batching, dev)
+        out = collect_outputs(model, None, val, cfg.batching, dev, ranks=ranks)
         p = gat_probability(out)
         thr = fit_threshold(p, out["y"], one_class=cfg.eval.one_class_fit)
         m = binary_metrics(out["y"], thr.apply(p), p)
@@ -112,6 +129,8 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome:
         }
 
     result = run_epochs(ctx, "gat", model, opt, train_epoch, validate, select="val_f1")
+    if not ranks.is_main:
+        return None
     model.load_state_dict(result.best_state)
     model.eval()
     out = collect_outputs(model, None, val, cfg.batching, dev)

@@ -15,6 +15,7 @@ from ..loop import run_epochs
 from ..metrics import binary_metrics, fit_threshold
 from ..nn import VGAE
 from ..outputs import collect_outputs
+from ..ranks import LossStep
 from .common import StageOutcome, publish
 
 __all__ = ["run_vgae"]
@@ -40,8 +41,10 @@ def _fit_normal_statistics(
     model.fit_score(torch.cat(comps))
 
 
-def run_vgae(ctx: StageContext) -> StageOutcome:
-    cfg, dev = ctx.config, ctx.device
+def run_vgae(ctx: StageContext) -> StageOutcome | None:
+    """Train and publish the VGAE; on a data-parallel rank other than 0, train only (rank 0
+    publishes) and return ``None``."""
+    cfg, dev, ranks = ctx.config, ctx.device, ctx.ranks
     train, val = ctx.split("train"), ctx.split("val")
     normal_train = train.subset(np.flatnonzero(train.labels() == 0))
     normal_val = val.subset(np.flatnonzero(val.labels() == 0))
@@ -58,23 +61,32 @@ def run_vgae(ctx: StageContext) -> StageOutcome:
         proj = nn.Linear(cfg.vgae.latent, teacher.cfg.latent).to(dev)  # type: ignore[union-attr]
         params += list(proj.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.train.lr, weight_decay=cfg.train.weight_decay)
-    ctx.store.begin(ctx.dataset, ctx.size, "vgae")
+    if ranks.is_main:
+        ctx.store.begin(ctx.dataset, ctx.size, "vgae")
+
+    def loss_of(*parts: object) -> torch.Tensor:
+        net, batch, gen = parts[0], parts[-2], parts[-1]
+        loss, _, mu = net.loss(batch, gen)  # type: ignore[attr-defined]
+        if teacher is not None and proj is not None:
+            with torch.no_grad():
+                t_mu, _ = teacher.encode(batch)  # type: ignore[operator]
+            loss = loss + cfg.distill.latent_weight * F.mse_loss(proj(mu), t_mu)
+        return loss
+
+    step = ranks.wrap(LossStep(loss_of, *([model] if proj is None else [model, proj])), dev)
 
     def train_epoch(epoch: int) -> dict[str, float]:
-        # Negatives seeded per epoch: a resumed run draws what the uninterrupted one would.
-        gen = ctx.generator(1, epoch)
+        # Negatives seeded per epoch: a resumed run draws what the uninterrupted one would
+        # (per rank on several ranks: each draws for its own batches).
+        gen = ctx.generator(1, epoch) if not ranks.parallel else ctx.generator(1, epoch, ranks.rank)
         total = n = 0.0
         batches = batch_indices(
-            normal_train, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True
+            normal_train, cfg.batching, seed=cfg.train.seed, epoch=epoch, shuffle=True, ranks=ranks
         )
         track = ctx.tracker(f"vgae/{ctx.size} epoch {epoch}", len(batches))
         for idx in batches:
             batch = normal_train.collate(idx).to(dev)
-            loss, _, mu = model.loss(batch, gen)
-            if teacher is not None and proj is not None:
-                with torch.no_grad():
-                    t_mu, _ = teacher.encode(batch)  # type: ignore[operator]
-                loss = loss + cfg.distill.latent_weight * F.mse_loss(proj(mu), t_mu)
+            loss = step(batch, gen)
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 5.0)
@@ -83,18 +95,24 @@ def run_vgae(ctx: StageContext) -> StageOutcome:
             total += value * len(idx)
             n += len(idx)
             track.advance(len(idx), loss=value)
+        total, n = ranks.sum(total, n)
         return {"train_loss": total / max(n, 1)}
 
     def validate() -> dict[str, float]:
-        g = torch.Generator().manual_seed(12345)  # same negatives every epoch: comparable
+        # Same negatives every epoch (comparable); each rank scores every N-th batch.
+        g = torch.Generator().manual_seed(12345 if not ranks.parallel else 12345 + ranks.rank)
         total = n = 0.0
-        for idx in batch_indices(normal_val, cfg.batching, seed=0, epoch=0, shuffle=False):
+        batches = batch_indices(normal_val, cfg.batching, seed=0, epoch=0, shuffle=False)
+        for idx in batches[ranks.rank :: ranks.world_size]:
             loss, _, _ = model.loss(normal_val.collate(idx).to(dev), g)
             total += loss.item() * len(idx)
             n += len(idx)
+        total, n = ranks.sum(total, n)
         return {"val_loss": total / max(n, 1), "neg_val_loss": -total / max(n, 1)}
 
     result = run_epochs(ctx, "vgae", model, opt, train_epoch, validate, select="neg_val_loss")
+    if not ranks.is_main:
+        return None
     model.load_state_dict(result.best_state)
     model.eval()
     _fit_normal_statistics(model, normal_train, cfg.batching, dev, cfg.train.seed)

@@ -114,6 +114,18 @@ def _check(opts: TuneOptions) -> None:
         raise TuneConfigError(f"--wandb-mode {opts.wandb_mode!r}: one of {', '.join(WANDB_MODES)}")
     if opts.name is not None:
         check_name("experiment", opts.name)  # a folder under the storage path
+    from canids_models import load_config
+
+    workers = load_config(opts.size, opts.base_config, list(opts.base_overrides)).train.workers
+    if workers > 1:
+        # A trial is one process (Tune's function trainable); N workers per trial would
+        # need a TorchTrainer per trial. Refused, never run on one worker unannounced.
+        raise TuneConfigError(
+            f"train.workers = {workers}: canids-tune runs every trial on one worker (trials "
+            "are the parallelism of a search); drop train.workers for the search, then "
+            "train the best config on N workers: canids-train STAGE --config "
+            "best_trial.json --workers N"
+        )
 
 
 def run_tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneSummary:
@@ -159,6 +171,7 @@ def run_tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneSumm
             check_sources=opts.check_sources,
             threads=max(1, int(opts.cpus_per_trial)),
             fixed={"train.epochs": opts.max_t, "train.patience": opts.max_t},
+            experiment_dir=str(exp_dir),
         )
         scheduler = (
             ASHAScheduler(

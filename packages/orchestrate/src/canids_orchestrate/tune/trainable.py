@@ -61,6 +61,8 @@ class TrialSetup:
     check_sources: bool = True
     threads: int = 1
     fixed: dict[str, Any] = field(default_factory=dict)
+    # The experiment folder on the storage path (a shared filesystem on a cluster).
+    experiment_dir: str | None = None
 
 
 def trial_overrides(setup: TrialSetup, config: dict[str, Any]) -> list[str]:
@@ -89,7 +91,14 @@ def run_trial(config: dict[str, Any], setup: TrialSetup) -> None:
     from canids_models import ArtifactStore, StageContext, load_config, run_stage
     from ray import tune
 
+    # The trial's own files (trial.json, trial.log, its artifacts) go beside Tune's result
+    # files in the experiment folder on the storage path. get_trial_dir() names a folder
+    # staged on the driver's node: a trial on another node that writes there loses its
+    # files (seen on the two-node SLURM cluster: the best trial's trial.json was missing).
     trial_dir = Path(tune.get_context().get_trial_dir())
+    if setup.experiment_dir is not None:
+        trial_dir = Path(setup.experiment_dir) / trial_dir.name
+    trial_dir.mkdir(parents=True, exist_ok=True)
     store = ArtifactStore(trial_dir, "trial")  # <trial dir>/trial/<dataset>/...
     target = TARGETS[setup.target]
     if target.needs:

@@ -1,0 +1,252 @@
+# shellcheck shell=bash
+# Several SLURM nodes on one machine, for local-cluster.sh (sourced by it; not a command).
+#
+# Node K (node1, node2, ...) is one slurmd in its own namespaces:
+#   network  canids-<tag>-nodeK: eth0 = one end of a veth pair whose other end is on the
+#            bridge cn<tag>br (root namespace, SUBNET.1); node K has SUBNET.(10+K)/24.
+#   UTS      hostname nodeK, so `srun hostname` tells the nodes apart.
+#   PID      the node's processes only: `ray stop` or `pkill` in a job of node1 cannot
+#            touch node2, the controller or anything else on the machine.
+#   mount    /etc/hosts names the controller and every node (`hostname --ip-address`).
+# slurmctld runs in the root namespace on SUBNET.1; a private munged (socket in
+# /run/canids-munge-<tag>/) is shared by all of this cluster's daemons and jobs. <tag> is
+# a checksum of the state folder, so two clusters never share a name; the state folder
+# records what was made (run/nodes.env), and `stop` removes exactly that.
+
+# Several nodes: CANIDS_SLURM_NODES at `start`; for `stop` and `status`, the state folder.
+multi_node() { [ "$NODES" -gt 1 ]; }
+
+nodes_env_file() { printf '%s\n' "$RUN/nodes.env"; }
+
+# Names of this cluster's links, namespaces and munged: from the state folder's path.
+set_net_names() {
+  TAG="$(printf '%s' "$DIR" | cksum | cut -d' ' -f1)"
+  TAG="$(printf '%08x' "$TAG")"
+  BRIDGE="cn${TAG}br"
+  MUNGE_DIR="/run/canids-munge-$TAG"
+  MUNGE_SOCKET="$MUNGE_DIR/munge.socket"
+}
+
+node_name() { printf 'node%s\n' "$1"; }
+node_netns() { printf 'canids-%s-node%s\n' "$TAG" "$1"; }
+node_veth() { printf 'cn%sh%s\n' "$TAG" "$1"; }
+node_addr() { printf '%s.%s\n' "$SUBNET" "$((10 + $1))"; }
+
+check_node_count() {
+  case "$NODES" in
+    [1-8]) ;;
+    *) die "CANIDS_SLURM_NODES must be 1 to 8, got '$NODES'" ;;
+  esac
+}
+
+# Read what an earlier `start` recorded (mode, subnet): `stop` and `status` follow it.
+load_nodes_env() {
+  local file key value
+  file="$(nodes_env_file)"
+  [ -r "$file" ] || return 1
+  while IFS='=' read -r key value; do
+    case "$key" in
+      NODES) NODES="$value" ;;
+      SUBNET) SUBNET="$value" ;;
+    esac
+  done <"$file"
+  set_net_names
+}
+
+subnet_in_use() {
+  ip -o -4 addr show | grep -q -F " $1."
+}
+
+# The first 10.231.X that no interface here has an address in (or CANIDS_SLURM_SUBNET).
+pick_subnet() {
+  local x
+  if [ -n "${CANIDS_SLURM_SUBNET:-}" ]; then
+    if ! [[ "$CANIDS_SLURM_SUBNET" =~ ^[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]]; then
+      die "CANIDS_SLURM_SUBNET must be the first three numbers of a private /24, like 10.231.7; got '$CANIDS_SLURM_SUBNET'"
+    fi
+    if subnet_in_use "$CANIDS_SLURM_SUBNET"; then
+      die "subnet $CANIDS_SLURM_SUBNET.0/24 is in use here (ip -4 addr); pick another: CANIDS_SLURM_SUBNET=10.231.99"
+    fi
+    SUBNET="$CANIDS_SLURM_SUBNET"
+    return 0
+  fi
+  for ((x = 0; x < 256; x++)); do
+    if ! subnet_in_use "10.231.$x"; then
+      SUBNET="10.231.$x"
+      return 0
+    fi
+  done
+  die "every subnet 10.231.0-255.0/24 is in use here: set CANIDS_SLURM_SUBNET to a free private /24"
+}
+
+# The bridge, one namespace and veth pair per node, and the nodes' /etc/hosts.
+setup_network() {
+  local k ns veth
+  pick_subnet
+  printf 'NODES=%s\nSUBNET=%s\n' "$NODES" "$SUBNET" >"$(nodes_env_file)"
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then
+    die "a link named $BRIDGE exists but this state folder did not record it: remove it (ip link del $BRIDGE) or use another CANIDS_SLURM_DIR"
+  fi
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$SUBNET.1/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  for ((k = 1; k <= NODES; k++)); do
+    ns="$(node_netns "$k")"
+    veth="$(node_veth "$k")"
+    ip netns add "$ns"
+    ip link add "$veth" type veth peer name eth0 netns "$ns"
+    ip link set "$veth" master "$BRIDGE" up
+    ip -n "$ns" addr add "$(node_addr "$k")/24" dev eth0
+    ip -n "$ns" link set eth0 up
+    ip -n "$ns" link set lo up
+  done
+  {
+    printf '# Written by slurm/dev/local-cluster.sh: /etc/hosts inside every node.\n'
+    printf '127.0.0.1\tlocalhost\n'
+    printf '%s\t%s\n' "$SUBNET.1" "$(hostname -s)"
+    for ((k = 1; k <= NODES; k++)); do
+      printf '%s\t%s\n' "$(node_addr "$k")" "$(node_name "$k")"
+    done
+  } >"$DIR/hosts"
+  chmod 0644 "$DIR/hosts"
+  say "network: bridge $BRIDGE $SUBNET.1/24; $(for ((k = 1; k <= NODES; k++)); do
+    printf '%s %s (netns %s) ' "$(node_name "$k")" "$(node_addr "$k")" "$(node_netns "$k")"
+  done)"
+}
+
+# Remove what setup_network made (as recorded); a missing piece is fine.
+teardown_network() {
+  local k ns
+  for ((k = 1; k <= NODES; k++)); do
+    ns="$(node_netns "$k")"
+    # Deleting the namespace deletes its veth end, and with it the pair.
+    if [ -e "/run/netns/$ns" ]; then
+      ip netns del "$ns" 2>/dev/null || say "could not delete netns $ns: ip netns del $ns"
+    fi
+    ip link del "$(node_veth "$k")" 2>/dev/null || true
+  done
+  if ip link show "$BRIDGE" >/dev/null 2>&1; then
+    ip link del "$BRIDGE" || say "could not delete bridge $BRIDGE: ip link del $BRIDGE"
+    say "removed bridge $BRIDGE and netns $(node_netns 1)..$(node_netns "$NODES")"
+  fi
+  rm -f "$(nodes_env_file)" "$DIR/hosts"
+}
+
+# ---------------------------------------------------------------------------------------
+# A munged for this cluster only: other local clusters start and stop the system's
+# munged, which would take this cluster down with it.
+start_private_munge() {
+  local i
+  [ -e /etc/munge/munge.key ] ||
+    die "no /etc/munge/munge.key: create it with 'sudo mungekey --create' (or reinstall munge)"
+  install -d -o munge -g munge -m 0755 "$MUNGE_DIR"
+  runuser -u munge -- munged --socket="$MUNGE_SOCKET" --pid-file="$MUNGE_DIR/munged.pid" \
+    --log-file="$MUNGE_DIR/munged.log" --seed-file="$MUNGE_DIR/munged.seed" ||
+    start_failed "the private munged did not start; see $MUNGE_DIR/munged.log"
+  for ((i = 0; i < 50; i++)); do
+    if munge_works_at "$MUNGE_SOCKET"; then
+      say "munge: private munged (pid $(cat "$MUNGE_DIR/munged.pid"), socket $MUNGE_SOCKET)"
+      return 0
+    fi
+    sleep 0.1
+  done
+  tail -n 20 "$MUNGE_DIR/munged.log" >&2 || true
+  start_failed "the private munged started but 'munge -n -S $MUNGE_SOCKET | unmunge' fails (log above)"
+}
+
+stop_private_munge() {
+  wait_gone "$(term_pid "$MUNGE_DIR/munged.pid" munged)" "munged ($MUNGE_SOCKET)" \
+    "$MUNGE_DIR/munged.pid"
+  if [ -d "$MUNGE_DIR" ]; then
+    [ ! -s "$MUNGE_DIR/munged.log" ] || cp "$MUNGE_DIR/munged.log" "$LOG/munged.log" 2>/dev/null || true
+    rm -rf "$MUNGE_DIR"
+  fi
+}
+
+# ---------------------------------------------------------------------------------------
+# slurm.conf's node lines; $1: `slurmd -C`'s hardware fields without NodeName.
+node_lines() {
+  local k
+  for ((k = 1; k <= NODES; k++)); do
+    printf 'NodeName=%s NodeHostname=%s NodeAddr=%s %s State=UNKNOWN\n' \
+      "$(node_name "$k")" "$(node_name "$k")" "$(node_addr "$k")" "$1"
+  done
+}
+
+# Start node K: `unshare` (root namespace, recorded in run/nodeK.pid) forks the node's
+# init, `local-cluster.sh _node nodeK`, which runs slurmd in the foreground.
+start_node() {
+  local k="$1" name
+  name="$(node_name "$k")"
+  mkdir -p "$DIR/spool/$name"
+  CANIDS_SLURM_DIR="$DIR" setsid nsenter --net="/run/netns/$(node_netns "$k")" -- \
+    unshare --uts --pid --fork --mount-proc --kill-child -- bash "$HERE/local-cluster.sh" _node "$name" \
+    </dev/null >>"$LOG/$name.console" 2>&1 &
+  printf '%s\n' "$!" >"$RUN/$name.pid"
+}
+
+# Inside the node's namespaces, as its PID 1: name the node, give it its /etc/hosts, run
+# slurmd until told to stop. When this shell exits, the kernel kills every process left
+# in the node (job leftovers included).
+cmd_node() {
+  local name="$1" pid
+  hostname "$name"
+  mount --bind "$DIR/hosts" /etc/hosts
+  SLURM_CONF="$CONF" slurmd -D -N "$name" -f "$CONF" &
+  pid=$!
+  trap 'kill -TERM "$pid" 2>/dev/null || true' TERM INT
+  while kill -0 "$pid" 2>/dev/null; do
+    wait "$pid" || true
+  done
+}
+
+# The node's init (the child of its recorded `unshare`), when that `unshare` is alive.
+node_init_pid() {
+  local pid child
+  pid="$(live_pid "$RUN/$(node_name "$1").pid" unshare)" || return 1
+  child="$(cat "/proc/$pid/task/$pid/children" 2>/dev/null || true)"
+  child="${child%% *}"
+  [ -n "$child" ] || return 1
+  printf '%s\n' "$child"
+}
+
+nodes_alive() {
+  local k
+  for ((k = 1; k <= NODES; k++)); do
+    live_pid "$RUN/$(node_name "$k").pid" unshare >/dev/null || {
+      say "$(node_name "$k") died; see $LOG/$(node_name "$k").console and $LOG/slurmd-$(node_name "$k").log"
+      return 1
+    }
+  done
+}
+
+# SIGTERM every node's init (it stops slurmd), wait for all, SIGKILL what is left after 15 s.
+stop_nodes() {
+  local k init pids=() names=() i
+  for ((k = 1; k <= NODES; k++)); do
+    if init="$(node_init_pid "$k")"; then
+      kill -TERM "$init" 2>/dev/null || true
+      pids+=("$(live_pid "$RUN/$(node_name "$k").pid" unshare)")
+      names+=("$(node_name "$k")")
+    fi
+  done
+  for i in "${!pids[@]}"; do
+    wait_gone "${pids[$i]}" "${names[$i]} (slurmd in its namespaces)" "$RUN/${names[$i]}.pid"
+  done
+  for ((k = 1; k <= NODES; k++)); do
+    rm -f "$RUN/$(node_name "$k").pid"
+  done
+}
+
+nodes_status() {
+  local k rc=0 pid
+  for ((k = 1; k <= NODES; k++)); do
+    if pid="$(live_pid "$RUN/$(node_name "$k").pid" unshare)"; then
+      echo "$(node_name "$k"): running at $(node_addr "$k") in netns $(node_netns "$k") (unshare pid $pid)"
+    else
+      echo "$(node_name "$k"): not running"
+      rc=3
+    fi
+  done
+  return "$rc"
+}
