@@ -197,11 +197,34 @@ class ArtifactStore:
         map_location: str | torch.device = "cpu",
     ) -> dict[str, Any]:
         """Load a checkpoint with ``weights_only=True``: tensors and plain values only."""
-        return self.load_file(self.path(dataset, size, key, name), map_location)
+        return self._load(self.path(dataset, size, key, name), map_location, (dataset, size, key))
 
-    def load_file(self, path: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    def load_file(
+        self,
+        path: Path,
+        map_location: str | torch.device = "cpu",
+        artifact: tuple[str, str, str] | None = None,
+    ) -> dict[str, Any]:
         """Load a checkpoint file this store wrote (or a copy of one, such as Ray Train's
-        epoch checkpoint) with ``weights_only=True``."""
+        epoch checkpoint) with ``weights_only=True``. ``artifact`` is the (dataset, size,
+        key) it belongs to, for the fix line of a refusal; by default the artifact folder
+        the file lies in (``<run>/<dataset>/<size>/<key>/…``)."""
+        if artifact is None:
+            try:
+                parts = Path(path).resolve().relative_to((self.runs_dir / self.run).resolve()).parts
+            except ValueError:
+                parts = ()
+            if len(parts) < 4:
+                raise ArtifactError(
+                    f"{path} is not inside the run folder {self.runs_dir / self.run}: "
+                    "pass artifact=(dataset, size, key)"
+                )
+            artifact = (parts[0], parts[1], parts[2])
+        return self._load(Path(path), map_location, artifact)
+
+    def _load(
+        self, path: Path, map_location: str | torch.device, artifact: tuple[str, str, str]
+    ) -> dict[str, Any]:
         if not path.is_file():
             raise ArtifactError(f"{path} does not exist")
         import torch
@@ -209,7 +232,7 @@ class ArtifactStore:
         try:
             return torch.load(path, map_location=map_location, weights_only=True)
         except Exception as exc:  # torch raises several types for a damaged file
-            raise self._refused(path, dataset, size, key, exc) from None
+            raise self._refused(path, *artifact, exc) from None
 
     def _refused(
         self, path: Path, dataset: str, size: str, key: str, exc: Exception

@@ -55,7 +55,7 @@ def run_epochs(
     state_path = ctx.state_path(artifact)
     if state_path is not None:
         # Every rank reads the same state (rank 0 wrote it): the group restarts as one.
-        state = store.load_file(state_path)
+        state = store.load_file(state_path, artifact=(ds, size, artifact))
         if state.get("config_digest") == ctx.config.digest:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
