@@ -41,7 +41,7 @@ def test_every_error_is_a_canids_error() -> None:
     from canids_core import CanidsError
 
     errors = [n for n in canids_orchestrate.__all__ if n.endswith("Error")]
-    assert len(errors) == 7
+    assert len(errors) == 8
     for name in errors:
         assert issubclass(getattr(canids_orchestrate, name), canids_orchestrate.OrchestrateError)
     assert issubclass(canids_orchestrate.OrchestrateError, CanidsError)
