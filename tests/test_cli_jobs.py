@@ -81,7 +81,6 @@ def test_dry_run_prints_every_script_and_the_graph(cache_dir: Path, tmp_path: Pa
         (["--walltime", "2h"], "not a SLURM time"),
         (["--profile", "osc", "--gpu-type", "tpu"], "no GPU kind 'tpu'"),
         (["--profile", "/no/such/profile.toml"], "cluster profile /no/such/profile.toml"),
-        (["--run", "a;b"], "run name 'a;b' is not allowed"),
         # SLURM allocates whole CPUs: 0.5 was once submitted as --cpus-per-task=0.
         (["--cpus", "0.5"], "SLURM allocates whole CPUs; 0.5 CPUs cannot be submitted"),
         (["--gpus", "0.5"], "SLURM allocates whole GPUs"),
@@ -95,6 +94,13 @@ def test_bad_submissions_fail_before_sbatch(
     code, out = _dry(cache_dir, tmp_path, *extra)
     assert code == 1
     assert message in out
+
+
+def test_a_bad_run_name_is_a_usage_error_before_sbatch(cache_dir: Path, tmp_path: Path) -> None:
+    code, out = _dry(cache_dir, tmp_path, "--run", "a;b")
+    assert code == 2
+    assert "run name 'a;b' is not allowed" in out
+    assert not (tmp_path / "runs" / "jobs").exists()
 
 
 def test_list_pipelines() -> None:

@@ -10,6 +10,7 @@ import pytest
 from canids_batching import Profile
 from canids_cli.profile_cmd import main as profile_main
 from canids_data import CacheManager
+from canids_data.graphs import FEATURE_SETS
 from click.testing import CliRunner
 
 
@@ -45,8 +46,8 @@ def test_profile_of_one_split_matches_the_cache(cache_dir: Path, tmp_path: Path)
     assert profile.nodes.count == len(sizes.nodes)
     assert profile.nodes.mean == pytest.approx(float(np.mean(sizes.nodes)))
     assert profile.edges.max == int(sizes.edges.max())
-    assert profile.node_feature_dim == 23
-    assert profile.edge_feature_dim == 5
+    assert profile.node_feature_dim == len(FEATURE_SETS["invariant"][0])  # the default set
+    assert profile.edge_feature_dim == len(FEATURE_SETS["invariant"][1])
     assert profile.bytes_per_graph == pytest.approx(sizes.bytes_per_graph)
     assert profile.recommendation.reason in result.output
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from canids_cli.train_cmd import main
 from canids_data import BuildConfig, CacheManager
+from canids_data.cache.manifest import write_manifest
 from canids_models import ArtifactStore, find_result, parse_result
 from click.testing import CliRunner, Result
 
@@ -198,10 +199,14 @@ def test_a_stale_cache_is_refused_without_touching_the_runs_dir(
     manifest = cache / "demo" / "manifest.json"
     data = json.loads(manifest.read_text())
     data["root"] = str(root.resolve())
-    manifest.write_text(json.dumps(data))
+    write_manifest(cache / "demo", data)  # a deliberate edit reseals the manifest
     capture = next(root.rglob("*.parquet"))
     st = capture.stat()
-    os.utime(capture, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # edited since the build
+    # Edited since the build: new content (a touch alone, same sha256, is not stale).
+    blob = bytearray(capture.read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    capture.write_bytes(bytes(blob))
+    os.utime(capture, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
 
     runs_dir = tmp_path / "runs"
     result, record = train("gat", "teacher", cache, runs_dir)

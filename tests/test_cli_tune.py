@@ -282,17 +282,21 @@ def test_write_space_gives_an_editable_copy(tmp_path: Path) -> None:
 
 
 def test_slurm_dry_run_renders_a_valid_quoted_script(tmp_path: Path) -> None:
+    # Names are refused at the edge; a free-text value must arrive quoted.
+    project = "lab runs; rm -rf ~"
     result = CliRunner().invoke(
         tune_main,
-        ["--dataset", "x; rm -rf ~", "--slurm", "--dry-run", "--nodes", "2"]
-        + ["--gpus-per-node", "4", "--partition", "gpu", "--storage-path", str(tmp_path)],
+        ["--dataset", "demo", "--slurm", "--dry-run", "--nodes", "2"]
+        + ["--gpus-per-node", "4", "--partition", "gpu", "--storage-path", str(tmp_path)]
+        + ["--wandb-project", project],
     )
     assert result.exit_code == 0, result.output
     script = result.output
     assert "#SBATCH --nodes=2" in script
     assert "#SBATCH --gres=gpu:4" in script
     assert "#SBATCH --exclusive" in script
-    assert "ENTRY=(canids-tune --dataset 'x; rm -rf ~' --storage-path" in script
+    assert "ENTRY=(canids-tune --dataset demo --storage-path" in script
+    assert f"--wandb-project '{project}'" in script
     assert "ray symmetric-run" in script
     assert 'RAY_TMP="/tmp/ray_${JOB_ID}"' in script
     path = tmp_path / "job.sbatch"
@@ -302,6 +306,17 @@ def test_slurm_dry_run_renders_a_valid_quoted_script(tmp_path: Path) -> None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
     check = subprocess.run(["shellcheck", str(path)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout
+
+
+def test_a_hostile_dataset_name_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        tune_main,
+        ["--dataset", "x; rm -rf ~", "--slurm", "--dry-run", "--storage-path", str(tmp_path)],
+    )
+    assert result.exit_code == 2
+    assert "dataset name 'x; rm -rf ~' is not allowed" in result.output
+    assert "#SBATCH" not in result.output
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_slurm_values_are_validated(tmp_path: Path) -> None:
