@@ -42,6 +42,9 @@ TINY = [
     "dqn.batch_size=32",
     "--set",
     "train.threads=1",
+    # The demo's validation holds under half a second of clean start per capture.
+    "--set",
+    "calibration.seconds_grid=[0.2,0.4]",
 ]
 SUBMIT = [sys.executable, "-c", "from canids_cli.submit_cmd import main; main()"]
 
@@ -273,7 +276,7 @@ def test_local_restart_and_failure(workdir: Path, local_teacher: tuple[str, str]
     assert (result["executor"], result["exit_code"], result["done"]) == ("local", 1, True)
     assert (result["succeeded"], result["report"]["status"]) == (False, "failed")
     assert result["failure"]["type"] == "python_exception"
-    with History(workdir / "runs" / "jobs" / "history.sqlite") as history:
+    with History(workdir / runs / "jobs" / "history.sqlite") as history:
         outcomes = {j["job_id"]: (j["executor"], j["stage"], j["outcome"]) for j in history.jobs()}
     assert outcomes[result["job_id"]] == ("local", "fusion", "failed")
     # The completed stages before it were recorded too (failure rates need them).

@@ -60,7 +60,24 @@ class OfflineRun:
 
 
 def _items(items: Any) -> dict[str, Any]:
-    return {i.key or "/".join(i.nested_key): json.loads(i.value_json) for i in items}
+    """Record items as a dict. W&B writes a logged object (a table, say) either as one
+    item holding a dict or as one item per field with a ``nested_key`` path, depending on
+    when it flushes: both read back as the same nested dict."""
+    out: dict[str, Any] = {}
+    for i in items:
+        value = json.loads(i.value_json)
+        if i.key:
+            out[i.key] = value
+            continue
+        *parents, last = list(i.nested_key)
+        node = out
+        for name in parents:
+            child = node.get(name)
+            if not isinstance(child, dict):
+                child = node[name] = {}
+            node = child
+        node[last] = value
+    return out
 
 
 def read_offline_run(run_dir: str | Path) -> OfflineRun:
