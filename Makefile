@@ -32,8 +32,9 @@ demo: sync
 	$(UV) run canids-submit pipeline teacher --dataset demo --executor local
 	$(UV) run canids-report --dataset demo --size teacher
 
+# PYTEST_ARGS narrows the run (CI passes -m slow: it ran every other test just before).
 test: sync
-	$(UV) run pytest
+	$(UV) run pytest $(PYTEST_ARGS)
 
 lint: sync
 	$(UV) run ruff check .
