@@ -18,34 +18,11 @@ from canids_data import CacheManager
 from canids_jobs import History
 from canids_models import ArtifactStore
 from canids_models.catalog import STAGES
-from canids_testkit import read_offline_run
+from canids_testkit import read_offline_run, set_args, tiny_overrides
 from click.testing import CliRunner
 
-TINY = [
-    "--set",
-    "train.epochs=1",
-    "--set",
-    "gat.layers=1",
-    "--set",
-    "gat.heads=2",
-    "--set",
-    "gat.hidden=8",
-    "--set",
-    "vgae.layers=1",
-    "--set",
-    "vgae.heads=2",
-    "--set",
-    "vgae.hidden=8",
-    "--set",
-    "dqn.steps=20",
-    "--set",
-    "dqn.batch_size=32",
-    "--set",
-    "train.threads=1",
-    # The demo's validation holds under half a second of clean start per capture.
-    "--set",
-    "calibration.seconds_grid=[0.2,0.4]",
-]
+# The one tiny config, a little shorter still: these tests run whole pipelines many times.
+TINY = set_args(tiny_overrides("teacher", "train.epochs=1", "dqn.steps=20", "dqn.batch_size=32"))
 SUBMIT = [sys.executable, "-c", "from canids_cli.submit_cmd import main; main()"]
 
 

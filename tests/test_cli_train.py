@@ -14,47 +14,9 @@ from canids_cli.train_cmd import main
 from canids_data import BuildConfig, CacheManager
 from canids_data.cache.manifest import write_manifest
 from canids_models import ArtifactStore, find_result, parse_result
+from canids_testkit import set_args, tiny_overrides
 from click.testing import CliRunner, Result
 
-TINY = {
-    "teacher": [
-        "train.epochs=2",
-        "train.threads=1",
-        "train.device=cpu",
-        "gat.layers=1",
-        "gat.heads=2",
-        "gat.hidden=8",
-        "gat.mlp_hidden=16",
-        "vgae.layers=1",
-        "vgae.heads=2",
-        "vgae.hidden=8",
-        "vgae.latent=4",
-        "dqn.steps=50",
-        "dqn.batch_size=64",
-        "dqn.buffer=2048",
-        "dqn.hidden=16",
-        "curriculum.ramp_epochs=1",
-        "calibration.seconds_grid=[0.2,0.4]",
-    ],
-    "student": [
-        "train.epochs=2",
-        "train.threads=1",
-        "train.device=cpu",
-        "gat.layers=1",
-        "gat.heads=1",
-        "gat.hidden=4",
-        "gat.mlp_hidden=8",
-        "vgae.layers=1",
-        "vgae.heads=1",
-        "vgae.hidden=4",
-        "vgae.latent=2",
-        "dqn.steps=50",
-        "dqn.batch_size=64",
-        "dqn.buffer=2048",
-        "dqn.hidden=8",
-        "calibration.seconds_grid=[0.2,0.4]",
-    ],
-}
 RECORD_KEYS = {"status", "stage", "dataset", "size", "run", "metrics", "artifacts"}
 
 
@@ -64,8 +26,7 @@ def train(
     args = [stage, "--dataset", "demo", "--size", size, "--cache-dir", str(cache)]
     args += ["--runs-dir", str(runs), *extra]
     if tiny:
-        for item in TINY[size]:
-            args += ["--set", item]
+        args += set_args(tiny_overrides(size))
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     last = result.stdout.rstrip("\n").splitlines()[-1]
     return result, parse_result(last)

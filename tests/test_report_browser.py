@@ -14,29 +14,11 @@ import pytest
 from canids_data import BuildConfig, CacheManager
 from canids_models import ArtifactStore, StageContext, load_config
 from canids_models.stages import run_stage
-from canids_testkit import render_page, write_synthetic_outputs
+from canids_testkit import render_page, tiny_overrides, write_synthetic_outputs
 
 BIN = Path(sys.executable).parent
 # Tiny models: the page, not the detector, is under test here.
-TINY = [
-    "train.epochs=2",
-    "train.threads=1",
-    "train.device=cpu",
-    "gat.layers=1",
-    "gat.heads=2",
-    "gat.hidden=8",
-    "gat.mlp_hidden=16",
-    "vgae.layers=1",
-    "vgae.heads=2",
-    "vgae.hidden=8",
-    "vgae.latent=4",
-    "dqn.steps=50",
-    "dqn.batch_size=64",
-    "dqn.buffer=2048",
-    "dqn.hidden=16",
-    "curriculum.ramp_epochs=1",
-    "calibration.seconds_grid=[0.2,0.4]",
-]
+TINY = tiny_overrides("teacher")
 
 
 @pytest.fixture(scope="module")

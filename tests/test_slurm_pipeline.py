@@ -16,19 +16,13 @@ from canids_data import CacheManager
 from canids_jobs import History, Ledger, job_states, sbatch, scancel
 from canids_models import ArtifactStore
 from canids_models.catalog import STAGES
-from canids_testkit import read_offline_run
+from canids_testkit import read_offline_run, set_args, tiny_overrides
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 PY = sys.executable
 # Small models, one epoch: the point here is SLURM, not training.
-TINY = [
-    *("--set", "train.epochs=1", "--set", "train.threads=1"),
-    *("--set", "gat.layers=1", "--set", "gat.heads=2", "--set", "gat.hidden=8"),
-    *("--set", "vgae.layers=1", "--set", "vgae.heads=2", "--set", "vgae.hidden=8"),
-    *("--set", "dqn.steps=20", "--set", "dqn.batch_size=32"),
-    # The demo's validation holds under half a second of clean start per capture.
-    *("--set", "calibration.seconds_grid=[0.2,0.4]"),
-]
+# The one tiny config, a little shorter still: every stage is a SLURM job here.
+TINY = set_args(tiny_overrides("teacher", "train.epochs=1", "dqn.steps=20", "dqn.batch_size=32"))
 
 
 @pytest.fixture(scope="module")

@@ -28,57 +28,10 @@ from canids_data import BuildConfig, CachedGraphDataset, CacheManager
 from canids_data.synthetic import write_demo_dataset
 from canids_models import ArtifactStore, StageContext, StageOutcome, load_config
 from canids_models.stages import run_stage
+from canids_testkit import tiny_overrides as tiny
 
 DATASET = "demo"
 DEMO_SCALE = 0.1
-
-_TINY: dict[str, tuple[str, ...]] = {
-    "teacher": (
-        "train.epochs=2",
-        "train.threads=1",
-        "train.device=cpu",
-        "gat.layers=1",
-        "gat.heads=2",
-        "gat.hidden=8",
-        "gat.mlp_hidden=16",
-        "gat.embed_dim=4",
-        "vgae.layers=1",
-        "vgae.heads=2",
-        "vgae.hidden=8",
-        "vgae.latent=4",
-        "vgae.embed_dim=4",
-        "dqn.steps=50",
-        "dqn.batch_size=64",
-        "dqn.buffer=2048",
-        "dqn.hidden=16",
-        "dqn.target_sync=10",
-        "curriculum.ramp_epochs=2",
-        # The tiny demo's captures last 2.2-2.4 s: their clean starts are 0.4 s long.
-        "calibration.seconds_grid=[0.2,0.4]",
-        "calibration.warmup_grid=[0,0.1]",
-    ),
-    "student": (
-        "train.epochs=2",
-        "train.threads=1",
-        "train.device=cpu",
-        "gat.layers=1",
-        "gat.heads=1",
-        "gat.hidden=4",
-        "gat.mlp_hidden=8",
-        "gat.embed_dim=2",
-        "vgae.layers=1",
-        "vgae.heads=1",
-        "vgae.hidden=4",
-        "vgae.latent=2",
-        "vgae.embed_dim=2",
-        "dqn.steps=50",
-        "dqn.batch_size=64",
-        "dqn.buffer=2048",
-        "dqn.hidden=8",
-        "dqn.target_sync=10",
-        "calibration.seconds_grid=[0.2,0.4]",
-    ),
-}
 
 # The stages of each pipeline as the tests run them: (stage, distil from, extra --set).
 TEACHER_STAGES: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
@@ -95,13 +48,9 @@ STUDENT_STAGES: tuple[tuple[str, str | None, tuple[str, ...]], ...] = (
 )
 
 
-def tiny(size: str, *extra: str) -> list[str]:
-    """``--set`` items of a tiny config for ``size`` (later items win)."""
-    return [*_TINY[size], *extra]
-
-
 @pytest.fixture(scope="session")
 def tiny_overrides() -> Callable[..., list[str]]:
+    """``canids_testkit.tiny_overrides``: the one tiny config every canids test trains with."""
     return tiny
 
 

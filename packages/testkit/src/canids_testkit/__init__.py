@@ -6,7 +6,8 @@ its pytest fixture (``canids_testkit.pytest_plugin.local_slurm``), a real two-no
 cluster on this machine (:class:`LocalRayCluster`, fixture ``two_node_ray``), the seed's
 folder of 38 SLURM outputs (:func:`write_synthetic_outputs`), a reader of offline W&B runs
 (:func:`read_offline_run`), a page rendered in headless Chromium (:func:`render_page`),
-and :func:`ci_is_set`. Names load on first use, so the
+the one tiny model config the tests train with (:func:`tiny_overrides`) and
+:func:`ci_is_set`. Names load on first use, so the
 fixture module does not import the models to start a cluster.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 _LAZY: dict[str, str] = {
     "BrowserError": "browser",
@@ -27,6 +28,7 @@ _LAZY: dict[str, str] = {
     "OfflineRun": "wandb_offline",
     "RenderedPage": "browser",
     "SyntheticJob": "synthetic_outputs",
+    "TINY_SIZES": "tiny_config",
     "ci_is_set": "ci",
     "find_chromium": "browser",
     "find_script": "local_slurm",
@@ -34,6 +36,8 @@ _LAZY: dict[str, str] = {
     "read_offline_history": "wandb_offline",
     "read_offline_run": "wandb_offline",
     "render_page": "browser",
+    "set_args": "tiny_config",
+    "tiny_overrides": "tiny_config",
     "wandb_records": "wandb_offline",
     "write_synthetic_outputs": "synthetic_outputs",
 }
@@ -48,6 +52,7 @@ __all__ = [
     "OfflineRun",
     "RenderedPage",
     "SyntheticJob",
+    "TINY_SIZES",
     "__version__",
     "ci_is_set",
     "find_chromium",
@@ -56,6 +61,8 @@ __all__ = [
     "read_offline_history",
     "read_offline_run",
     "render_page",
+    "set_args",
+    "tiny_overrides",
     "wandb_records",
     "write_synthetic_outputs",
 ]
@@ -80,4 +87,5 @@ if TYPE_CHECKING:
     from .local_ray import LocalRayCluster, LocalRayError
     from .local_slurm import LocalSlurm, LocalSlurmError, find_script, missing_binaries
     from .synthetic_outputs import DATASETS, SyntheticJob, write_synthetic_outputs
+    from .tiny_config import TINY_SIZES, set_args, tiny_overrides
     from .wandb_offline import OfflineRun, read_offline_history, read_offline_run, wandb_records

@@ -47,10 +47,8 @@ __all__ = [
     "two_node_ray",
 ]
 
-_shared: LocalSlurm | None = None
-_users = 0
-_shared_two: LocalSlurm | None = None
-_users_two = 0
+# One cluster per node count per process, with the number of fixtures using it.
+_clusters: dict[int, tuple[LocalSlurm, int]] = {}
 
 
 def slurm_unavailable(nodes: int = 1) -> str | None:
@@ -85,27 +83,35 @@ def skip_unless_ci(reason: str) -> None:
     pytest.skip(reason)
 
 
-@pytest.fixture(scope="session")
-def local_slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
-    """A started :class:`LocalSlurm`; pass ``local_slurm.env`` to SLURM commands."""
-    global _shared, _users
-    if (reason := slurm_unavailable()) is not None:
+def _shared_cluster(tmp_path_factory: pytest.TempPathFactory, nodes: int) -> Iterator[LocalSlurm]:
+    """The process's started cluster of ``nodes`` nodes, started by its first user and
+    stopped (namespaces and links removed) when its last user is done."""
+    if (reason := slurm_unavailable(nodes)) is not None:
         skip_unless_ci(reason)
-    if _shared is None:
-        cluster = LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    if nodes not in _clusters:
+        cluster = LocalSlurm(tmp_path_factory.mktemp(f"slurm{nodes}n"), nodes=nodes)
         try:
             cluster.start()
         except LocalSlurmError as exc:
-            pytest.fail(f"the local SLURM did not start: {exc}")
-        _shared = cluster
-    _users += 1
+            pytest.fail(f"the {nodes}-node local SLURM did not start: {exc}")
+        _clusters[nodes] = (cluster, 0)
+    cluster, users = _clusters[nodes]
+    _clusters[nodes] = (cluster, users + 1)
     try:
-        yield _shared
+        yield cluster
     finally:
-        _users -= 1
-        if _users == 0:
-            cluster, _shared = _shared, None
+        cluster, users = _clusters[nodes]
+        if users == 1:
+            del _clusters[nodes]
             cluster.stop()
+        else:
+            _clusters[nodes] = (cluster, users - 1)
+
+
+@pytest.fixture(scope="session")
+def local_slurm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSlurm]:
+    """A started :class:`LocalSlurm`; pass ``local_slurm.env`` to SLURM commands."""
+    yield from _shared_cluster(tmp_path_factory, nodes=1)
 
 
 @pytest.fixture(scope="session")
@@ -113,24 +119,7 @@ def local_slurm_two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     """A started two-node :class:`LocalSlurm` (node1, node2: each a slurmd in its own
     network, UTS, PID and mount namespaces); ``sbatch --nodes 2`` gets both. Stopped, and
     its namespaces and links removed, when the session ends (or when it fails to start)."""
-    global _shared_two, _users_two
-    if (reason := slurm_unavailable(nodes=2)) is not None:
-        skip_unless_ci(reason)
-    if _shared_two is None:
-        cluster = LocalSlurm(tmp_path_factory.mktemp("slurm2n"), nodes=2)
-        try:
-            cluster.start()
-        except LocalSlurmError as exc:
-            pytest.fail(f"the two-node local SLURM did not start: {exc}")
-        _shared_two = cluster
-    _users_two += 1
-    try:
-        yield _shared_two
-    finally:
-        _users_two -= 1
-        if _users_two == 0:
-            cluster, _shared_two = _shared_two, None
-            cluster.stop()
+    yield from _shared_cluster(tmp_path_factory, nodes=2)
 
 
 @pytest.fixture(scope="session")
