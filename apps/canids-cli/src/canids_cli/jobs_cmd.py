@@ -20,6 +20,9 @@ import click
 from canids_core import CanidsError, format_table
 
 from ._console import fail
+from ._options import (
+    runs_dir_option,
+)
 
 if TYPE_CHECKING:
     from canids_jobs import FailedJob, History, Ledger, LedgerJob
@@ -41,9 +44,7 @@ def _latest(jobs: list[LedgerJob]) -> list[LedgerJob]:
     return [j for j in jobs if j.job_id not in replaced]
 
 
-runs_option = click.option(
-    "--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=None
-)
+runs_option = runs_dir_option()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING
 import click
 from canids_core import CanidsError, atomic_write_text, format_table
 
-from ._console import checked_name, fail, split_order
+from ._console import fail, split_order
+from ._options import (
+    cache_dir_option,
+    dataset_option,
+    no_source_check_option,
+)
 
 if TYPE_CHECKING:
     from canids_batching import Profile
@@ -22,24 +27,14 @@ __all__ = ["main"]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option(
-    "--dataset",
-    required=True,
-    callback=checked_name("dataset"),
-    help="Dataset whose cache to profile.",
-)
+@dataset_option("Dataset whose cache to profile.")
 @click.option(
     "--split",
     "splits",
     multiple=True,
     help="Split(s) to profile (repeatable; default: every split in the cache).",
 )
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Cache folder (default: $CANIDS_CACHE_DIR, else ./cache).",
-)
+@cache_dir_option()
 @click.option(
     "--target-graphs",
     type=click.IntRange(1),
@@ -47,11 +42,7 @@ __all__ = ["main"]
     show_default=True,
     help="Graphs an average batch should hold (sets the suggested start value).",
 )
-@click.option(
-    "--no-source-check",
-    is_flag=True,
-    help="Do not compare the cache with the raw captures (they are elsewhere).",
-)
+@no_source_check_option()
 @click.option(
     "--json",
     "json_out",

@@ -18,31 +18,25 @@ import click
 from canids_core import CanidsError
 
 from ._console import fail
+from ._options import (
+    cache_dir_option,
+    dataset_option,
+    no_source_check_option,
+    run_option,
+    runs_dir_option,
+    size_option,
+)
 
 __all__ = ["main"]
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dataset", required=True, help="Dataset of the run.")
-@click.option("--size", type=click.Choice(["teacher", "student"]), required=True)
-@click.option("--run", "run_name", default="default", show_default=True, help="Run name.")
-@click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Artifact root (default: $CANIDS_RUNS_DIR, else ./runs).",
-)
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Cache folder, for the graph-size profile (default: $CANIDS_CACHE_DIR, else ./cache).",
-)
-@click.option(
-    "--no-source-check",
-    is_flag=True,
-    help="Trust the cache without comparing it to the raw captures (not on this node).",
-)
+@dataset_option("Dataset of the run.")
+@size_option()
+@run_option("Run name.")
+@runs_dir_option()
+@cache_dir_option(", for the graph-size profile")
+@no_source_check_option()
 @click.option("--force", is_flag=True, help="Rebuild even if the report is up to date.")
 def main(
     dataset: str,

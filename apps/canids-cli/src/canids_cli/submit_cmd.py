@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 import click
 from canids_core import CanidsError, quoted_command
 
-from ._console import checked_name, fail
+from ._console import fail
+from ._options import (
+    cache_dir_option,
+    dataset_option,
+    no_source_check_option,
+    run_option,
+    runs_dir_option,
+)
 from ._progress import ProgressDisplay
 from ._tracking import WandbOptions, wandb_options
 
@@ -93,7 +100,7 @@ def main() -> None:
     help="List the pipelines and their stages, then exit.",
 )
 @click.argument("names", nargs=-1, required=True, metavar="NAME...")
-@click.option("--dataset", required=True, callback=checked_name("dataset"))
+@dataset_option("Dataset whose cache the stages train on.")
 @click.option(
     "--executor",
     type=click.Choice(EXECUTORS),
@@ -124,12 +131,10 @@ def main() -> None:
     metavar="SECTION.KEY=VALUE",
     help="Override passed to every stage (repeatable).",
 )
-@click.option(
-    "--run", "run_name", default="default", show_default=True, callback=checked_name("run")
-)
-@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--no-source-check", is_flag=True)
+@run_option()
+@runs_dir_option()
+@cache_dir_option()
+@no_source_check_option()
 @click.option("--address", default=None, help="ray: join this cluster (HOST:PORT or auto).")
 @click.option("--num-cpus", type=int, default=None, help="ray: CPUs of a local cluster.")
 @click.option("--cpus", type=float, default=None, help="ray: CPUs per stage (default: catalogue).")

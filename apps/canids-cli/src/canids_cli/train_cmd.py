@@ -24,7 +24,14 @@ import click
 from canids_core import CanidsError, StageReport, format_report
 from canids_models.catalog import STAGES
 
-from ._console import checked_name
+from ._options import (
+    cache_dir_option,
+    dataset_option,
+    no_source_check_option,
+    run_option,
+    runs_dir_option,
+    size_option,
+)
 from ._progress import ProgressDisplay
 from ._tracking import StageTracking, WandbOptions, start_tracking, wandb_options
 
@@ -57,13 +64,8 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("stage", type=click.Choice(list(STAGES)))
-@click.option(
-    "--dataset",
-    required=True,
-    callback=checked_name("dataset"),
-    help="Dataset whose cache to train on.",
-)
-@click.option("--size", type=click.Choice(["teacher", "student"]), required=True)
+@dataset_option("Dataset whose cache to train on.")
+@size_option()
 @click.option(
     "--config",
     "config_path",
@@ -84,31 +86,10 @@ def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
     default=None,
     help="Student stages: distil from the teacher's artifacts.",
 )
-@click.option(
-    "--run",
-    "run_name",
-    default="default",
-    show_default=True,
-    callback=checked_name("run"),
-    help="Run name: artifacts go to RUNS_DIR/RUN/DATASET/SIZE/ARTIFACT.",
-)
-@click.option(
-    "--runs-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Artifact root (default: $CANIDS_RUNS_DIR, else ./runs).",
-)
-@click.option(
-    "--cache-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Cache folder (default: $CANIDS_CACHE_DIR, else ./cache).",
-)
-@click.option(
-    "--no-source-check",
-    is_flag=True,
-    help="Trust the cache without comparing it to the raw captures (not on this node).",
-)
+@run_option()
+@runs_dir_option()
+@cache_dir_option()
+@no_source_check_option()
 @click.option(
     "--quiet",
     is_flag=True,

@@ -21,7 +21,14 @@ from canids_core import CanidsError, atomic_write_text, format_table
 from canids_orchestrate.tune.trainable import TARGETS
 from canids_orchestrate.tune.wandb_logging import WANDB_MODES
 
-from ._console import checked_name, fail
+from ._console import fail
+from ._options import (
+    cache_dir_option,
+    dataset_option,
+    no_source_check_option,
+    runs_dir_option,
+    size_option,
+)
 
 if TYPE_CHECKING:
     from canids_orchestrate.tune import TuneSummary
@@ -68,9 +75,9 @@ def _entry(ctx: click.Context) -> list[str]:
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dataset", required=True, callback=checked_name("dataset"))
+@dataset_option("Dataset whose cache the trials train on.")
 @click.option("--target", type=click.Choice(list(TARGETS)), default="gat", show_default=True)
-@click.option("--size", type=click.Choice(["teacher", "student"]), default="teacher")
+@size_option(default="teacher")
 @click.option("--num-samples", type=int, default=16, show_default=True)
 @click.option("--max-t", type=int, default=6, show_default=True, help="Epochs per trial.")
 @click.option("--grace-period", type=int, default=1, show_default=True)
@@ -93,9 +100,9 @@ def _entry(ctx: click.Context) -> list[str]:
 @click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE")
 @click.option("--from-runs-dir", default=None, help="fusion target: a finished run's runs dir.")
 @click.option("--from-run", default="default", show_default=True)
-@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None)
-@click.option("--no-source-check", is_flag=True)
+@runs_dir_option()
+@cache_dir_option()
+@no_source_check_option()
 @click.option("--address", default=None, help="Join this Ray cluster (HOST:PORT or auto).")
 @click.option("--num-cpus", type=int, default=None, help="CPUs of a local Ray cluster.")
 @click.option("--wandb-project", default="canids", show_default=True)
