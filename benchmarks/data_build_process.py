@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shlex
 import shutil
@@ -36,31 +35,12 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _bench import REPO, machine, real_root
+
 BASELINE_COMMIT = "4f23610"
 BASELINE_NAME = f"canids {BASELINE_COMMIT}"
 TARGET = 1.0e6  # messages/s, whole process
 _MAIN = "import sys; from canids_cli.cache_cmd import main; sys.exit(main())"
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    gpu = "NVIDIA GPU present" if Path("/dev/nvidia0").exists() else "no GPU"
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPU cores ({cpu}), {mem:.1f} GiB RAM, {gpu}, load average {load}"
-
-
-def default_root(dataset: str) -> Path:
-    base = os.environ.get("CANIDS_REAL_DATA")
-    return Path(base) / dataset if base else REPO.parent / "shared" / "data" / "real" / dataset
 
 
 def baseline_path(tmp: Path) -> str:
@@ -113,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
-    root = (args.root or default_root(args.dataset)).resolve()
+    root = (args.root or real_root(args.dataset)).resolve()
     cmd = "uv run --no-sync python benchmarks/data_build_process.py " + shlex.join(sys.argv[1:])
     print(f"command : {cmd}  (from {REPO})")
     print(f"machine : {machine()}")

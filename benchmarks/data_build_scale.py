@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import shlex
 import shutil
@@ -40,7 +38,8 @@ import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from _bench import REPO, machine
+
 BASELINE_COMMIT = "4f23610"
 BASELINE_NAME = f"canids-data 0.1.0 ({BASELINE_COMMIT})"
 _DRIVER = """
@@ -55,20 +54,6 @@ print(json.dumps({"messages": r.messages, "build_s": r.seconds,
                   "process_s": time.perf_counter() - t0,
                   "largest_process_rss_mib": max(own, workers) / 1024}))
 """
-
-
-def machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} CPU cores ({cpu}), {mem:.1f} GiB RAM, load average {load}"
 
 
 # --------------------------------------------------------------------------- memory

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import shlex
 import shutil
 import sys
@@ -38,37 +36,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _bench import REPO, machine, real_root
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_BASELINE_FILES = (
     # Varied on purpose: many IDs (fuzzing), flooding (DoS), normal traffic; three vehicles.
     "test_01_known_vehicle_known_attack__fuzzing-kia.parquet",
     "test_01_known_vehicle_known_attack__DoS-sonata.parquet",
     "test_04_unknown_vehicle_unknown_attack__malfunction-spark.parquet",
 )
-
-
-def default_real_root(dataset: str) -> Path:
-    base = os.environ.get("CANIDS_REAL_DATA")
-    return Path(base) / dataset if base else (REPO.parent / "shared" / "data" / "real" / dataset)
-
-
-def machine() -> str:
-    # No torch import here: it would slow the process and start threads before the build.
-    gpu = "NVIDIA GPU present" if Path("/dev/nvidia0").exists() else "no GPU"
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, Python {platform.python_version()}, "
-        f"load average {load}"
-    )
 
 
 # --------------------------------------------------------------------------- baseline
@@ -385,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
 
     tmp_base = Path(tempfile.mkdtemp(prefix="canids-bench-build-", dir=args.tmp))
     try:
-        root = args.root or default_real_root(args.dataset)
+        root = args.root or real_root(args.dataset)
         dataset = args.dataset
         if not root.is_dir():
             from canids_data.synthetic import write_demo_dataset
@@ -394,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit(f"--root {root} is not a folder")
             root = tmp_base / "demo-root"
             print(
-                f"data    : real {dataset} not found at {default_real_root(dataset)}; writing "
+                f"data    : real {dataset} not found at {real_root(dataset)}; writing "
                 f"synthetic demo (scale {args.demo_scale}, seed {args.seed}) to {root}"
             )
             write_demo_dataset(root, seed=args.seed, scale=args.demo_scale)

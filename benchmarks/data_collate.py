@@ -27,8 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import shlex
 import shutil
 import sys
 import tempfile
@@ -36,36 +34,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def default_real_root(dataset: str) -> Path:
-    base = os.environ.get("CANIDS_REAL_DATA")
-    return Path(base) / dataset if base else (REPO.parent / "shared" / "data" / "real" / dataset)
-
-
-def machine() -> str:
-    gpu = "NVIDIA GPU present" if Path("/dev/nvidia0").exists() else "no GPU"
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, Python {platform.python_version()}, "
-        f"load average {load}"
-    )
-
-
-def command() -> str:
-    script = Path(sys.argv[0]).resolve()
-    shown = str(script.relative_to(REPO)) if script.is_relative_to(REPO) else sys.argv[0]
-    return "uv run --no-sync python " + " ".join(shlex.quote(a) for a in [shown, *sys.argv[1:]])
+from _bench import REPO, command, machine, real_root
 
 
 def same_batch(a, b, what: str) -> None:
@@ -201,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             cache_dir = args.cache_dir
             print(f"data    : existing cache {cache_dir}/{dataset}")
         else:
-            root = args.root or default_real_root(dataset)
+            root = args.root or real_root(dataset)
             if not root.is_dir():
                 from canids_data.synthetic import write_demo_dataset
 

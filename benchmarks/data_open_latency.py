@@ -35,9 +35,6 @@ import argparse
 import json
 import math
 import os
-import platform
-import resource
-import shlex
 import shutil
 import subprocess
 import sys
@@ -46,42 +43,10 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _bench import REPO, command, machine, rss_mib
 
-REPO = Path(__file__).resolve().parents[1]
 DATASET = "demo"  # the built-in split-folder layout; the root is our synthetic folder
 SPLIT = "train"
-
-
-def machine() -> str:
-    gpu = "NVIDIA GPU present" if Path("/dev/nvidia0").exists() else "no GPU"
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return (
-        f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, Python {platform.python_version()}, "
-        f"load average {load}"
-    )
-
-
-def command() -> str:
-    script = Path(sys.argv[0]).resolve()
-    shown = str(script.relative_to(REPO)) if script.is_relative_to(REPO) else sys.argv[0]
-    return "uv run --no-sync python " + " ".join(shlex.quote(a) for a in [shown, *sys.argv[1:]])
-
-
-def rss_mib() -> float:
-    """Resident memory now (Linux /proc), else the peak so far."""
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (OSError, ValueError, IndexError):
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 # --------------------------------------------------------------------------- setup
