@@ -109,3 +109,19 @@ def test_package_errors_share_the_canids_root():
     from canids_models import ModelsError
 
     assert all(issubclass(e, CanidsError) for e in (CoreError, CanidsDataError, ModelsError))
+
+
+def test_the_readme_package_table_gives_each_package_s_own_version():
+    import re
+
+    rows = re.findall(
+        r"^\| \[`(canids-[a-z]+)`\]\(([^)]+)\) \|.*\| ([^|]+) \|$",
+        (REPO / "README.md").read_text(),
+        flags=re.M,
+    )
+    assert len(rows) >= 7, "the README's package table was not found"
+    for name, folder, shown in rows:
+        with open(REPO / folder / "pyproject.toml", "rb") as fh:
+            project = tomllib.load(fh)["project"]
+        assert project["name"] == name, folder
+        assert shown.strip() == project["version"], f"README.md shows {name} {shown.strip()}"

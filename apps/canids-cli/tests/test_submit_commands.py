@@ -77,6 +77,29 @@ def test_whole_cpus_and_every_time_form_reach_the_scripts(cache: Path, tmp_path:
     assert done.stdout.count("#SBATCH --time=1-12:00:00") == 2
 
 
+def test_workers_size_each_data_parallel_job_and_reach_canids_train(
+    cache: Path, tmp_path: Path
+) -> None:
+    done = _submit(
+        "custom", "--stages", "vgae,gat,fusion", "--size", "student", "--dataset", "demo",
+        "--executor", "slurm", "--dry-run", "--profile", "osc", "--workers", "2",
+        "--cache-dir", cache, "--runs-dir", tmp_path / "runs",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scripts = done.stdout.split("# ---- ")[1:]  # in submission order
+    jobs = dict(zip(["vgae", "gat", "fusion"], scripts, strict=True))
+    for stage in ("vgae", "gat"):  # 2 workers of 4 CPU, 1 GPU, 16G each
+        assert "#SBATCH --cpus-per-task=8" in jobs[stage]
+        assert "#SBATCH --mem=32G" in jobs[stage]
+        assert "--gres=gpu:a100:2" in jobs[stage]
+        assert "--workers 2" in jobs[stage]
+    assert "#SBATCH --cpus-per-task=4" in jobs["fusion"]  # the DQN runs on one worker
+    assert "note: 2 data-parallel workers of 4 CPU, 1 GPU, 16G: asks 8 CPU, 2 GPU, 32G" in (
+        done.stdout
+    )
+    assert "note: runs on 1 worker, not 2: not data-parallel: the DQN" in done.stdout
+
+
 def test_every_stage_logs_to_its_pipeline_s_wandb_group(cache: Path, tmp_path: Path) -> None:
     done = _dry(cache, tmp_path / "runs", "--run", "r7")
     assert done.returncode == 0, done.stderr

@@ -72,3 +72,39 @@ def test_names_follow_the_one_rule() -> None:
     for bad in ("x; rm -rf ~", "$(id)", "a/b", "x" * 65):
         with pytest.raises(ValueError, match="is not allowed: use 1 to 64 characters"):
             validate_name(bad, "dataset")
+
+
+def test_a_data_parallel_stage_asks_for_every_worker_aloud() -> None:
+    res, notes = resolve_resources("gat_curriculum", OSC, {}, {}, workers=2)
+    assert res == Resources(cpus=8, gpus=2, memory="64G", walltime="04:00:00")
+    assert notes == ["2 data-parallel workers of 4 CPU, 1 GPU, 32G: asks 8 CPU, 2 GPU, 64G"]
+    # Overrides size one worker; the job gets N of them.
+    res, _ = resolve_resources("vgae", OSC, {"cpus": "2", "mem": "8G"}, {}, workers=3)
+    assert (res.cpus, res.gpus, res.slurm_memory) == (6, 3, "24G")
+
+
+def test_a_stage_that_is_not_data_parallel_keeps_one_worker_and_says_why() -> None:
+    res, notes = resolve_resources("fusion", OSC, {}, {}, workers=2)
+    one, _ = resolve_resources("fusion", OSC, {}, {})
+    assert res == one
+    (note,) = notes
+    assert note.startswith("runs on 1 worker, not 2: ")
+    assert len(note) > len("runs on 1 worker, not 2: ") + 10  # the catalogue's reason
+
+
+def test_a_profile_with_fewer_gpus_than_workers_is_an_error_not_a_hang() -> None:
+    two_gpus = OSC.model_copy(update={"limits": OSC.limits.model_copy(update={"gpus": 2})})
+    with pytest.raises(ResourcesError, match=r"needs 4 GPUs .* allows 2 per job: pass --workers 2"):
+        resolve_resources("gat", two_gpus, {}, {}, workers=4)
+    assert resolve_resources("gat", two_gpus, {}, {}, workers=2)[0].gpus == 2
+
+
+def test_a_profile_without_gpus_trains_every_worker_on_cpu() -> None:
+    res, notes = resolve_resources("gat", load_profile("local"), {}, {}, workers=2)
+    assert (res.gpus, res.cpus) == (0, 2)  # capped aloud, as for one worker
+    assert "asks 2 GPU, profile local allows 0" in notes
+
+
+def test_workers_below_one_are_refused() -> None:
+    with pytest.raises(ResourcesError, match="--workers 0: a stage runs on at least 1 worker"):
+        resolve_resources("gat", OSC, {}, {}, workers=0)

@@ -297,6 +297,7 @@ def pipeline(
                 stage_resources=stage_resources,
                 gpu_type=gpu_type,
                 dry_run=dry_run,
+                workers=workers or 1,
             )
             return
         resources = {"cpus": cpus, "gpus": gpus, "memory": memory}
@@ -425,6 +426,7 @@ def _submit_slurm(
     stage_resources: tuple[str, ...],
     gpu_type: str | None,
     dry_run: bool,
+    workers: int = 1,
 ) -> None:
     from canids_jobs import Ledger, SlurmSubmitter, load_profile, parse_stage_resources
 
@@ -441,6 +443,7 @@ def _submit_slurm(
         stage_overrides=parse_stage_resources(stage_resources),
         gpu_type=gpu_type,
         echo=click.echo,
+        workers=workers,
     )
     jobs = submitter.render(plans)
     if dry_run:

@@ -3,7 +3,10 @@
 Resources come from the catalogue, then global overrides (``--walltime --memory --cpus
 --gpus``), then per-stage ones (``--stage-resources gat_curriculum:walltime=16:00:00,
 mem=192G``), then the profile's limits; every value is validated, and all of them are one
-:class:`canids_core.Resources`. Each job gets its own full walltime: a pipeline's time is
+:class:`canids_core.Resources`. The catalogue and the overrides size one worker: a
+data-parallel stage on N workers (``--workers N``, Ray Train inside the job) asks N times its
+CPUs, GPUs and memory, and a profile that cannot give each worker its GPU is an error, not
+a job that waits for GPUs forever. Each job gets its own full walltime: a pipeline's time is
 never divided among its stages. The command is the stage's ``canids-train`` argument list,
 shell-quoted word by word.
 """
@@ -93,18 +96,42 @@ def resolve_resources(
     profile: ClusterProfile,
     overrides: Mapping[str, str],
     stage_overrides: Mapping[str, Mapping[str, str]],
+    workers: int = 1,
 ) -> tuple[Resources, list[str]]:
-    """The stage's resources after overrides and the profile's limits, and what the limits
-    changed (said aloud by the caller). Fractional CPUs or GPUs are refused here: SLURM
-    allocates whole ones (Ray takes fractions)."""
-    res = _apply(STAGES[stage].resources, overrides, "resource override")
+    """The stage's resources after overrides, ``workers`` and the profile's limits, and
+    what the workers and the limits changed (said aloud by the caller). Fractional CPUs or
+    GPUs are refused here: SLURM allocates whole ones (Ray takes fractions)."""
+    if workers < 1:
+        raise ResourcesError(f"--workers {workers}: a stage runs on at least 1 worker")
+    spec = STAGES[stage]
+    res = _apply(spec.resources, overrides, "resource override")
     res = _apply(res, stage_overrides.get(stage, {}), f"--stage-resources {stage}")
     try:
         res.slurm_fields()
     except CoreError as exc:
         raise ResourcesError(f"stage {stage}: {exc}") from exc
     notes = []
+    if workers > 1 and spec.data_parallel:
+        one = res
+        res = res.replaced(cpus=one.cpus * workers, gpus=one.gpus * workers)
+        res = res.replaced(memory=one.memory * workers)
+        notes.append(
+            f"{workers} data-parallel workers of {one.cpus:g} CPU, {one.gpus:g} GPU, "
+            f"{one.slurm_memory}: asks {res.cpus:g} CPU, {res.gpus:g} GPU, {res.slurm_memory}"
+        )
+    elif workers > 1:
+        notes.append(f"runs on 1 worker, not {workers}: {spec.single_worker_reason}")
     lim = profile.limits
+    # A profile without GPUs caps them to 0 below (the stage trains on CPU); one with fewer
+    # GPUs than workers would leave Ray Train waiting for the missing ones.
+    if workers > 1 and spec.data_parallel and lim.gpus and 0 < lim.gpus < res.gpus:
+        per_worker = res.gpus / workers
+        raise ResourcesError(
+            f"stage {stage} on {workers} workers needs {res.gpus:g} GPUs ({per_worker:g} per "
+            f"worker) and profile {profile.name} allows {lim.gpus} per job: pass --workers "
+            f"{max(1, int(lim.gpus // per_worker))}, or span nodes with "
+            "slurm/ray-cluster.sbatch (docs/orchestrate.md)"
+        )
     if lim.cpus is not None and res.cpus > lim.cpus:
         notes.append(f"asks {res.cpus:g} CPUs, profile {profile.name} allows {lim.cpus}")
         res = res.replaced(cpus=lim.cpus)

@@ -74,6 +74,7 @@ class SlurmSubmitter:
         env: Mapping[str, str] | None = None,
         echo: Callable[[str], None] = lambda _line: None,
         stage_args: Callable[[PipelinePlan, str], Sequence[str]] | None = None,
+        workers: int = 1,
     ) -> None:
         self.store = store
         self.cache_dir = Path(cache_dir).resolve()
@@ -91,6 +92,9 @@ class SlurmSubmitter:
         self.echo = echo
         # A stage's own canids-train arguments (canids-submit: each pipeline's W&B group).
         self.stage_args = stage_args
+        # Data-parallel workers per training stage: sizes each job (canids-train gets
+        # --workers through extra_args).
+        self.workers = workers
 
     def render(self, plans: Sequence[PipelinePlan]) -> list[RenderedJob]:
         """Every stage's script (validated), in submission order; nothing is written."""
@@ -104,7 +108,7 @@ class SlurmSubmitter:
             for stage in plan.run_stages:
                 sid = stage_id(plan, stage)
                 resources, notes = resolve_resources(
-                    stage, self.profile, self.overrides, self.stage_overrides
+                    stage, self.profile, self.overrides, self.stage_overrides, self.workers
                 )
                 cmd = stage_command(
                     plan,
