@@ -52,6 +52,9 @@ VGAE = [
     "vgae.latent=4",
     "vgae.embed_dim=4",
 ]
+# Long enough that the kill, made as soon as one epoch is checkpointed, lands mid-run with
+# many epochs to spare, and short enough that the resumed run ends soon after.
+EPOCHS_AROUND_A_KILL = 16
 RANK = re.compile(r"\[rank (\d)/2\] pid (\d+) on \S+ \(ray node (\w+)\)")
 
 
@@ -188,7 +191,7 @@ def test_a_rank_killed_mid_epoch_is_restarted_from_the_last_checkpoint(
     demo_cache: Path, tmp_path: Path
 ) -> None:
     runs = tmp_path / "runs"
-    epochs = 40
+    epochs = EPOCHS_AROUND_A_KILL
     seen: dict[int, list[int]] = {0: [], 1: []}
     killed: list[int] = []
 
@@ -227,7 +230,7 @@ def test_two_node_cluster_spreads_ranks_and_survives_losing_a_node(
     two_node_ray,  # noqa: F811
 ) -> None:
     runs = tmp_path / "runs"
-    epochs = 40
+    epochs = EPOCHS_AROUND_A_KILL
     killed: list[int] = []
     first_placement: dict[int, str] = {}
 

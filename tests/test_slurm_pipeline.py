@@ -238,7 +238,7 @@ def test_unsafe_values_are_refused_or_inert(local_slurm, workdir: Path, tmp_path
             "--no-source-check",
         )
         assert code == 2  # a bad name is a usage error at the edge
-        assert "error:" in out
+        assert "is not allowed" in out
     after = subprocess.run(["squeue", "-h", "-o", "%i"], env=env, capture_output=True, text=True)
     assert after.stdout == before.stdout  # nothing was submitted
     assert not (tmp_path / "runs" / "jobs" / "ledger.sqlite").exists()
