@@ -35,8 +35,10 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, demo_captures: Path) -> Pa
 
 def _args(workdir: Path, runs: str, executor: str, *args: str) -> list[str]:
     # W&B offline whatever the environment holds: these tests read the offline runs back.
+    # The tiny config first: a test's own --set items come later and win.
     return [
         "pipeline",
+        *TINY,
         *args,
         "--dataset",
         "demo",
@@ -48,7 +50,6 @@ def _args(workdir: Path, runs: str, executor: str, *args: str) -> list[str]:
         str(workdir / "cache"),
         "--wandb-mode",
         "offline",
-        *TINY,
     ]
 
 

@@ -24,9 +24,9 @@ def train(
     stage: str, size: str, cache: Path, runs: Path, *extra: str, tiny: bool = True
 ) -> tuple[Result, dict]:
     args = [stage, "--dataset", "demo", "--size", size, "--cache-dir", str(cache)]
+    # The tiny config first: a test's own --set items (in extra) come later and win.
+    args += set_args(tiny_overrides(size)) if tiny else []
     args += ["--runs-dir", str(runs), *extra]
-    if tiny:
-        args += set_args(tiny_overrides(size))
     result = CliRunner().invoke(main, args, catch_exceptions=False)
     last = result.stdout.rstrip("\n").splitlines()[-1]
     return result, parse_result(last)

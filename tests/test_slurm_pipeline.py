@@ -44,8 +44,10 @@ def _run(env: dict, module: str, *args: str, timeout: int = 120) -> tuple[int, s
 
 
 def _submit(env: dict, workdir: Path, runs: str, *args: str) -> tuple[int, str]:
-    base = ["pipeline", *args, "--dataset", "demo", "--executor", "slurm", "--profile", "local"]
-    base += ["--runs-dir", str(workdir / runs), "--cache-dir", str(workdir / "cache"), *TINY]
+    # The tiny config first: a test's own --set items come later and win.
+    base = ["pipeline", *TINY, *args, "--dataset", "demo", "--executor", "slurm"]
+    base += ["--profile", "local", "--runs-dir", str(workdir / runs)]
+    base += ["--cache-dir", str(workdir / "cache")]
     return _run(env, "submit_cmd", *base)
 
 
