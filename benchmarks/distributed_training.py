@@ -70,6 +70,17 @@ def main() -> None:
     ap.add_argument("--two-node", action="store_true", help="also on a two-node Ray cluster")
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
+    cluster = None
+    if args.two_node:
+        import os
+
+        from canids_testkit import LocalRayCluster
+
+        cluster = LocalRayCluster().start()
+        # Ray reads its auth settings once per process, at import: set before anything
+        # imports ray, they let the one-node Ray below and the two-node cluster share the
+        # cluster's token, so that this process can join both.
+        os.environ.update({k: v for k, v in cluster.env.items() if k != "RAY_ADDRESS"})
 
     from canids_models import ArtifactStore, StageContext, load_config, run_stage
     from canids_orchestrate import DataParallelJob, run_data_parallel
@@ -109,23 +120,18 @@ def main() -> None:
         rows.append(row)
 
     ray = import_ray()
-    ray.init(include_dashboard=False, log_to_driver=False)
-    data_parallel("2 workers, one node", "w2", measure=False)
-    data_parallel("2 workers, one node, timed all-reduce", "w2c", measure=True)
-    ray.shutdown()
-    if args.two_node:
-        from canids_testkit import LocalRayCluster
-
-        cluster = LocalRayCluster().start()
-        try:
-            import os
-
-            os.environ.update(cluster.env)
+    try:
+        ray.init(include_dashboard=False, log_to_driver=False)
+        data_parallel("2 workers, one node", "w2", measure=False)
+        data_parallel("2 workers, one node, timed all-reduce", "w2c", measure=True)
+        ray.shutdown()
+        if cluster is not None:
             ray.init(address=cluster.address, log_to_driver=False)
             data_parallel("2 workers, two nodes", "n2", measure=False, placement="SPREAD")
             data_parallel("2 workers, two nodes, timed", "n2c", measure=True, placement="SPREAD")
             ray.shutdown()
-        finally:
+    finally:
+        if cluster is not None:
             cluster.stop()
 
     base = rows[0]
