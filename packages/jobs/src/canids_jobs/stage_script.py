@@ -113,8 +113,9 @@ def resolve_resources(
     notes = []
     if workers > 1 and spec.data_parallel:
         one = res
-        res = res.replaced(cpus=one.cpus * workers, gpus=one.gpus * workers)
-        res = res.replaced(memory=one.memory * workers)
+        res = res.replaced(
+            cpus=one.cpus * workers, gpus=one.gpus * workers, memory=one.memory * workers
+        )
         notes.append(
             f"{workers} data-parallel workers of {one.cpus:g} CPU, {one.gpus:g} GPU, "
             f"{one.slurm_memory}: asks {res.cpus:g} CPU, {res.gpus:g} GPU, {res.slurm_memory}"
