@@ -93,7 +93,9 @@ def test_canids_tune_runs_on_a_two_node_ray_cluster(
     local_slurm_two_nodes: LocalSlurm, tmp_path: Path, demo_captures: Path
 ) -> None:
     """canids-tune --slurm --nodes 2: symmetric-run starts Ray on both nodes, the search
-    runs on the head, and each trial (2 CPUs: a whole node) runs on its own node."""
+    runs on the head, and each trial (2 CPUs: a whole node) runs on its own node. (The
+    one-node `canids-tune --slurm` takes the same path with one node; its rendered job is
+    checked in tests/test_cli_tune.py.)"""
     from canids_data import CacheManager
 
     CacheManager(tmp_path / "cache").build("demo", demo_captures)
