@@ -5,6 +5,7 @@ to the last digit."""
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import numpy as np
 import pytest
@@ -169,6 +170,22 @@ def test_validation_without_attacks_fails_loudly_unless_asked(
     run_stage("gat", ctx("eval.one_class_fit=true"))
     outcome = run_stage("fusion", ctx("eval.one_class_fit=true"))
     assert "no attack in validation" in outcome.metrics["thresholds"]["gat"]["method"]
+    # Tail validation holds no capture start: evaluate scores it frozen only, says why,
+    # and still runs both protocols on every held-out split.
+    lines: list[str] = []
+    ev = ctx("eval.one_class_fit=true")
+    ev = dataclasses.replace(ev, log=lines.append)
+    metrics = run_stage("evaluate", ev).metrics
+    protocols = {(r["split"], r["protocol"]) for r in metrics["rows"]}
+    assert {p for s, p in protocols if s == "val"} == {"frozen"}
+    held_out = metrics["held_out_splits"]
+    assert held_out
+    assert all((s, "calibrated") in protocols for s in held_out)
+    why = metrics["audit"]["val"]["calibrated"]
+    assert re.match(r"[1-9]\d* of \d+ captures of val have no window in their first", why)
+    assert "time tail holds no capture start" in why
+    assert any(why in line for line in lines)
+    assert store.is_done(DS, "teacher", "results")
 
 
 def test_the_same_stage_twice_gives_identical_metrics(demo, tiny_overrides, tmp_path):

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from ..calibration import calibration_phases
 from ..calibration_select import calibrated_flags
 from ..checkpoints import count_parameters
 from ..context import StageContext
@@ -25,7 +26,7 @@ from .common import StageOutcome, publish
 from .fusion import load_fusion, scores_of
 from .results_table import format_results_table
 
-__all__ = ["evaluate_split", "run_evaluate"]
+__all__ = ["evaluate_split", "run_evaluate", "uncalibratable"]
 
 PROTOCOLS = ("frozen", "calibrated")
 
@@ -40,23 +41,52 @@ def _not_scorable(y: np.ndarray) -> str | None:
     return None
 
 
+def uncalibratable(fusion: FusionModel, scores: SplitScores) -> str | None:
+    """Why the calibrated protocol cannot run on ``scores`` (None when it can): a capture
+    without a window in a calibration period, as in a validation drawn from each capture's
+    time tail, which holds no capture's start."""
+    periods = {(fusion.warmup, fusion.seconds), *(r.period for r in fusion.calibration.values())}
+    captures = scores.captures()
+    missing: set[int] = set()
+    for warmup, seconds in periods:
+        _, cal, _ = calibration_phases(scores.window_end, scores.capture_start, seconds, warmup)
+        missing |= {int(scores.source[i[0]]) for i in captures if not cal[i].any()}
+    if not missing:
+        return None
+    longest = max(w + s for w, s in periods)
+    return (
+        f"{len(missing)} of {len(captures)} captures of {scores.split} have no window in their "
+        f"first {longest:g} s (warm-up and calibration), so the calibrated protocol cannot run "
+        "on this split (a validation drawn from each capture's time tail holds no capture "
+        "start); it is scored frozen only"
+    )
+
+
 def evaluate_split(
     fusion: FusionModel,
     scores: SplitScores,
     models: tuple[str, ...],
     arrays: dict[str, np.ndarray] | None = None,
+    *,
+    calibrate: bool = True,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Metric rows of one split for ``models`` (gat, vgae, fusion:METHOD…) under both
-    protocols, and the split's calibration audit. With ``arrays``, every window's score,
-    flag and threshold is added to it (``scores.npz``: what reports plot)."""
+    protocols (frozen only with ``calibrate=False``), and the split's calibration audit.
+    With ``arrays``, every window's score, flag and threshold is added to it
+    (``scores.npz``: what reports plot)."""
     rows: list[dict[str, Any]] = []
-    frozen = fusion.frozen_inputs(scores)
-    calibrated = fusion.calibrated_inputs(scores)
-    audit = _audit(scores, calibrated)
+    protocols: list[tuple[str, FusedScores]] = [("frozen", fusion.frozen_inputs(scores))]
+    if calibrate:
+        calibrated = fusion.calibrated_inputs(scores)
+        protocols.append(("calibrated", calibrated))
+        audit = _audit(scores, calibrated)
+    else:
+        audit = {"captures": len(scores.captures()), "calibration_windows": 0}
+        audit |= {"captures_with_attack_in_calibration": 0, "tainted_captures": []}
     if arrays is not None:
         for name in ("y", "source", "window_start", "window_end", "capture_start"):
             arrays[f"{scores.split}/{name}"] = getattr(scores, name)
-    for protocol, inputs in (("frozen", frozen), ("calibrated", calibrated)):
+    for protocol, inputs in protocols:
         mask = inputs.scored
         y = scores.y[mask]
         for model in models:
@@ -141,7 +171,14 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
     arrays: dict[str, np.ndarray] = {}
     for split in ["val", *ctx.test_splits()]:
         scores = scores_of(ctx, split)
-        split_rows, audits[split] = evaluate_split(fusion, scores, models + candidates, arrays)
+        # A held-out split must calibrate (calibrated_inputs says why not); validation is
+        # scored frozen only where it holds no capture start.
+        why = uncalibratable(fusion, scores) if split == "val" else None
+        split_rows, audits[split] = evaluate_split(
+            fusion, scores, models + candidates, arrays, calibrate=why is None
+        )
+        if why is not None:
+            audits[split]["calibrated"] = why
         for r in split_rows:
             name = r["model"]
             r["parameters"] = (
@@ -153,10 +190,15 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         rows += split_rows
         a = audits[split]
         ctx.log(
-            f"evaluated {split}: {len(scores)} windows; calibration audit: "
-            f"{a['captures_with_attack_in_calibration']} of {a['captures']} captures have an "
-            f"attack inside their first {fusion.warmup + fusion.seconds:g} s (warm-up and "
-            "calibration; reported, never used to tune)"
+            f"evaluated {split}: {len(scores)} windows; "
+            + (
+                why
+                if why is not None
+                else f"calibration audit: {a['captures_with_attack_in_calibration']} of "
+                f"{a['captures']} captures have an attack inside their first "
+                f"{fusion.warmup + fusion.seconds:g} s (warm-up and calibration; reported, "
+                "never used to tune)"
+            )
         )
     table = format_results_table(
         [r for r in rows if r["default"]], ctx.dataset, ctx.size, fusion, audits
