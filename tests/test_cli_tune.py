@@ -158,13 +158,10 @@ def test_asha_does_what_it_must_and_everything_is_per_trial(workdir: Path) -> No
 ASHA_SCRIPT = """
 import json, os, sys
 from pathlib import Path
-from canids_orchestrate.ray_cluster import import_ray
-from canids_orchestrate.tune import TuneOptions, run_tune
-
-# Ray first imported through canids's import_ray, as canids does: a plain `import ray`
-# under `uv run` would make Ray start every worker with `uv run` in a copy of the repo.
-import_ray()
+# Ray imported before canids, as a user's script may: run_tune's import_ray still turns
+# off Ray's `uv run` worker hook (workers would otherwise run `uv run` in a repo copy).
 from ray import tune
+from canids_orchestrate.tune import TuneOptions, run_tune
 
 # Module globals: the trainable runs in Ray workers, whose sys.argv is not this one.
 CURVES = json.loads(sys.argv[3])

@@ -39,7 +39,12 @@ def import_ray() -> ModuleType:
     """
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     import ray
+    from ray._private import ray_constants
 
+    # A script that imported Ray before canids did has the switch read already: turn it off
+    # here too (unless the script's environment asked for the hook).
+    if os.environ["RAY_ENABLE_UV_RUN_RUNTIME_ENV"] == "0":
+        ray_constants.RAY_ENABLE_UV_RUN_RUNTIME_ENV = False
     return ray
 
 
