@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -72,8 +73,6 @@ def main() -> None:
     args = ap.parse_args()
     cluster = None
     if args.two_node:
-        import os
-
         from canids_testkit import LocalRayCluster
 
         cluster = LocalRayCluster().start()

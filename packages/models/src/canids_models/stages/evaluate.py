@@ -68,21 +68,26 @@ def evaluate_split(
     models: tuple[str, ...],
     arrays: dict[str, np.ndarray] | None = None,
     *,
-    calibrate: bool = True,
+    frozen_only: str | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Metric rows of one split for ``models`` (gat, vgae, fusion:METHOD…) under both
-    protocols (frozen only with ``calibrate=False``), and the split's calibration audit.
-    With ``arrays``, every window's score, flag and threshold is added to it
-    (``scores.npz``: what reports plot)."""
+    protocols, or frozen only when ``frozen_only`` gives the reason (kept in the audit), and
+    the split's calibration audit. With ``arrays``, every window's score, flag and threshold
+    is added to it (``scores.npz``: what reports plot)."""
     rows: list[dict[str, Any]] = []
     protocols: list[tuple[str, FusedScores]] = [("frozen", fusion.frozen_inputs(scores))]
-    if calibrate:
+    if frozen_only is None:
         calibrated = fusion.calibrated_inputs(scores)
         protocols.append(("calibrated", calibrated))
         audit = _audit(scores, calibrated)
     else:
-        audit = {"captures": len(scores.captures()), "calibration_windows": 0}
-        audit |= {"captures_with_attack_in_calibration": 0, "tainted_captures": []}
+        audit = {
+            "captures": len(scores.captures()),
+            "calibration_windows": 0,
+            "captures_with_attack_in_calibration": 0,
+            "tainted_captures": [],
+            "calibrated": frozen_only,
+        }
     if arrays is not None:
         for name in ("y", "source", "window_start", "window_end", "capture_start"):
             arrays[f"{scores.split}/{name}"] = getattr(scores, name)
@@ -175,10 +180,8 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         # scored frozen only where it holds no capture start.
         why = uncalibratable(fusion, scores) if split == "val" else None
         split_rows, audits[split] = evaluate_split(
-            fusion, scores, models + candidates, arrays, calibrate=why is None
+            fusion, scores, models + candidates, arrays, frozen_only=why
         )
-        if why is not None:
-            audits[split]["calibrated"] = why
         for r in split_rows:
             name = r["model"]
             r["parameters"] = (
