@@ -14,7 +14,13 @@ import pytest
 from canids_data import MessageTable, build_graphs, read_capture
 from canids_data import graphs as graphs_mod
 from canids_data.graphs import INVARIANT_NODE_FEATURES, WindowLayout, window_layout
-from canids_data.invariant import _AGE_SCALE, _RATIO_CLIP, _node_extreme, invariant_node_features
+from canids_data.invariant import (
+    _AGE_SCALE,
+    _RATIO_CLIP,
+    AGE_SATURATION,
+    _node_extreme,
+    invariant_node_features,
+)
 from canids_data.message_stats import _MIN_IAT, PERIOD_WARMUP, MessageStats, message_stats
 
 _POPCOUNT = np.array([bin(b).count("1") for b in range(256)], np.uint8)
@@ -87,7 +93,7 @@ def reference_invariant(lay: WindowLayout, table: MessageTable) -> np.ndarray:
     x[:, col["repeat_frac"]] = lay.node_mean((ham == 0).astype(np.float64), has_prev)
     occurrence = stats.occurrence[msg]
     x[:, col["new_frac"]] = lay.node_mean((occurrence == 0).astype(np.float64))
-    x[:, col["log_age"]] = np.log1p(occurrence[lay.new]) / _AGE_SCALE
+    x[:, col["id_age"]] = np.log1p(np.minimum(occurrence[lay.new], AGE_SATURATION)) / _AGE_SCALE
     period = stats.log_period_ms[msg]
     x[:, col["log_period_ms"]] = lay.node_mean(period, ~np.isnan(period)) / 10.0
     x[:, col["dlc_mean"]] = np.bincount(g, weights=table.dlc[msg], minlength=n_total)

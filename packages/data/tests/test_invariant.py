@@ -131,13 +131,41 @@ def test_new_ids_and_their_age():
     g = build_graphs(MessageTable.concat([table, later]), 50, 50, "invariant")
     first = g.node_ptr[0], g.node_ptr[1]
     assert (g.x[first[0] : first[1], COL["new_frac"]] > 0).all()  # first window: all new
-    assert (g.x[first[0] : first[1], COL["log_age"]] == 0).all()
+    assert (g.x[first[0] : first[1], COL["id_age"]] == 0).all()
     mid = int(np.searchsorted(g.window_start, 1.0))
     lo, hi = g.node_ptr[mid], g.node_ptr[mid + 1]
     assert (g.x[lo:hi, COL["new_frac"]] == 0).all()  # known by now
-    assert (g.x[lo:hi, COL["log_age"]] > 0).all()
+    # 100 frames of each ID by 1 s: past its period warm-up, so its age is saturated.
+    assert (g.x[lo:hi, COL["id_age"]] == 1.0).all()
+    # The IDs that first appear at 2 s are young again there.
+    late = int(np.searchsorted(g.window_start, 2.0))
+    lo, hi = g.node_ptr[late], g.node_ptr[late + 1]
+    assert (g.x[lo:hi, COL["id_age"]] < 1.0).any()
     assert np.isfinite(g.x).all()
     assert np.isfinite(g.edge_attr).all()
+
+
+def test_normal_traffic_features_are_stationary_after_the_warm_up():
+    """Once every ID is past its period warm-up, a window of steady periodic traffic has
+    the same node features at 2 s as at 60 s: nothing keeps drifting with the capture's
+    length (an age that grew without bound made the score settle over minutes)."""
+    table = _periodic({0x100: 0.010, 0x200: 0.020, 0x300: 0.050}, 61.0, {0x100: 1})
+    g = build_graphs(table, 50, 50, "invariant")
+
+    def rows(t: float) -> list[tuple[float, ...]]:
+        w = int(np.searchsorted(g.window_start, t))
+        return sorted(map(tuple, g.x[g.node_ptr[w] : g.node_ptr[w + 1]].tolist()))
+
+    early, late = rows(2.0), rows(60.0)
+    assert len(early) == len(late) == 3
+    for a, b in zip(early, late, strict=True):
+        # first/last positions depend on the window's phase; everything else is equal
+        # up to the float32 noise of the timestamps.
+        np.testing.assert_allclose(
+            np.delete(a, [COL["first_pos"], COL["last_pos"]]),
+            np.delete(b, [COL["first_pos"], COL["last_pos"]]),
+            atol=1e-3,
+        )
 
 
 @pytest.mark.parametrize("features", ["v1", "invariant"])

@@ -60,7 +60,7 @@ INVARIANT_NODE_FEATURES: tuple[str, ...] = (
     "bytes_changed_mean",
     "repeat_frac",
     "new_frac",
-    "log_age",
+    "id_age",
     "log_period_ms",
     "dlc_mean",
 )
