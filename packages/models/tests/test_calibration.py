@@ -12,6 +12,7 @@ from canids_models.calibration_select import (
     CaptureStream,
     calibrated_flags,
     select_calibration,
+    select_period,
 )
 
 
@@ -146,3 +147,45 @@ def test_selection_needs_streams_and_candidates():
         select_calibration([], [CalibrationRule("zscore", 3.0, 5.0)])
     with pytest.raises(ValueError, match="no calibration candidate"):
         select_calibration([_stream(0)], [])
+
+
+def _settling(st: CaptureStream, height: float, seconds: float) -> CaptureStream:
+    """``st`` with a start-up transient: normal scores ``height`` higher at the start,
+    falling linearly to nothing after ``seconds`` (an anomaly score whose features are
+    still settling)."""
+    since = st.window_end - st.capture_start
+    lift = height * np.clip(1.0 - since / seconds, 0.0, None)
+    return CaptureStream(st.scores + lift, st.window_end, st.capture_start, st.labels)
+
+
+def test_one_period_is_chosen_for_every_branch_not_for_the_fusion_alone():
+    """The classifier catches validation's attacks on any period, and so does a fusion
+    that leans on it: judged on those, every period ties and the shortest wins, leaving
+    the anomaly branch calibrated on its start-up transient (it then flags nothing).
+    Chosen for the branches together, the period skips the transient."""
+    gat = [_stream(s, attack_level=30.0) for s in range(4)]
+    vgae = [_settling(_stream(10 + s, attack_level=6.0), 12.0, 3.0) for s in range(4)]
+    periods = [(0.0, 1.0), (0.0, 2.5), (3.0, 1.0), (3.0, 2.5)]
+
+    def rules(period):
+        w, t = period
+        return [CalibrationRule("zscore", k, t, 1e-6, w) for k in (3.0, 6.0)]
+
+    alone = select_period({"gat": gat}, periods, rules)
+    assert alone.period == (0.0, 1.0)  # a tie everywhere: the first period wins
+    assert {row["f1"]["gat"] for row in alone.table} == {1.0}
+    both = select_period({"gat": gat, "vgae": vgae}, periods, rules)
+    assert both.period[0] == 3.0  # past the transient
+    rows = {(r["warmup"], r["seconds"]): r for r in both.table}
+    assert rows[(0.0, 1.0)]["f1"]["vgae"] < 0.2  # calibrated on the transient: flags ~nothing
+    assert rows[both.period]["f1"]["vgae"] > 0.9
+    assert both.score == pytest.approx(sum(rows[both.period]["f1"].values()) / 2, abs=1e-4)
+    assert both.to_json()["warmup"] == 3.0
+
+
+def test_period_selection_needs_branches_and_periods():
+    rules = lambda p: [CalibrationRule("zscore", 3.0, p[1], 1e-6, p[0])]  # noqa: E731
+    with pytest.raises(ValueError, match="needs branches and periods"):
+        select_period({}, [(0.0, 1.0)], rules)
+    with pytest.raises(ValueError, match="needs branches and periods"):
+        select_period({"gat": [_stream(0)]}, [], rules)

@@ -78,17 +78,20 @@ def test_checkpoints_carry_their_thresholds_and_sizes(pipelines):
 @pytest.mark.parametrize("size", ["teacher", "student"])
 def test_fusion_chooses_its_default_on_validation(pipelines, size):
     """Every fusion is fitted on validation and the default is the best by the stated
-    criterion, the simpler one on a tie; every scorer has a calibration rule at the run's
-    one calibration length."""
+    criterion, the simpler one on a tie, each fusion judged with the calibration period
+    it shares with both detectors; every scorer has a calibration rule at the winner's
+    period, chosen for the three together."""
     m = pipelines.metrics(size, "fusion")
     sel = m["selection"]
     assert set(sel["scores"]) == {"gat", "vgae", *FUSION_METHODS}
+    assert set(sel["systems"]) == set(FUSION_METHODS)
     score = {}
     for method in FUSION_METHODS:
         s = sel["scores"][method]
         assert s["frozen_val_f1"] == m["thresholds"][method]["val_f1"]
-        cal = s["calibrated"]
-        loco = cal["val_loco_f1"] if cal["val_loco_f1"] is not None else cal["val_f1"]
+        system = sel["systems"][method]
+        loco = system["calibrated_loco_f1"]
+        loco = loco if loco is not None else system["calibrated_val_f1"]
         score[method] = (s["frozen_val_f1"] + loco) / 2
     best, best_score = FUSION_METHODS[0], -1.0
     for method in FUSION_METHODS:
@@ -97,6 +100,16 @@ def test_fusion_chooses_its_default_on_validation(pipelines, size):
     assert m["method"] == sel["method"] == best
     periods = {(r["warmup"], r["seconds"]) for r in m["calibration"].values()}
     assert periods == {(m["calibration_warmup"], m["calibration_seconds"])}
+    # The period: the best mean of the gat, vgae and default fusion's best val F1, the
+    # first (shortest) on a tie.
+    chosen = sel["period"]
+    assert (chosen["warmup"], chosen["seconds"]) == periods.pop()
+    rows = chosen["periods"]
+    for row in rows:
+        assert set(row["f1"]) == {"gat", "vgae", best}
+        assert row["score"] == pytest.approx(sum(row["f1"].values()) / 3, abs=1e-3)
+    first_best = max(rows, key=lambda r: r["score"])  # max keeps the first of equals
+    assert (first_best["warmup"], first_best["seconds"]) == (chosen["warmup"], chosen["seconds"])
     assert m["val_attack_graphs"] > 0
     assert 0.0 <= m["alpha_mean"] <= 1.0
 

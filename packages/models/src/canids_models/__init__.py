@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.4.1"
+__version__ = "0.5.0"
 
 # public name -> the submodule that defines it (never a module named as a public name:
 # importing canids_models.X would replace the lazy function X by the module)
@@ -78,6 +78,8 @@ _LAZY: dict[str, str] = {
     "resolve_runs_dir": "artifacts",
     "run_stage": "stages",
     "select_calibration": "calibration_select",
+    "select_period": "calibration_select",
+    "PeriodChoice": "calibration_select",
     "stage_command": "plan",
     "stage_graph": "plan",
     "stage_id": "plan",
@@ -106,6 +108,7 @@ __all__ = [
     "FusionModel",
     "GATConfig",
     "MissingArtifact",
+    "PeriodChoice",
     "ModelsError",
     "PIPELINES",
     "Pipeline",
@@ -149,6 +152,7 @@ __all__ = [
     "resolve_runs_dir",
     "run_stage",
     "select_calibration",
+    "select_period",
     "stage_command",
     "stage_graph",
     "stage_id",
@@ -185,7 +189,9 @@ if TYPE_CHECKING:
         CaptureCalibration,
     )
     from .calibration_select import (
+        PeriodChoice,
         select_calibration,
+        select_period,
     )
     from .catalog import (
         PIPELINES,

@@ -8,6 +8,14 @@ candidate (rule, parameter, seconds) is judged by F1 pooled over the captures (t
 alarms of attack-free captures count). Leave-one-capture-out: for each capture, the
 candidate chosen on the others is scored on it; that LOCO F1 is the honest estimate, and
 the candidate chosen on all captures is the one used.
+
+A deployment calibrates once, so every branch (the classifier, the anomaly detector and
+the fusion) shares one calibration period (warm-up, seconds). :func:`select_period`
+chooses it for all of them together: the period whose best rule serves the branches best
+on validation, on average. Judged on the fusion alone, every period ties wherever the
+classifier already knows validation's attacks, and the shortest wins even when it leaves
+the anomaly branch, the only one that can catch an attack nobody trained on, flagging
+nothing (a score still settling after the capture's start sits in its calibration).
 """
 
 from __future__ import annotations
@@ -20,7 +28,14 @@ import numpy as np
 
 from .calibration import CalibrationRule, calibrate_capture, calibration_phases
 
-__all__ = ["CalibrationChoice", "CaptureStream", "calibrated_flags", "select_calibration"]
+__all__ = [
+    "CalibrationChoice",
+    "CaptureStream",
+    "PeriodChoice",
+    "calibrated_flags",
+    "select_calibration",
+    "select_period",
+]
 
 
 @dataclass(frozen=True)
@@ -124,3 +139,52 @@ def select_calibration(
         {"rule": r.label(), "val_f1": round(f, 4)} for r, f in zip(candidates, pooled, strict=True)
     ]
     return CalibrationChoice(candidates[best], pooled[best], loco, table)
+
+
+@dataclass(frozen=True)
+class PeriodChoice:
+    """The shared calibration period and, per period, each branch's best pooled val F1."""
+
+    period: tuple[float, float]  # (warm-up, seconds)
+    score: float  # mean over the branches of their best pooled validation F1 at it
+    table: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "warmup": self.period[0],
+            "seconds": self.period[1],
+            "criterion": "mean over the branches of each one's best pooled validation F1",
+            "score": round(self.score, 4),
+            "periods": self.table,
+        }
+
+
+def select_period(
+    branches: dict[str, Streams],
+    periods: Sequence[tuple[float, float]],
+    candidates_at: Callable[[tuple[float, float]], Sequence[CalibrationRule]],
+) -> PeriodChoice:
+    """The (warm-up, seconds) period whose best candidate rule, per branch, gives the
+    highest mean pooled validation F1 over ``branches``; earlier periods win ties (list
+    the shorter ones first). ``candidates_at(period)`` lists the rules of one period."""
+    if not branches or not periods:
+        raise ValueError("choosing a calibration period needs branches and periods")
+    table: list[dict[str, Any]] = []
+    best: tuple[float, float] | None = None
+    best_score = -1.0
+    for period in periods:
+        rules = candidates_at(period)
+        f1 = {name: select_calibration(s, rules).f1 for name, s in branches.items()}
+        score = float(np.mean([0.0 if np.isnan(v) else v for v in f1.values()]))
+        table.append(
+            {
+                "warmup": period[0],
+                "seconds": period[1],
+                "f1": {name: round(v, 4) for name, v in f1.items()},
+                "score": round(score, 4),
+            }
+        )
+        if score > best_score:
+            best, best_score = period, score
+    assert best is not None
+    return PeriodChoice(best, best_score, table)

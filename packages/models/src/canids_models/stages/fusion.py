@@ -13,7 +13,12 @@ from typing import Any
 import numpy as np
 
 from ..calibration import CALIBRATION_RULES, CalibrationRule
-from ..calibration_select import CalibrationChoice, select_calibration
+from ..calibration_select import (
+    CalibrationChoice,
+    PeriodChoice,
+    select_calibration,
+    select_period,
+)
 from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..errors import ModelsError
@@ -127,6 +132,9 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
 
     fixed = _fixed_rule(ctx)
     choices: dict[str, CalibrationChoice] = {}
+    period_choice: PeriodChoice | None = None
+    systems: dict[str, PeriodChoice] = {}
+    choices_at_own: dict[str, CalibrationChoice] = {}
 
     def streams(name: str) -> Any:
         def at(warmup: float, seconds: float) -> Any:
@@ -143,16 +151,21 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         method = _choose_method(ctx, model, choices)
     else:
         periods = _period_grid(ctx)
-        candidates = [r for p in periods for r in calibration_candidates(ctx, p)]
-        for name in ("gat", "vgae", *FUSION_METHODS):
-            choices[name] = _select(ctx, streams(name), candidates)
+        # A deployment calibrates once: each fusion is judged as a system, its own score
+        # and both detectors sharing the period chosen for the three together; the method
+        # is then chosen on those systems, and every score takes its best rule for the
+        # winner's period.
+        systems = {m: _shared_period(ctx, streams, periods, m) for m in FUSION_METHODS}
+        for m, system in systems.items():
+            choices[m] = _select(ctx, streams(m), calibration_candidates(ctx, system.period))
+            choices_at_own[m] = choices[m]
         method = _choose_method(ctx, model, choices)
-        # One calibration period for the run (a deployment calibrates once): the default
-        # fusion's; the inputs and other fusions take their best rule for that period.
-        period = choices[method].rule.period
-        for name in choices:
-            if choices[name].rule.period != period:
-                choices[name] = _select(ctx, streams(name), calibration_candidates(ctx, period))
+        period_choice = systems[method]
+        for name in ("gat", "vgae", *FUSION_METHODS):
+            if name not in choices or choices[name].rule.period != period_choice.period:
+                choices[name] = _select(
+                    ctx, streams(name), calibration_candidates(ctx, period_choice.period)
+                )
     for name, choice in choices.items():
         model.calibration[name] = choice.rule
     model.warmup, model.seconds = choices[method].rule.period
@@ -160,11 +173,23 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     selection = {
         "method": method,
         "configured": cfg.fusion.method,
-        "criterion": "mean of frozen val F1 and calibrated leave-one-capture-out val F1"
+        "criterion": "mean of frozen val F1 and calibrated leave-one-capture-out val F1, "
+        "each fusion calibrated on the period it shares with both detectors"
         if fixed is None
         else "frozen val F1 (the calibration rule is fixed by the config, not chosen)",
         "seconds": model.seconds,
         "warmup": model.warmup,
+        "period": None if period_choice is None else period_choice.to_json(),
+        "systems": {
+            m: {
+                "warmup": choice.period[0],
+                "seconds": choice.period[1],
+                "period_score": round(choice.score, 4),
+                "calibrated_val_f1": choices_at_own[m].f1,
+                "calibrated_loco_f1": choices_at_own[m].loco_f1,
+            }
+            for m, choice in systems.items()
+        },
         "scores": {
             name: {
                 "frozen_val_f1": model.thresholds[name].val_f1,
@@ -193,6 +218,19 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "alpha_mean": float(model.alphas(frozen).mean()),
     }
     return publish(ctx, "fusion", "fusion", model.to_checkpoint(), metrics)
+
+
+def _shared_period(
+    ctx: StageContext, streams: Any, periods: list[tuple[float, float]], method: str
+) -> PeriodChoice:
+    try:
+        return select_period(
+            {name: streams(name) for name in ("gat", "vgae", method)},
+            periods,
+            lambda p: calibration_candidates(ctx, p),
+        )
+    except ValueError as exc:
+        raise ModelsError(f"{ctx.dataset}: choosing the calibration period: {exc}") from exc
 
 
 def _fixed_rule(ctx: StageContext) -> CalibrationRule | None:
@@ -231,6 +269,14 @@ def _choose_method(
 
 def _selection_lines(selection: dict[str, Any]) -> str:
     lines = [f"fusion: default {selection['method']} ({selection['criterion']})"]
+    period = selection.get("period")
+    if period:
+        branches = list(period["periods"][0]["f1"])
+        lines.append(
+            f"calibration period: {period['warmup']:g} s warm-up, {period['seconds']:g} s, "
+            f"chosen for {', '.join(branches)} together (mean best val F1 "
+            f"{period['score']:.3f})"
+        )
     for name, s in selection["scores"].items():
         cal = s["calibrated"]
         lines.append(
