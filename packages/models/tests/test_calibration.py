@@ -171,10 +171,15 @@ def test_one_period_is_chosen_for_every_branch_not_for_the_fusion_alone():
         w, t = period
         return [CalibrationRule("zscore", k, t, 1e-6, w) for k in (3.0, 6.0)]
 
-    alone = select_period({"gat": gat}, periods, rules)
+    streams = {"gat": gat, "vgae": vgae}
+
+    def choose(name, period):
+        return select_calibration(streams[name], rules(period))
+
+    alone = select_period(["gat"], periods, choose)
     assert alone.period == (0.0, 1.0)  # a tie everywhere: the first period wins
     assert {row["f1"]["gat"] for row in alone.table} == {1.0}
-    both = select_period({"gat": gat, "vgae": vgae}, periods, rules)
+    both = select_period(["gat", "vgae"], periods, choose)
     assert both.period[0] == 3.0  # past the transient
     rows = {(r["warmup"], r["seconds"]): r for r in both.table}
     assert rows[(0.0, 1.0)]["f1"]["vgae"] < 0.2  # calibrated on the transient: flags ~nothing
@@ -184,8 +189,10 @@ def test_one_period_is_chosen_for_every_branch_not_for_the_fusion_alone():
 
 
 def test_period_selection_needs_branches_and_periods():
-    rules = lambda p: [CalibrationRule("zscore", 3.0, p[1], 1e-6, p[0])]  # noqa: E731
+    def choose(name, period):
+        return select_calibration([_stream(0)], [CalibrationRule("zscore", 3.0, period[1])])
+
     with pytest.raises(ValueError, match="needs branches and periods"):
-        select_period({}, [(0.0, 1.0)], rules)
+        select_period([], [(0.0, 1.0)], choose)
     with pytest.raises(ValueError, match="needs branches and periods"):
-        select_period({"gat": [_stream(0)]}, [], rules)
+        select_period(["gat"], [], choose)

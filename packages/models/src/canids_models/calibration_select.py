@@ -160,21 +160,22 @@ class PeriodChoice:
 
 
 def select_period(
-    branches: dict[str, Streams],
+    branches: Sequence[str],
     periods: Sequence[tuple[float, float]],
-    candidates_at: Callable[[tuple[float, float]], Sequence[CalibrationRule]],
+    choose: Callable[[str, tuple[float, float]], CalibrationChoice],
 ) -> PeriodChoice:
     """The (warm-up, seconds) period whose best candidate rule, per branch, gives the
     highest mean pooled validation F1 over ``branches``; earlier periods win ties (list
-    the shorter ones first). ``candidates_at(period)`` lists the rules of one period."""
+    the shorter ones first). ``choose(branch, period)`` is that branch's
+    :func:`select_calibration` among the period's rules (a caller choosing for several
+    systems that share branches memoises it)."""
     if not branches or not periods:
         raise ValueError("choosing a calibration period needs branches and periods")
     table: list[dict[str, Any]] = []
     best: tuple[float, float] | None = None
     best_score = -1.0
     for period in periods:
-        rules = candidates_at(period)
-        f1 = {name: select_calibration(s, rules).f1 for name, s in branches.items()}
+        f1 = {name: choose(name, period).f1 for name in branches}
         score = float(np.mean([0.0 if np.isnan(v) else v for v in f1.values()]))
         table.append(
             {

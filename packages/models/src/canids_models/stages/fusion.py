@@ -155,17 +155,21 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         # and both detectors sharing the period chosen for the three together; the method
         # is then chosen on those systems, and every score takes its best rule for the
         # winner's period.
-        systems = {m: _shared_period(ctx, streams, periods, m) for m in FUSION_METHODS}
-        for m, system in systems.items():
-            choices[m] = _select(ctx, streams(m), calibration_candidates(ctx, system.period))
-            choices_at_own[m] = choices[m]
-        method = _choose_method(ctx, model, choices)
+        chosen: dict[tuple[str, tuple[float, float]], CalibrationChoice] = {}
+
+        def choose(name: str, period: tuple[float, float]) -> CalibrationChoice:
+            # Every system shares the GAT and VGAE branches: each (score, period) once.
+            if (name, period) not in chosen:
+                rules = calibration_candidates(ctx, period)
+                chosen[name, period] = _select(ctx, streams(name), rules)
+            return chosen[name, period]
+
+        systems = {m: _shared_period(ctx, choose, periods, m) for m in FUSION_METHODS}
+        choices_at_own = {m: choose(m, system.period) for m, system in systems.items()}
+        method = _choose_method(ctx, model, choices_at_own)
         period_choice = systems[method]
         for name in ("gat", "vgae", *FUSION_METHODS):
-            if name not in choices or choices[name].rule.period != period_choice.period:
-                choices[name] = _select(
-                    ctx, streams(name), calibration_candidates(ctx, period_choice.period)
-                )
+            choices[name] = choose(name, period_choice.period)
     for name, choice in choices.items():
         model.calibration[name] = choice.rule
     model.warmup, model.seconds = choices[method].rule.period
@@ -221,14 +225,10 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
 
 
 def _shared_period(
-    ctx: StageContext, streams: Any, periods: list[tuple[float, float]], method: str
+    ctx: StageContext, choose: Any, periods: list[tuple[float, float]], method: str
 ) -> PeriodChoice:
     try:
-        return select_period(
-            {name: streams(name) for name in ("gat", "vgae", method)},
-            periods,
-            lambda p: calibration_candidates(ctx, p),
-        )
+        return select_period(("gat", "vgae", method), periods, choose)
     except ValueError as exc:
         raise ModelsError(f"{ctx.dataset}: choosing the calibration period: {exc}") from exc
 
