@@ -61,6 +61,15 @@ def test_frozen_fails_and_calibrated_works_on_a_shifted_vehicle(tmp_path: Path) 
         frozen = rows[("frozen", model)]
         assert frozen["fpr"] > 0.5, (model, frozen["fpr"])
         assert frozen["f1"] < frozen["flag_all_f1"] + 0.05, model
+    # And the run says so without a label: the frozen VGAE threshold flags most of the new
+    # vehicle's clean start, far more than any capture of the known vehicle's.
+    alarms = outcome.metrics["audit"]
+    shifted = max(alarms[SPLIT]["clean_start_frozen_alarms"]["vgae"].values())
+    known = max(
+        alarms["test_01_known_vehicle_known_attack"]["clean_start_frozen_alarms"]["vgae"].values()
+    )
+    assert shifted > 0.5, shifted
+    assert shifted > known + 0.3, (shifted, known)
     # Calibrated: the capture's own clean start sets the threshold.
     for model in ("vgae", "fusion"):
         cal = rows[("calibrated", model)]

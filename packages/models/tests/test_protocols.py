@@ -54,7 +54,7 @@ def test_attacks_appended_after_the_calibration_leave_its_threshold(trained):
     """Online and causal: a flood of high scores after every capture's clean start moves
     nothing that calibration set."""
     fusion, scores, models = trained
-    rows, _ = evaluate_split(fusion, scores, models)
+    rows, audit = evaluate_split(fusion, scores, models)
     n = len(scores)
     extra = 50
     longer = dataclasses.replace(
@@ -74,12 +74,51 @@ def test_attacks_appended_after_the_calibration_leave_its_threshold(trained):
             (scores.capture_start, np.full(extra, scores.capture_start[-1]))
         ),
     )
-    rows_l, _ = evaluate_split(fusion, longer, models)
+    rows_l, audit_l = evaluate_split(fusion, longer, models)
+    assert audit_l["clean_start_frozen_alarms"] == audit["clean_start_frozen_alarms"]
     cal = [r for r in rows if r["protocol"] == "calibrated"]
     cal_l = [r for r in rows_l if r["protocol"] == "calibrated"]
     assert [r["capture_thresholds"] for r in cal] == [r["capture_thresholds"] for r in cal_l]
     assert all(r["n"] + extra == rl["n"] for r, rl in zip(cal, cal_l, strict=True))
     assert len(longer) == n + extra
+
+
+def test_clean_start_alarms_show_a_shifted_capture_without_a_label(trained):
+    """The share of each capture's calibration windows that the frozen thresholds flag:
+    read without labels, from those windows only; a capture whose normal traffic all
+    scores higher (a new vehicle, for the VGAE) shows it, and no other capture moves."""
+    fusion, scores, models = trained
+    _, audit = evaluate_split(fusion, scores, models)
+    shares = audit["clean_start_frozen_alarms"]
+    captures = scores.captures()
+    assert set(shares) == set(models)
+    assert all(set(s) == {str(int(scores.source[i[0]])) for i in captures} for s in shares.values())
+    assert all(0.0 <= v <= 1.0 for s in shares.values() for v in s.values())
+
+    permuted = dataclasses.replace(scores, y=np.random.default_rng(1).permutation(scores.y))
+    assert evaluate_split(fusion, permuted, models)[1]["clean_start_frozen_alarms"] == shares
+
+    first = captures[0]
+    shifted_vgae = scores.vgae.copy()
+    shifted_vgae[first] += 50.0  # far above any frozen VGAE threshold (raw log-distance units)
+    _, audit_s = evaluate_split(fusion, dataclasses.replace(scores, vgae=shifted_vgae), models)
+    moved = audit_s["clean_start_frozen_alarms"]
+    key = str(int(scores.source[first[0]]))
+    assert moved["vgae"][key] == 1.0
+    assert moved["gat"] == shares["gat"]
+    for model in models:
+        assert {k: v for k, v in moved[model].items() if k != key} == {
+            k: v for k, v in shares[model].items() if k != key
+        }
+
+    table = format_results_table(
+        [{**r, "parameters": 1} for r in evaluate_split(fusion, scores, models)[0]],
+        DS,
+        "teacher",
+        audits={SPLIT: audit_s},
+    )
+    assert "- clean start: share of a capture's unlabeled calibration windows" in table
+    assert f"  - {SPLIT}: vgae 1.00, gat " in table
 
 
 def test_calibration_windows_are_not_scored_and_are_audited(trained):

@@ -44,6 +44,13 @@ def test_evaluate_writes_a_self_contained_report_beside_results_md(pipelines, si
     assert "score minus its own capture's threshold" in html.unescape(text)
     fusion = f"fusion:{outcome.metrics['fusion_method']}"
     assert f"the default fusion {fusion}" in text
+    # Each split says, from its captures' unlabeled clean starts, what the frozen
+    # thresholds flag there: the audit's highest capture, per model.
+    plain = html.unescape(text)
+    for split in held_out:
+        shares = outcome.metrics["audit"][split]["clean_start_frozen_alarms"]
+        vgae = max(shares["vgae"].values())
+        assert f"flagged by the frozen thresholds (highest capture): vgae {vgae:.2f}" in plain
 
 
 def test_a_rebuild_from_the_artifacts_shows_the_same_run(pipelines, demo):

@@ -107,6 +107,14 @@ def _split_section(page: HtmlPage, data: SplitData, audit: dict[str, Any] | None
             f"are not scored; {audit['captures_with_attack_in_calibration']} of "
             f"{audit['captures']} captures hold an attack in them (reported, never tuned on)."
         )
+        shares = audit.get("clean_start_frozen_alarms") or {}
+        parts = [f"{m} {max(s.values()):.2f}" for m, s in shares.items() if s]
+        if parts:
+            text += (
+                " Share of a capture's unlabeled clean start flagged by the frozen thresholds "
+                f"(highest capture): {', '.join(parts)}; far above validation's, a frozen "
+                "threshold does not transfer to that capture."
+            )
     sec.paragraph(text)
     for note in sorted({r["note"] for r in data.rows if r.get("note")}):
         sec.paragraph(note, note=True)

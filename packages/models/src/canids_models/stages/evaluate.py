@@ -76,10 +76,15 @@ def evaluate_split(
     is added to it (``scores.npz``: what reports plot)."""
     rows: list[dict[str, Any]] = []
     protocols: list[tuple[str, FusedScores]] = [("frozen", fusion.frozen_inputs(scores))]
+    clean_start = None
     if frozen_only is None:
         calibrated = fusion.calibrated_inputs(scores)
         protocols.append(("calibrated", calibrated))
         audit = _audit(scores, calibrated)
+        audit["clean_start_frozen_alarms"] = {}
+        clean_start = calibration_phases(
+            scores.window_end, scores.capture_start, fusion.seconds, fusion.warmup
+        )[1]
     else:
         audit = {
             "captures": len(scores.captures()),
@@ -101,6 +106,10 @@ def evaluate_split(
                 thr = fusion.thresholds[method]
                 flags, info = thr.apply(fused), {"threshold": thr.value}
                 per_window = np.full(len(fused), thr.value)
+                if clean_start is not None:
+                    audit["clean_start_frozen_alarms"][model] = _clean_start_shares(
+                        scores, flags, clean_start
+                    )
             else:
                 flags, info = _calibrated(fusion, method, scores, fused, inputs)
                 per_capture = {int(k): v for k, v in info["capture_thresholds"].items()}
@@ -146,6 +155,20 @@ def _calibrated(
         thresholds[str(int(scores.source[idx[0]]))] = thr
     del inputs
     return flags, {"calibration": rule.label(), "capture_thresholds": thresholds}
+
+
+def _clean_start_shares(
+    scores: SplitScores, frozen_flags: np.ndarray, clean_start: np.ndarray
+) -> dict[str, float]:
+    """Per capture, the share of its calibration windows (its clean start, unlabeled) that
+    the frozen threshold flags: that threshold's false-alarm rate on this capture's normal
+    traffic, known before any attack and without a label. Far above validation's share,
+    the frozen threshold does not transfer to the capture (a new vehicle)."""
+    shares = {}
+    for idx in scores.captures():
+        cal = idx[clean_start[idx]]
+        shares[str(int(scores.source[idx[0]]))] = round(float(frozen_flags[cal].mean()), 4)
+    return shares
 
 
 def _audit(scores: SplitScores, calibrated: FusedScores) -> dict[str, Any]:

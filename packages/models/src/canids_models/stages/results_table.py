@@ -8,7 +8,7 @@ from typing import Any
 
 from canids_core import format_table
 
-__all__ = ["COLUMNS", "format_results_table"]
+__all__ = ["COLUMNS", "clean_start_line", "format_results_table"]
 
 COLUMNS = (
     "split",
@@ -84,6 +84,15 @@ def format_results_table(
         "- ≈flag-all: F1 within 0.01 of flagging every window (no information beyond the "
         "attack share)."
     )
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    clean = [line for s, a in (audits or {}).items() if (line := clean_start_line(s, a, models))]
+    if clean:
+        lines.append(
+            "- clean start: share of a capture's unlabeled calibration windows (its normal "
+            "traffic) that the frozen threshold flags, highest capture; far above "
+            "validation's share, that frozen threshold does not transfer:"
+        )
+        lines += clean
     for split, a in (audits or {}).items():
         if a["captures_with_attack_in_calibration"]:
             lines.append(
@@ -92,3 +101,15 @@ def format_results_table(
                 "(reported, never used for tuning)"
             )
     return "\n".join(lines)
+
+
+def clean_start_line(split: str, audit: dict[str, Any], models: list[str]) -> str | None:
+    """``split``'s item of the "clean start" list: what the frozen thresholds flag of its
+    captures' unlabeled clean starts (None where the split was not calibrated)."""
+    shares = audit.get("clean_start_frozen_alarms")
+    if not shares:
+        return None
+    parts = [f"{m} {max(shares[m].values()):.2f}" for m in models if shares.get(m)]
+    if not parts:
+        return None
+    return f"  - {split}: {', '.join(parts)}"
