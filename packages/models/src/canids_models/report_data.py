@@ -20,7 +20,14 @@ from .artifacts import ArtifactStore
 from .config import load_config
 from .errors import ArtifactError
 
-__all__ = ["PROTOCOLS", "RunData", "SplitData", "load_run", "reproduce_commands"]
+__all__ = [
+    "PROTOCOLS",
+    "RunData",
+    "SplitData",
+    "clean_start_highest",
+    "load_run",
+    "reproduce_commands",
+]
 
 PROTOCOLS = ("frozen", "calibrated")
 _TRAINED = ("vgae", "gat", "fusion")
@@ -208,3 +215,11 @@ def reproduce_commands(data: RunData) -> list[list[str]]:
         ]
     )
     return commands
+
+
+def clean_start_highest(audit: dict[str, Any], models: list[str]) -> list[str]:
+    """``"MODEL SHARE"`` for each of ``models`` the split's audit holds: the highest
+    capture's share of its unlabeled clean start that the frozen threshold flags (empty
+    where the split was not calibrated). ``results.md`` and ``report.html`` both print it."""
+    shares = audit.get("clean_start_frozen_alarms") or {}
+    return [f"{m} {max(shares[m].values()):.2f}" for m in models if shares.get(m)]

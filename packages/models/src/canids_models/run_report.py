@@ -19,7 +19,14 @@ from typing import TYPE_CHECKING, Any
 from canids_core import HtmlPage
 
 from .artifacts import ArtifactStore
-from .report_data import PROTOCOLS, RunData, SplitData, load_run, reproduce_commands
+from .report_data import (
+    PROTOCOLS,
+    RunData,
+    SplitData,
+    clean_start_highest,
+    load_run,
+    reproduce_commands,
+)
 from .report_figures import confusion_png, histogram_png, roc_pr_png, training_png
 
 if TYPE_CHECKING:
@@ -107,8 +114,7 @@ def _split_section(page: HtmlPage, data: SplitData, audit: dict[str, Any] | None
             f"are not scored; {audit['captures_with_attack_in_calibration']} of "
             f"{audit['captures']} captures hold an attack in them (reported, never tuned on)."
         )
-        shares = audit.get("clean_start_frozen_alarms") or {}
-        parts = [f"{m} {max(s.values()):.2f}" for m, s in shares.items() if s]
+        parts = clean_start_highest(audit, list(dict.fromkeys(r["model"] for r in data.rows)))
         if parts:
             text += (
                 " Share of a capture's unlabeled clean start flagged by the frozen thresholds "

@@ -8,7 +8,9 @@ from typing import Any
 
 from canids_core import format_table
 
-__all__ = ["COLUMNS", "clean_start_line", "format_results_table"]
+from ..report_data import clean_start_highest
+
+__all__ = ["COLUMNS", "format_results_table"]
 
 COLUMNS = (
     "split",
@@ -85,7 +87,11 @@ def format_results_table(
         "attack share)."
     )
     models = list(dict.fromkeys(r["model"] for r in rows))
-    clean = [line for s, a in (audits or {}).items() if (line := clean_start_line(s, a, models))]
+    clean = [
+        f"  - {split}: {', '.join(parts)}"
+        for split, a in (audits or {}).items()
+        if (parts := clean_start_highest(a, models))
+    ]
     if clean:
         lines.append(
             "- clean start: share of a capture's unlabeled calibration windows (its normal "
@@ -101,15 +107,3 @@ def format_results_table(
                 "(reported, never used for tuning)"
             )
     return "\n".join(lines)
-
-
-def clean_start_line(split: str, audit: dict[str, Any], models: list[str]) -> str | None:
-    """``split``'s item of the "clean start" list: what the frozen thresholds flag of its
-    captures' unlabeled clean starts (None where the split was not calibrated)."""
-    shares = audit.get("clean_start_frozen_alarms")
-    if not shares:
-        return None
-    parts = [f"{m} {max(shares[m].values()):.2f}" for m in models if shares.get(m)]
-    if not parts:
-        return None
-    return f"  - {split}: {', '.join(parts)}"
