@@ -1,8 +1,12 @@
 """Deployment calibration: the rules, causality, robustness to a contaminated start, and
 choosing the rule on validation by leave-one-capture-out."""
 
+import dataclasses
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
+from canids_models import ConfigError, load_config
 from canids_models.calibration import (
     CalibrationRule,
     calibrate_capture,
@@ -14,6 +18,7 @@ from canids_models.calibration_select import (
     select_calibration,
     select_period,
 )
+from canids_models.stages.fusion import _fixed_rule, calibration_candidates
 
 
 def _stream(seed, n=600, shift=0.0, attack_from=400, attack_level=8.0, rate=20.0):
@@ -196,3 +201,98 @@ def test_period_selection_needs_branches_and_periods():
         select_period([], [(0.0, 1.0)], choose)
     with pytest.raises(ValueError, match="needs branches and periods"):
         select_period(["gat"], [], choose)
+
+
+def _quiet_start(st: CaptureStream, frozen_threshold: float) -> CaptureStream:
+    """``st`` whose clean start is ten times quieter than the rest of its normal traffic
+    (a classifier sure of the first seconds), with each window's flag under a frozen
+    threshold fitted elsewhere."""
+    since = st.window_end - st.capture_start
+    scores = st.scores.copy()
+    start = since <= 10.0
+    scores[start] = scores[start] * 0.1
+    return CaptureStream(
+        scores, st.window_end, st.capture_start, st.labels, scores > frozen_threshold
+    )
+
+
+def test_a_guarded_rule_flags_only_what_the_frozen_threshold_flags_too():
+    """A clean start quieter than the rest pulls a calibrated threshold down: unguarded,
+    normal traffic after it is flagged; guarded, a window is flagged only where the frozen
+    threshold flags it too, the calibrated threshold itself is unchanged, and attacks far
+    above both stay caught."""
+    st = _quiet_start(_stream(7), frozen_threshold=3.5)
+    plain = CalibrationRule("zscore", 3.0, 10.0)
+    guarded = dataclasses.replace(plain, guard=True)
+    scored, flags, thr = calibrated_flags(st, plain)
+    scored_g, flags_g, thr_g = calibrated_flags(st, guarded)
+    y = st.labels[scored].astype(bool)
+    np.testing.assert_array_equal(scored, scored_g)
+    assert thr == thr_g < 1.0  # the quiet start's threshold, far below the frozen 3.5
+    assert flags[~y].mean() > 0.2  # unguarded: a fifth of the normal windows flagged
+    np.testing.assert_array_equal(flags_g, flags & st.frozen_flags[scored])
+    assert flags_g[~y].mean() < 0.01
+    assert flags_g[y].mean() == 1.0
+
+    # Where the frozen threshold flags every window (a new vehicle), the guard is a no-op.
+    loud = CaptureStream(st.scores, st.window_end, st.capture_start, st.labels, st.scores > -1e9)
+    np.testing.assert_array_equal(calibrated_flags(loud, guarded)[1], flags)
+
+
+def test_a_guarded_rule_without_frozen_flags_fails_clearly():
+    st = _stream(8)
+    with pytest.raises(ValueError, match="a guarded rule needs each window's frozen flag"):
+        calibrated_flags(st, CalibrationRule("zscore", 3.0, 10.0, guard=True))
+
+
+def test_selection_takes_the_guard_only_where_it_wins_on_validation():
+    """Candidates list the unguarded rules first: the guard is chosen where validation's
+    quiet starts make the plain rule raise false alarms, not where it ties."""
+    quiet = [_quiet_start(_stream(20 + s), frozen_threshold=3.5) for s in range(4)]
+    plain = [CalibrationRule("zscore", k, 10.0) for k in (3.0, 6.0)]
+    candidates = plain + [dataclasses.replace(r, guard=True) for r in plain]
+    chosen = select_calibration(quiet, candidates)
+    assert chosen.rule.guard
+    assert chosen.loco_f1 is not None
+    assert chosen.loco_f1 > 0.99
+    tidy = [
+        CaptureStream(s.scores, s.window_end, s.capture_start, s.labels, s.scores > -1e9)
+        for s in (_stream(30 + s) for s in range(4))
+    ]
+    assert not select_calibration(tidy, candidates).rule.guard  # a tie: the plain rule
+
+
+def test_the_guard_survives_a_checkpoint_and_is_named():
+    rule = CalibrationRule("quantile", 0.01, 2.5, 0.1, 1.0, guard=True)
+    assert CalibrationRule.from_json(rule.to_json()) == rule
+    assert rule.label().endswith(", never below the frozen threshold")
+    old = {k: v for k, v in rule.to_json().items() if k != "guard"}  # before 0.7.0
+    assert CalibrationRule.from_json(old).guard is False
+
+
+@pytest.mark.parametrize(
+    ("guard", "expected"), [("auto", (False, True)), ("on", (True,)), ("off", (False,))]
+)
+def test_the_guard_candidates_follow_the_config(guard, expected):
+    """``auto`` lists every rule unguarded first, then guarded (a guard must win on its
+    own); ``on`` and ``off`` fix it. A fixed rule takes the guard only when it is ``on``."""
+    cfg = load_config("teacher", overrides=[f"calibration.guard={guard}"])
+    rules = calibration_candidates(SimpleNamespace(config=cfg), (1.0, 2.5))
+    per_guard = len(cfg.calibration.zscore_k) + 2 * len(cfg.calibration.alphas)
+    assert len(rules) == per_guard * len(expected)
+    assert tuple(r.guard for r in rules[::per_guard]) == expected
+    assert {r.period for r in rules} == {(1.0, 2.5)}
+    fixed = load_config(
+        "teacher",
+        overrides=[
+            f"calibration.guard={guard}",
+            "calibration.rule=zscore",
+            "calibration.param=4",
+            "calibration.seconds=2",
+        ],
+    )
+    rule = _fixed_rule(SimpleNamespace(config=fixed))
+    assert rule is not None
+    assert rule.guard is (guard == "on")
+    with pytest.raises(ConfigError, match="guard"):
+        load_config("teacher", overrides=["calibration.guard=maybe"])

@@ -83,6 +83,44 @@ def test_attacks_appended_after_the_calibration_leave_its_threshold(trained):
     assert len(longer) == n + extra
 
 
+def test_a_guarded_calibration_flags_what_both_protocols_flag(trained):
+    """Guarded, every scorer's calibrated flags are its unguarded calibrated flags where
+    the frozen threshold flags too, with the same per-capture thresholds; the audit and
+    the scored windows do not move."""
+    fusion, scores, models = trained
+    plain = dataclasses.replace(
+        fusion,
+        calibration={k: dataclasses.replace(r, guard=False) for k, r in fusion.calibration.items()},
+    )
+    guarded = dataclasses.replace(
+        fusion,
+        calibration={k: dataclasses.replace(r, guard=True) for k, r in fusion.calibration.items()},
+    )
+    arrays_p: dict = {}
+    arrays_g: dict = {}
+    rows_p, audit_p = evaluate_split(plain, scores, models, arrays_p)
+    rows_g, audit_g = evaluate_split(guarded, scores, models, arrays_g)
+    assert audit_p == audit_g
+    narrower = 0
+    for model in models:
+        key = f"{SPLIT}/{{}}/{model}/flag"
+        frozen, cal_p, cal_g = (
+            arrays_p[key.format("frozen")],
+            arrays_p[key.format("calibrated")],
+            arrays_g[key.format("calibrated")],
+        )
+        np.testing.assert_array_equal(cal_g, cal_p & frozen)
+        narrower += int((cal_p & ~frozen).sum())
+    assert narrower > 0  # the demo's calibrated thresholds flag some window frozen does not
+    for rp, rg in zip(rows_p, rows_g, strict=True):
+        assert (rp["model"], rp["protocol"], rp["n"]) == (rg["model"], rg["protocol"], rg["n"])
+        if rp["protocol"] == "calibrated":
+            assert rp["capture_thresholds"] == rg["capture_thresholds"]
+            assert (rp["guard"], rg["guard"]) == (False, True)
+            assert rg["calibration"].endswith(", never below the frozen threshold")
+            assert rg["confusion"]["fp"] <= rp["confusion"]["fp"]
+
+
 def test_clean_start_alarms_show_a_shifted_capture_without_a_label(trained):
     """The share of each capture's calibration windows that the frozen thresholds flag:
     read without labels, from those windows only; a capture whose normal traffic all

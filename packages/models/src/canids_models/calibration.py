@@ -19,8 +19,16 @@ Rules (each on the calibration scores ``c`` of one capture, ``n`` of them):
 - ``conformal``: p = (1 + #{c ≥ s}) / (n + 1), flag p ≤ α (Bates, Candès et al. 2023);
   windows are autocorrelated, so the FPR bound is approximate: the realised FPR is reported.
 
-The rule, its parameter and ``seconds`` are chosen on validation (never on test), by
-leave-one-capture-out over the training captures' held-out clean starts
+A rule may be ``guard``-ed: a window is flagged only where the frozen threshold (fitted on
+labelled validation, both classes) flags it too, so calibration can raise a threshold but
+never lower it. A clean start quieter than validation's would otherwise pull a threshold
+below the validated one on the strength of a few seconds of traffic (hcrl_sa t01: GAT
+calibrated FPR 0.12-0.18 against 0.002-0.003 frozen, at the same recall). On a new vehicle
+whose normal traffic the frozen threshold flags, the guard changes nothing. The frozen
+flag of a window reads that window's score only, so the guard stays causal and label-free.
+
+The rule, its parameter, the guard and ``seconds`` are chosen on validation (never on
+test), by leave-one-capture-out over the training captures' held-out clean starts
 (:mod:`canids_models.calibration_select`).
 """
 
@@ -53,7 +61,8 @@ class CalibrationRule:
     ``param`` is ``k`` for ``zscore`` and ``α`` for ``quantile`` and ``conformal``;
     ``scale_floor`` (score units) stops a near-constant start from making every later
     wobble an alarm; ``seconds`` is how long the calibration is, after ``warmup`` seconds
-    that are neither calibrated on nor scored.
+    that are neither calibrated on nor scored; ``guard``: flag only where the frozen
+    threshold flags too (calibration may raise a threshold, never lower it).
     """
 
     rule: str
@@ -61,6 +70,7 @@ class CalibrationRule:
     seconds: float
     scale_floor: float = 1e-6
     warmup: float = 0.0
+    guard: bool = False
 
     def __post_init__(self) -> None:
         if self.rule not in CALIBRATION_RULES:
@@ -81,6 +91,7 @@ class CalibrationRule:
             "seconds": self.seconds,
             "scale_floor": self.scale_floor,
             "warmup": self.warmup,
+            "guard": self.guard,
         }
 
     @classmethod
@@ -91,6 +102,7 @@ class CalibrationRule:
             float(data["seconds"]),
             float(data.get("scale_floor", 1e-6)),
             float(data.get("warmup", 0.0)),
+            bool(data.get("guard", False)),  # checkpoints before canids-models 0.7.0
         )
 
     @property
@@ -101,7 +113,8 @@ class CalibrationRule:
     def label(self) -> str:
         name = "k" if self.rule == "zscore" else "α"
         after = f" after a {self.warmup:g} s warm-up" if self.warmup else ""
-        return f"{self.rule} {name}={self.param:g}, {self.seconds:g} s{after}"
+        guard = ", never below the frozen threshold" if self.guard else ""
+        return f"{self.rule} {name}={self.param:g}, {self.seconds:g} s{after}{guard}"
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ class CaptureStream:
     window_end: np.ndarray
     capture_start: float
     labels: np.ndarray | None = None  # validation only: used to judge, never to calibrate
+    # Each window's flag under the frozen threshold: what a guarded rule also requires.
+    frozen_flags: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -68,12 +70,23 @@ class CalibrationChoice:
 def calibrated_flags(
     stream: CaptureStream, rule: CalibrationRule
 ) -> tuple[np.ndarray, np.ndarray, float]:
-    """(scored mask, flags for the scored windows, threshold) of one capture."""
+    """(scored mask, flags for the scored windows, threshold) of one capture; a guarded
+    rule flags only where the stream's frozen flags do too (the threshold returned is the
+    calibrated one)."""
     _, cal, scored = calibration_phases(
         stream.window_end, stream.capture_start, rule.seconds, rule.warmup
     )
     calib = calibrate_capture(stream.scores[cal], rule)
-    return scored, calib.flags(stream.scores[scored]), calib.threshold
+    flags = calib.flags(stream.scores[scored])
+    if rule.guard:
+        if stream.frozen_flags is None:
+            raise ValueError(
+                f"{rule.label()}: a guarded rule needs each window's frozen flag, and this "
+                "capture's stream carries none (build it with SplitScores.streams(..., "
+                "frozen_flags=...))"
+            )
+        flags &= stream.frozen_flags[scored]
+    return scored, flags, calib.threshold
 
 
 def _counts(streams: Sequence[CaptureStream], rule: CalibrationRule) -> np.ndarray:

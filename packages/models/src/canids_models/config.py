@@ -192,6 +192,10 @@ class CalibrationConfig(_Section):
     # A capture's scale is at least this share of the validation scale: a near-constant
     # clean start must not turn every later wobble into an alarm.
     scale_floor: float = Field(0.1, gt=0)
+    # Flag only where the frozen threshold flags too (calibration raises a threshold, never
+    # lowers it): "auto" chooses it per score on validation with the rule; with a fixed
+    # rule, "auto" means off.
+    guard: Literal["auto", "on", "off"] = "auto"
 
     @field_validator("seconds_grid", "zscore_k")
     @classmethod

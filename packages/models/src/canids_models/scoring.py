@@ -48,15 +48,19 @@ class SplitScores:
             out.append(idx[np.argsort(self.window_end[idx], kind="stable")])
         return out
 
-    def streams(self, scores: np.ndarray, *, with_labels: bool) -> list[CaptureStream]:
+    def streams(
+        self, scores: np.ndarray, *, with_labels: bool, frozen_flags: np.ndarray | None = None
+    ) -> list[CaptureStream]:
         """One :class:`CaptureStream` per capture of ``scores`` (labels only for validation,
-        where they judge a rule; test streams never carry them)."""
+        where they judge a rule; test streams never carry them), with each window's frozen
+        flag where given (a guarded rule needs it)."""
         return [
             CaptureStream(
                 scores[idx],
                 self.window_end[idx],
                 float(self.capture_start[idx[0]]),
                 self.y[idx] if with_labels else None,
+                None if frozen_flags is None else frozen_flags[idx],
             )
             for idx in self.captures()
         ]

@@ -96,6 +96,7 @@ def evaluate_split(
     if arrays is not None:
         for name in ("y", "source", "window_start", "window_end", "capture_start"):
             arrays[f"{scores.split}/{name}"] = getattr(scores, name)
+    frozen_flags: dict[str, np.ndarray] = {}  # what a guarded calibration also requires
     for protocol, inputs in protocols:
         mask = inputs.scored
         y = scores.y[mask]
@@ -105,15 +106,22 @@ def evaluate_split(
             if protocol == "frozen":
                 thr = fusion.thresholds[method]
                 flags, info = thr.apply(fused), {"threshold": thr.value}
+                frozen_flags[model] = flags
                 per_window = np.full(len(fused), thr.value)
                 if clean_start is not None:
                     audit["clean_start_frozen_alarms"][model] = _clean_start_shares(
                         scores, flags, clean_start
                     )
             else:
-                flags, info = _calibrated(fusion, method, scores, fused, inputs)
+                flags, info = _calibrated(fusion, method, scores, fused, frozen_flags[model])
                 per_capture = {int(k): v for k, v in info["capture_thresholds"].items()}
                 per_window = np.array([per_capture[int(c)] for c in scores.source])
+                if info["guard"]:
+                    # Whatever its calibrated score, a window the frozen threshold does not
+                    # flag is not flagged: its threshold is at least its score (reports
+                    # draw it at the line, on the unflagged side).
+                    held = ~frozen_flags[model]
+                    per_window[held] = np.maximum(per_window[held], fused[held])
             if arrays is not None:
                 key = f"{scores.split}/{protocol}/{model}"
                 arrays[f"{key}/score"] = fused.astype(np.float32)
@@ -141,20 +149,27 @@ def evaluate_split(
 
 
 def _calibrated(
-    fusion: FusionModel, method: str, scores: SplitScores, fused: np.ndarray, inputs: FusedScores
+    fusion: FusionModel,
+    method: str,
+    scores: SplitScores,
+    fused: np.ndarray,
+    frozen_flags: np.ndarray,
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Per-capture flags of ``method``'s calibrated score; thresholds listed per capture."""
+    """Per-capture flags of ``method``'s calibrated score (a guarded rule also requires the
+    window's ``frozen_flags``); the calibrated thresholds listed per capture."""
     rule = fusion.calibration[method]
     flags = np.zeros(len(scores), bool)
     thresholds = {}
-    for stream, idx in zip(
-        scores.streams(fused, with_labels=False), scores.captures(), strict=True
-    ):
+    streams = scores.streams(fused, with_labels=False, frozen_flags=frozen_flags)
+    for stream, idx in zip(streams, scores.captures(), strict=True):
         scored, f, thr = calibrated_flags(stream, rule)
         flags[idx[scored]] = f
         thresholds[str(int(scores.source[idx[0]]))] = thr
-    del inputs
-    return flags, {"calibration": rule.label(), "capture_thresholds": thresholds}
+    return flags, {
+        "calibration": rule.label(),
+        "guard": rule.guard,
+        "capture_thresholds": thresholds,
+    }
 
 
 def _clean_start_shares(

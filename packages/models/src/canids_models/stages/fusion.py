@@ -35,21 +35,25 @@ TIE_MARGIN = 0.005  # validation F1 closer than this is a tie: the simpler metho
 
 
 def calibration_candidates(ctx: StageContext, period: tuple[float, float]) -> list[CalibrationRule]:
-    """Every (rule, parameter) of the config for one (warm-up, seconds) period, simplest and
-    strictest first (earlier candidates win ties). Scores are normalised (the validation
-    scale is 1), so the z-score scale floor is ``calibration.scale_floor`` itself."""
+    """Every (rule, parameter, guard) of the config for one (warm-up, seconds) period,
+    simplest and strictest first (earlier candidates win ties: a guard must win on its own).
+    Scores are normalised (the validation scale is 1), so the z-score scale floor is
+    ``calibration.scale_floor`` itself."""
     cal = ctx.config.calibration
     floor = cal.scale_floor
     rules = CALIBRATION_RULES if cal.rule == "auto" else (cal.rule,)
+    guards = {"auto": (False, True), "on": (True,), "off": (False,)}[cal.guard]
     warmup, seconds = period
     out = []
-    for rule in rules:
-        params = cal.zscore_k if rule == "zscore" else cal.alphas
-        if cal.param is not None and cal.rule != "auto":
-            params = (cal.param,)
-        out += [
-            CalibrationRule(rule, float(p), float(seconds), floor, float(warmup)) for p in params
-        ]
+    for guard in guards:
+        for rule in rules:
+            params = cal.zscore_k if rule == "zscore" else cal.alphas
+            if cal.param is not None and cal.rule != "auto":
+                params = (cal.param,)
+            out += [
+                CalibrationRule(rule, float(p), float(seconds), floor, float(warmup), guard)
+                for p in params
+            ]
     return out
 
 
@@ -136,10 +140,16 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     systems: dict[str, PeriodChoice] = {}
     choices_at_own: dict[str, CalibrationChoice] = {}
 
+    frozen_flags = {
+        name: model.thresholds[name].apply(model.fuse(name, frozen))
+        for name in ("gat", "vgae", *FUSION_METHODS)
+    }
+
     def streams(name: str) -> Any:
         def at(warmup: float, seconds: float) -> Any:
             inputs = calibrated_inputs(val, warmup, seconds, floors)
-            return val.streams(model.fuse(name, inputs), with_labels=True)
+            fused = model.fuse(name, inputs)
+            return val.streams(fused, with_labels=True, frozen_flags=frozen_flags[name])
 
         return at
 
@@ -238,7 +248,10 @@ def _fixed_rule(ctx: StageContext) -> CalibrationRule | None:
     if cal.rule == "auto" or cal.param is None or cal.seconds is None:
         return None
     warmup = 0.0 if cal.warmup is None else float(cal.warmup)
-    return CalibrationRule(cal.rule, float(cal.param), float(cal.seconds), cal.scale_floor, warmup)
+    guard = cal.guard == "on"  # nothing is chosen on validation with a fixed rule
+    return CalibrationRule(
+        cal.rule, float(cal.param), float(cal.seconds), cal.scale_floor, warmup, guard
+    )
 
 
 def _select(
