@@ -24,19 +24,17 @@ import json
 from pathlib import Path
 
 import numpy as np
+from canids_models import binary_metrics
 
 PROTOCOLS = ("frozen", "calibrated")
 
 
-def f1(y: np.ndarray, flags: np.ndarray) -> float:
-    """F1 of ``flags`` against labels ``y`` (0.0 where nothing is flagged or attacked)."""
-    tp = int((flags & (y == 1)).sum())
-    fp = int((flags & (y == 0)).sum())
-    fn = int((~flags & (y == 1)).sum())
-    return 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+def f1(y: np.ndarray, flags: np.ndarray) -> float | None:
+    """The F1 every results table reports (None where it is undefined)."""
+    return binary_metrics(y, flags)["f1"]
 
 
-def rows_of(path: Path, chosen: str) -> list[tuple[str, str, dict[str, float]]]:
+def rows_of(path: Path, chosen: str) -> list[tuple[str, str, dict[str, float | None]]]:
     """(split, protocol, {gat, vgae, chosen, either: F1}) for every split of one file."""
     out = []
     with np.load(path) as z:
@@ -69,9 +67,10 @@ def main() -> None:
         chosen = metrics["fusion_method"]
         for split, protocol, v in rows_of(path, chosen):
             name = split if split != "val" else "val (not held out)"
+            cell = {k: "undefined" if x is None else f"{x:.3f}" for k, x in v.items()}
             print(
-                f"| {path} | {name} | {protocol} | {v['gat']:.3f} | {v['vgae']:.3f} | "
-                f"{chosen} {v[f'fusion:{chosen}']:.3f} | {v['either']:.3f} |"
+                f"| {path} | {name} | {protocol} | {cell['gat']} | {cell['vgae']} | "
+                f"{chosen} {cell[f'fusion:{chosen}']} | {cell['either']} |"
             )
 
 

@@ -114,8 +114,8 @@ def test_a_guarded_calibration_flags_what_both_protocols_flag(trained):
         # What reports draw: a window is on the flagged side of its threshold exactly when
         # it is flagged; one the guard holds back sits at or under its threshold.
         scored = arrays_g[f"{SPLIT}/calibrated/scored"]
-        key = f"{SPLIT}/calibrated/{model}/"
-        margin = (arrays_g[key + "score"] - arrays_g[key + "threshold"])[scored]
+        drawn = f"{SPLIT}/calibrated/{model}/"
+        margin = (arrays_g[drawn + "score"] - arrays_g[drawn + "threshold"])[scored]
         assert (margin[~frozen[scored]] <= 0).all()
         clear = ~np.isclose(margin, 0.0, rtol=0, atol=1e-5)
         np.testing.assert_array_equal((margin > 0)[clear], cal_g[scored][clear])

@@ -122,8 +122,11 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         except OneClassValidationError as exc:  # checked above; kept for a clear message
             raise ModelsError(f"{ctx.dataset}: {exc}") from exc
 
+    # Each score on validation under the frozen protocol: its threshold is fitted on it,
+    # and its flags are what a guarded calibration rule also requires.
+    frozen_scores = {"gat": frozen.z_gat, "vgae": frozen.z_vgae}
     for name in ("gat", "vgae"):
-        model.thresholds[name] = threshold(frozen.z_gat if name == "gat" else frozen.z_vgae)
+        model.thresholds[name] = threshold(frozen_scores[name])
     model.logistic = fit_logistic(np.column_stack((frozen.z_gat, frozen.z_vgae)), y)
     model.dqn_centers = (model.thresholds["gat"].value, model.thresholds["vgae"].value)
     u_g = sigmoid(frozen.z_gat - model.dqn_centers[0])
@@ -132,18 +135,15 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         dqn_state(val.state, frozen.z_gat, frozen.z_vgae), u_g, u_v, y, cfg.dqn, cfg.train.seed
     )
     for method in FUSION_METHODS:
-        model.thresholds[method] = threshold(model.fuse(method, frozen))
+        frozen_scores[method] = model.fuse(method, frozen)
+        model.thresholds[method] = threshold(frozen_scores[method])
+    frozen_flags = {name: model.thresholds[name].apply(z) for name, z in frozen_scores.items()}
 
     fixed = _fixed_rule(ctx)
     choices: dict[str, CalibrationChoice] = {}
     period_choice: PeriodChoice | None = None
     systems: dict[str, PeriodChoice] = {}
     choices_at_own: dict[str, CalibrationChoice] = {}
-
-    frozen_flags = {
-        name: model.thresholds[name].apply(model.fuse(name, frozen))
-        for name in ("gat", "vgae", *FUSION_METHODS)
-    }
 
     def streams(name: str) -> Any:
         def at(warmup: float, seconds: float) -> Any:
