@@ -20,7 +20,8 @@ import pytest
 from canids_core import find_report
 from canids_jobs.slurm import JobRecord, job_states, sbatch
 from canids_orchestrate.slurm_render import RayJobSpec, render_ray_job
-from canids_testkit import LocalSlurm
+from canids_testkit import LocalSlurm, find_script
+from canids_testkit.pytest_plugin import skip_unless_ci, slurm_unavailable
 
 # The dashboard starts a dozen Python processes on the head at once; on this 2-core
 # machine that burst can make the raylet miss its fixed 15 s wait for its own agent.
@@ -36,6 +37,27 @@ TWO_NODE_JOB = """#!/bin/bash
 #SBATCH --output={out}
 echo "batch: $(hostname) nodes: $SLURM_JOB_NODELIST"
 srun bash -c 'echo "task: $(hostname) $(hostname -I | tr -d " ") $(ls -d /proc/[0-9]* | wc -l)"'
+"""
+
+
+# nodes.sh's network functions alone, as local-cluster.sh sources them: build the nodes'
+# network, cut node2's link on the bridge side, check what the start would say, and
+# remove everything.
+CUT_OFF_NODE = """
+set -uo pipefail
+say() {{ printf 'local-cluster: %s\\n' "$*" >&2; }}
+die() {{ say "error: $*"; exit 1; }}
+DIR={dir} RUN={dir}/run NODES=2 CTLD_PORT={port} SUBNET=""
+mkdir -p "$RUN"
+source {nodes_sh}
+set_net_names
+setup_network 2>/dev/null
+ip link set "$(node_veth 2)" down
+if why="$(wait_network 1)"; then echo "reached: none cut off"; else echo "why: $why"; fi
+network_report 2>&1
+teardown_network 2>/dev/null
+echo "bridge left: $(ip -o link show "$BRIDGE" 2>/dev/null | wc -l)"
+echo "netns left: $(ip netns list | grep -c "$(node_netns 1)\\|$(node_netns 2)")"
 """
 
 
@@ -192,3 +214,31 @@ def test_a_two_worker_stage_runs_across_both_nodes(
     assert json.loads((stage / "metrics.json").read_text())["epochs_run"] == 2
     assert (stage / "DONE.json").is_file()
     assert f"ray-cluster: job {job_id} finished with exit 0" in log
+
+
+@pytest.mark.slurm
+def test_a_node_cut_off_from_the_controller_is_named_with_its_links(tmp_path: Path) -> None:
+    """The start checks that every node reaches the controller's address before any daemon
+    starts (slurmd alone would only log 'connect failure' half a minute later): a node
+    whose bridge port is down is named, with the error, the port's state and carrier."""
+    if (reason := slurm_unavailable(2)) is not None:
+        skip_unless_ci(reason)
+    nodes_sh = find_script().parent / "nodes.sh"
+    script = CUT_OFF_NODE.format(dir=tmp_path / "cluster", port=47817, nodes_sh=nodes_sh)
+    proc = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
+    out = proc.stdout
+    why = re.search(r"^why: (node\d) cannot reach (10\.231\.\d+\.1):47817: (.+)$", out, re.M)
+    assert why is not None, out + proc.stderr
+    assert why.group(1) == "node2"
+    assert "refused" not in why.group(3)
+    # The report lists both bridge ports: node1's forwarding (3) with carrier, node2's not.
+    ports = re.findall(r"bridge port (\S+): state (\d), carrier (\S+)", out)
+    assert len(ports) == 2, out
+    states = {name[-1]: (state, carrier) for name, state, carrier in ports}
+    assert states["1"] == ("3", "1"), out
+    assert states["2"] != ("3", "1"), out
+    assert "node1 (netns " in out
+    assert "node2 (netns " in out
+    # Nothing is left behind.
+    assert "bridge left: 0" in out, out
+    assert "netns left: 0" in out, out

@@ -303,14 +303,23 @@ cmd_start() {
     fi
   done
   if multi_node; then
-    setup_network || start_failed "could not create the nodes' network (output above)"
+    setup_checked_network || start_failed "could not give the nodes a working network (output above)"
     start_private_munge
   else
     start_munge
   fi
   write_config
   slurm slurmctld -f "$CONF" || start_failed "slurmctld exited with status $?"
+  # One deadline for slurmctld's listening and the nodes' registration.
+  deadline=$((SECONDS + START_TIMEOUT))
   if multi_node; then
+    until controller_listening; do
+      live_pid "$RUN/slurmctld.pid" slurmctld >/dev/null || ((SECONDS - t0 <= 1)) ||
+        start_failed "slurmctld died before it listened on port $CTLD_PORT"
+      ((SECONDS < deadline)) ||
+        start_failed "slurmctld does not listen on port $CTLD_PORT after ${START_TIMEOUT} s"
+      sleep 0.1
+    done
     for ((k = 1; k <= NODES; k++)); do start_node "$k"; done
   else
     slurm slurmd -f "$CONF" || start_failed "slurmd exited with status $?"
@@ -318,7 +327,6 @@ cmd_start() {
 
   local want=idle
   multi_node && want="$(for ((k = 1; k <= NODES; k++)); do printf 'idle '; done)"
-  deadline=$((SECONDS + START_TIMEOUT))
   while :; do
     state="$(slurm sinfo -h -N -o '%T' 2>/dev/null | tr '\n' ' ' || true)"
     [ "${state% }" = "${want% }" ] && break

@@ -114,6 +114,98 @@ setup_network() {
   done)"
 }
 
+# Can node $1 reach the controller's address? Before slurmctld starts nothing listens on its
+# port, so a connect that works end to end (link, bridge, ARP) is refused at once; "No
+# route to host" or a timeout means the node's packets do not arrive. slurmd would only
+# say "Unable to contact slurm controller (connect failure)" after half a minute.
+node_reaches_controller() {
+  local err
+  err="$(nsenter --net="/run/netns/$(node_netns "$1")" -- \
+    timeout 3 bash -c ": <>/dev/tcp/$SUBNET.1/$CTLD_PORT" 2>&1)" && return 0
+  [[ "$err" == *"Connection refused"* ]] && return 0
+  printf '%s\n' "${err:-timed out}" | tail -n 1
+  return 1
+}
+
+# What the kernel says about the links, for an error that names why a node is cut off.
+network_report() {
+  local k ns port
+  printf -- '--- bridge %s: ' "$BRIDGE"
+  ip -br addr show dev "$BRIDGE" 2>&1 || true
+  for port in /sys/class/net/"$BRIDGE"/brif/*; do
+    [ -e "$port" ] || continue
+    # 3 is forwarding; 0 disabled (no carrier), 1 listening, 2 learning, 4 blocking.
+    printf -- '--- bridge port %s: state %s, carrier %s\n' "${port##*/}" \
+      "$(cat "$port/state" 2>/dev/null || echo '?')" \
+      "$(cat "/sys/class/net/${port##*/}/carrier" 2>/dev/null || echo '?')"
+  done
+  for ((k = 1; k <= NODES; k++)); do
+    ns="$(node_netns "$k")"
+    printf -- '--- %s (netns %s):\n' "$(node_name "$k")" "$ns"
+    ip -n "$ns" -br addr 2>&1 || true
+    ip -n "$ns" neigh 2>&1 || true
+  done
+  printf -- '--- root namespace neighbours on %s:\n' "$BRIDGE"
+  ip neigh show dev "$BRIDGE" 2>&1 || true
+}
+
+# Every node must reach the controller's address before any daemon starts; wait up to
+# $1 seconds (links come up asynchronously). Prints the first failure of the last round.
+wait_network() {
+  local limit="$1" deadline k why
+  deadline=$((SECONDS + limit))
+  while :; do
+    why=""
+    for ((k = 1; k <= NODES; k++)); do
+      if ! why="$(node_reaches_controller "$k")"; then
+        why="$(node_name "$k") cannot reach $SUBNET.1:$CTLD_PORT: $why"
+        break
+      fi
+      why=""
+    done
+    [ -z "$why" ] && return 0
+    if ((SECONDS >= deadline)); then
+      printf '%s\n' "$why"
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# The nodes' network, checked: built, and when a node cannot reach the controller's
+# address within 10 s, reported (links, bridge ports, neighbours), removed and built once
+# more; a second failure ends the start.
+setup_checked_network() {
+  local why
+  setup_network
+  if why="$(wait_network 10)"; then
+    say "network: every node reaches $SUBNET.1"
+    return 0
+  fi
+  say "network: $why after 10 s; the links as the kernel sees them:"
+  network_report >&2
+  say "network: removing it and building it once more"
+  teardown_network
+  SUBNET=""
+  setup_network
+  if why="$(wait_network 10)"; then
+    say "network: every node reaches $SUBNET.1 (second build)"
+    return 0
+  fi
+  network_report >&2
+  say "error: network: $why after 10 s, on the second build too (links above)"
+  return 1
+}
+
+# slurmctld listens on its port (IPv4 or IPv6, any address): /proc/net/tcp* lists the
+# socket in state 0A (LISTEN). Nodes started earlier would race its start-up and give
+# up registering for half a minute.
+controller_listening() {
+  local hex
+  hex="$(printf '%04X' "$CTLD_PORT")"
+  grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
 # Remove what setup_network made (as recorded); a missing piece is fine.
 teardown_network() {
   local k ns

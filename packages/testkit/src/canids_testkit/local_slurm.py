@@ -209,7 +209,9 @@ class LocalSlurm:
             self.first_job_id = random.randrange(10_000, 1_000_000, 10_000)
         t0 = time.perf_counter()
         try:
-            proc = self._call("start", self.start_timeout_s + 30)
+            # The script's own limit covers slurmctld and the nodes; before them, two nodes'
+            # network check may take up to 2 x 13 s (slurm/dev/nodes.sh).
+            proc = self._call("start", self.start_timeout_s + 60)
         except LocalSlurmError:
             self._cleanup_failed_start()
             raise
