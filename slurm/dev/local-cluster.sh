@@ -7,6 +7,7 @@
 #   slurm/dev/local-cluster.sh start     # prints the `export SLURM_CONF=...` line to use
 #   slurm/dev/local-cluster.sh status    # daemons, munge, sinfo and squeue
 #   slurm/dev/local-cluster.sh stop      # stops exactly the daemons `start` started
+#   slurm/dev/local-cluster.sh munge     # a munged that no cluster's `stop` ends (root)
 #
 #   eval "$(slurm/dev/local-cluster.sh start)"   # start, and point this shell at it
 #   eval "$(CANIDS_SLURM_NODES=2 CANIDS_SLURM_DIR=/tmp/canids-slurm2 slurm/dev/local-cluster.sh start)"
@@ -152,7 +153,7 @@ cmd_install() {
 # munged: reuse one that answers (ours from an earlier start, or the system's); otherwise
 # start one as the munge user and record it, so that `stop` stops only a munged we started.
 start_munge() {
-  local pid i
+  local pid
   if pid="$(live_pid "$RUN/munged.pid" munged)" && munge_works; then
     say "munge: our munged from an earlier start (pid $pid)"
     return 0
@@ -162,6 +163,14 @@ start_munge() {
     say "munge: using the running munged"
     return 0
   fi
+  start_system_munged
+  cp /run/munge/munged.pid "$RUN/munged.pid"
+  say "munge: started munged (pid $(cat "$RUN/munged.pid"))"
+}
+
+# The system's munged (socket /run/munge), as the munge user; returns once it answers.
+start_system_munged() {
+  local i
   [ -e /etc/munge/munge.key ] ||
     die "no /etc/munge/munge.key: create it with 'sudo mungekey --create' (or reinstall munge)"
   install -d -o munge -g munge -m 0755 /run/munge
@@ -169,15 +178,25 @@ start_munge() {
   runuser -u munge -- munged ||
     die "munged did not start; see /var/log/munge/munged.log"
   for ((i = 0; i < 50; i++)); do
-    if munge_works; then
-      cp /run/munge/munged.pid "$RUN/munged.pid"
-      say "munge: started munged (pid $(cat "$RUN/munged.pid"))"
-      return 0
-    fi
+    munge_works && return 0
     sleep 0.1
   done
   tail -n 20 /var/log/munge/munged.log >&2 || true
   die "munged started but 'munge -n | unmunge' still fails (log above)"
+}
+
+# `munge`: the system's munged for several one-node clusters at once (CI's two test
+# streams), started when none answers and recorded by no cluster, so that no cluster's
+# `stop` ends it while another uses it.
+cmd_munge() {
+  need_root munge
+  need_binaries
+  if munge_works; then
+    say "munge: the running munged answers"
+    return 0
+  fi
+  start_system_munged
+  say "munge: started munged (pid $(cat /run/munge/munged.pid)); no cluster's stop ends it"
 }
 
 write_config() {
@@ -475,6 +494,7 @@ case "$1" in
   start) cmd_start ;;
   stop) cmd_stop ;;
   status) cmd_status ;;
+  munge) cmd_munge ;;
   -h | --help | help) usage 0 ;;
   *) usage ;;
 esac

@@ -144,6 +144,25 @@ def test_local_cluster_refuses_a_second_start_and_reports_status(local_slurm: Lo
 
 
 @pytest.mark.slurm
+def test_local_cluster_munge_keeps_the_running_munged_and_records_none(
+    local_slurm: LocalSlurm, tmp_path: Path
+):
+    """`munge` (what CI runs once for both test streams) leaves a munged that answers as it
+    is, and records it in no state folder: no cluster's `stop` may end it."""
+    pidfile = Path("/run/munge/munged.pid")  # the system's munged, not a cluster's own
+    pid_before = pidfile.read_text()
+    env = {**local_slurm.env, "CANIDS_SLURM_DIR": str(tmp_path / "unused")}
+    out = subprocess.run(
+        ["bash", str(local_slurm.script), "munge"], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "munge: the running munged answers" in out.stderr
+    assert not (tmp_path / "unused").exists()
+    assert pidfile.read_text() == pid_before
+    assert Path(f"/proc/{pid_before.strip()}/comm").read_text().strip() == "munged"
+
+
+@pytest.mark.slurm
 def test_echo_job_completes_with_exit_0(local_slurm: LocalSlurm, tmp_path: Path):
     env = local_slurm.env
     job_id = sbatch(
