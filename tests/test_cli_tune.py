@@ -118,6 +118,8 @@ def test_asha_does_what_it_must_and_everything_is_per_trial(workdir: Path) -> No
     states = [Path(t["path"]) / "trial/demo/teacher/gat/train_state.pt" for t in trials]
     assert all(p.is_file() for p in states)
     assert len({p.resolve() for p in states}) == 4
+    # Every trial's run finished writing before the search ended: none was cut off.
+    assert summary["wandb_cut_off"] == []
     # One offline W&B run per trial, holding one history row per reported epoch.
     runs = summary["wandb_runs"]
     assert len(runs) == 4

@@ -11,7 +11,13 @@ from canids_orchestrate import TuneConfigError
 from canids_orchestrate.tune import TARGETS, WANDB_MODES, TrialSetup, TuneOptions, run_tune
 from canids_orchestrate.tune.runner import TrialSummary, TuneSummary, _jsonable, trial_number
 from canids_orchestrate.tune.trainable import trial_overrides
-from canids_orchestrate.tune.wandb_logging import wandb_mode
+from canids_orchestrate.tune.wandb_logging import (
+    FINISH_TIMEOUT,
+    _counting_callback_class,
+    cut_off_runs,
+    finish_timeout,
+    wandb_mode,
+)
 
 
 def _opts(tmp_path: Path, **changes: object) -> TuneOptions:
@@ -27,6 +33,7 @@ def _opts(tmp_path: Path, **changes: object) -> TuneOptions:
         ({"num_samples": 0}, "--num-samples must be >= 1"),
         ({"max_t": 2, "grace_period": 3}, "--grace-period 3 exceeds --max-t 2"),
         ({"wandb_mode": "loud"}, "--wandb-mode 'loud': one of auto, online, offline, disabled"),
+        ({"upload_timeout": -1}, "--upload-timeout must be 0 or more seconds, got -1"),
         ({"name": "a/b"}, "experiment name 'a/b' is not allowed"),
         ({"base_overrides": ("train.workers=2",)}, "runs every trial on one worker"),
     ],
@@ -98,3 +105,66 @@ def test_trials_are_numbered_in_creation_order() -> None:
     path = "/exp/run_trial_5bd1e9aa_3_gat.heads=4_2026-01-01_10-00-00"
     assert trial_number({}, path, "5bd1e9aa") == 3
     assert trial_number({}, "/exp/elsewhere", "5bd1e9aa") is None
+
+
+def test_finish_timeout_waits_longer_offline_unless_told() -> None:
+    # Offline there is nothing to upload, only local files to finish: a longer wait.
+    assert FINISH_TIMEOUT == {"online": 30, "offline": 300}
+    assert finish_timeout(None, "online") == 30
+    assert finish_timeout(None, "offline") == 300
+    assert finish_timeout(45, "offline") == 45
+    assert finish_timeout(0, "online") == 0
+    with pytest.raises(ValueError, match="--upload-timeout must be 0 or more seconds, got -2"):
+        finish_timeout(-2, "online")
+
+
+def test_the_locked_ray_keeps_what_the_counting_callback_reads() -> None:
+    """The callback reads Ray's own bookkeeping; a Ray that renames it must fail here, not
+    count nothing in silence."""
+    cb = _counting_callback_class()(project="p", mode="offline", upload_timeout=7)
+    assert cb._upload_timeout == 7
+    assert cb._trial_logging_futures == {}
+    assert cb._logging_future_to_trial == {}
+    assert callable(cb._cleanup_logging_actors)
+    assert cb.cut_off == []
+    assert cut_off_runs([cb, object()]) == []
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_the_end_of_a_search_names_and_stops_the_runs_still_writing() -> None:
+    """A real local Ray: one logging actor done, one still writing when the wait ends. The
+    second is named in ``cut_off`` and killed; the first is collected, not named."""
+    import ray
+
+    @ray.remote(num_cpus=0)
+    class Writer:
+        def run(self, seconds: float) -> str:
+            import time
+
+            time.sleep(seconds)
+            return "finished"
+
+    class Trial:  # what the callback reads of a Tune trial: its id
+        def __init__(self, trial_id: str) -> None:
+            self.trial_id = trial_id
+
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        cb = _counting_callback_class()(project="p", mode="offline", upload_timeout=2)
+        done, slow = Trial("t_done"), Trial("t_slow")
+        for trial, seconds in ((done, 0.0), (slow, 120.0)):
+            actor = Writer.remote()
+            future = actor.run.remote(seconds)
+            cb._trial_logging_actors[trial] = actor
+            cb._trial_logging_futures[trial] = future
+            cb._logging_future_to_trial[future] = trial
+            cb._trial_queues[trial] = None
+        ray.get(cb._trial_logging_futures[done])
+        cb.on_experiment_end([done, slow])
+        assert cb.cut_off == ["t_slow"]
+        assert cut_off_runs([cb]) == ["t_slow"]
+        assert cb._trial_logging_actors == {}
+        assert cb._trial_logging_futures == {}
+    finally:
+        ray.shutdown()

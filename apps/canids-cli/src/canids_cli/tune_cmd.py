@@ -113,7 +113,13 @@ def _entry(ctx: click.Context) -> list[str]:
     show_default=True,
     help="auto: online when WANDB_API_KEY is set, else offline.",
 )
-@click.option("--upload-timeout", type=int, default=30, show_default=True)
+@click.option(
+    "--upload-timeout",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Seconds the end of the search waits for the trials' W&B runs before stopping "
+    "them [default: 30 online, 300 offline].",
+)
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--slurm", is_flag=True, help="Run this search as a SLURM job (Ray cluster).")
 @click.option("--dry-run", is_flag=True, help="With --slurm: print the script, submit nothing.")
@@ -180,7 +186,7 @@ def main(**kw: Any) -> None:
             num_cpus=kw["num_cpus"],
             wandb_project=str(kw["wandb_project"]),
             wandb_mode=str(kw["wandb_mode"]),
-            upload_timeout=int(kw["upload_timeout"]),
+            upload_timeout=kw["upload_timeout"],
         )
         summary = run_tune(opts, echo=click.echo)
     except (CanidsError, CanidsDataError) as exc:  # canids-data's base: not a CanidsError yet

@@ -22,7 +22,7 @@ from ..errors import TuneConfigError
 from ..ray_cluster import RayCluster, import_ray
 from .space import load_space, to_tune
 from .trainable import TARGETS, TrialSetup, run_trial
-from .wandb_logging import WANDB_MODES, wandb_callback
+from .wandb_logging import WANDB_MODES, cut_off_runs, wandb_callback
 
 __all__ = ["TrialSummary", "TuneOptions", "TuneSummary", "run_tune"]
 
@@ -54,7 +54,7 @@ class TuneOptions:
     num_cpus: int | None = None
     wandb_project: str = "canids"
     wandb_mode: str = "auto"  # auto: online with WANDB_API_KEY, else offline; or disabled
-    upload_timeout: int = 30
+    upload_timeout: int | None = None  # None: 30 s online, 300 s offline (wandb_logging)
     trainable: Callable[..., None] | None = field(default=None, repr=False)
 
 
@@ -82,6 +82,7 @@ class TuneSummary:
     best_config_path: str | None
     wandb_runs: list[str]
     options: dict[str, Any]
+    wandb_cut_off: list[str] = field(default_factory=list)
 
     @property
     def stopped_early(self) -> int:
@@ -110,6 +111,10 @@ def _check(opts: TuneOptions) -> None:
             raise TuneConfigError(f"--{name.replace('_', '-')} must be >= 1")
     if opts.grace_period > opts.max_t:
         raise TuneConfigError(f"--grace-period {opts.grace_period} exceeds --max-t {opts.max_t}")
+    if opts.upload_timeout is not None and opts.upload_timeout < 0:
+        raise TuneConfigError(
+            f"--upload-timeout must be 0 or more seconds, got {opts.upload_timeout}"
+        )
     if opts.wandb_mode not in WANDB_MODES:
         raise TuneConfigError(f"--wandb-mode {opts.wandb_mode!r}: one of {', '.join(WANDB_MODES)}")
     if opts.name is not None:
@@ -218,6 +223,13 @@ def run_tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneSumm
         )
         grid = tuner.fit()
         summary = _summarise(grid, opts, exp_dir)
+        summary.wandb_cut_off = cut_off_runs(callbacks)
+        if summary.wandb_cut_off:
+            echo(
+                f"wandb: {len(summary.wandb_cut_off)} trial run(s) were still writing when "
+                f"the wait ended and were stopped ({', '.join(summary.wandb_cut_off)}): "
+                "their W&B history may miss rows; raise --upload-timeout"
+            )
         # W&B's callback cleans up in __del__, which needs Ray still up: drop it now.
         del tuner, grid
         callbacks.clear()

@@ -1,9 +1,15 @@
 """W&B for tuning: online only with an API key, otherwise offline runs on disk that
 ``wandb sync`` uploads later. The key never reaches a config, a summary or a trial.
 
-``upload_timeout`` stays short: an interrupted sweep otherwise blocks ``Tuner.fit`` for
-up to 30 minutes while the logging actors try to upload, until SLURM kills the job.
-(Reading an offline run back, for tests, is ``canids_testkit.read_offline_history``.)
+At the end of a search Ray waits ``upload_timeout`` seconds for every trial's logging
+actor to finish its run, then kills the rest. Online that wait stays short (30 s): an
+interrupted sweep otherwise blocks ``Tuner.fit`` for up to 30 minutes while the actors try
+to upload, until SLURM kills the job. Offline there is nothing to upload, only local
+files to finish, and a killed actor loses the rows it had not written (seen in CI: a trial
+stopped early by ASHA on a loaded machine, its offline run without a history row), so
+the default wait is 300 s. The actors still running when the wait ends are counted and
+named (``cut_off``), never dropped in silence. (Reading an offline run back, for tests,
+is ``canids_testkit.read_offline_history``.)
 """
 
 from __future__ import annotations
@@ -13,9 +19,18 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WANDB_MODES", "wandb_callback", "wandb_mode"]
+__all__ = [
+    "FINISH_TIMEOUT",
+    "WANDB_MODES",
+    "cut_off_runs",
+    "finish_timeout",
+    "wandb_callback",
+    "wandb_mode",
+]
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+FINISH_TIMEOUT = {"online": 30, "offline": 300}
+"""Seconds the end of a search waits for the trials' W&B runs, by mode (see above)."""
 
 
 def wandb_mode(requested: str) -> str:
@@ -25,13 +40,25 @@ def wandb_mode(requested: str) -> str:
     return "online" if os.environ.get("WANDB_API_KEY") else "offline"
 
 
+def finish_timeout(requested: int | None, mode: str) -> int:
+    """``--upload-timeout`` when given, else the mode's default (:data:`FINISH_TIMEOUT`)."""
+    if requested is not None:
+        if requested < 0:
+            raise ValueError(f"--upload-timeout must be 0 or more seconds, got {requested}")
+        return requested
+    return FINISH_TIMEOUT[mode]
+
+
+def cut_off_runs(callbacks: list[Any]) -> list[str]:
+    """The trial ids whose W&B logging actor the end of the search had to kill."""
+    return sorted(tid for cb in callbacks for tid in getattr(cb, "cut_off", []))
+
+
 def wandb_callback(opts: Any, exp_dir: Path, echo: Callable[[str], None]) -> list[Any]:
     mode = wandb_mode(opts.wandb_mode)
     if mode == "disabled":
         echo("wandb: disabled")
         return []
-    from ray.air.integrations.wandb import WandbLoggerCallback
-
     if mode == "offline":
         # Ray's callback passes WANDB_API_KEY on to every logging actor; offline it has no
         # use, so it leaves this process and cannot be written anywhere.
@@ -39,16 +66,47 @@ def wandb_callback(opts: Any, exp_dir: Path, echo: Callable[[str], None]) -> lis
         os.environ["WANDB_MODE"] = "offline"
     # W&B's per-run banner and history table, once per trial, would bury Tune's status.
     os.environ.setdefault("WANDB_SILENT", "true")
+    timeout = finish_timeout(opts.upload_timeout, mode)
     echo(
         f"wandb: {mode}, project {opts.wandb_project}, runs under {exp_dir / 'wandb'}"
         + (" (upload later with: wandb sync <run folder>)" if mode == "offline" else "")
+        + f"; the end of the search waits up to {timeout} s for them"
     )
     return [
-        WandbLoggerCallback(
+        _counting_callback_class()(
             project=opts.wandb_project,
-            upload_timeout=opts.upload_timeout,
+            upload_timeout=timeout,
             log_config=False,
             mode=mode,
             dir=str(exp_dir),
         )
     ]
+
+
+def _counting_callback_class() -> type:
+    """Ray's ``WandbLoggerCallback``, which records the trials whose logging actor it
+    kills at the end of the search (Ray kills them without a word). It reads the callback's
+    own bookkeeping (``_trial_logging_futures``, ``_logging_future_to_trial``,
+    ``_upload_timeout``, ``_cleanup_logging_actors``): a test checks that the locked Ray
+    still has them."""
+    import ray
+    from ray.air.integrations.wandb import WandbLoggerCallback
+
+    class CountingWandbLoggerCallback(WandbLoggerCallback):  # type: ignore[misc]
+        def __init__(self, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.cut_off: list[str] = []
+
+        def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+            futures = list(self._trial_logging_futures.values())
+            remaining: list[Any] = []
+            if futures:
+                _, remaining = ray.wait(
+                    futures, num_returns=len(futures), timeout=self._upload_timeout
+                )
+            self.cut_off = sorted(str(self._logging_future_to_trial[f].trial_id) for f in remaining)
+            # The finished ones are collected, the rest killed: what Ray's own end does,
+            # without waiting a second time.
+            self._cleanup_logging_actors(timeout=0, kill_on_timeout=True)
+
+    return CountingWandbLoggerCallback
