@@ -77,24 +77,29 @@ def run(cmd: list[str], log: Path) -> float:
 def pipeline(
     dataset: str, variant: str, seed: int, size: str, out: Path, log: Path
 ) -> dict[str, Any]:
-    cache, runs = out / f"cache-{variant}", out / "runs"
-    run_name = f"{variant}-s{seed}"
-    stages = TEACHER if size == "teacher" else STUDENT
     sets = [*VARIANTS[variant]["set"], f"train.seed={seed}"]
+    run_dir = out / "runs" / f"{variant}-s{seed}"
+    seconds = run_stages(dataset, size, run_dir, out / f"cache-{variant}", sets, log)
+    metrics = json.loads((run_dir / dataset / size / "results" / "metrics.json").read_text())
+    return {"seconds": seconds, "metrics": metrics}
+
+
+def run_stages(
+    dataset: str, size: str, run_dir: Path, cache: Path, sets: list[str], log: Path
+) -> dict[str, float]:
+    """Run ``size``'s pipeline into ``run_dir`` with ``canids-train``, skipping the stages
+    whose DONE record exists (a rerun resumes); the seconds of each stage it ran."""
     seconds = {}
-    for stage in stages:
-        done = runs / run_name / dataset / size / _artifact(stage) / "DONE.json"
-        if done.is_file():
+    for stage in TEACHER if size == "teacher" else STUDENT:
+        if (run_dir / dataset / size / _artifact(stage) / "DONE.json").is_file():
             continue
         cmd = [tool("canids-train"), stage, "--dataset", dataset, "--size", size]
-        cmd += ["--run", run_name, "--runs-dir", str(runs), "--cache-dir", str(cache)]
+        cmd += ["--run", run_dir.name, "--runs-dir", str(run_dir.parent), "--cache-dir", str(cache)]
         cmd += [a for s in sets for a in ("--set", s)]
         if size == "student" and stage in ("vgae", "gat"):
             cmd += ["--distill-from", "teacher"]
         seconds[stage] = run(cmd, log)
-    results = runs / run_name / dataset / size / "results" / "metrics.json"
-    metrics = json.loads(results.read_text())
-    return {"seconds": seconds, "metrics": metrics}
+    return seconds
 
 
 def _artifact(stage: str) -> str:
@@ -126,13 +131,13 @@ def summarise(results: list[dict[str, Any]]) -> list[str]:
             + " | ".join(
                 [
                     *key,
-                    _ms([r["f1"] for r in rows]),
-                    _ms([r["flag_all_f1"] for r in rows]),
-                    _ms([r["precision"] for r in rows]),
-                    _ms([r["recall"] for r in rows]),
-                    _ms([r["fpr"] for r in rows]),
-                    _ms([r["false_alarms_per_hour"] for r in rows], 1),
-                    _ms([r["auroc"] for r in rows]),
+                    mean_std([r["f1"] for r in rows]),
+                    mean_std([r["flag_all_f1"] for r in rows]),
+                    mean_std([r["precision"] for r in rows]),
+                    mean_std([r["recall"] for r in rows]),
+                    mean_std([r["fpr"] for r in rows]),
+                    mean_std([r["false_alarms_per_hour"] for r in rows], 1),
+                    mean_std([r["auroc"] for r in rows]),
                     str(len(rows)),
                 ]
             )
@@ -141,7 +146,7 @@ def summarise(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _ms(values: list[float | None], digits: int = 3) -> str:
+def mean_std(values: list[float | None], digits: int = 3) -> str:
     vals = [v for v in values if v is not None]
     if not vals:
         return "undefined"

@@ -39,11 +39,10 @@ import numpy as np
 import pyarrow.parquet as pq
 from _bench import command, machine
 from decision_or import PROTOCOLS, f1
-from detection_ablation import run, tool
+from detection_ablation import mean_std, run, run_stages, tool
 
 HELD_OUT = "test_09_heldout_family"
 FAMILY = re.compile(r"^train_\d\d_with_attacks__(?P<family>.+)-[^-]+$")
-STAGES = ("vgae", "gat_curriculum", "fusion", "evaluate")
 FREE = "attack-free"  # hcrl_sa names its attack-free drives in train_02 like a family
 
 
@@ -63,19 +62,19 @@ def _attacks(path: Path) -> int:
     return int(np.count_nonzero(labels))
 
 
-def holdout_root(root: Path, family: str, out: Path) -> Path:
-    """``out`` holding links to every capture of ``root``, ``family``'s training captures
-    renamed into the held-out split."""
+def holdout_root(root: Path, held: list[Path], out: Path) -> Path:
+    """``out`` holding links to every capture of ``root``, the ``held`` training captures
+    (one family's) renamed into the held-out split."""
     out.mkdir(parents=True, exist_ok=True)
-    held = {p.name for p in families(root)[family]}
-    held_captures = {name.split("__", 1)[1] for name in held}
+    held_names = {p.name for p in held}
+    held_captures = {name.split("__", 1)[1] for name in held_names}
     for p in sorted(root.glob("*.parquet")):
         name = p.name
-        if name in held:
+        if name in held_names:
             name = f"{HELD_OUT}__{p.name.split('__', 1)[1]}"
         elif name.split("__", 1)[1] in held_captures:
-            # The same drive filed as attack-free too (set_01's accessory-N): training on it
-            # would be training on the held-out captures (the cache build refuses).
+            # The same drive filed as attack-free too (as set_01's accessory-N is): training
+            # on it would be training on the held-out captures (the cache build refuses).
             continue
         link = out / name
         if not link.exists():
@@ -85,18 +84,11 @@ def holdout_root(root: Path, family: str, out: Path) -> Path:
 
 def teacher(dataset: str, root: Path, tag: str, seed: int, out: Path, log: Path) -> Path:
     """Run (or resume) the teacher pipeline on ``root``; the results folder."""
-    cache, runs = out / f"cache-{tag}", out / "runs"
+    cache, run_dir = out / f"cache-{tag}", out / "runs" / f"{tag}-s{seed}"
     build = [tool("canids-cache"), "build", "--dataset", dataset, "--root", str(root)]
     run([*build, "--cache-dir", str(cache)], log)
-    name = f"{tag}-s{seed}"
-    for stage in STAGES:
-        artifact = {"gat_curriculum": "gat", "evaluate": "results"}.get(stage, stage)
-        if (runs / name / dataset / "teacher" / artifact / "DONE.json").is_file():
-            continue
-        cmd = [tool("canids-train"), stage, "--dataset", dataset, "--size", "teacher"]
-        cmd += ["--run", name, "--runs-dir", str(runs), "--cache-dir", str(cache)]
-        run([*cmd, "--set", f"train.seed={seed}"], log)
-    return runs / name / dataset / "teacher" / "results"
+    run_stages(dataset, "teacher", run_dir, cache, [f"train.seed={seed}"], log)
+    return run_dir / dataset / "teacher" / "results"
 
 
 def candidate_f1(results: Path) -> dict[tuple[str, str], dict[str, float | None]]:
@@ -190,16 +182,10 @@ def summary(records: list[dict[str, Any]]) -> list[str]:
             for rule in RULES:
                 group = [r for r in rows if r["protocol"] == protocol and r["rule"] == rule]
                 picks = " / ".join(r["pick"] for r in sorted(group, key=lambda r: r["seed"]))
-                cells = [_ms([r["test"][t] for r in group]) for t in tests]
+                cells = [mean_std([r["test"][t] for r in group]) for t in tests]
                 lines.append(f"| {protocol} | {rule} | {picks} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
-
-
-def _ms(values: list[float | None]) -> str:
-    vals = [v or 0.0 for v in values]
-    std = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return f"{statistics.fmean(vals):.3f} ± {std:.3f}"
 
 
 def _f(x: float | None) -> str:
@@ -230,7 +216,7 @@ def main() -> None:
             held: dict[str, Path] = {}
             for fam in fams:
                 t0 = time.perf_counter()
-                froot = holdout_root(root, fam, out / "roots" / f"{dataset}-no-{fam}")
+                froot = holdout_root(root, fams[fam], out / "roots" / f"{dataset}-no-{fam}")
                 held[fam] = teacher(dataset, froot, f"{dataset}-no-{fam}", seed, out, log)
                 print(f"  seed {seed} without {fam}: {time.perf_counter() - t0:.0f} s", flush=True)
             t0 = time.perf_counter()

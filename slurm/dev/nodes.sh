@@ -150,22 +150,16 @@ network_report() {
 }
 
 # Every node must reach the controller's address before any daemon starts; wait up to
-# $1 seconds (links come up asynchronously). Prints the first failure of the last round.
+# $1 seconds (links come up asynchronously). Prints the first node that cannot, and why.
 wait_network() {
-  local limit="$1" deadline k why
-  deadline=$((SECONDS + limit))
+  local deadline=$((SECONDS + $1)) k why
   while :; do
-    why=""
     for ((k = 1; k <= NODES; k++)); do
-      if ! why="$(node_reaches_controller "$k")"; then
-        why="$(node_name "$k") cannot reach $SUBNET.1:$CTLD_PORT: $why"
-        break
-      fi
-      why=""
+      why="$(node_reaches_controller "$k")" || break
     done
-    [ -z "$why" ] && return 0
+    ((k > NODES)) && return 0
     if ((SECONDS >= deadline)); then
-      printf '%s\n' "$why"
+      printf '%s cannot reach %s:%s: %s\n' "$(node_name "$k")" "$SUBNET.1" "$CTLD_PORT" "$why"
       return 1
     fi
     sleep 0.2
@@ -176,24 +170,21 @@ wait_network() {
 # address within 10 s, reported (links, bridge ports, neighbours), removed and built once
 # more; a second failure ends the start.
 setup_checked_network() {
-  local why
-  setup_network
-  if why="$(wait_network 10)"; then
-    say "network: every node reaches $SUBNET.1"
-    return 0
-  fi
-  say "network: $why after 10 s; the links as the kernel sees them:"
-  network_report >&2
-  say "network: removing it and building it once more"
-  teardown_network
-  SUBNET=""
-  setup_network
-  if why="$(wait_network 10)"; then
-    say "network: every node reaches $SUBNET.1 (second build)"
-    return 0
-  fi
-  network_report >&2
-  say "error: network: $why after 10 s, on the second build too (links above)"
+  local why build
+  for build in first second; do
+    setup_network
+    if why="$(wait_network 10)"; then
+      say "network: every node reaches $SUBNET.1 ($build build)"
+      return 0
+    fi
+    say "network: $why after 10 s ($build build); the links as the kernel sees them:"
+    network_report >&2
+    [ "$build" = second ] && break
+    say "network: removing it and building it once more"
+    teardown_network
+    SUBNET=""
+  done
+  say "error: network: a node is cut off on the second build too (links above)"
   return 1
 }
 
