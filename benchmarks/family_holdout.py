@@ -96,6 +96,8 @@ def candidate_f1(results: Path) -> dict[tuple[str, str], dict[str, float | None]
     metrics = json.loads((results / "metrics.json").read_text())
     table: dict[tuple[str, str], dict[str, float | None]] = {}
     for row in metrics["rows"]:
+        if row["model"] == "fusion:either":  # canids-models >= 0.8.0: `either` below
+            continue
         table.setdefault((row["split"], row["protocol"]), {})[row["model"]] = row["f1"]
     with np.load(results / "scores.npz") as z:
         for (split, protocol), cell in table.items():

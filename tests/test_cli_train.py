@@ -131,7 +131,10 @@ def test_fusion_names_its_default_and_calibration(runs):
             "max",
             "logistic",
             "dqn",
+            "either",
         }
+        assert metrics["selection"]["select"] == "validation"
+        assert metrics["selection"]["scores"]["either"]["calibrated"] is None
 
 
 def _refused(result: Result, record: dict, error_type: str) -> str:

@@ -43,6 +43,13 @@ def test_overridden_digests_are_unchanged(size, overrides, digest):
     assert load_config(size, overrides=list(overrides)).digest == digest
 
 
+def test_fusion_select_counts_only_when_it_is_not_validation():
+    """Runs made before ``fusion.select`` existed chose on validation: they keep their
+    digest; choosing on held-out families is another config."""
+    assert load_config("teacher", overrides=["fusion.select=validation"]).digest == TEACHER
+    assert load_config("teacher", overrides=["fusion.select=families"]).digest != TEACHER
+
+
 def test_int_for_a_float_is_recorded_as_a_float():
     data = load_config("teacher", overrides=list(TEACHER_SET)).to_dict()
     assert data["train"]["lr"] == 1.0

@@ -14,7 +14,7 @@ from canids_data import CacheError
 from canids_models import ArtifactStore, Threshold, load_config
 from canids_models.calibration import CalibrationRule
 from canids_models.fusion_agent import FusionPolicy
-from canids_models.fusion_methods import FUSION_METHODS
+from canids_models.fusion_methods import EITHER, FUSION_METHODS
 from canids_models.fusion_model import FusionModel
 from canids_models.nn import QNetwork
 from canids_models.stages import fusion as fusion_stage
@@ -83,7 +83,10 @@ def test_fusion_chooses_its_default_on_validation(pipelines, size):
     period, chosen for the three together."""
     m = pipelines.metrics(size, "fusion")
     sel = m["selection"]
-    assert set(sel["scores"]) == {"gat", "vgae", *FUSION_METHODS}
+    assert set(sel["scores"]) == {"gat", "vgae", *FUSION_METHODS, EITHER}
+    assert sel["select"] == "validation"
+    assert sel["families"] is None
+    assert sel["validation_choice"] == m["method"]
     assert set(sel["systems"]) == set(FUSION_METHODS)
     score = {}
     for method in FUSION_METHODS:
@@ -127,7 +130,7 @@ def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
     assert len(test_splits) == 5
     assert m["held_out_splits"] == test_splits
     default = ("vgae", "gat", f"fusion:{fusion['method']}")
-    others = tuple(f"fusion:{x}" for x in FUSION_METHODS if x != fusion["method"])
+    others = tuple(f"fusion:{x}" for x in (*FUSION_METHODS, EITHER) if x != fusion["method"])
     rows = m["rows"]
     assert [(r["split"], r["protocol"], r["model"]) for r in rows] == [
         (s, p, model)
@@ -151,7 +154,13 @@ def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
             scored = end > ds.capture_starts() + warmup + seconds
             assert r["n"] == int(scored.sum())
             assert r["positives"] == int(y[scored].sum())
-            assert r["calibration"] == CalibrationRule.from_json(m["calibration"][method]).label()
+            label = {k: CalibrationRule.from_json(v).label() for k, v in m["calibration"].items()}
+            if method == EITHER:  # both detectors decide, each with its own rule
+                assert r["calibration"] == (
+                    f"either detector's own: gat {label['gat']}, vgae {label['vgae']}"
+                )
+            else:
+                assert r["calibration"] == label[method]
         # Every metric is the value its confusion matrix gives (None only where its
         # denominator is empty), so an all-undefined row cannot pass.
         c = r["confusion"]

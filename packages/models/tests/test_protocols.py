@@ -50,6 +50,27 @@ def test_permuted_test_labels_give_identical_thresholds(trained):
     assert all(r["capture_thresholds"] for r in rows if r["protocol"] == "calibrated")
 
 
+def test_either_flags_what_either_detector_flags_under_both_protocols(trained):
+    fusion, scores, models = trained
+    arrays: dict[str, np.ndarray] = {}
+    rows, _ = evaluate_split(fusion, scores, models, arrays)
+    for protocol in ("frozen", "calibrated"):
+        key = f"{SPLIT}/{protocol}"
+        either = arrays[f"{key}/fusion:either/flag"]
+        gat, vgae = arrays[f"{key}/gat/flag"], arrays[f"{key}/vgae/flag"]
+        np.testing.assert_array_equal(either, gat | vgae)
+        # Its score is the margin past the nearer detector's own threshold: 0 is the line
+        # (a window a guard holds back sits on it, unflagged).
+        score = arrays[f"{key}/fusion:either/score"]
+        quiet = arrays[f"{key}/scored"] & ~either
+        assert (score[either] >= 0).all()
+        assert (score[quiet] <= 0).all()
+    (row,) = [r for r in rows if r["protocol"] == "calibrated" and r["model"] == "fusion:either"]
+    assert row["calibration"].startswith("either detector's own: gat ")
+    with pytest.raises(ValueError, match="list both before it"):
+        evaluate_split(fusion, scores, ("gat", "fusion:either"))
+
+
 def test_attacks_appended_after_the_calibration_leave_its_threshold(trained):
     """Online and causal: a flood of high scores after every capture's clean start moves
     nothing that calibration set."""
@@ -102,7 +123,8 @@ def test_a_guarded_calibration_flags_what_both_protocols_flag(trained):
     rows_g, audit_g = evaluate_split(guarded, scores, models, arrays_g)
     assert audit_p == audit_g
     narrower = 0
-    for model in models:
+    # Score by score; ``either`` ORs two guarded decisions (its own test is above).
+    for model in (m for m in models if m != "fusion:either"):
         key = f"{SPLIT}/{{}}/{model}/flag"
         frozen, cal_p, cal_g = (
             arrays_p[key.format("frozen")],

@@ -226,9 +226,24 @@ class CalibrationConfig(_Section):
 
 
 class FusionConfig(_Section):
-    """``auto``: whichever fusion scores best on validation (canids_models.stages.fusion)."""
+    """``method``: ``auto`` chooses by ``select``, any other name fixes the default fusion.
+    ``select``: ``validation`` (the best mean of frozen val F1 and calibrated leave-one-
+    capture-out F1), or ``families``: the best mean frozen F1 on each attack family of the
+    training captures when the detectors are trained again without it (canids_models.
+    families; the fusion stage then trains once more per family)."""
 
-    method: Literal["auto", "mean", "max", "logistic", "dqn"] = "auto"
+    method: Literal["auto", "mean", "max", "logistic", "dqn", "either"] = "auto"
+    select: Literal["validation", "families"] = "validation"
+
+    @field_validator("select")
+    @classmethod
+    def _select_needs_auto(cls, value: str, info: ValidationInfo) -> str:
+        method = info.data.get("method")
+        if value == "families" and method != "auto":
+            raise ValueError(
+                f"chooses the fusion, but fusion.method={method} fixes it: set one of them"
+            )
+        return value
 
 
 class EvalConfig(_Section):
@@ -260,10 +275,13 @@ class RunConfig(_Section):
         """SHA-256 of the sorted-key JSON of :meth:`to_dict`. ``train.workers`` counts only
         when it is not 1, so every single-process config keeps the digest it had before
         the key existed (saved runs and tune trials stay valid); N workers train on other
-        batches, so they are another config."""
+        batches, so they are another config. ``fusion.select`` likewise counts only when it
+        is not ``validation`` (the choice every run made before the key existed)."""
         data = self.to_dict()
         if data["train"]["workers"] == 1:
             del data["train"]["workers"]
+        if data["fusion"]["select"] == "validation":
+            del data["fusion"]["select"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

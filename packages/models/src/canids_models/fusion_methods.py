@@ -14,7 +14,14 @@ fusions, all fitted on validation only:
   GAT already separates validation, the VGAE's residual correlation is used as a
   correction), so on a new vehicle, where the VGAE rises, the fused score fell and the
   attacks were missed (docs/results.md);
-- ``dqn``: the seeds' Double DQN choosing α per window (:mod:`canids_models.fusion_agent`).
+- ``dqn``: the seeds' Double DQN choosing α per window (:mod:`canids_models.fusion_agent`);
+- ``either`` (:data:`EITHER`): a decision-level OR, each detector at its own threshold of
+  the protocol. It has no score of its own for a calibration rule to normalise, so it is
+  fitted beside the four (its frozen threshold is 0 on the nearer detector's margin past
+  its threshold), not ranked by validation's criterion, and chosen by ``fusion.select=
+  families`` or by name. Left out where one detector alone must decide, it earns its place
+  where the two miss different attacks: on set_01 the GAT misses the unseen attack of a
+  new vehicle that the VGAE catches (docs/results.md).
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import numpy as np
 from .calibration import MAD_TO_SIGMA
 
 __all__ = [
+    "EITHER",
     "FUSION_METHODS",
     "Normaliser",
     "fit_logistic",
@@ -35,7 +43,8 @@ __all__ = [
     "vgae_raw",
 ]
 
-FUSION_METHODS = ("mean", "max", "logistic", "dqn")
+FUSION_METHODS = ("mean", "max", "logistic", "dqn")  # score fusions, ranked on validation
+EITHER = "either"
 _SCALE_FLOOR = 1e-6
 
 

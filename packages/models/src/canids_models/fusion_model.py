@@ -5,7 +5,8 @@ Inputs are normalised scores. ``frozen``: one normaliser per detector, fitted on
 validation windows. ``calibrated``: each capture's own clean start normalises it
 (:func:`calibrated_inputs`). Every fusion method maps (z_gat, z_vgae, state) to one score;
 the DQN sees the normalised scores in its state and mixes ``sigmoid(z - c)`` of both, where
-``c`` puts 0.5 at each detector's own validation threshold.
+``c`` puts 0.5 at each detector's own validation threshold. ``either`` fuses decisions, not
+scores: a window is flagged where either detector flags it at its own threshold.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 
 from .calibration import MAD_TO_SIGMA, CalibrationRule, calibration_phases
 from .fusion_agent import FusionPolicy
-from .fusion_methods import FUSION_METHODS, Normaliser, simple_fusion
+from .fusion_methods import EITHER, FUSION_METHODS, Normaliser, simple_fusion
 from .metrics import Threshold
 from .nn import QNetwork
 from .scoring import SplitScores
@@ -108,6 +109,11 @@ class FusionModel:
             return inputs.z_gat
         if method == "vgae":
             return inputs.z_vgae
+        if method == EITHER:
+            # How far the nearer detector is past its own frozen threshold: >= 0 where either
+            # flags the window, so its threshold of 0 is the OR of their decisions.
+            margin_g = inputs.z_gat - self.thresholds["gat"].value
+            return np.maximum(margin_g, inputs.z_vgae - self.thresholds["vgae"].value)
         if method == "dqn":
             alpha = self.alphas(inputs)
             u_g = sigmoid(inputs.z_gat - self.dqn_centers[0])
@@ -117,7 +123,19 @@ class FusionModel:
 
     @property
     def methods(self) -> tuple[str, ...]:
-        return tuple(m for m in FUSION_METHODS if m != "dqn" or self.policy is not None)
+        """Every fusion this model can apply (``either`` where it was fitted: a model saved
+        before canids-models 0.8.0 has none)."""
+        fitted = tuple(m for m in FUSION_METHODS if m != "dqn" or self.policy is not None)
+        return fitted + ((EITHER,) if EITHER in self.thresholds else ())
+
+    def calibration_label(self, method: str) -> str:
+        """How ``method``'s calibrated decisions are made, in words."""
+        if method == EITHER:
+            return (
+                f"either detector's own: gat {self.calibration['gat'].label()}, vgae "
+                f"{self.calibration['vgae'].label()}"
+            )
+        return self.calibration[method].label()
 
     # --------------------------------------------------------------- checkpoint
     def to_checkpoint(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from ..calibration import calibration_phases
 from ..calibration_select import calibrated_flags
 from ..checkpoints import count_parameters
 from ..context import StageContext
+from ..fusion_methods import EITHER
 from ..fusion_model import FusedScores, FusionModel
 from ..metrics import binary_metrics
 from ..run_report import run_report_html
@@ -100,10 +101,25 @@ def evaluate_split(
     for protocol, inputs in protocols:
         mask = inputs.scored
         y = scores.y[mask]
+        margins: dict[str, np.ndarray] = {}  # each detector's score past its threshold
+        decided: dict[str, np.ndarray] = {}
         for model in models:
             method = model.split(":", 1)[1] if ":" in model else model
             fused = fusion.fuse(method, inputs)
-            if protocol == "frozen":
+            if method == EITHER and not {"gat", "vgae"} <= decided.keys():
+                raise ValueError(f"{model} decides with gat and vgae: list both before it")
+            if protocol == "calibrated" and method == EITHER:
+                # Each detector at its own calibrated threshold, OR: the margin past the
+                # nearer one is the score, 0 the threshold.
+                fused = np.maximum(margins["gat"], margins["vgae"])
+                flags, per_window = decided["gat"] | decided["vgae"], np.zeros(len(fused))
+                info = {
+                    "calibration": fusion.calibration_label(EITHER),
+                    "guard": fusion.calibration["gat"].guard or fusion.calibration["vgae"].guard,
+                    # On the margin scale every capture's threshold is 0.
+                    "capture_thresholds": {str(int(i[0])): 0.0 for i in _sources(scores)},
+                }
+            elif protocol == "frozen":
                 thr = fusion.thresholds[method]
                 flags, info = thr.apply(fused), {"threshold": thr.value}
                 frozen_flags[model] = flags
@@ -122,6 +138,7 @@ def evaluate_split(
                     # draw it at the line, on the unflagged side).
                     held = ~frozen_flags[model]
                     per_window[held] = np.maximum(per_window[held], fused[held])
+            margins[method], decided[method] = fused - per_window, flags
             if arrays is not None:
                 key = f"{scores.split}/{protocol}/{model}"
                 arrays[f"{key}/score"] = fused.astype(np.float32)
@@ -146,6 +163,10 @@ def evaluate_split(
                 }
             )
     return rows, audit
+
+
+def _sources(scores: SplitScores) -> list[np.ndarray]:
+    return [scores.source[idx[:1]] for idx in scores.captures()]
 
 
 def _calibrated(

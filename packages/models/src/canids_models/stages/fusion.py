@@ -1,9 +1,12 @@
 """Stage ``fusion``: fit every fusion on validation, choose the calibration rules, and pick
-the default fusion, all on validation (never on a test split).
+the default fusion, never on a test split.
 
 The DQN (the seeds' method) is compared with the simple fusions of normalised scores
-(mean, max, logistic stacking); the default is whichever scores best on validation,
-frozen and calibrated protocols averaged, the simpler one on a tie.
+(mean, max, logistic stacking); by default (``fusion.select=validation``) the default is
+whichever scores best on validation, frozen and calibrated protocols averaged, the simpler
+one on a tie. ``either`` (each detector at its own threshold, OR) is fitted beside them.
+With ``fusion.select=families`` the five compete on the attack families of the training
+captures, each held out of a training of both detectors (:mod:`canids_models.families`).
 """
 
 from __future__ import annotations
@@ -22,12 +25,14 @@ from ..calibration_select import (
 from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..errors import ModelsError
+from ..families import choose_by_families, family_figures
 from ..fusion_agent import train_dqn
-from ..fusion_methods import FUSION_METHODS, fit_logistic, fit_normaliser
+from ..fusion_methods import EITHER, FUSION_METHODS, fit_logistic, fit_normaliser
 from ..fusion_model import FusionModel, calibrated_inputs, dqn_state, sigmoid
-from ..metrics import OneClassValidationError, fit_threshold
+from ..metrics import OneClassValidationError, Threshold, binary_metrics, fit_threshold
 from ..scoring import SplitScores, score_split
 from .common import StageOutcome, publish, require_two_classes
+from .fusion_lines import selection_lines
 
 __all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
 
@@ -94,6 +99,8 @@ def _period_grid(ctx: StageContext) -> list[tuple[float, float]]:
 def run_fusion(ctx: StageContext) -> StageOutcome:
     cfg = ctx.config
     require_two_classes(ctx, ctx.split("val").labels())  # before anything is loaded or written
+    # Held out first: each family's run trains, and this fit starts seeded as without them.
+    families = family_figures(ctx) if cfg.fusion.select == "families" else None
     gat = ctx.load_model("gat")
     vgae = ctx.load_model("vgae")
     ctx.store.begin(ctx.dataset, ctx.size, "fusion")
@@ -138,6 +145,10 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         frozen_scores[method] = model.fuse(method, frozen)
         model.thresholds[method] = threshold(frozen_scores[method])
     frozen_flags = {name: model.thresholds[name].apply(z) for name, z in frozen_scores.items()}
+    either = frozen_flags["gat"] | frozen_flags["vgae"]
+    model.thresholds[EITHER] = Threshold(
+        0.0, "either detector at its own frozen threshold", _f1(y.astype(bool), either)
+    )
 
     fixed = _fixed_rule(ctx)
     choices: dict[str, CalibrationChoice] = {}
@@ -158,7 +169,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         # validation (which may hold no clean start to choose on), and the results say so.
         for name in ("gat", "vgae", *FUSION_METHODS):
             choices[name] = CalibrationChoice(fixed, float("nan"), None)
-        method = _choose_method(ctx, model, choices)
+        by_validation = _choose_method(ctx, model, choices)
     else:
         periods = _period_grid(ctx)
         # A deployment calibrates once: each fusion is judged as a system, its own score
@@ -176,21 +187,37 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
 
         systems = {m: _shared_period(ctx, choose, periods, m) for m in FUSION_METHODS}
         choices_at_own = {m: choose(m, system.period) for m, system in systems.items()}
-        method = _choose_method(ctx, model, choices_at_own)
-        period_choice = systems[method]
+        by_validation = _choose_method(ctx, model, choices_at_own)
+        # ``either`` decides with both detectors' own rules: it takes the period of the
+        # score fusion validation ranks first.
+        period_choice = systems[by_validation if by_validation in systems else "mean"]
         for name in ("gat", "vgae", *FUSION_METHODS):
             choices[name] = choose(name, period_choice.period)
     for name, choice in choices.items():
         model.calibration[name] = choice.rule
-    model.warmup, model.seconds = choices[method].rule.period
+    method = by_validation
+    family_means: dict[str, float] = {}
+    if families is not None:
+        val_f1 = {m: model.thresholds[m].val_f1 for m in model.methods}
+        method, family_means = choose_by_families(families, val_f1, model.methods)
+    model.warmup, model.seconds = choices["gat" if method == EITHER else method].rule.period
     model.method = method
     selection = {
         "method": method,
         "configured": cfg.fusion.method,
-        "criterion": "mean of frozen val F1 and calibrated leave-one-capture-out val F1, "
-        "each fusion calibrated on the period it shares with both detectors"
-        if fixed is None
-        else "frozen val F1 (the calibration rule is fixed by the config, not chosen)",
+        "select": cfg.fusion.select,
+        "validation_choice": by_validation,
+        "criterion": (
+            "best mean frozen F1 on the attack families of the training captures, each held "
+            "out of both detectors' training and of the fusion's fit"
+            if families is not None
+            else "mean of frozen val F1 and calibrated leave-one-capture-out val F1, "
+            "each fusion calibrated on the period it shares with both detectors"
+            if fixed is None
+            else "frozen val F1 (the calibration rule is fixed by the config, not chosen)"
+        ),
+        "families": families,
+        "family_mean_f1": family_means,
         "seconds": model.seconds,
         "warmup": model.warmup,
         "period": None if period_choice is None else period_choice.to_json(),
@@ -210,10 +237,11 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
                 "calibrated": choices[name].to_json(),
             }
             for name in choices
-        },
+        }
+        | {EITHER: {"frozen_val_f1": model.thresholds[EITHER].val_f1, "calibrated": None}},
     }
     model.selection = selection
-    ctx.log(_selection_lines(selection))
+    ctx.log(selection_lines(selection))
     metrics = {
         "method": method,
         "selection": selection,
@@ -266,6 +294,7 @@ def _select(
 def _choose_method(
     ctx: StageContext, model: FusionModel, choices: dict[str, CalibrationChoice]
 ) -> str:
+    """Validation's choice among the score fusions, or the configured method."""
     configured = ctx.config.fusion.method
     if configured != "auto":
         return configured
@@ -280,27 +309,8 @@ def _choose_method(
     return best
 
 
-def _selection_lines(selection: dict[str, Any]) -> str:
-    lines = [f"fusion: default {selection['method']} ({selection['criterion']})"]
-    period = selection.get("period")
-    if period:
-        branches = list(period["periods"][0]["f1"])
-        lines.append(
-            f"calibration period: {period['warmup']:g} s warm-up, {period['seconds']:g} s, "
-            f"chosen for {', '.join(branches)} together (mean best val F1 "
-            f"{period['score']:.3f})"
-        )
-    for name, s in selection["scores"].items():
-        cal = s["calibrated"]
-        lines.append(
-            f"  {name:8} frozen val F1 {_f(s['frozen_val_f1'])}  calibrated val F1 "
-            f"{_f(cal['val_f1'])} (LOCO {_f(cal['val_loco_f1'])}) with {cal['label']}"
-        )
-    return "\n".join(lines)
-
-
-def _f(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:.3f}"
+def _f1(y: np.ndarray, flags: np.ndarray) -> float | None:
+    return binary_metrics(y, flags)["f1"]
 
 
 def load_fusion(ctx: StageContext) -> FusionModel:

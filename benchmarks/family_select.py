@@ -1,0 +1,134 @@
+"""``fusion.select=families`` against ``fusion.select=validation``: the same detectors, the
+fusion chosen by the two rules, the held-out test F1 of each choice under both protocols.
+
+    uv run python benchmarks/family_select.py --data ../shared/data/real \\
+        --out benchmarks/out/family_select [--datasets set_01 hcrl_sa] [--seeds 0 1 2] \\
+        [--sizes teacher student]
+
+Per dataset and seed, the teacher pipeline runs once choosing on validation (the
+baseline), then its ``vgae`` and ``gat`` artifacts are copied to a second run whose fusion
+stage chooses with ``--set fusion.select=families`` (it trains both detectors once more per
+attack family of the training captures) and whose evaluate stage scores the test splits.
+Both runs' detectors are the same files, so the two rules differ only in the fusion they
+pick. A student (``--sizes student``) runs the same way after its teacher, its family runs
+distilling from the teacher's. A run whose DONE records exist is reused (the script
+resumes). Printed: the picks,
+each default fusion's test F1 per split and protocol, mean ± std over the seeds, and the
+fusion stage's seconds under each rule (the ratio is the cost of the rule).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from _bench import command, machine
+from detection_ablation import mean_std, run, run_stages, tool
+
+RULES = ("validation", "families")
+
+
+def pipeline(
+    dataset: str, root: Path, seed: int, size: str, out: Path, log: Path
+) -> dict[str, Any]:
+    """Both rules' runs of ``size`` for one seed; per rule the pick, its held-out F1, the
+    fusion stage's seconds and the family means. The student's runs distil from the
+    teacher of the same run folder (its family runs from the teacher's family runs)."""
+    cache = out / f"cache-{dataset}"
+    build = [tool("canids-cache"), "build", "--dataset", dataset, "--root", str(root)]
+    run([*build, "--cache-dir", str(cache)], log)
+    base = out / "runs" / f"{dataset}-validation-s{seed}"
+    seconds = {"validation": run_stages(dataset, size, base, cache, [f"train.seed={seed}"], log)}
+    fam = out / "runs" / f"{dataset}-families-s{seed}"
+    for key in ("vgae", "gat"):
+        target = fam / dataset / size / key
+        if not target.exists():
+            shutil.copytree(base / dataset / size / key, target)
+    sets = [f"train.seed={seed}", "fusion.select=families"]
+    seconds["families"] = run_stages(dataset, size, fam, cache, sets, log)
+    out_rows: dict[str, Any] = {}
+    for rule, run_dir in zip(RULES, (base, fam), strict=True):
+        results = run_dir / dataset / size
+        metrics = json.loads((results / "results" / "metrics.json").read_text())
+        fusion = json.loads((results / "fusion" / "metrics.json").read_text())
+        out_rows[rule] = {
+            "pick": metrics["fusion_method"],
+            "f1": {
+                (r["split"], r["protocol"]): r["f1"]
+                for r in metrics["rows"]
+                if r["held_out"] and r["model"] == f"fusion:{metrics['fusion_method']}"
+            },
+            "fusion_seconds": seconds[rule].get("fusion"),
+            "family_mean_f1": fusion["selection"].get("family_mean_f1"),
+        }
+    return out_rows
+
+
+def table(dataset: str, size: str, runs: dict[int, dict[str, Any]]) -> list[str]:
+    first = next(iter(runs.values()))["validation"]["f1"]
+    cells = sorted(first)
+    lines = [f"\n### {dataset}, {size}: default fusion, held-out F1 (mean ± std over seeds)\n"]
+    lines.append("| rule | picks by seed | " + " | ".join(f"{s} {p}" for s, p in cells) + " |")
+    lines.append("|---|---|" + "---:|" * len(cells))
+    for rule in RULES:
+        picks = " / ".join(runs[seed][rule]["pick"] for seed in sorted(runs))
+        values = [mean_std([runs[seed][rule]["f1"][c] for seed in sorted(runs)]) for c in cells]
+        lines.append(f"| {rule} | {picks} | " + " | ".join(values) + " |")
+    timed = [s for s in runs.values() if s["families"]["fusion_seconds"] is not None]
+    timed = [s for s in timed if s["validation"]["fusion_seconds"] is not None]
+    if timed:
+        fam = sum(s["families"]["fusion_seconds"] for s in timed)
+        val = sum(s["validation"]["fusion_seconds"] for s in timed)
+        lines.append(
+            f"\nfusion stage: families {fam / len(timed):.0f} s, validation "
+            f"{val / len(timed):.0f} s per seed (ratio {fam / val:.1f}x, {len(timed)} seeds "
+            "timed in this run)"
+        )
+    return lines
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--data", required=True, help="folder with one folder per dataset")
+    ap.add_argument("--out", default="benchmarks/out/family_select")
+    ap.add_argument("--datasets", nargs="+", default=["set_01", "hcrl_sa"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap.add_argument("--sizes", nargs="+", default=["teacher"], choices=["teacher", "student"])
+    args = ap.parse_args()
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    tag = "-".join(args.sizes)
+    log = out / f"family_select-{tag}.log"
+    print(f"{machine()}\ncommand: {command()}\nlog: {log}", flush=True)
+    lines: list[str] = []
+    record: dict[str, Any] = {}
+    for dataset in args.datasets:
+        for size in args.sizes:
+            runs = {}
+            for seed in args.seeds:
+                t0 = time.perf_counter()
+                root = Path(args.data).resolve() / dataset
+                if size == "student":  # its teachers first (a no-op where they are done)
+                    pipeline(dataset, root, seed, "teacher", out, log)
+                runs[seed] = pipeline(dataset, root, seed, size, out, log)
+                print(f"{dataset} {size} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+            lines += table(dataset, size, runs)
+            record[f"{dataset}/{size}"] = {
+                str(seed): {
+                    rule: r[rule] | {"f1": {f"{s}/{p}": v for (s, p), v in r[rule]["f1"].items()}}
+                    for rule in RULES
+                }
+                for seed, r in runs.items()
+            }
+    (out / f"family_select-{tag}.json").write_text(json.dumps(record, indent=1))
+    text = "\n".join(lines)
+    (out / f"family_select-{tag}.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

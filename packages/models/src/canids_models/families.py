@@ -1,0 +1,221 @@
+"""Leave-one-attack-family-out: which fusion holds on an attack its detectors never saw.
+
+Validation holds the attacks the detectors trained on, so every fusion looks alike there
+(set_01: frozen val F1 0.99 for each), and validation's choice says nothing about the
+unseen attacks of the test splits. ``fusion.select=families`` chooses on what is known
+about those instead: for each attack family of the training captures, both detectors are
+trained again without its captures (training and validation both lose them), every fusion
+is fitted on the rest of validation, and each is scored, with its thresholds frozen, on
+the held-out captures' windows. The fusion with the best mean F1 over the families is the
+default; the simpler one wins a tie. Only training captures are read: no test label.
+
+A family is the capture name without its number (``train_02_with_attacks__DoS-2`` and
+``dos-1`` are families ``DoS`` and ``dos``), among the training captures that hold attack
+windows. Frozen figures choose under both protocols: a held-out training capture need not
+start clean (set_01's do not), and a calibration on attack traffic judges the capture,
+not the fusion (benchmarks/family_holdout.py measured both).
+
+Each family's run lives in its own artifact store beside the sizes' artifacts
+(``<runs>/<run>/<dataset>/families/<family>/``), so that a student's run distils from the
+teacher's run of the same family, never from a teacher that saw it. Limits: every family
+is one more training of both detectors (the fusion stage's time grows by about that many
+pipelines; give it a SLURM walltime to match); the held-out captures stay in the cache's
+vocabulary and feature scaling, which the training captures set at cache build.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .artifacts import ArtifactStore
+from .context import StageContext, seed_everything
+from .errors import ModelsError
+from .fusion_methods import EITHER, FUSION_METHODS
+from .fusion_model import FusionModel
+from .scoring import score_split
+
+__all__ = [
+    "CANDIDATES",
+    "AttackFamily",
+    "attack_families",
+    "capture_family",
+    "choose_by_families",
+    "family_figures",
+    "require_families",
+]
+
+CANDIDATES = (*FUSION_METHODS, EITHER)  # in this order on a tie: simpler first
+_NUMBERED = re.compile(r"^(?P<family>.+?)[-_]\d+$")
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@dataclass(frozen=True)
+class AttackFamily:
+    name: str
+    sources: tuple[int, ...]  # indices into the manifest's sources
+    captures: tuple[str, ...]  # their file names
+    attack_windows: int
+
+
+def capture_family(path: str) -> str:
+    """The family of a capture file: its name without split prefix, extension or number."""
+    name = Path(path).name.split(".", 1)[0]
+    capture = name.split("__", 1)[1] if "__" in name else name
+    m = _NUMBERED.match(capture)
+    return m["family"] if m else capture
+
+
+def attack_families(manifest: dict[str, Any]) -> list[AttackFamily]:
+    """The attack families of a cache's training captures (those holding attack windows),
+    in name order."""
+    groups: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+    for i, src in enumerate(manifest["sources"]):
+        if src["split"] == "train" and src.get("used", True) and src.get("attack_graphs", 0):
+            groups.setdefault(capture_family(src["path"]), []).append((i, src))
+    return [
+        AttackFamily(
+            name,
+            tuple(i for i, _ in members),
+            tuple(Path(s["path"]).name for _, s in members),
+            sum(int(s["attack_graphs"]) for _, s in members),
+        )
+        for name, members in sorted(groups.items())
+    ]
+
+
+def require_families(families: list[AttackFamily], dataset: str) -> None:
+    """Holding one family out leaves the fusion one other to be fitted on: two at least."""
+    if len(families) < 2:
+        named = ", ".join(f.name for f in families) or "none"
+        raise ModelsError(
+            f"{dataset}: fusion.select=families holds out one attack family at a time and "
+            f"needs two in the training captures; they hold {len(families)} ({named}). "
+            "Choose on validation instead: --set fusion.select=validation"
+        )
+
+
+def _family_store(ctx: StageContext, family: str) -> ArtifactStore:
+    runs = ctx.store.runs_dir / ctx.store.run / ctx.dataset / "families"
+    return ArtifactStore(runs, _UNSAFE.sub("_", family))
+
+
+def _held_out_run(ctx: StageContext, family: AttackFamily) -> tuple[StageContext, dict[str, Any]]:
+    """Train both detectors and fit every fusion without ``family``; the run's context."""
+    from .stages.fusion import run_fusion
+    from .stages.gat import run_gat
+    from .stages.vgae import run_vgae
+
+    train, val = ctx.split("train"), ctx.split("val")
+    held_train = np.isin(train.sources(), family.sources)
+    held_val = np.isin(val.sources(), family.sources)
+    gat_record = ctx.store.done_record(ctx.dataset, ctx.size, "gat")
+    distill_from = ctx.store.read_json(ctx.dataset, ctx.size, "gat", "config.json")["distill_from"]
+    config = ctx.config.model_copy(
+        update={"fusion": ctx.config.fusion.model_copy(update={"select": "validation"})}
+    )
+    store = _family_store(ctx, family.name)
+    if distill_from is not None and not store.is_done(ctx.dataset, distill_from, "gat"):
+        where = store.dir(ctx.dataset, distill_from, "gat")
+        raise ModelsError(
+            f"{ctx.dataset}: the {ctx.size} held-out run without {family.name} distils from "
+            f"the {distill_from}'s run without it, which is not done ({where}): run the "
+            f"{distill_from} pipeline with --set fusion.select=families first"
+        )
+
+    def sub(distill: str | None) -> StageContext:
+        return StageContext(
+            ctx.dataset,
+            ctx.size,
+            config,
+            store,
+            cache_dir=ctx.cache_dir,
+            distill_from=distill,
+            check_sources=ctx.check_sources,
+            log=lambda text: ctx.log(
+                "\n".join(f"[without {family.name}] {line}" for line in text.splitlines())
+            ),
+            on_progress=ctx.on_progress,
+            _splits={"train": train.subset(~held_train), "val": val.subset(~held_val)},
+        )
+
+    run_vgae(sub(distill_from))
+    run_gat(sub(distill_from), curriculum=gat_record["stage"] == "gat_curriculum")
+    fitted = sub(None)
+    run_fusion(fitted)
+    kept = {
+        "train_windows": int((~held_train).sum()),
+        "val_windows": int((~held_val).sum()),
+        "held_out_windows": int(held_train.sum() + held_val.sum()),
+    }
+    return fitted, kept
+
+
+def _f1(y: np.ndarray, flags: np.ndarray) -> float:
+    tp = int((y & flags).sum())
+    wrong = int((y ^ flags).sum())
+    return 0.0 if tp == 0 else 2 * tp / (2 * tp + wrong)
+
+
+def family_figures(ctx: StageContext) -> dict[str, Any]:
+    """Per attack family: every candidate's frozen F1 on its captures when neither detector
+    nor fusion saw them. Raises where fewer than two families can be held out."""
+    families = attack_families(ctx.split("train").manifest.data)
+    require_families(families, ctx.dataset)
+    out: dict[str, Any] = {}
+    for family in families:
+        ctx.log(f"fusion: training without {family.name} ({', '.join(family.captures)})")
+        fitted, kept = _held_out_run(ctx, family)
+        y, flags = _held_out_flags(ctx, fitted, family)
+        out[family.name] = {
+            "captures": list(family.captures),
+            "attack_windows": int(y.sum()),
+            **kept,
+            "frozen_f1": {m: round(_f1(y, f), 6) for m, f in flags.items()},
+        }
+    # The held-out runs seeded the generators as they started; the fusion fitted next
+    # starts where a run choosing on validation starts.
+    seed_everything(ctx.ranks.seed(ctx.config.train.seed), ctx.config.train.deterministic)
+    return out
+
+
+def _held_out_flags(
+    ctx: StageContext, fitted: StageContext, family: AttackFamily
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The labels of ``family``'s windows (training and validation parts) and every
+    method's frozen flags on them, from the run that never saw them."""
+    fusion = FusionModel.from_checkpoint(fitted.store.load(ctx.dataset, ctx.size, "fusion"))
+    gat, vgae = fitted.load_model("gat"), fitted.load_model("vgae")
+    y: list[np.ndarray] = []
+    flags: dict[str, list[np.ndarray]] = {m: [] for m in fusion.methods}
+    for split in ("train", "val"):
+        view = ctx.split(split)
+        held = view.subset(np.isin(view.sources(), family.sources))
+        if len(held) == 0:
+            continue
+        name = f"{split} of {family.name}"
+        scores = score_split(held, name, gat, vgae, ctx.config.batching, ctx.device)
+        inputs = fusion.frozen_inputs(scores)
+        y.append(scores.y.astype(bool))
+        for method in fusion.methods:
+            flags[method].append(fusion.thresholds[method].apply(fusion.fuse(method, inputs)))
+    return np.concatenate(y), {m: np.concatenate(f) for m, f in flags.items()}
+
+
+def choose_by_families(
+    figures: dict[str, Any], val_f1: dict[str, float | None], methods: tuple[str, ...]
+) -> tuple[str, dict[str, float]]:
+    """The candidate of ``methods`` with the best mean held-out F1; its frozen val F1 breaks
+    a tie, then the order of :data:`CANDIDATES` (simpler first). Also every mean."""
+    means = {
+        m: round(statistics.fmean(f["frozen_f1"].get(m, 0.0) for f in figures.values()), 6)
+        for m in methods
+    }
+    order = [m for m in CANDIDATES if m in methods]
+    best = max(order, key=lambda m: (means[m], round(val_f1.get(m) or 0.0, 6)))
+    return best, means

@@ -1,0 +1,38 @@
+"""The fusion stage's account of its choice, as log lines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["selection_lines"]
+
+
+def selection_lines(selection: dict[str, Any]) -> str:
+    lines = [f"fusion: default {selection['method']} ({selection['criterion']})"]
+    for family, fig in (selection.get("families") or {}).items():
+        cells = ", ".join(f"{m} {f:.3f}" for m, f in fig["frozen_f1"].items())
+        lines.append(f"  held out {family} ({fig['attack_windows']} attack windows): {cells}")
+    if selection.get("families"):
+        lines.append(f"  validation alone would have chosen {selection['validation_choice']}")
+    period = selection.get("period")
+    if period:
+        branches = list(period["periods"][0]["f1"])
+        lines.append(
+            f"calibration period: {period['warmup']:g} s warm-up, {period['seconds']:g} s, "
+            f"chosen for {', '.join(branches)} together (mean best val F1 "
+            f"{period['score']:.3f})"
+        )
+    for name, s in selection["scores"].items():
+        cal = s["calibrated"]
+        if cal is None:  # either: both detectors' own rules
+            lines.append(f"  {name:8} frozen val F1 {_f(s['frozen_val_f1'])}")
+            continue
+        lines.append(
+            f"  {name:8} frozen val F1 {_f(s['frozen_val_f1'])}  calibrated val F1 "
+            f"{_f(cal['val_f1'])} (LOCO {_f(cal['val_loco_f1'])}) with {cal['label']}"
+        )
+    return "\n".join(lines)
+
+
+def _f(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"

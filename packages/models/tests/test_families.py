@@ -1,0 +1,210 @@
+"""``fusion.select=families``: each attack family of the training captures held out of a
+training of both detectors, every fusion (and ``either``) scored on it, the best mean
+chosen; and ``either`` itself: a window flagged where either detector flags it."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from canids_models import ArtifactStore, ConfigError, ModelsError, StageContext, load_config
+from canids_models.families import (
+    CANDIDATES,
+    attack_families,
+    capture_family,
+    choose_by_families,
+    require_families,
+)
+from canids_models.fusion_methods import EITHER, Normaliser
+from canids_models.fusion_model import FusedScores, FusionModel
+from canids_models.metrics import Threshold
+from canids_models.stages import run_stage
+from canids_testkit import tiny_overrides as tiny
+
+DS = "demo"
+
+
+@pytest.mark.parametrize(
+    ("path", "family"),
+    [
+        ("train_02_with_attacks__DoS-2.parquet", "DoS"),
+        ("train_02_with_attacks__targeted_payload_fuzzing-2.parquet", "targeted_payload_fuzzing"),
+        ("train_02_with_attacks/dos-1.parquet", "dos"),
+        ("Fuzzy_dataset_3.csv.gz", "Fuzzy_dataset"),
+        ("gear.csv", "gear"),
+    ],
+)
+def test_a_capture_s_family_is_its_name_without_split_number_or_extension(path, family):
+    assert capture_family(path) == family
+
+
+def _source(path: str, split: str, attacks: int, used: bool = True) -> dict:
+    return {"path": path, "split": split, "attack_graphs": attacks, "used": used}
+
+
+def test_families_are_the_training_captures_with_attack_windows():
+    manifest = {
+        "sources": [
+            _source("test_01_known__DoS-3.parquet", "test_01_known", 40),  # a test capture
+            _source("train_01_attack_free__accessory-1.parquet", "train", 0),
+            _source("train_02_with_attacks__accessory-1.parquet", "train", 0, used=False),
+            _source("train_02_with_attacks__DoS-1.parquet", "train", 5),
+            _source("train_02_with_attacks__DoS-2.parquet", "train", 7),
+            _source("train_02_with_attacks__fuzzing-1.parquet", "train", 3),
+            _source("train_02_with_attacks__fuzzing-2.parquet", "train", 9, used=False),
+        ]
+    }
+    fams = attack_families(manifest)
+    assert [(f.name, f.sources, f.attack_windows) for f in fams] == [
+        ("DoS", (3, 4), 12),
+        ("fuzzing", (5,), 3),
+    ]
+    assert fams[0].captures == (
+        "train_02_with_attacks__DoS-1.parquet",
+        "train_02_with_attacks__DoS-2.parquet",
+    )
+
+
+def test_one_family_is_refused_with_what_to_do_instead():
+    fams = attack_families({"sources": [_source("train__DoS-1.parquet", "train", 5)]})
+    with pytest.raises(ModelsError, match=r"hold 1 \(DoS\).*fusion.select=validation"):
+        require_families(fams, "set_x")
+    with pytest.raises(ModelsError, match=r"hold 0 \(none\)"):
+        require_families([], "set_x")
+
+
+def test_the_best_mean_wins_then_validation_then_the_simpler():
+    figures = {
+        "DoS": {"frozen_f1": {"mean": 0.8, "max": 0.8, "either": 0.9, "dqn": 0.7}},
+        "fuzzing": {"frozen_f1": {"mean": 0.9, "max": 0.9, "either": 0.9, "dqn": 1.0}},
+    }
+    methods = ("mean", "max", "dqn", EITHER)
+    best, means = choose_by_families(figures, {"mean": 0.99, "max": 0.99}, methods)
+    assert best == EITHER
+    assert means == {"mean": 0.85, "max": 0.85, "dqn": 0.85, EITHER: 0.9}
+    figures["DoS"]["frozen_f1"][EITHER] = 0.8  # a three-way tie at 0.85
+    assert choose_by_families(figures, {"mean": 0.98, "max": 0.99}, methods)[0] == "max"
+    assert choose_by_families(figures, {"mean": 0.99, "max": 0.99}, methods)[0] == "mean"
+    assert CANDIDATES[-1] == EITHER  # the last on a full tie
+
+
+def test_families_choose_only_when_the_method_is_not_fixed():
+    assert load_config("teacher", None, ["fusion.select=families"]).fusion.select == "families"
+    with pytest.raises(ConfigError, match=r"fusion\.method=mean fixes it"):
+        load_config("teacher", None, ["fusion.method=mean", "fusion.select=families"])
+
+
+def test_either_flags_a_window_where_either_detector_flags_it():
+    rng = np.random.default_rng(0)
+    z_g, z_v = rng.normal(size=500), rng.normal(size=500)
+    model = FusionModel(
+        {"gat": Normaliser(0.0, 1.0), "vgae": Normaliser(0.0, 1.0)},
+        EITHER,
+        {
+            "gat": Threshold(1.2, "f1", 0.9),
+            "vgae": Threshold(0.4, "f1", 0.9),
+            EITHER: Threshold(0.0, "or", 0.9),
+        },
+        {},
+        1.0,
+    )
+    inputs = FusedScores(z_g, z_v, np.zeros((500, 1)), np.ones(500, bool))
+    flags = model.thresholds[EITHER].apply(model.fuse(EITHER, inputs))
+    np.testing.assert_array_equal(flags, (z_g >= 1.2) | (z_v >= 0.4))
+    assert 0 < flags.sum() < 500
+    assert EITHER in model.methods
+    del model.thresholds[EITHER]  # a model saved before 0.8.0 has no either
+    assert EITHER not in model.methods
+
+
+@pytest.fixture(scope="module")
+def families_run(pipelines, demo, tmp_path_factory):
+    """The teacher's and the student's fusion again, with fusion.select=families, on copies
+    of the session pipelines' detectors."""
+    store = ArtifactStore(tmp_path_factory.mktemp("families") / "runs", "session")
+    out = {}
+    for size in ("teacher", "student"):
+        _copy_detectors(pipelines.store, store, size)
+        log: list[str] = []
+        out[size] = (run_stage("fusion", _families_ctx(demo, store, size, log)), log)
+    return store, out
+
+
+def _copy_detectors(source: ArtifactStore, target: ArtifactStore, size: str) -> None:
+    for key in ("gat", "vgae"):
+        shutil.copytree(source.dir(DS, size, key), target.dir(DS, size, key))
+
+
+def _families_ctx(demo, store: ArtifactStore, size: str, log: list[str]) -> StageContext:
+    config = load_config(size, None, tiny(size, "fusion.select=families"))
+    return StageContext(DS, size, config, store, demo.cache_dir, log=log.append)
+
+
+def test_each_family_is_held_out_of_both_detectors_and_scored_where_it_was_left_out(
+    families_run, demo
+):
+    store, out = families_run
+    m = out["teacher"][0].metrics
+    sel = m["selection"]
+    fams = attack_families(demo.split("train").manifest.data)
+    assert [f.name for f in fams] == ["dos", "fuzzing", "spoofing"]
+    assert list(sel["families"]) == ["dos", "fuzzing", "spoofing"]
+    train, val = demo.split("train"), demo.split("val")
+    for fam in fams:
+        fig = sel["families"][fam.name]
+        held_train = np.isin(train.sources(), fam.sources)
+        held_val = np.isin(val.sources(), fam.sources)
+        assert fig["held_out_windows"] == held_train.sum() + held_val.sum()
+        assert fig["train_windows"] == (~held_train).sum()
+        assert fig["val_windows"] == (~held_val).sum()
+        expected = train.labels()[held_train].sum() + val.labels()[held_val].sum()
+        assert fig["attack_windows"] == expected > 0
+        assert set(fig["frozen_f1"]) == set(CANDIDATES)
+        # The family's run trained on the other captures only, in its own store.
+        sub = ArtifactStore(store.runs_dir / "session" / DS / "families", fam.name)
+        vgae = sub.read_json(DS, "teacher", "vgae", "metrics.json")
+        gat_cfg = sub.read_json(DS, "teacher", "gat", "config.json")
+        assert gat_cfg["stage"] == "gat_curriculum"
+        assert gat_cfg["config"]["fusion"]["select"] == "validation"
+        assert vgae["epochs_run"] >= 1
+    best, means = choose_by_families(
+        sel["families"], {k: v["frozen_val_f1"] for k, v in sel["scores"].items()}, CANDIDATES
+    )
+    assert m["method"] == sel["method"] == best
+    assert sel["family_mean_f1"] == means
+    assert any("validation alone would have chosen" in line for line in out["teacher"][1])
+
+
+def test_the_held_out_runs_leave_the_fit_as_validation_s_own(families_run, pipelines):
+    """Everything but the choice is what the same fusion stage fits choosing on
+    validation: the held-out runs do not move its thresholds, rules or DQN."""
+    _, out = families_run
+    for size in ("teacher", "student"):
+        m, plain = out[size][0].metrics, pipelines.metrics(size, "fusion")
+        assert m["selection"]["validation_choice"] == plain["method"]
+        assert m["thresholds"] == plain["thresholds"]
+        assert m["calibration"] == plain["calibration"]
+        assert m["dqn_history"] == plain["dqn_history"]
+        assert m["thresholds"][EITHER]["value"] == 0.0
+
+
+def test_a_student_s_family_runs_distil_from_the_teacher_s_family_runs(families_run):
+    store, out = families_run
+    for fam in ("dos", "fuzzing", "spoofing"):
+        sub = ArtifactStore(store.runs_dir / "session" / DS / "families", fam)
+        cfg = sub.read_json(DS, "student", "gat", "config.json")
+        assert cfg["distill_from"] == "teacher"
+        assert cfg["stage"] == "gat"
+        assert sub.is_done(DS, "teacher", "gat")
+    assert out["student"][0].metrics["selection"]["select"] == "families"
+
+
+def test_a_student_without_the_teacher_s_family_runs_is_refused(pipelines, demo, tmp_path):
+    store = ArtifactStore(tmp_path / "runs", "lone")
+    _copy_detectors(pipelines.store, store, "student")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(ModelsError, match=r"run the teacher pipeline with --set fusion\.select"):
+        run_stage("fusion", _families_ctx(demo, store, "student", []))
+    # Refused before anything was trained or written.
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
