@@ -31,6 +31,8 @@ DS = "demo"
         ("train_02_with_attacks__DoS-2.parquet", "DoS"),
         ("train_02_with_attacks__targeted_payload_fuzzing-2.parquet", "targeted_payload_fuzzing"),
         ("train_02_with_attacks/dos-1.parquet", "dos"),
+        ("train_02_with_attacks__DoS-kia.parquet", "DoS"),  # hcrl_sa: attack-vehicle
+        ("train_02_with_attacks__fuzzing-Spark.parquet", "fuzzing"),
         ("Fuzzy_dataset_3.csv.gz", "Fuzzy_dataset"),
         ("gear.csv", "gear"),
     ],

@@ -9,11 +9,13 @@ is fitted on the rest of validation, and each is scored, with its thresholds fro
 the held-out captures' windows. The fusion with the best mean F1 over the families is the
 default; the simpler one wins a tie. Only training captures are read: no test label.
 
-A family is the capture name without its number (``train_02_with_attacks__DoS-2`` and
-``dos-1`` are families ``DoS`` and ``dos``), among the training captures that hold attack
-windows. Frozen figures choose under both protocols: a held-out training capture need not
-start clean (set_01's do not), and a calibration on attack traffic judges the capture,
-not the fusion (benchmarks/family_holdout.py measured both).
+A family is the capture name up to its first ``-`` (``train_02_with_attacks__DoS-2``,
+hcrl_sa's ``DoS-kia`` and the demo's ``dos-1`` are families ``DoS``, ``DoS`` and ``dos``:
+what follows names the drive or the vehicle), among the training captures that hold
+attack windows; every capture of a family leaves training together. Frozen figures
+choose under both protocols: a held-out training capture need not start clean (set_01's
+do not), and a calibration on attack traffic judges the capture, not the fusion
+(benchmarks/family_holdout.py measured both).
 
 Each family's run lives in its own artifact store beside the sizes' artifacts
 (``<runs>/<run>/<dataset>/families/<family>/``), so that a student's run distils from the
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 CANDIDATES = (*FUSION_METHODS, EITHER)  # in this order on a tie: simpler first
-_NUMBERED = re.compile(r"^(?P<family>.+?)[-_]\d+$")
+_NUMBERED = re.compile(r"^(?P<family>.+?)_\d+$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
@@ -64,9 +66,13 @@ class AttackFamily:
 
 
 def capture_family(path: str) -> str:
-    """The family of a capture file: its name without split prefix, extension or number."""
+    """The family of a capture file: its name without split prefix and extension, up to
+    its first ``-`` (what follows names the drive: ``DoS-2``, hcrl_sa's ``DoS-kia``), or
+    without a trailing ``_<number>`` where it has no ``-``."""
     name = Path(path).name.split(".", 1)[0]
     capture = name.split("__", 1)[1] if "__" in name else name
+    if "-" in capture.strip("-"):
+        return capture.strip("-").split("-", 1)[0]
     m = _NUMBERED.match(capture)
     return m["family"] if m else capture
 
