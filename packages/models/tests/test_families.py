@@ -210,3 +210,22 @@ def test_a_student_without_the_teacher_s_family_runs_is_refused(pipelines, demo,
         run_stage("fusion", _families_ctx(demo, store, "student", []))
     # Refused before anything was trained or written.
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_results_and_report_say_the_families_chose(families_run, demo):
+    store, out = families_run
+    config = load_config("teacher", None, tiny("teacher", "fusion.select=families"))
+    ctx = StageContext(DS, "teacher", config, store, demo.cache_dir, log=lambda _line: None)
+    metrics = run_stage("evaluate", ctx).metrics
+    chosen = out["teacher"][0].metrics["selection"]
+    said = (
+        "chosen on the held-out attack families of the training captures; validation alone "
+        f"chose {chosen['validation_choice']}"
+    )
+    assert metrics["fusion_chosen_by"] == said
+    assert metrics["fusion_method"] == chosen["method"]
+    results = store.dir(DS, "teacher", "results")
+    assert f"Fusion: {chosen['method']} ({said})" in (results / "results.md").read_text()
+    assert said in (results / "report.html").read_text()
+    rows = {(r["split"], r["protocol"], r["model"]) for r in metrics["rows"]}
+    assert ("val", "frozen", "fusion:either") in rows

@@ -129,6 +129,7 @@ def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
     test_splits = sorted(s for s in demo.split("train").manifest.splits if s.startswith("test_"))
     assert len(test_splits) == 5
     assert m["held_out_splits"] == test_splits
+    assert m["fusion_chosen_by"] == "chosen on validation"
     default = ("vgae", "gat", f"fusion:{fusion['method']}")
     others = tuple(f"fusion:{x}" for x in (*FUSION_METHODS, EITHER) if x != fusion["method"])
     rows = m["rows"]

@@ -128,6 +128,19 @@ class FusionModel:
         fitted = tuple(m for m in FUSION_METHODS if m != "dqn" or self.policy is not None)
         return fitted + ((EITHER,) if EITHER in self.thresholds else ())
 
+    @property
+    def chosen_by(self) -> str:
+        """How the default fusion was chosen, in words (reports and tables say it)."""
+        selection = self.selection
+        if selection.get("configured", "auto") != "auto":
+            return "set by fusion.method"
+        if selection.get("select") == "families":
+            return (
+                "chosen on the held-out attack families of the training captures; validation "
+                f"alone chose {selection['validation_choice']}"
+            )
+        return "chosen on validation"
+
     def calibration_label(self, method: str) -> str:
         """How ``method``'s calibrated decisions are made, in words."""
         if method == EITHER:

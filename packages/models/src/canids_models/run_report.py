@@ -82,7 +82,8 @@ def _summary(page: HtmlPage, data: RunData) -> None:
     sec = page.section("Summary", kind="summary")
     sec.paragraph(
         f"Run {data.run}, dataset {data.dataset}, size {data.size}. Models: VGAE, GAT and "
-        f"the default fusion {fusion} (chosen on validation). Calibrated protocol: each "
+        f"the default fusion {fusion} ({m.get('fusion_chosen_by', 'chosen on validation')})."
+        " Calibrated protocol: each "
         f"test capture's first {m['calibration_warmup']:g} s (warm-up) are skipped and the "
         f"next {m['calibration_seconds']:g} s set its threshold; neither is scored."
     )

@@ -270,6 +270,7 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         "rows": rows,
         "protocols": list(PROTOCOLS),
         "fusion_method": fusion.method,
+        "fusion_chosen_by": fusion.chosen_by,
         "calibration_seconds": fusion.seconds,
         "calibration_warmup": fusion.warmup,
         "calibration": {k: r.to_json() for k, r in fusion.calibration.items()},

@@ -53,7 +53,7 @@ def format_results_table(
     ]
     if fusion is not None:
         head.append(
-            f"Fusion: {fusion.method} ({_chosen_by(fusion)}); calibration: "
+            f"Fusion: {fusion.method} ({fusion.chosen_by}); calibration: "
             f"{fusion.calibration_label(fusion.method)}."
         )
     body = []
@@ -107,15 +107,3 @@ def format_results_table(
                 "(reported, never used for tuning)"
             )
     return "\n".join(lines)
-
-
-def _chosen_by(fusion: Any) -> str:
-    selection = fusion.selection
-    if selection.get("configured", "auto") != "auto":
-        return "set by fusion.method"
-    if selection.get("select") == "families":
-        return (
-            "chosen on the held-out attack families of the training captures; validation "
-            f"alone chose {selection['validation_choice']}"
-        )
-    return "chosen on validation"
