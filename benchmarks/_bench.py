@@ -15,7 +15,7 @@ import shlex
 import sys
 from pathlib import Path
 
-__all__ = ["REPO", "command", "machine", "real_root", "rss_mib"]
+__all__ = ["REPO", "command", "machine", "real_root", "rss_mib", "start_out"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -60,3 +60,13 @@ def rss_mib() -> float:
         return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
     except (OSError, ValueError, IndexError):
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def start_out(out: str, name: str) -> tuple[Path, Path]:
+    """The ``--out`` folder (made) and ``<name>.log`` in it, after printing the machine,
+    the command and where the log is."""
+    folder = Path(out).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / f"{name}.log"
+    print(f"{machine()}\ncommand: {command()}\nlog: {log}", flush=True)
+    return folder, log

@@ -146,6 +146,17 @@ def summarise(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def run_arguments(doc: str, out: str, seeds: list[int]) -> argparse.ArgumentParser:
+    """The arguments of every script that runs pipelines on the real captures: --data,
+    --out, --datasets, --seeds (a script adds its own)."""
+    ap = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    ap.add_argument("--data", required=True, help="folder with one folder per dataset")
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--datasets", nargs="+", default=["set_01", "hcrl_sa"])
+    ap.add_argument("--seeds", nargs="+", type=int, default=seeds)
+    return ap
+
+
 def mean_std(values: list[float | None], digits: int = 3) -> str:
     vals = [v for v in values if v is not None]
     if not vals:

@@ -26,7 +26,6 @@ one (set_01's ``train_01_attack_free__accessory-1`` holds the messages of
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import statistics
@@ -37,9 +36,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
-from _bench import command, machine
+from _bench import start_out
 from decision_or import PROTOCOLS, f1
-from detection_ablation import mean_std, run, run_stages, tool
+from detection_ablation import mean_std, run, run_arguments, run_stages, tool
 
 HELD_OUT = "test_09_heldout_family"
 FAMILY = re.compile(r"^train_\d\d_with_attacks__(?P<family>.+)-[^-]+$")
@@ -195,16 +194,9 @@ def _f(x: float | None) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, help="folder with one folder per dataset")
-    ap.add_argument("--out", default="benchmarks/out/family_holdout")
-    ap.add_argument("--datasets", nargs="+", default=["set_01", "hcrl_sa"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap = run_arguments(__doc__ or "", "benchmarks/out/family_holdout", [0])
     args = ap.parse_args()
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    log = out / "family_holdout.log"
-    print(f"{machine()}\ncommand: {command()}\nlog: {log}", flush=True)
+    out, log = start_out(args.out, "family_holdout")
     lines: list[str] = []
     records: list[dict[str, Any]] = []
     for dataset in args.datasets:

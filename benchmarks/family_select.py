@@ -19,7 +19,6 @@ fusion stage's seconds under each rule (the ratio is the cost of the rule).
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from _bench import command, machine
-from detection_ablation import mean_std, run, run_stages, tool
+from detection_ablation import mean_std, run, run_arguments, run_stages, tool
 
 RULES = ("validation", "families")
 
@@ -92,11 +91,7 @@ def table(dataset: str, size: str, runs: dict[int, dict[str, Any]]) -> list[str]
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", required=True, help="folder with one folder per dataset")
-    ap.add_argument("--out", default="benchmarks/out/family_select")
-    ap.add_argument("--datasets", nargs="+", default=["set_01", "hcrl_sa"])
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0])
+    ap = run_arguments(__doc__ or "", "benchmarks/out/family_select", [0])
     ap.add_argument("--sizes", nargs="+", default=["teacher"], choices=["teacher", "student"])
     args = ap.parse_args()
     out = Path(args.out).resolve()

@@ -18,7 +18,7 @@ from canids_models.calibration_select import (
     select_calibration,
     select_period,
 )
-from canids_models.stages.fusion import _fixed_rule, calibration_candidates
+from canids_models.stages.fusion_calibration import calibration_candidates, fixed_rule
 
 
 def _stream(seed, n=600, shift=0.0, attack_from=400, attack_level=8.0, rate=20.0):
@@ -291,7 +291,7 @@ def test_the_guard_candidates_follow_the_config(guard, expected):
             "calibration.seconds=2",
         ],
     )
-    rule = _fixed_rule(SimpleNamespace(config=fixed))
+    rule = fixed_rule(SimpleNamespace(config=fixed))
     assert rule is not None
     assert rule.guard is (guard == "on")
     with pytest.raises(ConfigError, match="guard"):

@@ -50,6 +50,11 @@ def test_fusion_select_counts_only_when_it_is_not_validation():
     assert load_config("teacher", overrides=["fusion.select=families"]).digest != TEACHER
 
 
+def test_frozen_warmup_counts_only_when_it_is_set():
+    assert load_config("teacher", overrides=["eval.frozen_warmup=0"]).digest == TEACHER
+    assert load_config("teacher", overrides=["eval.frozen_warmup=2"]).digest != TEACHER
+
+
 def test_int_for_a_float_is_recorded_as_a_float():
     data = load_config("teacher", overrides=list(TEACHER_SET)).to_dict()
     assert data["train"]["lr"] == 1.0

@@ -207,9 +207,11 @@ def _held_out_flags(
         name = f"{split} of {family.name}"
         scores = score_split(held, name, gat, vgae, ctx.config.batching, ctx.device)
         inputs = fusion.frozen_inputs(scores)
-        y.append(scores.y.astype(bool))
+        keep = inputs.scored  # past each capture's frozen warm-up, where one is set
+        y.append(scores.y[keep].astype(bool))
         for method in fusion.methods:
-            flags[method].append(fusion.thresholds[method].apply(fusion.fuse(method, inputs)))
+            fused = fusion.fuse(method, inputs)[keep]
+            flags[method].append(fusion.thresholds[method].apply(fused))
     return np.concatenate(y), {m: np.concatenate(f) for m, f in flags.items()}
 
 

@@ -24,7 +24,14 @@ from .metrics import Threshold
 from .nn import QNetwork
 from .scoring import SplitScores
 
-__all__ = ["FusedScores", "FusionModel", "calibrated_inputs", "dqn_state", "sigmoid"]
+__all__ = [
+    "FusedScores",
+    "FusionModel",
+    "calibrated_inputs",
+    "dqn_state",
+    "frozen_scored",
+    "sigmoid",
+]
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -45,6 +52,14 @@ class FusedScores:
     z_vgae: np.ndarray
     state: np.ndarray
     scored: np.ndarray
+
+
+def frozen_scored(scores: SplitScores, warmup: float) -> np.ndarray:
+    """The windows the frozen protocol fits on and scores: those that end after each
+    capture's first ``warmup`` seconds (every window with 0)."""
+    if warmup <= 0.0:
+        return np.ones(len(scores), bool)
+    return (scores.window_end - scores.capture_start) > warmup
 
 
 def calibrated_inputs(
@@ -86,13 +101,14 @@ class FusionModel:
     dqn_centers: tuple[float, float] = (0.0, 0.0)  # c_gat, c_vgae (z units)
     scale_floors: tuple[float, float] = (1e-6, 1e-6)
     selection: dict[str, Any] = field(default_factory=dict)
+    frozen_warmup: float = 0.0  # seconds at each capture's start the frozen protocol skips
 
     def frozen_inputs(self, scores: SplitScores) -> FusedScores:
         return FusedScores(
             self.normalisers["gat"](scores.gat),
             self.normalisers["vgae"](scores.vgae),
             scores.state,
-            np.ones(len(scores), bool),
+            frozen_scored(scores, self.frozen_warmup),
         )
 
     def calibrated_inputs(self, scores: SplitScores) -> FusedScores:
@@ -163,6 +179,7 @@ class FusionModel:
             "dqn_centers": list(self.dqn_centers),
             "scale_floors": list(self.scale_floors),
             "selection": self.selection,
+            "frozen_warmup": self.frozen_warmup,
         }
         if self.logistic is not None:
             ckpt["logistic"] = torch.from_numpy(self.logistic)
@@ -194,4 +211,5 @@ class FusionModel:
             dqn_centers=tuple(float(c) for c in ckpt["dqn_centers"]),  # type: ignore[arg-type]
             scale_floors=tuple(float(c) for c in ckpt["scale_floors"]),  # type: ignore[arg-type]
             selection=dict(ckpt.get("selection", {})),
+            frozen_warmup=float(ckpt.get("frozen_warmup", 0.0)),
         )

@@ -76,7 +76,8 @@ def evaluate_split(
     the split's calibration audit. With ``arrays``, every window's score, flag and threshold
     is added to it (``scores.npz``: what reports plot)."""
     rows: list[dict[str, Any]] = []
-    protocols: list[tuple[str, FusedScores]] = [("frozen", fusion.frozen_inputs(scores))]
+    frozen = fusion.frozen_inputs(scores)
+    protocols: list[tuple[str, FusedScores]] = [("frozen", frozen)]
     clean_start = None
     if frozen_only is None:
         calibrated = fusion.calibrated_inputs(scores)
@@ -94,6 +95,10 @@ def evaluate_split(
             "tainted_captures": [],
             "calibrated": frozen_only,
         }
+    # Reported, never used: what the frozen protocol's warm-up leaves unscored.
+    skipped = ~frozen.scored
+    audit["frozen_warmup_windows"] = int(skipped.sum())
+    audit["frozen_warmup_attack_windows"] = int(scores.y[skipped].sum())
     if arrays is not None:
         for name in ("y", "source", "window_start", "window_end", "capture_start"):
             arrays[f"{scores.split}/{name}"] = getattr(scores, name)
@@ -261,6 +266,13 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
                 f"{fusion.warmup + fusion.seconds:g} s (warm-up and calibration; reported, "
                 "never used to tune)"
             )
+            + (
+                f"; frozen warm-up: {a['frozen_warmup_windows']} windows in the first "
+                f"{fusion.frozen_warmup:g} s not scored, {a['frozen_warmup_attack_windows']} "
+                "of them attacks"
+                if fusion.frozen_warmup > 0
+                else ""
+            )
         )
     table = format_results_table(
         [r for r in rows if r["default"]], ctx.dataset, ctx.size, fusion, audits
@@ -273,6 +285,7 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         "fusion_chosen_by": fusion.chosen_by,
         "calibration_seconds": fusion.seconds,
         "calibration_warmup": fusion.warmup,
+        "frozen_warmup": fusion.frozen_warmup,
         "calibration": {k: r.to_json() for k, r in fusion.calibration.items()},
         "thresholds": {k: t.to_json() for k, t in fusion.thresholds.items()},
         "audit": audits,

@@ -15,85 +15,29 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import CALIBRATION_RULES, CalibrationRule
-from ..calibration_select import (
-    CalibrationChoice,
-    PeriodChoice,
-    select_calibration,
-    select_period,
-)
+from ..calibration_select import CalibrationChoice, PeriodChoice
 from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..errors import ModelsError
 from ..families import choose_by_families, family_figures
 from ..fusion_agent import train_dqn
 from ..fusion_methods import EITHER, FUSION_METHODS, fit_logistic, fit_normaliser
-from ..fusion_model import FusionModel, calibrated_inputs, dqn_state, sigmoid
+from ..fusion_model import FusionModel, calibrated_inputs, dqn_state, frozen_scored, sigmoid
 from ..metrics import OneClassValidationError, Threshold, binary_metrics, fit_threshold
 from ..scoring import SplitScores, score_split
 from .common import StageOutcome, publish, require_two_classes
+from .fusion_calibration import (
+    calibration_candidates,
+    fixed_rule,
+    period_grid,
+    select_rule,
+    shared_period,
+)
 from .fusion_lines import selection_lines
 
 __all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
 
 TIE_MARGIN = 0.005  # validation F1 closer than this is a tie: the simpler method wins
-
-
-def calibration_candidates(ctx: StageContext, period: tuple[float, float]) -> list[CalibrationRule]:
-    """Every (rule, parameter, guard) of the config for one (warm-up, seconds) period,
-    simplest and strictest first (earlier candidates win ties: a guard must win on its own).
-    Scores are normalised (the validation scale is 1), so the z-score scale floor is
-    ``calibration.scale_floor`` itself."""
-    cal = ctx.config.calibration
-    floor = cal.scale_floor
-    rules = CALIBRATION_RULES if cal.rule == "auto" else (cal.rule,)
-    guards = {"auto": (False, True), "on": (True,), "off": (False,)}[cal.guard]
-    warmup, seconds = period
-    out = []
-    for guard in guards:
-        for rule in rules:
-            params = cal.zscore_k if rule == "zscore" else cal.alphas
-            if cal.param is not None and cal.rule != "auto":
-                params = (cal.param,)
-            out += [
-                CalibrationRule(rule, float(p), float(seconds), floor, float(warmup), guard)
-                for p in params
-            ]
-    return out
-
-
-def clean_start_seconds(ctx: StageContext) -> float:
-    """How much clean start every training capture has in validation: the cache's
-    ``val_start_seconds``, cut to ``val_start_max_fraction`` of the shortest capture."""
-    manifest = ctx.split("train").manifest.data
-    config = manifest["config"]
-    limit = float(config.get("val_start_seconds", 0.0))
-    share = float(config.get("val_start_max_fraction", 0.0))
-    for src in manifest["sources"]:
-        if src["split"] == "train" and src.get("used", True) and "last_timestamp" in src:
-            duration = float(src["last_timestamp"]) - float(src["first_timestamp"])
-            limit = min(limit, duration * share)
-    return limit
-
-
-def _period_grid(ctx: StageContext) -> list[tuple[float, float]]:
-    """(warm-up, seconds) pairs to choose from: each fits in the validation clean start;
-    shorter warm-ups and lengths first (they win ties)."""
-    cal = ctx.config.calibration
-    seconds = [float(cal.seconds)] if cal.seconds is not None else list(cal.seconds_grid)
-    warmups = [float(cal.warmup)] if cal.warmup is not None else list(cal.warmup_grid)
-    limit = clean_start_seconds(ctx)
-    grid = [(w, t) for w in warmups for t in seconds if w + t <= limit + 1e-9]
-    if not grid:
-        raise ModelsError(
-            f"{ctx.dataset}: validation holds {limit:g} s of clean start per training capture,"
-            f" shorter than every warm-up + calibration length (warm-ups {warmups}, lengths "
-            f"{seconds}), so none can be chosen on validation. Rebuild the cache with a longer "
-            f"clean start (`canids-cache build --dataset {ctx.dataset} --val-start-seconds "
-            "10`), or pass shorter ones (--set calibration.seconds_grid=[0.5,1] --set "
-            "calibration.warmup_grid=[0]), or fix the rule, its parameter, warm-up and length"
-        )
-    return grid
 
 
 def run_fusion(ctx: StageContext) -> StageOutcome:
@@ -114,32 +58,44 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         track=lambda n: ctx.tracker("scoring val", n),
     )
     y = val.y
+    # The frozen protocol fits on the windows it scores: past each capture's warm-up.
+    fit = frozen_scored(val, cfg.eval.frozen_warmup)
     normal = y == 0
-    norms = {"gat": fit_normaliser(val.gat[normal]), "vgae": fit_normaliser(val.vgae[normal])}
+    norms = {
+        "gat": fit_normaliser(val.gat[normal & fit]),
+        "vgae": fit_normaliser(val.vgae[normal & fit]),
+    }
     floors = (
         cfg.calibration.scale_floor * norms["gat"].scale,
         cfg.calibration.scale_floor * norms["vgae"].scale,
     )
-    model = FusionModel(norms, "mean", {}, {}, 0.0, scale_floors=floors)
+    model = FusionModel(
+        norms, "mean", {}, {}, 0.0, scale_floors=floors, frozen_warmup=cfg.eval.frozen_warmup
+    )
     frozen = model.frozen_inputs(val)
+    y_fit = y[fit]
 
     def threshold(scores: np.ndarray) -> Any:
         try:
-            return fit_threshold(scores, y, one_class=cfg.eval.one_class_fit)
-        except OneClassValidationError as exc:  # checked above; kept for a clear message
-            raise ModelsError(f"{ctx.dataset}: {exc}") from exc
+            return fit_threshold(scores[fit], y_fit, one_class=cfg.eval.one_class_fit)
+        except OneClassValidationError as exc:  # a warm-up that holds every attack
+            raise ModelsError(
+                f"{ctx.dataset}: {exc} (past the frozen warm-up of "
+                f"{cfg.eval.frozen_warmup:g} s: --set eval.frozen_warmup=… shortens it)"
+            ) from exc
 
     # Each score on validation under the frozen protocol: its threshold is fitted on it,
     # and its flags are what a guarded calibration rule also requires.
     frozen_scores = {"gat": frozen.z_gat, "vgae": frozen.z_vgae}
     for name in ("gat", "vgae"):
         model.thresholds[name] = threshold(frozen_scores[name])
-    model.logistic = fit_logistic(np.column_stack((frozen.z_gat, frozen.z_vgae)), y)
+    model.logistic = fit_logistic(np.column_stack((frozen.z_gat, frozen.z_vgae))[fit], y_fit)
     model.dqn_centers = (model.thresholds["gat"].value, model.thresholds["vgae"].value)
     u_g = sigmoid(frozen.z_gat - model.dqn_centers[0])
     u_v = sigmoid(frozen.z_vgae - model.dqn_centers[1])
+    state = dqn_state(val.state, frozen.z_gat, frozen.z_vgae)
     model.policy, history = train_dqn(
-        dqn_state(val.state, frozen.z_gat, frozen.z_vgae), u_g, u_v, y, cfg.dqn, cfg.train.seed
+        state[fit], u_g[fit], u_v[fit], y_fit, cfg.dqn, cfg.train.seed
     )
     for method in FUSION_METHODS:
         frozen_scores[method] = model.fuse(method, frozen)
@@ -147,10 +103,10 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     frozen_flags = {name: model.thresholds[name].apply(z) for name, z in frozen_scores.items()}
     either = frozen_flags["gat"] | frozen_flags["vgae"]
     model.thresholds[EITHER] = Threshold(
-        0.0, "either detector at its own frozen threshold", _f1(y.astype(bool), either)
+        0.0, "either detector at its own frozen threshold", _f1(y_fit.astype(bool), either[fit])
     )
 
-    fixed = _fixed_rule(ctx)
+    fixed = fixed_rule(ctx)
     choices: dict[str, CalibrationChoice] = {}
     period_choice: PeriodChoice | None = None
     systems: dict[str, PeriodChoice] = {}
@@ -171,7 +127,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
             choices[name] = CalibrationChoice(fixed, float("nan"), None)
         by_validation = _choose_method(ctx, model, choices)
     else:
-        periods = _period_grid(ctx)
+        periods = period_grid(ctx)
         # A deployment calibrates once: each fusion is judged as a system, its own score
         # and both detectors sharing the period chosen for the three together; the method
         # is then chosen on those systems, and every score takes its best rule for the
@@ -182,10 +138,10 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
             # Every system shares the GAT and VGAE branches: each (score, period) once.
             if (name, period) not in chosen:
                 rules = calibration_candidates(ctx, period)
-                chosen[name, period] = _select(ctx, streams(name), rules)
+                chosen[name, period] = select_rule(ctx, streams(name), rules)
             return chosen[name, period]
 
-        systems = {m: _shared_period(ctx, choose, periods, m) for m in FUSION_METHODS}
+        systems = {m: shared_period(ctx, choose, periods, m) for m in FUSION_METHODS}
         choices_at_own = {m: choose(m, system.period) for m, system in systems.items()}
         by_validation = _choose_method(ctx, model, choices_at_own)
         # ``either`` decides with both detectors' own rules: it takes the period of the
@@ -257,38 +213,12 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "dqn_history": history,
         "val_graphs": len(y),
         "val_attack_graphs": int(y.sum()),
+        "frozen_warmup": cfg.eval.frozen_warmup,
+        "frozen_fit_graphs": int(fit.sum()),
+        "frozen_fit_attack_graphs": int(y_fit.sum()),
         "alpha_mean": float(model.alphas(frozen).mean()),
     }
     return publish(ctx, "fusion", "fusion", model.to_checkpoint(), metrics)
-
-
-def _shared_period(
-    ctx: StageContext, choose: Any, periods: list[tuple[float, float]], method: str
-) -> PeriodChoice:
-    try:
-        return select_period(("gat", "vgae", method), periods, choose)
-    except ValueError as exc:
-        raise ModelsError(f"{ctx.dataset}: choosing the calibration period: {exc}") from exc
-
-
-def _fixed_rule(ctx: StageContext) -> CalibrationRule | None:
-    cal = ctx.config.calibration
-    if cal.rule == "auto" or cal.param is None or cal.seconds is None:
-        return None
-    warmup = 0.0 if cal.warmup is None else float(cal.warmup)
-    guard = cal.guard == "on"  # nothing is chosen on validation with a fixed rule
-    return CalibrationRule(
-        cal.rule, float(cal.param), float(cal.seconds), cal.scale_floor, warmup, guard
-    )
-
-
-def _select(
-    ctx: StageContext, streams: Any, candidates: list[CalibrationRule]
-) -> CalibrationChoice:
-    try:
-        return select_calibration(streams, candidates)
-    except ValueError as exc:
-        raise ModelsError(f"{ctx.dataset}: choosing the calibration rule: {exc}") from exc
 
 
 def _choose_method(

@@ -56,6 +56,11 @@ def format_results_table(
             f"Fusion: {fusion.method} ({fusion.chosen_by}); calibration: "
             f"{fusion.calibration_label(fusion.method)}."
         )
+        if fusion.frozen_warmup > 0:
+            head.append(
+                f"Frozen: the windows that end in each capture's first {fusion.frozen_warmup:g}"
+                " s (the features' warm-up) are neither fitted on nor scored."
+            )
     body = []
     notes = []
     for r in rows:
