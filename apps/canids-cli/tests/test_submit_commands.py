@@ -179,3 +179,33 @@ def test_an_unsafe_name_is_a_usage_error_at_the_edge(cache: Path, tmp_path: Path
         assert "is not allowed: use 1 to 64 characters" in done.stderr
         assert "Traceback" not in done.stderr
         assert "x" * 200 not in done.stderr  # a long name is cut in the message
+
+
+def test_a_families_fusion_stage_asks_for_the_trainings_it_holds(
+    cache: Path, tmp_path: Path
+) -> None:
+    """fusion.select=families trains both detectors again per attack family inside the
+    fusion stage (the demo has three: dos, fuzzing, spoofing): its walltime holds them,
+    the note says how, and a walltime the user gives stands."""
+    base = (
+        "custom", "--stages", "vgae,gat_curriculum,fusion", "--size", "teacher",
+        "--dataset", "demo", "--executor", "slurm", "--dry-run", "--cache-dir", cache,
+        "--runs-dir", tmp_path / "runs", "--set", "fusion.select=families",
+    )  # fmt: skip
+    done = _submit(*base)
+    assert done.returncode == 0, done.stderr
+    scripts = done.stdout.split("# ---- ")[1:]  # in submission order
+    jobs = dict(zip(["vgae", "gat_curriculum", "fusion"], scripts, strict=True))
+    assert "#SBATCH --time=19:00:00" in jobs["fusion"]  # 1 h + 3 x (2 h + 4 h)
+    assert "#SBATCH --time=02:00:00" in jobs["vgae"]
+    assert (
+        "fusion.select=families: the fusion stage trains vgae and gat_curriculum again for "
+        "each of 3 attack families, so it asks 19:00:00 (01:00:00 + 3 x (02:00:00 + "
+        "04:00:00))"
+    ) in done.stdout
+    given = _submit(*base, "--stage-resources", "fusion:walltime=10:00:00")
+    assert given.returncode == 0, given.stderr
+    assert "#SBATCH --time=10:00:00" in given.stdout.split("# ---- ")[3]
+    assert "fusion.select=families: the fusion stage" not in given.stdout
+    plain = _submit(*base[:-2])
+    assert "#SBATCH --time=01:00:00" in plain.stdout.split("# ---- ")[3]

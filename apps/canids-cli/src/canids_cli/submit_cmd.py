@@ -267,8 +267,13 @@ def pipeline(
         # The config file and every --set item, checked against the config model of each
         # planned size here, before anything runs or is queued (a stage would refuse them
         # only when it starts, after SLURM had queued the whole chain).
-        for plan_size in sorted({plan.size for plan in plans}):
-            load_config(plan_size, config_path, list(overrides))
+        sizes = sorted({plan.size for plan in plans})
+        configs = [load_config(plan_size, config_path, list(overrides)) for plan_size in sizes]
+        families = 0
+        if any(c.fusion.select == "families" for c in configs) and any(
+            "fusion" in plan.run_stages for plan in plans
+        ):
+            families = _attack_families(cache.cache_dir, dataset)
         for plan in plans:
             for stage, reason in plan.skipped.items():
                 click.echo(f"skipping {plan.pipeline.name}/{stage}: {reason}")
@@ -298,6 +303,7 @@ def pipeline(
                 gpu_type=gpu_type,
                 dry_run=dry_run,
                 workers=workers or 1,
+                families=families,
             )
             return
         resources = {"cpus": cpus, "gpus": gpus, "memory": memory}
@@ -416,6 +422,16 @@ def _print_outcome(store: ArtifactStore, plan: PipelinePlan, record: dict) -> No
         click.echo(f"report: {report}")
 
 
+def _attack_families(cache_dir: Path, dataset: str) -> int:
+    """How many attack families a fusion stage with ``fusion.select=families`` holds out
+    (each one more training of both detectors inside it)."""
+    from canids_data import CachedGraphDataset
+    from canids_models.families import attack_families
+
+    train = CachedGraphDataset(cache_dir, dataset, "train", check_sources=False)
+    return len(attack_families(train.manifest.data))
+
+
 def _submit_slurm(
     store: ArtifactStore,
     plans: list[PipelinePlan],
@@ -427,6 +443,7 @@ def _submit_slurm(
     gpu_type: str | None,
     dry_run: bool,
     workers: int = 1,
+    families: int = 0,
 ) -> None:
     from canids_jobs import Ledger, SlurmSubmitter, load_profile, parse_stage_resources
 
@@ -444,6 +461,7 @@ def _submit_slurm(
         gpu_type=gpu_type,
         echo=click.echo,
         workers=workers,
+        families=families,
     )
     jobs = submitter.render(plans)
     if dry_run:

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from canids_core import Resources, atomic_write_text
+from canids_core import Resources, atomic_write_text, format_slurm_time
 from canids_models import (
+    STAGES,
     ArtifactStore,
     PipelinePlan,
     stage_command,
@@ -75,6 +76,7 @@ class SlurmSubmitter:
         echo: Callable[[str], None] = lambda _line: None,
         stage_args: Callable[[PipelinePlan, str], Sequence[str]] | None = None,
         workers: int = 1,
+        families: int = 0,
     ) -> None:
         self.store = store
         self.cache_dir = Path(cache_dir).resolve()
@@ -95,6 +97,30 @@ class SlurmSubmitter:
         # Data-parallel workers per training stage: sizes each job (canids-train gets
         # --workers through extra_args).
         self.workers = workers
+        # Attack families the fusion stage holds out (fusion.select=families): it trains
+        # both detectors again for each, and its walltime must hold them.
+        self.families = families
+
+    def _families_walltime(
+        self, plan: PipelinePlan
+    ) -> tuple[Mapping[str, Mapping[str, str]], str | None]:
+        """The fusion stage's walltime when it holds out ``families`` attack families: its
+        own plus, per family, the plan's VGAE and GAT stages' (the user's walltime, where
+        given, stands)."""
+        n = self.families
+        if "walltime" in self.overrides or "walltime" in self.stage_overrides.get("fusion", {}):
+            return self.stage_overrides, None
+        gat = "gat_curriculum" if "gat_curriculum" in plan.pipeline.stages else "gat"
+        own, vgae, gat_s = (STAGES[s].resources.walltime for s in ("fusion", "vgae", gat))
+        total = format_slurm_time(own + n * (vgae + gat_s))
+        note = (
+            f"fusion.select=families: the fusion stage trains vgae and {gat} again for each of "
+            f"{n} attack families, so it asks {total} ({format_slurm_time(own)} + {n} x "
+            f"({format_slurm_time(vgae)} + {format_slurm_time(gat_s)})); "
+            "--stage-resources fusion:walltime=... sets another"
+        )
+        fusion = {**self.stage_overrides.get("fusion", {}), "walltime": total}
+        return {**self.stage_overrides, "fusion": fusion}, note
 
     def render(self, plans: Sequence[PipelinePlan]) -> list[RenderedJob]:
         """Every stage's script (validated), in submission order; nothing is written."""
@@ -107,9 +133,13 @@ class SlurmSubmitter:
             out_dir = out_dir / "slurm"
             for stage in plan.run_stages:
                 sid = stage_id(plan, stage)
+                stage_overrides, held_out = self.stage_overrides, None
+                if stage == "fusion" and self.families:
+                    stage_overrides, held_out = self._families_walltime(plan)
                 resources, notes = resolve_resources(
-                    stage, self.profile, self.overrides, self.stage_overrides, self.workers
+                    stage, self.profile, self.overrides, stage_overrides, self.workers
                 )
+                notes = [held_out, *notes] if held_out else notes
                 cmd = stage_command(
                     plan,
                     stage,
