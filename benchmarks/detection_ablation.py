@@ -146,6 +146,23 @@ def summarise(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def build_cache(dataset: str, root: Path, out: Path, log: Path) -> Path:
+    """``out/cache-<dataset>`` built from ``root`` (a no-op where it is current)."""
+    cache = out / f"cache-{dataset}"
+    build = [tool("canids-cache"), "build", "--dataset", dataset, "--root", str(root)]
+    run([*build, "--cache-dir", str(cache)], log)
+    return cache
+
+
+def copy_detectors(source: Path, target: Path, dataset: str, size: str) -> None:
+    """``size``'s ``vgae`` and ``gat`` artifacts of run folder ``source`` into ``target``
+    (kept where already there), so that a second run differs only after them."""
+    for key in ("vgae", "gat"):
+        dest = target / dataset / size / key
+        if not dest.exists():
+            shutil.copytree(source / dataset / size / key, dest)
+
+
 def run_arguments(doc: str, out: str, seeds: list[int]) -> argparse.ArgumentParser:
     """The arguments of every script that runs pipelines on the real captures: --data,
     --out, --datasets, --seeds (a script adds its own)."""

@@ -42,40 +42,63 @@ def f1(y: np.ndarray, flags: np.ndarray) -> float:
     return float(binary_metrics(y, flags)["f1"] or 0.0)
 
 
-def family_rows(run: Path, size: str, cache: Path) -> dict[str, Any]:
+def run_context(run: Path, size: str, cache: Path) -> Any:
+    """The StageContext of ``size``'s artifacts in run folder ``run``, with the config its
+    fusion stage ran with."""
     from canids_models import ArtifactStore, RunConfig, StageContext
-    from canids_models.families import attack_families
-    from canids_models.fusion_model import FusionModel
-    from canids_models.metrics import auroc
-    from canids_models.scoring import score_split
 
     dataset = next(p.name for p in run.iterdir() if (p / size / "fusion").is_dir())
     saved = json.loads((run / dataset / size / "fusion" / "config.json").read_text())
     config = RunConfig.model_validate(saved["config"])
-    main = StageContext(
-        dataset, size, config, ArtifactStore(run.parent, run.name), cache, log=lambda _: None
-    )
+    store = ArtifactStore(run.parent, run.name)
+    return StageContext(dataset, size, config, store, cache, log=lambda _: None)
+
+
+def detectors(ctx: Any) -> tuple[Any, Any, Any]:
+    """(fusion, gat, vgae) of ``ctx``'s run, loaded once."""
+    from canids_models.fusion_model import FusionModel
+
+    fusion = FusionModel.from_checkpoint(ctx.store.load(ctx.dataset, ctx.size, "fusion"))
+    return fusion, ctx.load_model("gat"), ctx.load_model("vgae")
+
+
+def frozen_scores(
+    ctx: Any, models: tuple[Any, Any, Any], view: Any, name: str
+) -> tuple[Any, np.ndarray, np.ndarray]:
+    """(split scores, frozen z_gat, frozen z_vgae) of ``view`` by ``models`` (from
+    :func:`detectors`)."""
+    from canids_models.scoring import score_split
+
+    fusion, gat, vgae = models
+    s = score_split(view, name, gat, vgae, ctx.config.batching, ctx.device)
+    z = fusion.frozen_inputs(s)
+    return s, z.z_gat, z.z_vgae
+
+
+def family_rows(run: Path, size: str, cache: Path) -> dict[str, Any]:
+    from canids_models import ArtifactStore, StageContext
+    from canids_models.families import attack_families
+    from canids_models.metrics import auroc
+
+    main = run_context(run, size, cache)
+    dataset, config = main.dataset, main.config
     out: dict[str, Any] = {"dataset": dataset, "families": {}}
     for fam in attack_families(main.split("train").manifest.data):
         store = ArtifactStore(run / dataset / "families", fam.name)
         ctx = StageContext(dataset, size, config, store, cache, log=lambda _: None)
-        fusion = FusionModel.from_checkpoint(store.load(dataset, size, "fusion"))
-        gat, vgae = ctx.load_model("gat"), ctx.load_model("vgae")
-
-        def scored(
-            view: Any, keep: np.ndarray, name: str, fusion: Any = fusion, models: Any = (gat, vgae)
-        ) -> tuple[np.ndarray, ...]:
-            s = score_split(view.subset(keep), name, *models, config.batching, main.device)
-            z = fusion.frozen_inputs(s)
-            return s.y.astype(bool), z.z_gat, z.z_vgae
-
+        models = detectors(ctx)
+        fusion = models[0]
         val = main.split("val")
-        vy, _, vz = scored(val, ~np.isin(val.sources(), fam.sources), "val")
-        parts = [
-            scored(main.split(split), np.isin(main.split(split).sources(), fam.sources), split)
-            for split in ("train", "val")
-            if np.isin(main.split(split).sources(), fam.sources).any()
-        ]
+        rest = val.subset(~np.isin(val.sources(), fam.sources))
+        vs, _, vz = frozen_scores(ctx, models, rest, "val")
+        vy = vs.y.astype(bool)
+        parts = []
+        for split in ("train", "val"):
+            view = main.split(split)
+            held = np.isin(view.sources(), fam.sources)
+            if held.any():
+                s, zg, zv = frozen_scores(ctx, models, view.subset(held), split)
+                parts.append((s.y.astype(bool), zg, zv))
         y, zg, zv = (np.concatenate([p[i] for p in parts]) for i in range(3))
         gat_flags = zg >= fusion.thresholds["gat"].value
         cuts = {"own": fusion.thresholds["vgae"].value}
@@ -100,25 +123,15 @@ BUCKETS = ((0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 5.0), (5.0, 10.0), (10.0, f
 def start_alarms(run: Path, size: str, cache: Path) -> dict[str, Any]:
     """Share of validation's normal windows each frozen detector flags, by seconds since
     the capture's start (the run's own detectors and fusion)."""
-    from canids_models import ArtifactStore, RunConfig, StageContext
-    from canids_models.fusion_model import FusionModel
-    from canids_models.scoring import score_split
-
-    dataset = next(p.name for p in run.iterdir() if (p / size / "fusion").is_dir())
-    saved = json.loads((run / dataset / size / "fusion" / "config.json").read_text())
-    config = RunConfig.model_validate(saved["config"])
-    ctx = StageContext(
-        dataset, size, config, ArtifactStore(run.parent, run.name), cache, log=lambda _: None
-    )
-    fusion = FusionModel.from_checkpoint(ctx.store.load(dataset, size, "fusion"))
-    gat, vgae = ctx.load_model("gat"), ctx.load_model("vgae")
-    s = score_split(ctx.split("val"), "val", gat, vgae, config.batching, ctx.device)
-    z = fusion.frozen_inputs(s)
+    ctx = run_context(run, size, cache)
+    models = detectors(ctx)
+    fusion = models[0]
+    s, z_gat, z_vgae = frozen_scores(ctx, models, ctx.split("val"), "val")
     since = s.window_end - s.capture_start
     normal = s.y == 0
     flags = {
-        "vgae": z.z_vgae >= fusion.thresholds["vgae"].value,
-        "gat": z.z_gat >= fusion.thresholds["gat"].value,
+        "vgae": z_vgae >= fusion.thresholds["vgae"].value,
+        "gat": z_gat >= fusion.thresholds["gat"].value,
     }
     rows = []
     for lo, hi in BUCKETS:

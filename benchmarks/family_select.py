@@ -20,13 +20,12 @@ fusion stage's seconds under each rule (the ratio is the cost of the rule).
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from _bench import command, machine
-from detection_ablation import mean_std, run, run_arguments, run_stages, tool
+from _bench import start_out
+from detection_ablation import build_cache, copy_detectors, mean_std, run_arguments, run_stages
 
 RULES = ("validation", "families")
 
@@ -37,16 +36,11 @@ def pipeline(
     """Both rules' runs of ``size`` for one seed; per rule the pick, its held-out F1, the
     fusion stage's seconds and the family means. The student's runs distil from the
     teacher of the same run folder (its family runs from the teacher's family runs)."""
-    cache = out / f"cache-{dataset}"
-    build = [tool("canids-cache"), "build", "--dataset", dataset, "--root", str(root)]
-    run([*build, "--cache-dir", str(cache)], log)
+    cache = build_cache(dataset, root, out, log)
     base = out / "runs" / f"{dataset}-validation-s{seed}"
     seconds = {"validation": run_stages(dataset, size, base, cache, [f"train.seed={seed}"], log)}
     fam = out / "runs" / f"{dataset}-families-s{seed}"
-    for key in ("vgae", "gat"):
-        target = fam / dataset / size / key
-        if not target.exists():
-            shutil.copytree(base / dataset / size / key, target)
+    copy_detectors(base, fam, dataset, size)
     sets = [f"train.seed={seed}", "fusion.select=families"]
     seconds["families"] = run_stages(dataset, size, fam, cache, sets, log)
     out_rows: dict[str, Any] = {}
@@ -94,11 +88,8 @@ def main() -> None:
     ap = run_arguments(__doc__ or "", "benchmarks/out/family_select", [0])
     ap.add_argument("--sizes", nargs="+", default=["teacher"], choices=["teacher", "student"])
     args = ap.parse_args()
-    out = Path(args.out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     tag = "-".join(args.sizes)
-    log = out / f"family_select-{tag}.log"
-    print(f"{machine()}\ncommand: {command()}\nlog: {log}", flush=True)
+    out, log = start_out(args.out, f"family_select-{tag}")
     lines: list[str] = []
     record: dict[str, Any] = {}
     for dataset in args.datasets:

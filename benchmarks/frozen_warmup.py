@@ -18,20 +18,17 @@ only where the frozen thresholds it is guarded by do.
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from _bench import start_out
-from detection_ablation import mean_std, run, run_arguments, run_stages, tool
+from detection_ablation import build_cache, copy_detectors, mean_std, run_arguments, run_stages
 
 
 def runs(
     dataset: str, root: Path, seed: int, size: str, out: Path, log: Path, args: Any
 ) -> dict[str, Path]:
-    cache = out / f"cache-{dataset}"
-    build = [tool("canids-cache"), "build", "--dataset", dataset, "--root", str(root)]
-    run([*build, "--cache-dir", str(cache)], log)
+    cache = build_cache(dataset, root, out, log)
     sets = [f"train.seed={seed}"] + (
         ["fusion.select=families"] if args.select == "families" else []
     )
@@ -40,17 +37,11 @@ def runs(
         run_stages(dataset, "teacher", base, cache, sets, log)
     run_stages(dataset, size, base, cache, sets, log)
     warm = out / "runs" / f"{dataset}-{args.select}-warm{args.warmup:g}-s{seed}"
-    for key in ("vgae", "gat"):
-        target = warm / dataset / size / key
-        if not target.exists():
-            shutil.copytree(base / dataset / size / key, target)
+    copy_detectors(base, warm, dataset, size)
     warm_sets = [*sets, f"eval.frozen_warmup={args.warmup}"]
     if size == "student" and args.select == "families":
         # Its family runs distil from the teacher's family runs of the same run folder.
-        teacher = warm / dataset / "teacher"
-        for key in ("vgae", "gat"):
-            if not (teacher / key).exists():
-                shutil.copytree(base / dataset / "teacher" / key, teacher / key)
+        copy_detectors(base, warm, dataset, "teacher")
         run_stages(dataset, "teacher", warm, cache, warm_sets, log)
     run_stages(dataset, size, warm, cache, warm_sets, log)
     return {"every window": base, f"skip {args.warmup:g} s": warm}

@@ -10,6 +10,7 @@ from canids_models import StageContext, load_config
 from canids_models.fusion_methods import Normaliser
 from canids_models.fusion_model import FusionModel, frozen_scored
 from canids_models.metrics import Threshold, fit_threshold
+from canids_models.scoring import SplitScores
 from canids_models.stages import run_stage
 from canids_testkit import tiny_overrides as tiny
 
@@ -98,15 +99,18 @@ def test_the_warmup_survives_a_checkpoint_and_an_old_one_has_none():
 
 def test_frozen_scored_is_every_window_without_a_warmup(warm_run):
     _, _, _, arrays, _ = warm_run
-
-    class Windows:  # what frozen_scored reads of a split's scores
-        window_end = arrays["val/window_end"]
-        capture_start = arrays["val/capture_start"]
-
-        def __len__(self) -> int:
-            return len(self.window_end)
-
-    scores = Windows()
-    assert frozen_scored(scores, 0.0).all()  # type: ignore[arg-type]
+    n = len(arrays["val/y"])
+    scores = SplitScores(
+        "val",
+        arrays["val/frozen/gat/score"],
+        arrays["val/frozen/vgae/score"],
+        np.zeros((n, 1)),
+        arrays["val/y"],
+        arrays["val/source"],
+        arrays["val/window_start"],
+        arrays["val/window_end"],
+        arrays["val/capture_start"],
+    )
+    assert frozen_scored(scores, 0.0).all()
     since = scores.window_end - scores.capture_start
-    np.testing.assert_array_equal(frozen_scored(scores, 1.5), since > 1.5)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(frozen_scored(scores, 1.5), since > 1.5)

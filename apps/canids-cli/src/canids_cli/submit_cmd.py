@@ -425,11 +425,10 @@ def _print_outcome(store: ArtifactStore, plan: PipelinePlan, record: dict) -> No
 def _attack_families(cache_dir: Path, dataset: str) -> int:
     """How many attack families a fusion stage with ``fusion.select=families`` holds out
     (each one more training of both detectors inside it)."""
-    from canids_data import CachedGraphDataset
+    from canids_data.cache.manifest import load_manifest
     from canids_models.families import attack_families
 
-    train = CachedGraphDataset(cache_dir, dataset, "train", check_sources=False)
-    return len(attack_families(train.manifest.data))
+    return len(attack_families(load_manifest(cache_dir / dataset, dataset).data))
 
 
 def _submit_slurm(
