@@ -82,6 +82,24 @@ def test_the_results_say_the_frozen_protocol_skips_the_warmup(warm_run, pipeline
     assert all(a["frozen_warmup_windows"] == 0 for a in plain["audit"].values())
 
 
+def test_a_warmup_that_leaves_one_class_is_refused_before_anything_is_written(
+    pipelines, demo, tmp_path
+):
+    import shutil
+
+    from canids_models import ArtifactStore, ModelsError
+
+    store = ArtifactStore(tmp_path / "runs", "long")
+    for key in ("gat", "vgae"):
+        shutil.copytree(pipelines.store.dir(DS, "teacher", key), store.dir(DS, "teacher", key))
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    config = load_config("teacher", None, tiny("teacher", "eval.frozen_warmup=100000"))
+    ctx = StageContext(DS, "teacher", config, store, demo.cache_dir, log=lambda _: None)
+    with pytest.raises(ModelsError, match=r"holds 0 attack and 0 normal windows.*frozen_warmup"):
+        run_stage("fusion", ctx)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_the_warmup_survives_a_checkpoint_and_an_old_one_has_none():
     model = FusionModel(
         {"gat": Normaliser(0.0, 1.0), "vgae": Normaliser(0.0, 1.0)},

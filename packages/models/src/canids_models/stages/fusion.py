@@ -43,6 +43,7 @@ TIE_MARGIN = 0.005  # validation F1 closer than this is a tie: the simpler metho
 def run_fusion(ctx: StageContext) -> StageOutcome:
     cfg = ctx.config
     require_two_classes(ctx, ctx.split("val").labels())  # before anything is loaded or written
+    _require_both_past_warmup(ctx)
     # Held out first: each family's run trains, and this fit starts seeded as without them.
     families = family_figures(ctx) if cfg.fusion.select == "families" else None
     gat = ctx.load_model("gat")
@@ -78,11 +79,8 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     def threshold(scores: np.ndarray) -> Any:
         try:
             return fit_threshold(scores[fit], y_fit, one_class=cfg.eval.one_class_fit)
-        except OneClassValidationError as exc:  # a warm-up that holds every attack
-            raise ModelsError(
-                f"{ctx.dataset}: {exc} (past the frozen warm-up of "
-                f"{cfg.eval.frozen_warmup:g} s: --set eval.frozen_warmup=… shortens it)"
-            ) from exc
+        except OneClassValidationError as exc:  # checked above; kept for a clear message
+            raise ModelsError(f"{ctx.dataset}: {exc}") from exc
 
     # Each score on validation under the frozen protocol: its threshold is fitted on it,
     # and its flags are what a guarded calibration rule also requires.
@@ -219,6 +217,23 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "alpha_mean": float(model.alphas(frozen).mean()),
     }
     return publish(ctx, "fusion", "fusion", model.to_checkpoint(), metrics)
+
+
+def _require_both_past_warmup(ctx: StageContext) -> None:
+    """The frozen fit reads validation past ``eval.frozen_warmup`` only: it must hold both
+    classes there too (unless one_class_fit), checked before anything is written."""
+    warmup, val = ctx.config.eval.frozen_warmup, ctx.split("val")
+    if warmup <= 0 or ctx.config.eval.one_class_fit:
+        return
+    y = val.labels()[(np.asarray(val.window_times()[1]) - val.capture_starts()) > warmup]
+    if y.all() or not y.any():
+        raise ModelsError(
+            f"{ctx.dataset}: past each capture's first {warmup:g} s (eval.frozen_warmup) "
+            f"validation holds {int(y.sum())} attack and {int(len(y) - y.sum())} normal "
+            "windows, so the frozen thresholds would be fitted blind: shorten it (--set "
+            "eval.frozen_warmup=…) or opt into an anomaly-only fit (--set "
+            "eval.one_class_fit=true)"
+        )
 
 
 def _choose_method(
