@@ -146,11 +146,14 @@ def summarise(results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def build_cache(dataset: str, root: Path, out: Path, log: Path) -> Path:
-    """``out/cache-<dataset>`` built from ``root`` (a no-op where it is current)."""
-    cache = out / f"cache-{dataset}"
+def build_cache(
+    dataset: str, root: Path, out: Path, log: Path, features: str = "invariant"
+) -> Path:
+    """``out/cache-<dataset>`` (``-<features>`` for a set other than the default) built from
+    ``root`` (a no-op where it is current)."""
+    cache = out / (f"cache-{dataset}" if features == "invariant" else f"cache-{dataset}-{features}")
     build = [tool("canids-cache"), "build", "--dataset", dataset, "--root", str(root)]
-    run([*build, "--cache-dir", str(cache)], log)
+    run([*build, "--cache-dir", str(cache), "--features", features], log)
     return cache
 
 

@@ -20,6 +20,7 @@ fusion stage's seconds under each rule (the ratio is the cost of the rule).
 from __future__ import annotations
 
 import json
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -31,17 +32,38 @@ RULES = ("validation", "families")
 
 
 def pipeline(
-    dataset: str, root: Path, seed: int, size: str, out: Path, log: Path
+    dataset: str,
+    root: Path,
+    seed: int,
+    size: str,
+    out: Path,
+    log: Path,
+    features: str = "invariant",
+    variant: str | None = None,
+    extra: tuple[str, ...] = (),
+    vgae_from: str | None = None,
 ) -> dict[str, Any]:
     """Both rules' runs of ``size`` for one seed; per rule the pick, its held-out F1, the
     fusion stage's seconds and the family means. The student's runs distil from the
-    teacher of the same run folder (its family runs from the teacher's family runs)."""
-    cache = build_cache(dataset, root, out, log)
-    base = out / "runs" / f"{dataset}-validation-s{seed}"
-    seconds = {"validation": run_stages(dataset, size, base, cache, [f"train.seed={seed}"], log)}
-    fam = out / "runs" / f"{dataset}-families-s{seed}"
+    teacher of the same run folder (its family runs from the teacher's family runs).
+    A feature set other than the default has its own cache and run folders; a ``variant``
+    (default: the feature set's name) adds the ``--set`` items ``extra`` to every stage
+    and may start from the ``vgae`` of variant ``vgae_from``'s validation run (same cache,
+    same seed), where ``extra`` does not change the VGAE."""
+    cache = build_cache(dataset, root, out, log, features)
+    variant = variant or features
+    name = dataset if variant == "invariant" else f"{dataset}-{variant}"
+    base = out / "runs" / f"{name}-validation-s{seed}"
+    if vgae_from is not None:
+        source = out / "runs" / f"{dataset}-{vgae_from}-validation-s{seed}" / dataset / size
+        target = base / dataset / size / "vgae"
+        if not target.exists():
+            shutil.copytree(source / "vgae", target)
+    sets = [f"train.seed={seed}", *extra]
+    seconds = {"validation": run_stages(dataset, size, base, cache, sets, log)}
+    fam = out / "runs" / f"{name}-families-s{seed}"
     copy_detectors(base, fam, dataset, size)
-    sets = [f"train.seed={seed}", "fusion.select=families"]
+    sets = [*sets, "fusion.select=families"]
     seconds["families"] = run_stages(dataset, size, fam, cache, sets, log)
     out_rows: dict[str, Any] = {}
     for rule, run_dir in zip(RULES, (base, fam), strict=True):
@@ -57,6 +79,15 @@ def pipeline(
             },
             "fusion_seconds": seconds[rule].get("fusion"),
             "family_mean_f1": fusion["selection"].get("family_mean_f1"),
+            "families": {
+                family: held["frozen_f1"]
+                for family, held in (fusion["selection"].get("families") or {}).items()
+            },
+            "detectors": {
+                f"{r['model']}/{r['split']}/{r['protocol']}": {"f1": r["f1"], "auroc": r["auroc"]}
+                for r in metrics["rows"]
+                if r["held_out"] and r["model"] in ("vgae", "gat")
+            },
         }
     return out_rows
 
@@ -103,16 +134,26 @@ def main() -> None:
                 runs[seed] = pipeline(dataset, root, seed, size, out, log)
                 print(f"{dataset} {size} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
             lines += table(dataset, size, runs)
-            record[f"{dataset}/{size}"] = {
-                str(seed): {
-                    rule: r[rule] | {"f1": {f"{s}/{p}": v for (s, p), v in r[rule]["f1"].items()}}
-                    for rule in RULES
-                }
-                for seed, r in runs.items()
-            }
-    (out / f"family_select-{tag}.json").write_text(json.dumps(record, indent=1))
+            record[f"{dataset}/{size}"] = by_seed_json(runs)
+    write_outputs(out, f"family_select-{tag}", record, lines)
+
+
+def by_seed_json(runs: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """``pipeline``'s rows per seed as JSON (the (split, protocol) keys as "split/protocol")."""
+    return {
+        str(seed): {
+            rule: r[rule] | {"f1": {f"{s}/{p}": v for (s, p), v in r[rule]["f1"].items()}}
+            for rule in RULES
+        }
+        for seed, r in runs.items()
+    }
+
+
+def write_outputs(out: Path, name: str, record: dict[str, Any], lines: list[str]) -> None:
+    """``out/<name>.json`` and ``out/<name>.md``; the tables are printed too."""
+    (out / f"{name}.json").write_text(json.dumps(record, indent=1))
     text = "\n".join(lines)
-    (out / f"family_select-{tag}.md").write_text(text + "\n")
+    (out / f"{name}.md").write_text(text + "\n")
     print(text)
 
 

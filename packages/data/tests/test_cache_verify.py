@@ -288,6 +288,17 @@ def test_other_config_is_a_mismatch_with_a_fix(demo_clone) -> None:
     assert "--window" not in report.fix
 
 
+def test_a_cache_of_the_invariant_set_is_not_reused_for_the_load_set(demo_clone) -> None:
+    report = _verify(demo_clone, config=BuildConfig(features="invariant_load"))
+    assert report.status == VerifyStatus.CONFIG_MISMATCH
+    detail = report.problems[0].detail
+    assert detail.startswith("built with features='invariant', node_features=")
+    assert "expected features='invariant_load'" in detail
+    assert "'bus_load'" in detail
+    assert "--features invariant_load" in report.fix
+    assert report.fix.endswith("--force")
+
+
 def test_worst_problem_decides_the_status(demo_clone) -> None:
     _flip_byte(demo_clone.root / TRAIN_FILE)
     os.utime(demo_clone.root / TRAIN_FILE, ns=(0, 0))

@@ -150,7 +150,7 @@ def test_invariant_features_equal_the_reference(name, window, stride) -> None:
     assert_bits_equal(invariant_node_features(lay, table), reference_invariant(lay, table), name)
 
 
-@pytest.mark.parametrize("features", ["invariant", "v1"])
+@pytest.mark.parametrize("features", ["invariant", "invariant_load", "v1"])
 @pytest.mark.parametrize(("window", "stride"), [(100, 100), (20, 7), (10, 30)])
 def test_graphs_built_a_piece_at_a_time_equal_one_pass(monkeypatch, features, window, stride):
     table = TABLES["11-bit IDs"]()

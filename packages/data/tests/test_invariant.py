@@ -168,7 +168,7 @@ def test_normal_traffic_features_are_stationary_after_the_warm_up():
         )
 
 
-@pytest.mark.parametrize("features", ["v1", "invariant"])
+@pytest.mark.parametrize("features", ["v1", "invariant", "invariant_load"])
 def test_both_feature_sets_have_their_declared_widths(features):
     from canids_data.graphs import feature_names
 

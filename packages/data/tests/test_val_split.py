@@ -112,6 +112,7 @@ def test_the_split_is_part_of_the_config_digest():
         BuildConfig(val_start_seconds=5.0),
         BuildConfig(val_seed=1),
         BuildConfig(features="v1"),
+        BuildConfig(features="invariant_load"),
     ]
     digests = {base.digest, *(c.digest for c in changed)}
     assert len(digests) == 1 + len(changed)

@@ -19,6 +19,10 @@ from canids_core import CanidsError, format_table, quoted_command
 from ._console import checked_name, fail, human_bytes, split_order
 from ._progress import ProgressDisplay
 
+# canids_data.graphs.FEATURE_SETS, spelt out so that --help does not import numpy
+# (tests/test_cli_profile.py holds the two equal).
+FEATURE_SET_NAMES = ("invariant", "invariant_load", "v1")
+
 if TYPE_CHECKING:
     from canids_data import CacheManager
 
@@ -110,11 +114,12 @@ _dataset_name = checked_name("dataset")
 )
 @click.option(
     "--features",
-    type=click.Choice(["invariant", "v1"]),
+    type=click.Choice(FEATURE_SET_NAMES),
     default="invariant",
     show_default=True,
     help="Node features: vehicle-invariant (timing per ID's own period, payload change, "
-    "ID age) or v1 (payload bytes, in-window timing).",
+    "ID age), invariant_load (the same and the window's bus load against the capture's "
+    "start) or v1 (payload bytes, in-window timing).",
 )
 @click.option(
     "--validation",
@@ -312,7 +317,7 @@ def _print_splits(manifest: dict) -> None:
 @click.option("--val-fraction", type=click.FloatRange(0.0, 0.9, max_open=True), default=None)
 @click.option(
     "--features",
-    type=click.Choice(["invariant", "v1"]),
+    type=click.Choice(FEATURE_SET_NAMES),
     default=None,
     help="Expected feature set (a cache built with another is a config mismatch).",
 )

@@ -16,6 +16,7 @@ from .table import MessageTable
 __all__ = [
     "EDGE_FEATURES",
     "FEATURE_SETS",
+    "LOAD_NODE_FEATURES",
     "NODE_FEATURES",
     "GraphArrays",
     "WindowLayout",
@@ -64,10 +65,14 @@ INVARIANT_NODE_FEATURES: tuple[str, ...] = (
     "log_period_ms",
     "dlc_mean",
 )
+# The invariant set plus the window's bus load against the capture's start
+# (canids_data.invariant.bus_load): a flood of any ID, known or new, shortens the window.
+LOAD_NODE_FEATURES: tuple[str, ...] = (*INVARIANT_NODE_FEATURES, "bus_load")
 FEATURE_SETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "v1": (NODE_FEATURES, EDGE_FEATURES),
     # Same edge statistics; the transition times are relative to the capture's typical gap.
     "invariant": (INVARIANT_NODE_FEATURES, EDGE_FEATURES),
+    "invariant_load": (LOAD_NODE_FEATURES, EDGE_FEATURES),
 }
 
 
@@ -288,15 +293,16 @@ def build_graphs(
         raise ValueError(f"unknown feature set {features!r}; known: {', '.join(FEATURE_SETS)}")
     starts = window_starts(len(table), window, stride)
     if features == "v1":
-        step_factor, stats = 1e3, None
+        step_factor, stats, load_base = 1e3, None, None
     else:
-        from .invariant import typical_gap
+        from .invariant import load_baseline_gap, typical_gap
         from .message_stats import message_stats
 
         step_factor, stats = 1.0 / typical_gap(table), message_stats(table)
+        load_base = load_baseline_gap(table) if features == "invariant_load" else None
     per_pass = max(1, _SLOTS_PER_PASS // window)
     pieces = [
-        _graphs_of(table, window, starts[k : k + per_pass], features, step_factor, stats)
+        _graphs_of(table, window, starts[k : k + per_pass], features, step_factor, stats, load_base)
         for k in range(0, max(len(starts), 1), per_pass)
     ]
     return pieces[0] if len(pieces) == 1 else concat_graphs(pieces)
@@ -309,6 +315,7 @@ def _graphs_of(
     features: str,
     step_factor: float,
     stats: object,
+    load_base: float | None,
 ) -> GraphArrays:
     lay = window_layout(table, window, window, starts)
     if features == "v1":
@@ -317,6 +324,11 @@ def _graphs_of(
         from .invariant import invariant_node_features
 
         x = invariant_node_features(lay, table, stats)  # type: ignore[arg-type]
+        if load_base is not None:
+            from .invariant import bus_load
+
+            per_node = np.repeat(bus_load(lay, table, load_base), np.diff(lay.node_ptr))
+            x = np.concatenate((x, per_node[:, None].astype(np.float32)), axis=1)
     edge_ptr, edge_index, edge_attr = _edges(lay, table, step_factor)
     labels = table.labels_or_zeros()
     k = len(lay.starts)

@@ -24,7 +24,7 @@ def model_record(
     kind: str,
     model: nn.Module,
     hparams: GATConfig | VGAEConfig,
-    inputs: dict[str, int],
+    inputs: dict[str, Any],
     vocab_digest: str,
     backend: str,
 ) -> dict[str, Any]:

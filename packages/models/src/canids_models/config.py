@@ -84,6 +84,16 @@ class GATConfig(_Section):
     # Off: the GAT sees what a CAN ID does, not which ID it is, so it can move to another
     # vehicle (docs/results.md measures both).
     id_embedding: bool = False
+    # Node feature columns of the cache the classifier does not see (the VGAE sees them
+    # all). A classifier trained on floods only learns the bus load as the attack and
+    # misses an attack that adds no frames (docs/results.md, canids-data 0.4.0).
+    ignore_features: tuple[str, ...] = Field((), strict=False)
+
+    @field_validator("ignore_features")
+    @classmethod
+    def _names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # One spelling per set of names, so that the digest does not depend on the order.
+        return tuple(sorted(set(value)))
 
 
 class VGAEConfig(_Section):
@@ -283,8 +293,9 @@ class RunConfig(_Section):
         when it is not 1, so every single-process config keeps the digest it had before
         the key existed (saved runs and tune trials stay valid); N workers train on other
         batches, so they are another config. ``fusion.select`` likewise counts only when it
-        is not ``validation`` (the choice every run made before the key existed), and
-        ``eval.frozen_warmup`` only when it is not 0."""
+        is not ``validation`` (the choice every run made before the key existed),
+        ``eval.frozen_warmup`` only when it is not 0 and ``gat.ignore_features`` only when
+        it names a feature."""
         data = self.to_dict()
         if data["train"]["workers"] == 1:
             del data["train"]["workers"]
@@ -292,6 +303,8 @@ class RunConfig(_Section):
             del data["fusion"]["select"]
         if data["eval"]["frozen_warmup"] == 0.0:
             del data["eval"]["frozen_warmup"]
+        if not data["gat"]["ignore_features"]:
+            del data["gat"]["ignore_features"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

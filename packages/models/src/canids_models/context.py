@@ -148,6 +148,18 @@ class StageContext:
             "edge_dim": train.num_edge_features,
         }
 
+    def gat_inputs(self) -> dict[str, Any]:
+        """:meth:`model_inputs` of the GAT: with ``gat.ignore_features``, also the cache's
+        node feature columns it sees (saved in its checkpoint)."""
+        inputs: dict[str, Any] = dict(self.model_inputs())
+        ignore = self.config.gat.ignore_features
+        if ignore:
+            from .nn.gat import seen_columns
+
+            names = self.split("train").manifest.data["node_features"]
+            inputs["node_columns"] = seen_columns(names, ignore)
+        return inputs
+
     def vocabulary_digest(self) -> str:
         return str(self.split("train").manifest.data["vocabulary"]["digest"])
 

@@ -60,7 +60,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
         sampler = CurriculumSampler(
             cfg.curriculum, labels, difficulty_percentiles(scores, labels), cfg.train.seed
         )
-    model = GATClassifier(cfg.gat, **ctx.model_inputs(), backend=ctx.backend).to(dev)
+    model = GATClassifier(cfg.gat, **ctx.gat_inputs(), backend=ctx.backend).to(dev)
     teacher = None
     if ctx.distill_from:
         teacher = ctx.load_model("gat", ctx.distill_from)
@@ -137,7 +137,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
     p = gat_probability(out)
     threshold = fit_threshold(p, out["y"], one_class=cfg.eval.one_class_fit)
     ckpt = model_record(
-        "gat", model, cfg.gat, ctx.model_inputs(), ctx.vocabulary_digest(), ctx.backend
+        "gat", model, cfg.gat, ctx.gat_inputs(), ctx.vocabulary_digest(), ctx.backend
     )
     ckpt["threshold"] = threshold.to_json()
     metrics = {
