@@ -53,6 +53,8 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
     cfg, dev, ranks = ctx.config, ctx.device, ctx.ranks
     train, val = ctx.split("train"), ctx.split("val")
     require_two_classes(ctx, val.labels())
+    # Before the curriculum's VGAE scoring: a column the cache lacks fails at once.
+    inputs = ctx.gat_inputs()
     labels = train.labels()
     sampler = None
     if curriculum:
@@ -60,7 +62,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
         sampler = CurriculumSampler(
             cfg.curriculum, labels, difficulty_percentiles(scores, labels), cfg.train.seed
         )
-    model = GATClassifier(cfg.gat, **ctx.gat_inputs(), backend=ctx.backend).to(dev)
+    model = GATClassifier(cfg.gat, **inputs, backend=ctx.backend).to(dev)
     teacher = None
     if ctx.distill_from:
         teacher = ctx.load_model("gat", ctx.distill_from)
@@ -136,9 +138,7 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
     out = collect_outputs(model, None, val, cfg.batching, dev)
     p = gat_probability(out)
     threshold = fit_threshold(p, out["y"], one_class=cfg.eval.one_class_fit)
-    ckpt = model_record(
-        "gat", model, cfg.gat, ctx.gat_inputs(), ctx.vocabulary_digest(), ctx.backend
-    )
+    ckpt = model_record("gat", model, cfg.gat, inputs, ctx.vocabulary_digest(), ctx.backend)
     ckpt["threshold"] = threshold.to_json()
     metrics = {
         "stage": stage,
