@@ -260,7 +260,8 @@ def _other_value(value: object, hint: object) -> list[object]:
     if value is None:  # optional settings: None means "chosen on validation"
         return [4.0, 1.0, 0.5]
     if isinstance(value, tuple):
-        return [[*value, value[-1] * 2]]
+        # An empty tuple is a list of names (gat.ignore_features); grids grow by one.
+        return [[*value, value[-1] * 2]] if value else [["bus_load"]]
     if isinstance(value, bool):
         return [not value]
     if isinstance(value, int):
