@@ -157,10 +157,12 @@ def build_cache(
     return cache
 
 
-def copy_detectors(source: Path, target: Path, dataset: str, size: str) -> None:
-    """``size``'s ``vgae`` and ``gat`` artifacts of run folder ``source`` into ``target``
-    (kept where already there), so that a second run differs only after them."""
-    for key in ("vgae", "gat"):
+def copy_detectors(
+    source: Path, target: Path, dataset: str, size: str, keys: tuple[str, ...] = ("vgae", "gat")
+) -> None:
+    """``size``'s ``keys`` artifacts (default: both detectors) of run folder ``source`` into
+    ``target`` (kept where already there), so that a second run differs only after them."""
+    for key in keys:
         dest = target / dataset / size / key
         if not dest.exists():
             shutil.copytree(source / dataset / size / key, dest)

@@ -20,7 +20,6 @@ fusion stage's seconds under each rule (the ratio is the cost of the rule).
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -55,10 +54,8 @@ def pipeline(
     name = dataset if variant == "invariant" else f"{dataset}-{variant}"
     base = out / "runs" / f"{name}-validation-s{seed}"
     if vgae_from is not None:
-        source = out / "runs" / f"{dataset}-{vgae_from}-validation-s{seed}" / dataset / size
-        target = base / dataset / size / "vgae"
-        if not target.exists():
-            shutil.copytree(source / "vgae", target)
+        source = out / "runs" / f"{dataset}-{vgae_from}-validation-s{seed}"
+        copy_detectors(source, base, dataset, size, keys=("vgae",))
     sets = [f"train.seed={seed}", *extra]
     seconds = {"validation": run_stages(dataset, size, base, cache, sets, log)}
     fam = out / "runs" / f"{name}-families-s{seed}"

@@ -24,8 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from _bench import start_out
+from canids_models.fusion_methods import EITHER, FUSION_METHODS
 from detection_ablation import mean_std, run_arguments
 from family_select import RULES, by_seed_json, pipeline, write_outputs
+
+CANDIDATES = (*FUSION_METHODS, EITHER)  # what fusion.select=families scores per family
 
 
 def head(title: str, labels: list[str], columns: list[str] | tuple[str, ...]) -> list[str]:
@@ -37,9 +40,14 @@ def head(title: str, labels: list[str], columns: list[str] | tuple[str, ...]) ->
     ]
 
 
+def _any_run(runs: dict[str, dict[int, Any]]) -> dict[str, Any]:
+    """One variant's one seed: every run has the same splits, families and detectors."""
+    return next(iter(next(iter(runs.values())).values()))
+
+
 def fusion_rows(dataset: str, runs: dict[str, dict[int, Any]]) -> list[str]:
     sets = list(runs)
-    cells = sorted(next(iter(runs[sets[0]].values()))["validation"]["f1"])
+    cells = sorted(_any_run(runs)["validation"]["f1"])
     title = f"{dataset}: default fusion, held-out test F1"
     lines = head(title, ["rule", "variant", "picks"], [f"{s} {p}" for s, p in cells])
     for rule in RULES:
@@ -54,7 +62,7 @@ def fusion_rows(dataset: str, runs: dict[str, dict[int, Any]]) -> list[str]:
 def family_rows(dataset: str, runs: dict[str, dict[int, Any]]) -> list[str]:
     title = f"{dataset}: frozen F1 on each held-out attack family (training captures)"
     lines = head(title, ["family", "variant"], CANDIDATES)
-    families = sorted(next(iter(next(iter(runs.values())).values()))["families"]["families"])
+    families = sorted(_any_run(runs)["families"]["families"])
     for family in families:
         for fs, by_seed in runs.items():
             seeds = sorted(by_seed)
@@ -69,7 +77,7 @@ def family_rows(dataset: str, runs: dict[str, dict[int, Any]]) -> list[str]:
 def detector_rows(dataset: str, runs: dict[str, dict[int, Any]]) -> list[str]:
     title = f"{dataset}: each detector on the test splits (F1 / AUROC)"
     lines = head(title, ["detector, split, protocol"], list(runs))
-    keys = sorted(next(iter(next(iter(runs.values())).values()))["validation"]["detectors"])
+    keys = sorted(_any_run(runs)["validation"]["detectors"])
     for key in keys:
         cells = []
         for by_seed in runs.values():
@@ -82,7 +90,6 @@ def detector_rows(dataset: str, runs: dict[str, dict[int, Any]]) -> list[str]:
     return lines
 
 
-CANDIDATES = ("mean", "max", "logistic", "dqn", "either")
 # name: (cache feature set, --set items of every stage, the variant whose VGAE it reuses)
 VARIANTS: dict[str, tuple[str, tuple[str, ...], str | None]] = {
     "invariant": ("invariant", (), None),

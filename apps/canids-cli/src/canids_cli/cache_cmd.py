@@ -20,7 +20,7 @@ from ._console import checked_name, fail, human_bytes, split_order
 from ._progress import ProgressDisplay
 
 # canids_data.graphs.FEATURE_SETS, spelt out so that --help does not import numpy
-# (tests/test_cli_profile.py holds the two equal).
+# (apps/canids-cli/tests/test_shared_options.py holds the two equal).
 FEATURE_SET_NAMES = ("invariant", "invariant_load", "v1")
 
 if TYPE_CHECKING:
