@@ -40,22 +40,23 @@ def pipeline(
     features: str = "invariant",
     variant: str | None = None,
     extra: tuple[str, ...] = (),
-    vgae_from: str | None = None,
+    reuse: tuple[str, tuple[str, ...]] | None = None,
 ) -> dict[str, Any]:
     """Both rules' runs of ``size`` for one seed; per rule the pick, its held-out F1, the
     fusion stage's seconds and the family means. The student's runs distil from the
     teacher of the same run folder (its family runs from the teacher's family runs).
     A feature set other than the default has its own cache and run folders; a ``variant``
     (default: the feature set's name) adds the ``--set`` items ``extra`` to every stage
-    and may start from the ``vgae`` of variant ``vgae_from``'s validation run (same cache,
-    same seed), where ``extra`` does not change the VGAE."""
+    and may start from artifacts of another variant's validation run (``reuse``: its
+    name and the keys copied, same cache and seed), where ``extra`` does not change
+    them."""
     cache = build_cache(dataset, root, out, log, features)
     variant = variant or features
     name = dataset if variant == "invariant" else f"{dataset}-{variant}"
     base = out / "runs" / f"{name}-validation-s{seed}"
-    if vgae_from is not None:
-        source = out / "runs" / f"{dataset}-{vgae_from}-validation-s{seed}"
-        copy_detectors(source, base, dataset, size, keys=("vgae",))
+    if reuse is not None:
+        source = out / "runs" / f"{dataset}-{reuse[0]}-validation-s{seed}"
+        copy_detectors(source, base, dataset, size, keys=reuse[1])
     sets = [f"train.seed={seed}", *extra]
     seconds = {"validation": run_stages(dataset, size, base, cache, sets, log)}
     fam = out / "runs" / f"{name}-families-s{seed}"

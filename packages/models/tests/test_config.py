@@ -257,8 +257,8 @@ def _other_value(value: object, hint: object) -> list[object]:
     """Candidate values of the same type as ``value`` that differ from it."""
     if typing.get_origin(hint) is typing.Literal:
         return [v for v in typing.get_args(hint) if v != value]
-    if value is None:  # optional settings: None means "chosen on validation"
-        return [4.0, 1.0, 0.5]
+    if value is None:  # optional settings: None means "chosen on validation" (or a rate)
+        return [4.0, 1.0, 0.5, 0.01]
     if isinstance(value, tuple):
         # An empty tuple is a list of names (gat.ignore_features); grids grow by one.
         return [[*value, value[-1] * 2]] if value else [["bus_load"]]

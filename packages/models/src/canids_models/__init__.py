@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.10.0"
+__version__ = "0.11.0"
 
 # public name -> the submodule that defines it (never a module named as a public name:
 # importing canids_models.X would replace the lazy function X by the module)
@@ -59,6 +59,7 @@ _LAZY: dict[str, str] = {
     "auroc": "metrics",
     "binary_metrics": "metrics",
     "find_result": "result_line",
+    "false_alarm_threshold": "metrics",
     "fit_threshold": "metrics",
     "flag_all_f1": "metrics",
     "format_memory": "resources",
@@ -132,6 +133,7 @@ __all__ = [
     "auprc",
     "auroc",
     "binary_metrics",
+    "false_alarm_threshold",
     "find_result",
     "fit_threshold",
     "flag_all_f1",
@@ -238,6 +240,7 @@ if TYPE_CHECKING:
         auprc,
         auroc,
         binary_metrics,
+        false_alarm_threshold,
         fit_threshold,
         flag_all_f1,
     )

@@ -240,10 +240,16 @@ class FusionConfig(_Section):
     ``select``: ``validation`` (the best mean of frozen val F1 and calibrated leave-one-
     capture-out F1), or ``families``: the best mean frozen F1 on each attack family of the
     training captures when the detectors are trained again without it (canids_models.
-    families; the fusion stage then trains once more per family)."""
+    families; the fusion stage then trains once more per family).
+    ``vgae_false_alarm_rate``: unset, the VGAE's frozen threshold maximises F1 on
+    validation, like the GAT's; a rate (0.01) sets it at the lowest cut that flags at most
+    that share of validation's normal windows (an anomaly detector judged by its false
+    alarms, not by the attacks it was shown). It is the VGAE's decision in ``either`` and
+    the floor its calibrated threshold keeps; the score fusions and the DQN do not move."""
 
     method: Literal["auto", "mean", "max", "logistic", "dqn", "either"] = "auto"
     select: Literal["validation", "families"] = "validation"
+    vgae_false_alarm_rate: float | None = Field(default=None, gt=0.0, lt=0.5)
 
     @field_validator("select")
     @classmethod
@@ -294,8 +300,8 @@ class RunConfig(_Section):
         the key existed (saved runs and tune trials stay valid); N workers train on other
         batches, so they are another config. ``fusion.select`` likewise counts only when it
         is not ``validation`` (the choice every run made before the key existed),
-        ``eval.frozen_warmup`` only when it is not 0 and ``gat.ignore_features`` only when
-        it names a feature."""
+        ``eval.frozen_warmup`` only when it is not 0, ``gat.ignore_features`` only when
+        it names a feature and ``fusion.vgae_false_alarm_rate`` only when it is set."""
         data = self.to_dict()
         if data["train"]["workers"] == 1:
             del data["train"]["workers"]
@@ -305,6 +311,8 @@ class RunConfig(_Section):
             del data["eval"]["frozen_warmup"]
         if not data["gat"]["ignore_features"]:
             del data["gat"]["ignore_features"]
+        if data["fusion"]["vgae_false_alarm_rate"] is None:
+            del data["fusion"]["vgae_false_alarm_rate"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

@@ -20,6 +20,7 @@ __all__ = [
     "auprc",
     "auroc",
     "binary_metrics",
+    "false_alarm_threshold",
     "fit_threshold",
     "flag_all_f1",
 ]
@@ -189,3 +190,31 @@ def fit_threshold(
     # Midway to the next lower score: robust to tiny score shifts on other data.
     value = float((cut + nxt) / 2.0) if nxt < cut else float(cut)
     return Threshold(value, "max F1 on validation", float(f1[best]))
+
+
+def false_alarm_threshold(scores: np.ndarray, y_true: np.ndarray, rate: float) -> Threshold:
+    """The lowest cut that flags at most ``rate`` of validation's normal windows.
+
+    An anomaly detector's cut set by the false alarms it is allowed on normal traffic, not
+    by F1 on the attacks of validation: those are attacks it may never meet again, and an
+    F1 cut sits just under the weakest of them (docs/results.md). The cut lies midway
+    between the highest normal score left unflagged and the next higher score, so a tie
+    is never split; ``val_f1`` is validation's F1 at it (``None`` with no attack there).
+    """
+    s = np.asarray(scores, np.float64)
+    y = np.asarray(y_true).astype(bool)
+    if not 0.0 < rate < 1.0:
+        raise ValueError(f"a false-alarm rate is in (0, 1), not {rate}")
+    normal = np.sort(s[~y])[::-1]  # highest first
+    if len(normal) == 0:
+        raise ValueError(
+            f"validation holds no normal window ({len(s)} windows, all attacks): no "
+            "false-alarm rate can be measured on it"
+        )
+    allowed = int(np.floor(rate * len(normal)))
+    kept = normal[allowed]  # the highest normal score the cut must leave unflagged
+    above = s[s > kept]
+    value = float((kept + above.min()) / 2.0) if len(above) else float(np.nextafter(kept, np.inf))
+    flags = s >= value
+    val_f1 = binary_metrics(y, flags)["f1"] if y.any() else None
+    return Threshold(value, f"at most {rate:g} of validation's normal windows flagged", val_f1)

@@ -86,6 +86,12 @@ def _summary(page: HtmlPage, data: RunData) -> None:
         " Calibrated protocol: each "
         f"test capture's first {m['calibration_warmup']:g} s (warm-up) are skipped and the "
         f"next {m['calibration_seconds']:g} s set its threshold; neither is scored."
+        + (
+            f" The VGAE's frozen threshold flags at most {rate:g} of validation's normal "
+            "windows (fusion.vgae_false_alarm_rate), not max F1."
+            if (rate := m.get("vgae_false_alarm_rate")) is not None
+            else ""
+        )
     )
     rows = [
         [split, *_row_cells(d.row(p, fusion))]

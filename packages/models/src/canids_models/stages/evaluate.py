@@ -286,6 +286,7 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         "calibration_seconds": fusion.seconds,
         "calibration_warmup": fusion.warmup,
         "frozen_warmup": fusion.frozen_warmup,
+        "vgae_false_alarm_rate": (fusion.selection.get("vgae_cut") or {}).get("false_alarm_rate"),
         "calibration": {k: r.to_json() for k, r in fusion.calibration.items()},
         "thresholds": {k: t.to_json() for k, t in fusion.thresholds.items()},
         "audit": audits,

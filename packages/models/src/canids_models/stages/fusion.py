@@ -23,7 +23,13 @@ from ..families import choose_by_families, family_figures
 from ..fusion_agent import train_dqn
 from ..fusion_methods import EITHER, FUSION_METHODS, fit_logistic, fit_normaliser
 from ..fusion_model import FusionModel, calibrated_inputs, dqn_state, frozen_scored, sigmoid
-from ..metrics import OneClassValidationError, Threshold, binary_metrics, fit_threshold
+from ..metrics import (
+    OneClassValidationError,
+    Threshold,
+    binary_metrics,
+    false_alarm_threshold,
+    fit_threshold,
+)
 from ..scoring import SplitScores, score_split
 from .common import StageOutcome, publish, require_two_classes
 from .fusion_calibration import (
@@ -33,6 +39,7 @@ from .fusion_calibration import (
     select_rule,
     shared_period,
 )
+from .fusion_checks import require_both_past_warmup, require_normal_for_rate
 from .fusion_lines import selection_lines
 
 __all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
@@ -43,7 +50,8 @@ TIE_MARGIN = 0.005  # validation F1 closer than this is a tie: the simpler metho
 def run_fusion(ctx: StageContext) -> StageOutcome:
     cfg = ctx.config
     require_two_classes(ctx, ctx.split("val").labels())  # before anything is loaded or written
-    _require_both_past_warmup(ctx)
+    require_both_past_warmup(ctx)
+    require_normal_for_rate(ctx)
     # Held out first: each family's run trains, and this fit starts seeded as without them.
     families = family_figures(ctx) if cfg.fusion.select == "families" else None
     gat = ctx.load_model("gat")
@@ -88,7 +96,13 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     for name in ("gat", "vgae"):
         model.thresholds[name] = threshold(frozen_scores[name])
     model.logistic = fit_logistic(np.column_stack((frozen.z_gat, frozen.z_vgae))[fit], y_fit)
+    # The DQN's inputs are centred on the F1 cuts whatever decides the VGAE, so that a
+    # false-alarm-rate cut moves the VGAE's decisions (and either's) and nothing else.
     model.dqn_centers = (model.thresholds["gat"].value, model.thresholds["vgae"].value)
+    vgae_f1_cut = model.thresholds["vgae"]
+    rate = cfg.fusion.vgae_false_alarm_rate
+    if rate is not None:  # validation past the warm-up holds normal windows (checked above)
+        model.thresholds["vgae"] = false_alarm_threshold(frozen.z_vgae[fit], y_fit, rate)
     u_g = sigmoid(frozen.z_gat - model.dqn_centers[0])
     u_v = sigmoid(frozen.z_vgae - model.dqn_centers[1])
     state = dqn_state(val.state, frozen.z_gat, frozen.z_vgae)
@@ -172,6 +186,12 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         ),
         "families": families,
         "family_mean_f1": family_means,
+        "vgae_cut": {
+            "false_alarm_rate": rate,
+            "value": model.thresholds["vgae"].value,
+            "method": model.thresholds["vgae"].method,
+            "f1_cut": vgae_f1_cut.value,
+        },
         "seconds": model.seconds,
         "warmup": model.warmup,
         "period": None if period_choice is None else period_choice.to_json(),
@@ -217,23 +237,6 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "alpha_mean": float(model.alphas(frozen).mean()),
     }
     return publish(ctx, "fusion", "fusion", model.to_checkpoint(), metrics)
-
-
-def _require_both_past_warmup(ctx: StageContext) -> None:
-    """The frozen fit reads validation past ``eval.frozen_warmup`` only: it must hold both
-    classes there too (unless one_class_fit), checked before anything is written."""
-    warmup, val = ctx.config.eval.frozen_warmup, ctx.split("val")
-    if warmup <= 0 or ctx.config.eval.one_class_fit:
-        return
-    y = val.labels()[(np.asarray(val.window_times()[1]) - val.capture_starts()) > warmup]
-    if y.all() or not y.any():
-        raise ModelsError(
-            f"{ctx.dataset}: past each capture's first {warmup:g} s (eval.frozen_warmup) "
-            f"validation holds {int(y.sum())} attack and {int(len(y) - y.sum())} normal "
-            "windows, so the frozen thresholds would be fitted blind: shorten it (--set "
-            "eval.frozen_warmup=…) or opt into an anomaly-only fit (--set "
-            "eval.one_class_fit=true)"
-        )
 
 
 def _choose_method(

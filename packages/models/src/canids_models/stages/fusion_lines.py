@@ -14,6 +14,12 @@ def selection_lines(selection: dict[str, Any]) -> str:
         lines.append(f"  held out {family} ({fig['attack_windows']} attack windows): {cells}")
     if selection.get("families"):
         lines.append(f"  validation alone would have chosen {selection['validation_choice']}")
+    cut = selection.get("vgae_cut") or {}
+    if cut.get("false_alarm_rate") is not None:
+        lines.append(
+            f"vgae frozen threshold {cut['value']:.3f}: {cut['method']} "
+            f"(fusion.vgae_false_alarm_rate; max F1 on validation would cut at {cut['f1_cut']:.3f})"
+        )
     period = selection.get("period")
     if period:
         branches = list(period["periods"][0]["f1"])

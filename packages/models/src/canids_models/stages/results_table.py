@@ -56,6 +56,12 @@ def format_results_table(
             f"Fusion: {fusion.method} ({fusion.chosen_by}); calibration: "
             f"{fusion.calibration_label(fusion.method)}."
         )
+        cut = fusion.selection.get("vgae_cut") or {}
+        if cut.get("false_alarm_rate") is not None:
+            head.append(
+                f"VGAE: its frozen threshold flags at most {cut['false_alarm_rate']:g} of "
+                "validation's normal windows (fusion.vgae_false_alarm_rate), not max F1."
+            )
         if fusion.frozen_warmup > 0:
             head.append(
                 f"Frozen: the windows that end in each capture's first {fusion.frozen_warmup:g}"
