@@ -185,6 +185,44 @@ def pipelines(demo: Demo, tmp_path_factory: pytest.TempPathFactory) -> Pipelines
     return result
 
 
+def _with_teacher_detectors(pipelines: Pipelines, root: Path, run: str) -> ArtifactStore:
+    """A store under ``root`` holding copies of the session teacher's VGAE and GAT: a run
+    that differs from the session's only from the fusion stage on."""
+    store = ArtifactStore(root / "runs", run)
+    for key in ("vgae", "gat"):
+        shutil.copytree(
+            pipelines.store.dir(DATASET, "teacher", key), store.dir(DATASET, "teacher", key)
+        )
+    return store
+
+
+def _refit_fusion(
+    pipelines: Pipelines, demo: Demo, root: Path, run: str, *extra: str
+) -> tuple[ArtifactStore, dict[str, Any], dict[str, Any], dict[str, np.ndarray], list[str]]:
+    """The teacher's fusion and evaluate stages again with ``extra`` ``--set`` items, on
+    copies of the session pipeline's detectors: (store, fusion metrics, evaluate metrics,
+    scores.npz arrays, log lines)."""
+    store = _with_teacher_detectors(pipelines, root, run)
+    log: list[str] = []
+    ctx = make_context(demo, store, "teacher", tiny("teacher", *extra), log=log)
+    fusion = run_stage("fusion", ctx).metrics
+    evaluate = run_stage("evaluate", ctx).metrics
+    arrays = dict(np.load(store.path(DATASET, "teacher", "results", "scores.npz")))
+    return store, fusion, evaluate, arrays, log
+
+
+@pytest.fixture(scope="session")
+def with_teacher_detectors(pipelines: Pipelines) -> Callable[[Path, str], ArtifactStore]:
+    """``with_teacher_detectors(root, run)``: see :func:`_with_teacher_detectors`."""
+    return lambda root, run: _with_teacher_detectors(pipelines, root, run)
+
+
+@pytest.fixture(scope="session")
+def refit_fusion(pipelines: Pipelines, demo: Demo) -> Callable[..., tuple[Any, ...]]:
+    """``refit_fusion(root, run, *extra)``: see :func:`_refit_fusion`."""
+    return lambda root, run, *extra: _refit_fusion(pipelines, demo, root, run, *extra)
+
+
 @pytest.fixture
 def copy_artifacts(tmp_path: Path) -> Callable[..., ArtifactStore]:
     """A private store holding copies of some artifacts of another store."""

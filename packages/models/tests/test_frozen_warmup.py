@@ -19,23 +19,11 @@ WARMUP = 2.0
 
 
 @pytest.fixture(scope="module")
-def warm_run(pipelines, demo, tmp_path_factory):
+def warm_run(refit_fusion, tmp_path_factory):
     """The teacher's fusion and evaluate again with a frozen warm-up, on copies of the
     session pipeline's detectors."""
-    import shutil
-
-    from canids_models import ArtifactStore
-
-    store = ArtifactStore(tmp_path_factory.mktemp("frozen_warmup") / "runs", "warm")
-    for key in ("gat", "vgae"):
-        shutil.copytree(pipelines.store.dir(DS, "teacher", key), store.dir(DS, "teacher", key))
-    config = load_config("teacher", None, tiny("teacher", f"eval.frozen_warmup={WARMUP}"))
-    log: list[str] = []
-    ctx = StageContext(DS, "teacher", config, store, demo.cache_dir, log=log.append)
-    fusion = run_stage("fusion", ctx).metrics
-    evaluate = run_stage("evaluate", ctx).metrics
-    arrays = dict(np.load(store.path(DS, "teacher", "results", "scores.npz")))
-    return store, fusion, evaluate, arrays, log
+    root = tmp_path_factory.mktemp("frozen_warmup")
+    return refit_fusion(root, "warm", f"eval.frozen_warmup={WARMUP}")
 
 
 def _past(arrays: dict[str, np.ndarray], split: str) -> np.ndarray:
@@ -83,15 +71,11 @@ def test_the_results_say_the_frozen_protocol_skips_the_warmup(warm_run, pipeline
 
 
 def test_a_warmup_that_leaves_one_class_is_refused_before_anything_is_written(
-    pipelines, demo, tmp_path
+    with_teacher_detectors, demo, tmp_path
 ):
-    import shutil
+    from canids_models import ModelsError
 
-    from canids_models import ArtifactStore, ModelsError
-
-    store = ArtifactStore(tmp_path / "runs", "long")
-    for key in ("gat", "vgae"):
-        shutil.copytree(pipelines.store.dir(DS, "teacher", key), store.dir(DS, "teacher", key))
+    store = with_teacher_detectors(tmp_path, "long")
     before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
     config = load_config("teacher", None, tiny("teacher", "eval.frozen_warmup=100000"))
     ctx = StageContext(DS, "teacher", config, store, demo.cache_dir, log=lambda _: None)

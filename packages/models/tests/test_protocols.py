@@ -241,13 +241,9 @@ def one_class_demo(demo, tmp_path_factory):
 
 
 def test_validation_without_attacks_fails_loudly_unless_asked(
-    one_class_demo, pipelines, tiny_overrides, tmp_path
+    one_class_demo, with_teacher_detectors, tiny_overrides, tmp_path
 ):
-    import shutil
-
-    store = ArtifactStore(tmp_path / "runs", "one")
-    for key in ("vgae", "gat"):
-        shutil.copytree(pipelines.store.dir(DS, "teacher", key), store.dir(DS, "teacher", key))
+    store = with_teacher_detectors(tmp_path, "one")
 
     def ctx(*extra):
         # Tail validation holds no clean start to choose a calibration rule on: fix one.
