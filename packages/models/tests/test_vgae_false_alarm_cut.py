@@ -99,6 +99,9 @@ def test_the_vgae_cut_is_the_rate_rule_on_validation(rate_run):
     flagged = int((z[~y] >= fusion["thresholds"]["vgae"]["value"]).sum())
     assert flagged <= int(np.floor(RATE * (~y).sum()))
     cut = fusion["selection"]["vgae_cut"]
+    # What each cut recalls of validation's attacks, beside it (a rate cut's loss shows).
+    assert cut["val_recall"] == pytest.approx((z[y] >= cut["value"]).mean(), abs=1e-9)
+    assert cut["f1_cut_val_recall"] == pytest.approx((z[y] >= cut["f1_cut"]).mean(), abs=1e-9)
     assert cut["false_alarm_rate"] == RATE
     assert cut["value"] == fusion["thresholds"]["vgae"]["value"]
 
@@ -133,6 +136,8 @@ def test_either_flags_with_the_rate_cut_and_the_report_says_so(rate_run):
         assert row["f1"] == binary_metrics(y, gat | vgae)["f1"]
     text = store.path(DS, "teacher", "results", "results.md").read_text()
     assert f"VGAE: its frozen threshold flags at most {RATE:g} of validation's normal" in text
+    recall = fusion["selection"]["vgae_cut"]["val_recall"]
+    assert f"It recalls {recall:.3f} of validation's attacks; the max-F1 cut would" in text
     assert any("fusion.vgae_false_alarm_rate" in line for line in log)
     assert evaluate["vgae_false_alarm_rate"] == RATE
     html = store.path(DS, "teacher", "results", "report.html").read_text()

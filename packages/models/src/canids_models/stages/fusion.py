@@ -191,6 +191,10 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
             "value": model.thresholds["vgae"].value,
             "method": model.thresholds["vgae"].method,
             "f1_cut": vgae_f1_cut.value,
+            # What each cut recalls of validation's attacks: a rate cut that passes many
+            # of them shows it before any test (set_01: 0.65–0.67 against 0.89–0.92).
+            "val_recall": _recall(y_fit, frozen.z_vgae[fit] >= model.thresholds["vgae"].value),
+            "f1_cut_val_recall": _recall(y_fit, frozen.z_vgae[fit] >= vgae_f1_cut.value),
         },
         "seconds": model.seconds,
         "warmup": model.warmup,
@@ -259,6 +263,10 @@ def _choose_method(
 
 def _f1(y: np.ndarray, flags: np.ndarray) -> float | None:
     return binary_metrics(y, flags)["f1"]
+
+
+def _recall(y: np.ndarray, flags: np.ndarray) -> float | None:
+    return binary_metrics(y, flags)["recall"]
 
 
 def load_fusion(ctx: StageContext) -> FusionModel:

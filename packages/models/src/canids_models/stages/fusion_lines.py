@@ -18,7 +18,9 @@ def selection_lines(selection: dict[str, Any]) -> str:
     if cut.get("false_alarm_rate") is not None:
         lines.append(
             f"vgae frozen threshold {cut['value']:.3f}: {cut['method']} "
-            f"(fusion.vgae_false_alarm_rate; max F1 on validation would cut at {cut['f1_cut']:.3f})"
+            "(fusion.vgae_false_alarm_rate; max F1 on validation would cut at "
+            f"{cut['f1_cut']:.3f}); it recalls {_f(cut['val_recall'])} of validation's "
+            f"attacks, the F1 cut {_f(cut['f1_cut_val_recall'])}"
         )
     period = selection.get("period")
     if period:

@@ -58,9 +58,15 @@ def format_results_table(
         )
         cut = fusion.selection.get("vgae_cut") or {}
         if cut.get("false_alarm_rate") is not None:
+            recalls = ""
+            if cut.get("val_recall") is not None and cut.get("f1_cut_val_recall") is not None:
+                recalls = (
+                    f" It recalls {cut['val_recall']:.3f} of validation's attacks; the max-F1 "
+                    f"cut would recall {cut['f1_cut_val_recall']:.3f}."
+                )
             head.append(
                 f"VGAE: its frozen threshold flags at most {cut['false_alarm_rate']:g} of "
-                "validation's normal windows (fusion.vgae_false_alarm_rate), not max F1."
+                "validation's normal windows (fusion.vgae_false_alarm_rate), not max F1." + recalls
             )
         if fusion.frozen_warmup > 0:
             head.append(
