@@ -26,11 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from _bench import start_out
-from canids_models.fusion_methods import EITHER, FUSION_METHODS
+from canids_models.families import CANDIDATES  # what fusion.select=families scores
 from detection_ablation import mean_std, run_arguments
 from family_select import RULES, by_seed_json, pipeline, write_outputs
 
-CANDIDATES = (*FUSION_METHODS, EITHER)  # what fusion.select=families scores per family
 # Chosen on the training captures only: benchmarks/either_rates.py on load_vgae_only's
 # held-out families (docs/results.md), never on a test split.
 VGAE_RATE = 0.01

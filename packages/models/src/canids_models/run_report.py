@@ -80,19 +80,20 @@ def _summary(page: HtmlPage, data: RunData) -> None:
     m = data.metrics
     fusion = data.models[-1]
     sec = page.section("Summary", kind="summary")
-    sec.paragraph(
+    text = (
         f"Run {data.run}, dataset {data.dataset}, size {data.size}. Models: VGAE, GAT and "
         f"the default fusion {fusion} ({m.get('fusion_chosen_by', 'chosen on validation')})."
         " Calibrated protocol: each "
         f"test capture's first {m['calibration_warmup']:g} s (warm-up) are skipped and the "
         f"next {m['calibration_seconds']:g} s set its threshold; neither is scored."
-        + (
+    )
+    rate = m.get("vgae_false_alarm_rate")
+    if rate is not None:
+        text += (
             f" The VGAE's frozen threshold flags at most {rate:g} of validation's normal "
             "windows (fusion.vgae_false_alarm_rate), not max F1."
-            if (rate := m.get("vgae_false_alarm_rate")) is not None
-            else ""
         )
-    )
+    sec.paragraph(text)
     rows = [
         [split, *_row_cells(d.row(p, fusion))]
         for split, d in data.splits.items()
