@@ -282,10 +282,12 @@ def test_digest_changes_with_every_value():
         obj = getattr(base, section)
         for name, info in type(obj).model_fields.items():
             for candidate in _other_value(getattr(obj, name), info.annotation):
-                # calibration.param only exists with a rule (under "auto" it is chosen).
-                companion = (
-                    {"rule": "zscore"} if (section, name) == ("calibration", "param") else {}
-                )
+                # calibration.param only exists with a rule (under "auto" it is chosen),
+                # fusion.families_margin only with the families rule.
+                companion = {
+                    ("calibration", "param"): {"rule": "zscore"},
+                    ("fusion", "families_margin"): {"select": "families"},
+                }.get((section, name), {})
                 try:
                     cfg = base.merged({section: {name: candidate, **companion}}, "test")
                 except ConfigError:

@@ -27,6 +27,8 @@ TEACHER_SET = (
 TEACHER_SET_DIGEST = "c33860a913ffcf74777cd477a383047fe4553dd5cf57f7127882becf4ecf8a19"
 STUDENT_SET = ("vgae.latent=4", "distill.alpha=0", "train.epochs=2", "train.seed=7")
 STUDENT_SET_DIGEST = "4532d1d71b0ca083c6242c144ef187623ce4cff50f3cc1cdff1e365a537151aa"
+# The teacher with fusion.select=families under canids-models 0.8.0-0.11.0 (no tie margin).
+FAMILIES_0_11 = "1d56e3348e7f927a253dca86c197f68e0bbc26bd57addaa1ec36fa8603739caf"
 
 
 def test_preset_digests_are_unchanged():
@@ -48,6 +50,20 @@ def test_fusion_select_counts_only_when_it_is_not_validation():
     digest; choosing on held-out families is another config."""
     assert load_config("teacher", overrides=["fusion.select=validation"]).digest == TEACHER
     assert load_config("teacher", overrides=["fusion.select=families"]).digest != TEACHER
+
+
+def test_families_margin_counts_only_with_families_and_when_not_zero():
+    """A families run made before the margin existed took the best mean however small its
+    lead: margin 0 is that rule and keeps that digest; the default margin is a new rule,
+    so a new config, and a validation run is untouched by it."""
+    families = load_config("teacher", overrides=["fusion.select=families"])
+    assert families.fusion.families_margin == 0.005
+    assert families.digest not in (FAMILIES_0_11, TEACHER)
+    old_rule = ["fusion.select=families", "fusion.families_margin=0"]
+    assert load_config("teacher", overrides=old_rule).digest == FAMILIES_0_11
+    wider = ["fusion.select=families", "fusion.families_margin=0.01"]
+    assert load_config("teacher", overrides=wider).digest not in (families.digest, FAMILIES_0_11)
+    assert load_config("teacher", overrides=["fusion.families_margin=0.005"]).digest == TEACHER
 
 
 def test_frozen_warmup_counts_only_when_it_is_set():

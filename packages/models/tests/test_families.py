@@ -91,10 +91,53 @@ def test_the_best_mean_wins_then_validation_then_the_simpler():
     assert CANDIDATES[-1] == EITHER  # the last on a full tie
 
 
+def test_a_lead_within_the_margin_is_a_tie_that_validation_then_the_simpler_break():
+    """hcrl_sa's student, seed 2, frozen warm-up 2 s (its fusion metrics, rounded): dqn
+    led mean by 0.00045 with equal val F1 and the 0.8.0 rule took it; within 0.005 the
+    simpler wins where validation cannot tell them apart, and validation decides where
+    it can by more than the margin."""
+    figures = {
+        "DoS": {"frozen_f1": {"mean": 0.00266, "max": 0.0, "dqn": 0.00266, "either": 0.007958}},
+        "fuzzing": {
+            "frozen_f1": {"mean": 0.992606, "max": 0.953488, "dqn": 0.993513, "either": 0.904962}
+        },
+    }
+    methods = ("mean", "max", "dqn", EITHER)
+    val = {"mean": 0.998624, "max": 0.998624, "dqn": 0.998624, EITHER: 0.952756}
+    means = choose_by_families(figures, val, methods)[1]
+    assert means == {"mean": 0.497633, "max": 0.476744, "dqn": 0.498086, EITHER: 0.45646}
+    assert choose_by_families(figures, val, methods, margin=0.0)[0] == "dqn"  # 0.8.0's rule
+    assert choose_by_families(figures, val, methods, margin=0.005)[0] == "mean"
+    # Among the tied, validation decides where it leads by more than the margin ...
+    assert (
+        choose_by_families(figures, {**val, "dqn": 0.9999, "mean": 0.99}, methods, 0.005)[0]
+        == "dqn"
+    )
+    # ... and a val lead within the margin is a tie too: the simpler wins.
+    assert choose_by_families(figures, {**val, "dqn": 0.999}, methods, 0.005)[0] == "mean"
+    # A lead of exactly the margin ties; one above it wins.
+    edge = {"a": {"frozen_f1": {"mean": 0.5, "max": 0.505}}}
+    assert choose_by_families(edge, {}, ("mean", "max"), 0.005)[0] == "mean"
+    edge["a"]["frozen_f1"]["max"] = 0.505001
+    assert choose_by_families(edge, {}, ("mean", "max"), 0.005)[0] == "max"
+    # A wide margin ties everything with the best: the order decides among equal vals.
+    assert choose_by_families(figures, val, methods, margin=0.49)[0] == "mean"
+
+
 def test_families_choose_only_when_the_method_is_not_fixed():
     assert load_config("teacher", None, ["fusion.select=families"]).fusion.select == "families"
     with pytest.raises(ConfigError, match=r"fusion\.method=mean fixes it"):
         load_config("teacher", None, ["fusion.method=mean", "fusion.select=families"])
+    # A margin without the rule it belongs to would change nothing: refused, with the fix.
+    with pytest.raises(ConfigError, match=r"fusion\.select=validation: set fusion\.select"):
+        load_config("teacher", None, ["fusion.families_margin=0.01"])
+    for bad in ("-0.1", "0.5"):
+        with pytest.raises(ConfigError, match=r"fusion\.families_margin"):
+            load_config(
+                "teacher", None, ["fusion.select=families", f"fusion.families_margin={bad}"]
+            )
+    fam = load_config("teacher", None, ["fusion.select=families", "fusion.families_margin=0"])
+    assert fam.fusion.families_margin == 0.0
 
 
 def test_either_flags_a_window_where_either_detector_flags_it():
@@ -169,13 +212,17 @@ def test_each_family_is_held_out_of_both_detectors_and_scored_where_it_was_left_
         gat_cfg = sub.read_json(DS, "teacher", "gat", "config.json")
         assert gat_cfg["stage"] == "gat_curriculum"
         assert gat_cfg["config"]["fusion"]["select"] == "validation"
+        assert gat_cfg["config"]["fusion"]["families_margin"] == 0.005
         assert vgae["epochs_run"] >= 1
-    best, means = choose_by_families(
-        sel["families"], {k: v["frozen_val_f1"] for k, v in sel["scores"].items()}, CANDIDATES
-    )
+    val_f1 = {k: v["frozen_val_f1"] for k, v in sel["scores"].items()}
+    assert sel["families_margin"] == 0.005  # the default
+    best, means = choose_by_families(sel["families"], val_f1, CANDIDATES, 0.005)
     assert m["method"] == sel["method"] == best
     assert sel["family_mean_f1"] == means
     assert any("validation alone would have chosen" in line for line in out["teacher"][1])
+    said = "\n".join(out["teacher"][1])
+    assert "within 0.005 of the best is a tie (frozen val F1, then the simpler" in said
+    assert f"means mean {means['mean']:.3f}, max {means['max']:.3f}" in said
 
 
 def test_the_held_out_runs_leave_the_fit_as_validation_s_own(families_run, pipelines):
@@ -218,9 +265,10 @@ def test_results_and_report_say_the_families_chose(families_run, demo):
     ctx = StageContext(DS, "teacher", config, store, demo.cache_dir, log=lambda _line: None)
     metrics = run_stage("evaluate", ctx).metrics
     chosen = out["teacher"][0].metrics["selection"]
+    assert chosen["families_margin"] == 0.005
     said = (
-        "chosen on the held-out attack families of the training captures; validation alone "
-        f"chose {chosen['validation_choice']}"
+        "chosen on the held-out attack families of the training captures, means within "
+        f"0.005 tie; validation alone chose {chosen['validation_choice']}"
     )
     assert metrics["fusion_chosen_by"] == said
     assert metrics["fusion_method"] == chosen["method"]

@@ -46,6 +46,8 @@ __all__ = [
 
 Size = Literal["teacher", "student"]
 SIZES: tuple[str, ...] = ("teacher", "student")
+# Held-out mean F1 this close to the best is a tie under fusion.select=families.
+FAMILIES_MARGIN = 0.005
 
 
 class _Section(BaseModel):
@@ -245,11 +247,16 @@ class FusionConfig(_Section):
     validation, like the GAT's; a rate (0.01) sets it at the lowest cut that flags at most
     that share of validation's normal windows (an anomaly detector judged by its false
     alarms, not by the attacks it was shown). It is the VGAE's decision in ``either`` and
-    the floor its calibrated threshold keeps; the score fusions and the DQN do not move."""
+    the floor its calibrated threshold keeps; the score fusions and the DQN do not move.
+    ``families_margin`` (with ``select=families`` only): held-out mean F1 within this of
+    the best is a tie, which the frozen val F1 breaks (within the same margin), then the
+    simpler candidate; validation's rule has the same 0.005 (``stages.fusion.TIE_MARGIN``).
+    0 takes the best mean however small its lead (canids-models 0.8.0–0.11.0)."""
 
     method: Literal["auto", "mean", "max", "logistic", "dqn", "either"] = "auto"
     select: Literal["validation", "families"] = "validation"
     vgae_false_alarm_rate: float | None = Field(default=None, gt=0.0, lt=0.5)
+    families_margin: float = Field(default=FAMILIES_MARGIN, ge=0.0, lt=0.5)
 
     @field_validator("select")
     @classmethod
@@ -258,6 +265,17 @@ class FusionConfig(_Section):
         if value == "families" and method != "auto":
             raise ValueError(
                 f"chooses the fusion, but fusion.method={method} fixes it: set one of them"
+            )
+        return value
+
+    @field_validator("families_margin")
+    @classmethod
+    def _margin_needs_families(cls, value: float, info: ValidationInfo) -> float:
+        select = info.data.get("select")
+        if select != "families" and value != FAMILIES_MARGIN:
+            raise ValueError(
+                f"is a tie margin of fusion.select=families, but fusion.select={select}: "
+                "set fusion.select=families too, or leave the margin out"
             )
         return value
 
@@ -301,8 +319,15 @@ class RunConfig(_Section):
         batches, so they are another config. ``fusion.select`` likewise counts only when it
         is not ``validation`` (the choice every run made before the key existed),
         ``eval.frozen_warmup`` only when it is not 0, ``gat.ignore_features`` only when
-        it names a feature and ``fusion.vgae_false_alarm_rate`` only when it is set."""
+        it names a feature and ``fusion.vgae_false_alarm_rate`` only when it is set.
+        ``fusion.families_margin`` counts only with ``select=families`` and when it is not
+        0: a families config with the default margin is a new config (its choice breaks
+        near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
+        their digest."""
         data = self.to_dict()
+        fusion = data["fusion"]
+        if fusion["select"] != "families" or fusion["families_margin"] == 0.0:
+            del fusion["families_margin"]
         if data["train"]["workers"] == 1:
             del data["train"]["workers"]
         if data["fusion"]["select"] == "validation":

@@ -7,7 +7,9 @@ about those instead: for each attack family of the training captures, both detec
 trained again without its captures (training and validation both lose them), every fusion
 is fitted on the rest of validation, and each is scored, with its thresholds frozen, on
 the held-out captures' windows. The fusion with the best mean F1 over the families is the
-default; the simpler one wins a tie. Only training captures are read: no test label.
+default; means within ``fusion.families_margin`` (0.005) of the best tie, the frozen val
+F1 breaks a tie, then the simpler fusion wins. Only training captures are read: no test
+label.
 
 A family is the capture name up to its first ``-`` (``train_02_with_attacks__DoS-2``,
 hcrl_sa's ``DoS-kia`` and the demo's ``dos-1`` are families ``DoS``, ``DoS`` and ``dos``:
@@ -36,6 +38,7 @@ from typing import Any
 import numpy as np
 
 from .artifacts import ArtifactStore
+from .config import FAMILIES_MARGIN
 from .context import StageContext, seed_everything
 from .errors import ModelsError
 from .fusion_methods import EITHER, FUSION_METHODS
@@ -122,9 +125,9 @@ def _held_out_run(ctx: StageContext, family: AttackFamily) -> tuple[StageContext
     held_val = np.isin(val.sources(), family.sources)
     gat_record = ctx.store.done_record(ctx.dataset, ctx.size, "gat")
     distill_from = ctx.store.read_json(ctx.dataset, ctx.size, "gat", "config.json")["distill_from"]
-    config = ctx.config.model_copy(
-        update={"fusion": ctx.config.fusion.model_copy(update={"select": "validation"})}
-    )
+    # The held-out run chooses on validation; the margin is the families rule's own.
+    fusion = {"select": "validation", "families_margin": FAMILIES_MARGIN}
+    config = ctx.config.model_copy(update={"fusion": ctx.config.fusion.model_copy(update=fusion)})
     store = _family_store(ctx, family.name)
     if distill_from is not None and not store.is_done(ctx.dataset, distill_from, "gat"):
         where = store.dir(ctx.dataset, distill_from, "gat")
@@ -216,14 +219,26 @@ def _held_out_flags(
 
 
 def choose_by_families(
-    figures: dict[str, Any], val_f1: dict[str, float | None], methods: tuple[str, ...]
+    figures: dict[str, Any],
+    val_f1: dict[str, float | None],
+    methods: tuple[str, ...],
+    margin: float = 0.0,
 ) -> tuple[str, dict[str, float]]:
-    """The candidate of ``methods`` with the best mean held-out F1; its frozen val F1 breaks
-    a tie, then the order of :data:`CANDIDATES` (simpler first). Also every mean."""
+    """The candidate of ``methods`` with the best mean held-out F1, where every mean within
+    ``margin`` of the best ties; among the tied, the best frozen val F1 (within the same
+    margin), then the first in the order of :data:`CANDIDATES` (simpler first). Also every
+    mean. ``margin=0`` ties only equal means (the rule of canids-models 0.8.0–0.11.0)."""
     means = {
         m: round(statistics.fmean(f["frozen_f1"].get(m, 0.0) for f in figures.values()), 6)
         for m in methods
     }
     order = [m for m in CANDIDATES if m in methods]
-    best = max(order, key=lambda m: (means[m], round(val_f1.get(m) or 0.0, 6)))
-    return best, means
+    tied = _within(order, means, margin)
+    val = {m: round(val_f1.get(m) or 0.0, 6) for m in tied}
+    return _within(tied, val, margin)[0], means
+
+
+def _within(order: list[str], score: dict[str, float], margin: float) -> list[str]:
+    # Rounded to 1e-6 like the scores, so that a difference of exactly ``margin`` ties.
+    top = max(score[m] for m in order)
+    return [m for m in order if round(top - score[m], 6) <= margin]

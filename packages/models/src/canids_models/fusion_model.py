@@ -151,9 +151,11 @@ class FusionModel:
         if selection.get("configured", "auto") != "auto":
             return "set by fusion.method"
         if selection.get("select") == "families":
+            margin = selection.get("families_margin")  # absent before canids-models 0.12.0
+            ties = f", means within {margin:g} tie" if margin else ""
             return (
-                "chosen on the held-out attack families of the training captures; validation "
-                f"alone chose {selection['validation_choice']}"
+                f"chosen on the held-out attack families of the training captures{ties}; "
+                f"validation alone chose {selection['validation_choice']}"
             )
         return "chosen on validation"
 

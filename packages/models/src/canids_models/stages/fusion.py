@@ -167,7 +167,9 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     family_means: dict[str, float] = {}
     if families is not None:
         val_f1 = {m: model.thresholds[m].val_f1 for m in model.methods}
-        method, family_means = choose_by_families(families, val_f1, model.methods)
+        method, family_means = choose_by_families(
+            families, val_f1, model.methods, cfg.fusion.families_margin
+        )
     model.warmup, model.seconds = choices["gat" if method == EITHER else method].rule.period
     model.method = method
     selection = {
@@ -186,6 +188,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         ),
         "families": families,
         "family_mean_f1": family_means,
+        "families_margin": cfg.fusion.families_margin if families is not None else None,
         "vgae_cut": {
             "false_alarm_rate": rate,
             "value": model.thresholds["vgae"].value,

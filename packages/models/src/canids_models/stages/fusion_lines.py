@@ -13,6 +13,11 @@ def selection_lines(selection: dict[str, Any]) -> str:
         cells = ", ".join(f"{m} {f:.3f}" for m, f in fig["frozen_f1"].items())
         lines.append(f"  held out {family} ({fig['attack_windows']} attack windows): {cells}")
     if selection.get("families"):
+        means = ", ".join(f"{m} {f:.3f}" for m, f in selection["family_mean_f1"].items())
+        lines.append(
+            f"  means {means}; within {selection['families_margin']:g} of the best is a tie "
+            "(frozen val F1, then the simpler, breaks it)"
+        )
         lines.append(f"  validation alone would have chosen {selection['validation_choice']}")
     cut = selection.get("vgae_cut") or {}
     if cut.get("false_alarm_rate") is not None:
