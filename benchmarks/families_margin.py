@@ -39,7 +39,13 @@ def repick(run: Path, size: str, margin: float) -> dict[str, Any] | None:
     methods = tuple(sel["family_mean_f1"])
     before, means = choose_by_families(sel["families"], val_f1, methods, 0.0)
     after, _ = choose_by_families(sel["families"], val_f1, methods, margin)
-    assert before == sel["method"], f"{run}: the stored pick is not the margin-0 rule's"
+    # Absent before canids-models 0.12.0, whose rule is margin 0.
+    own = sel.get("families_margin") or 0.0
+    if choose_by_families(sel["families"], val_f1, methods, own)[0] != sel["method"]:
+        raise SystemExit(
+            f"{fusion_file}: stored pick {sel['method']} is not what margin {own:g} picks "
+            "from its stored figures; made by a families rule this script does not know"
+        )
     rows = json.loads((folder / "results" / "metrics.json").read_text())["rows"]
     f1 = {
         (r["split"], r["protocol"], r["model"].removeprefix("fusion:")): r["f1"]

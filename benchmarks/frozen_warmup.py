@@ -50,7 +50,11 @@ def runs(
 def figures(run_dir: Path, dataset: str, size: str) -> dict[str, Any]:
     m = json.loads((run_dir / dataset / size / "results" / "metrics.json").read_text())
     fused = f"fusion:{m['fusion_method']}"
-    out: dict[str, Any] = {"pick": m["fusion_method"], "rows": {}}
+    out: dict[str, Any] = {
+        "pick": m["fusion_method"],
+        "parameters": m["parameters"]["fusion"],
+        "rows": {},
+    }
     for r in m["rows"]:
         if r["held_out"] and r["model"] in ("gat", "vgae", fused):
             key = (r["split"], r["protocol"])

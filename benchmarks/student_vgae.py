@@ -8,13 +8,13 @@ wider students, chosen on validation only, then measured through fusion and eval
 Per dataset and seed, the baseline run (``{dataset}-{select}-s{seed}``, or
 ``…-{select}-warm{W}-s{seed}`` with ``--warmup W``: the run folders of
 ``family_select.py`` and ``frozen_warmup.py``, reused where they are in ``--out``, else
-trained here) holds the teacher and the preset student. With ``--select families`` each
-candidate's run also gets copies of the teacher's held-out family runs, from which its
-student's family runs (trained inside its fusion stage) distil. Each other candidate's run gets
+trained here) holds the teacher and the preset student. Each other candidate's run gets
 copies of the teacher's detectors and of the student's GAT (distilled from the same
 teacher, so it does not depend on the student's VGAE), then trains its own student VGAE
 (``--distill-from teacher`` with the candidate's ``--set vgae.…``) and runs the student's
-fusion and evaluate stages. Printed: each candidate's parameters and share of the
+fusion and evaluate stages. With ``--select families`` it also gets copies of the
+teacher's held-out family runs, from which its student's family runs (trained inside its
+fusion stage) distil. Printed: each candidate's parameters and share of the
 teacher's, its VGAE's validation AUROC and F1 against the teacher's (the figures the
 choice reads: no test label), then the held-out F1 of the student's default fusion and
 VGAE per split and protocol, and in how many (seed, split, protocol) cases the student's
@@ -35,6 +35,7 @@ from typing import Any
 
 from _bench import start_out
 from detection_ablation import build_cache, copy_detectors, mean_std, run_arguments, run_stages
+from frozen_warmup import figures as held_out
 
 # name -> the student's VGAE overrides (the GAT student stays the preset's 2 x 4 x 16).
 CANDIDATES: dict[str, list[str]] = {
@@ -82,19 +83,11 @@ def figures(run: Path, base: Path, dataset: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for size, folder in (("teacher", base), ("student", run)):
         vgae = json.loads((folder / dataset / size / "vgae" / "metrics.json").read_text())
-        res = json.loads((folder / dataset / size / "results" / "metrics.json").read_text())
-        fused = f"fusion:{res['fusion_method']}"
-        rows: dict[tuple[str, str], dict[str, Any]] = {}
-        for r in res["rows"]:
-            if r["held_out"] and r["model"] in ("vgae", fused):
-                rows.setdefault((r["split"], r["protocol"]), {})[r["model"].split(":")[0]] = r
         out[size] = {
+            **held_out(folder, dataset, size),  # pick, parameters, held-out rows
             "val_auroc": vgae["val"]["auroc"],
             "val_f1": vgae["val"]["f1"],
             "vgae_parameters": vgae["parameters"],
-            "parameters": res["parameters"]["fusion"],
-            "pick": res["fusion_method"],
-            "rows": rows,
         }
     return out
 
@@ -116,11 +109,11 @@ def choose(per_dataset: dict[str, dict[str, list[dict[str, Any]]]], margin: floa
 
 
 def table(dataset: str, per_name: dict[str, list[dict[str, Any]]]) -> list[str]:
-    first = next(iter(per_name.values()))[0]
+    seeds_of_first = next(iter(per_name.values()))
+    first = seeds_of_first[0]
     teacher_params = first["teacher"]["parameters"]
     lines = [
-        f"\n### {dataset}: the student's VGAE (mean ± std over "
-        f"{len(next(iter(per_name.values())))} seeds)\n",
+        f"\n### {dataset}: the student's VGAE (mean ± std over {len(seeds_of_first)} seeds)\n",
         "| candidate | student VGAE params | student params (share of teacher) | "
         "val VGAE AUROC student / teacher | val VGAE F1 student / teacher | picks |",
         "|---|---:|---:|---|---|---|",

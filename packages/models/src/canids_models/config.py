@@ -30,6 +30,7 @@ from .errors import ConfigError
 
 __all__ = [
     "SIZES",
+    "TIE_MARGIN",
     "BatchingConfig",
     "CalibrationConfig",
     "CurriculumConfig",
@@ -46,8 +47,9 @@ __all__ = [
 
 Size = Literal["teacher", "student"]
 SIZES: tuple[str, ...] = ("teacher", "student")
-# Held-out mean F1 this close to the best is a tie under fusion.select=families.
-FAMILIES_MARGIN = 0.005
+# F1 this close to the best is a tie that the simpler fusion wins: validation's rule
+# (stages.fusion) and the default of fusion.families_margin.
+TIE_MARGIN = 0.005
 
 
 class _Section(BaseModel):
@@ -250,13 +252,13 @@ class FusionConfig(_Section):
     the floor its calibrated threshold keeps; the score fusions and the DQN do not move.
     ``families_margin`` (with ``select=families`` only): held-out mean F1 within this of
     the best is a tie, which the frozen val F1 breaks (within the same margin), then the
-    simpler candidate; validation's rule has the same 0.005 (``stages.fusion.TIE_MARGIN``).
+    simpler candidate; validation's rule has the same 0.005 (:data:`TIE_MARGIN`).
     0 takes the best mean however small its lead (canids-models 0.8.0–0.11.0)."""
 
     method: Literal["auto", "mean", "max", "logistic", "dqn", "either"] = "auto"
     select: Literal["validation", "families"] = "validation"
     vgae_false_alarm_rate: float | None = Field(default=None, gt=0.0, lt=0.5)
-    families_margin: float = Field(default=FAMILIES_MARGIN, ge=0.0, lt=0.5)
+    families_margin: float = Field(default=TIE_MARGIN, ge=0.0, lt=0.5)
 
     @field_validator("select")
     @classmethod
@@ -272,7 +274,7 @@ class FusionConfig(_Section):
     @classmethod
     def _margin_needs_families(cls, value: float, info: ValidationInfo) -> float:
         select = info.data.get("select")
-        if select != "families" and value != FAMILIES_MARGIN:
+        if select != "families" and value != TIE_MARGIN:
             raise ValueError(
                 f"is a tie margin of fusion.select=families, but fusion.select={select}: "
                 "set fusion.select=families too, or leave the margin out"

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from .artifacts import ArtifactStore
-from .config import FAMILIES_MARGIN
+from .config import TIE_MARGIN
 from .context import StageContext, seed_everything
 from .errors import ModelsError
 from .fusion_methods import EITHER, FUSION_METHODS
@@ -126,7 +126,7 @@ def _held_out_run(ctx: StageContext, family: AttackFamily) -> tuple[StageContext
     gat_record = ctx.store.done_record(ctx.dataset, ctx.size, "gat")
     distill_from = ctx.store.read_json(ctx.dataset, ctx.size, "gat", "config.json")["distill_from"]
     # The held-out run chooses on validation; the margin is the families rule's own.
-    fusion = {"select": "validation", "families_margin": FAMILIES_MARGIN}
+    fusion = {"select": "validation", "families_margin": TIE_MARGIN}
     config = ctx.config.model_copy(update={"fusion": ctx.config.fusion.model_copy(update=fusion)})
     store = _family_store(ctx, family.name)
     if distill_from is not None and not store.is_done(ctx.dataset, distill_from, "gat"):

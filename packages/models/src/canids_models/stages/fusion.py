@@ -17,6 +17,7 @@ import numpy as np
 
 from ..calibration_select import CalibrationChoice, PeriodChoice
 from ..checkpoints import count_parameters
+from ..config import TIE_MARGIN  # re-exported: validation F1 closer than this is a tie
 from ..context import StageContext
 from ..errors import ModelsError
 from ..families import choose_by_families, family_figures
@@ -43,8 +44,6 @@ from .fusion_checks import require_both_past_warmup, require_normal_for_rate
 from .fusion_lines import selection_lines
 
 __all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
-
-TIE_MARGIN = 0.005  # validation F1 closer than this is a tie: the simpler method wins
 
 
 def run_fusion(ctx: StageContext) -> StageOutcome:
