@@ -20,10 +20,10 @@ every cell is identical. A missing F1 (no attack in the split) equals a missing 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
+from canids_models import ArtifactStore
 from detection_ablation import mean_std
 
 CHOSEN = "chosen"
@@ -33,13 +33,14 @@ GOALS = {("test_02", "frozen"): 0.80, ("test_04", "frozen"): 0.80, ("test_03", "
 
 
 def load(run: Path, dataset: str, size: str) -> dict[str, Any]:
-    path = run / dataset / size / "results" / "metrics.json"
-    if not path.is_file():
+    store = ArtifactStore(run.parent, run.name)
+    if not store.is_done(dataset, size, "results"):
         raise SystemExit(
-            f"{path}: no finished evaluate stage (run the pipeline into {run}, e.g. "
-            "benchmarks/detection_ablation.py, or pass the run folder that holds it)"
+            f"{store.dir(dataset, size, 'results')}: no finished evaluate stage (run the "
+            f"pipeline into {run}, e.g. benchmarks/detection_ablation.py, or pass the run "
+            "folder that holds it)"
         )
-    return json.loads(path.read_text())
+    return store.read_json(dataset, size, "results", "metrics.json")
 
 
 def cells(metrics: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -74,8 +75,8 @@ def table(metrics: list[dict[str, Any]]) -> list[str]:
     for split, protocol in keys:
         at = [{key[2]: row for key, row in r.items() if key[:2] == (split, protocol)} for r in runs]
 
-        def col(model: str, field: str = "f1", at: list[dict[str, Any]] = at) -> str:
-            return mean_std([r.get(model, {}).get(field) for r in at])
+        def col(model: str, field: str = "f1") -> str:
+            return mean_std([r.get(model, {}).get(field) for r in at])  # noqa: B023 (used at once)
 
         row = [short(split), protocol, *(col(m) for m in models), f"**{col(CHOSEN)}**"]
         row += [col(CHOSEN, "flag_all_f1"), col(CHOSEN, "auroc"), col(CHOSEN, "fpr")]
@@ -99,6 +100,7 @@ def goal_lines(metrics: list[dict[str, Any]], teachers: list[dict[str, Any]] | N
     below it) and, for a student, against its teacher's chosen fusion in the same run
     folder (a miss: more than 0.03 below it)."""
     below, short_of, within, cases = [], [], 0, 0
+    teacher_cells = None if teachers is None else [cells(t) for t in teachers]
     for i, m in enumerate(metrics):
         c = cells(m)
         for split, protocol, model in sorted(c):
@@ -113,8 +115,8 @@ def goal_lines(metrics: list[dict[str, Any]], teachers: list[dict[str, Any]] | N
             better = max(v for v in inputs if v is not None)
             if f1 < better - 0.02:
                 below.append(f"run {i} {short(split)} {protocol} {f1 - better:+.3f}")
-            if teachers is not None:
-                t = cells(teachers[i])[(split, protocol, CHOSEN)]["f1"]
+            if teacher_cells is not None:
+                t = teacher_cells[i][(split, protocol, CHOSEN)]["f1"]
                 cases += 1
                 if f1 >= t - 0.03:
                     within += 1
