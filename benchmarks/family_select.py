@@ -3,7 +3,7 @@ fusion chosen by the two rules, the held-out test F1 of each choice under both p
 
     uv run python benchmarks/family_select.py --data ../shared/data/real \\
         --out benchmarks/out/family_select [--datasets set_01 hcrl_sa] [--seeds 0 1 2] \\
-        [--sizes teacher student]
+        [--sizes teacher student] [--variant NAME --set KEY=VALUE ...]
 
 Per dataset and seed, the teacher pipeline runs once choosing on validation (the
 baseline), then its ``vgae`` and ``gat`` artifacts are copied to a second run whose fusion
@@ -12,7 +12,9 @@ attack family of the training captures) and whose evaluate stage scores the test
 Both runs' detectors are the same files, so the two rules differ only in the fusion they
 pick. A student (``--sizes student``) runs the same way after its teacher, its family runs
 distilling from the teacher's. A run whose DONE records exist is reused (the script
-resumes). Printed: the picks,
+resumes). With ``--variant NAME --set KEY=VALUE …`` both rules' runs take those settings
+too (folders ``<dataset>-NAME-validation-s<seed>`` and ``…-families-…``), e.g. ``--variant
+warm2 --set eval.frozen_warmup=2``. Printed: the picks,
 each default fusion's test F1 per split and protocol, mean ± std over the seeds, and the
 fusion stage's seconds under each rule (the ratio is the cost of the rule).
 """
@@ -116,8 +118,20 @@ def table(dataset: str, size: str, runs: dict[int, dict[str, Any]]) -> list[str]
 def main() -> None:
     ap = run_arguments(__doc__ or "", "benchmarks/out/family_select", [0])
     ap.add_argument("--sizes", nargs="+", default=["teacher"], choices=["teacher", "student"])
+    ap.add_argument("--variant", help="names the run folders of the --set settings")
+    ap.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a canids-train --set item for every stage of both rules' runs (needs --variant)",
+    )
     args = ap.parse_args()
-    tag = "-".join(args.sizes)
+    if bool(args.sets) != bool(args.variant):
+        ap.error("--set and --variant go together: the variant names the runs the settings make")
+    extra = tuple(args.sets)
+    tag = "-".join([*args.sizes, *([args.variant] if args.variant else [])])
     out, log = start_out(args.out, f"family_select-{tag}")
     lines: list[str] = []
     record: dict[str, Any] = {}
@@ -127,9 +141,10 @@ def main() -> None:
             for seed in args.seeds:
                 t0 = time.perf_counter()
                 root = Path(args.data).resolve() / dataset
+                kw: dict[str, Any] = {"variant": args.variant, "extra": extra}
                 if size == "student":  # its teachers first (a no-op where they are done)
-                    pipeline(dataset, root, seed, "teacher", out, log)
-                runs[seed] = pipeline(dataset, root, seed, size, out, log)
+                    pipeline(dataset, root, seed, "teacher", out, log, **kw)
+                runs[seed] = pipeline(dataset, root, seed, size, out, log, **kw)
                 print(f"{dataset} {size} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
             lines += table(dataset, size, runs)
             record[f"{dataset}/{size}"] = by_seed_json(runs)

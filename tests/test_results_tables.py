@@ -1,0 +1,170 @@
+"""``benchmarks/results_tables.py``: the per-seed tables, goal lines and rerun comparison of
+docs/results.md, read from run folders written through the real ``ArtifactStore`` (rows
+in the evaluate stage's ``results/metrics.json`` schema, their values set by hand so that
+every figure the script prints can be checked)."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import statistics
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from canids_models import ArtifactStore
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+DS = "hcrl_sa"
+T1, T3 = "test_01_known_vehicle_known_attack", "test_03_known_vehicle_unknown_attack"
+
+
+@pytest.fixture
+def rt(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
+    return importlib.import_module("results_tables")
+
+
+def _row(split: str, protocol: str, model: str, f1: float | None, default: bool) -> dict:
+    return {
+        "split": split,
+        "protocol": protocol,
+        "model": model,
+        "held_out": split != "val",
+        "default": default,
+        "dataset": DS,
+        "f1": f1,
+        "flag_all_f1": 0.65,
+        "auroc": 0.99,
+        "fpr": 0.01,
+    }
+
+
+def write_run(
+    root: Path, run: str, f1: dict[tuple[str, str, str], float | None], size: str = "teacher"
+) -> Path:
+    """A finished evaluate artifact whose default fusion is ``mean``; ``f1`` maps (split,
+    protocol, model) to F1."""
+    store = ArtifactStore(root, run)
+    store.begin(DS, size, "results")
+    rows = [_row(s, p, m, v, m in ("vgae", "gat", "fusion:mean")) for (s, p, m), v in f1.items()]
+    rows.append(_row("val", "frozen", "fusion:mean", 0.0, True))  # not held out: left out
+    rule = {"rule": "zscore", "param": 3.0, "seconds": 7.5, "warmup": 2.0, "guard": True}
+    metrics = {
+        "rows": rows,
+        "fusion_method": "mean",
+        "parameters": {"fusion": 100, "gat": 60, "vgae": 40},
+        "calibration": {"mean": rule},
+    }
+    store.write_json(DS, size, "results", "metrics.json", metrics)
+    store.finish(DS, size, "results", {"status": "ok"})
+    return root / run
+
+
+def figures(gat: float, vgae: float, mean: float, maximum: float) -> dict:
+    out = {}
+    for split in (T1, T3):
+        for protocol in ("frozen", "calibrated"):
+            out[(split, protocol, "gat")] = gat
+            out[(split, protocol, "vgae")] = vgae
+            out[(split, protocol, "fusion:mean")] = mean
+            out[(split, protocol, "fusion:max")] = maximum
+    return out
+
+
+def test_the_table_is_mean_and_std_over_runs_of_held_out_rows_only(rt, tmp_path):
+    runs = [
+        write_run(tmp_path, "s0", figures(0.99, 0.80, 0.97, 0.99)),
+        write_run(tmp_path, "s1", figures(0.97, 0.90, 0.93, 0.98)),
+    ]
+    lines = rt.table([rt.load(r, DS, "teacher") for r in runs])
+    head = ["split", "protocol", "vgae", "gat", "fusion:max", "fusion:mean", "chosen"]
+    assert lines[0] == "| " + " | ".join([*head, "flag-all", "chosen AUROC", "chosen FPR"]) + " |"
+    body = [line for line in lines[2:] if line.startswith("| ")]
+    # test_01 before test_03, frozen before calibrated; no validation row.
+    assert [line.split(" | ")[:2] for line in body] == [
+        ["| test_01", "frozen"],
+        ["| test_01", "calibrated"],
+        ["| test_03", "frozen"],
+        ["| test_03", "calibrated"],
+    ]
+    cells = body[0].strip("| ").split(" | ")
+    assert cells[2] == f"0.850 ± {statistics.stdev([0.80, 0.90]):.3f}"  # vgae
+    assert cells[6] == f"**0.950 ± {statistics.stdev([0.97, 0.93]):.3f}**"  # chosen = mean
+    assert cells[7:] == ["0.650 ± 0.000", "0.990 ± 0.000", "0.010 ± 0.000"]
+    assert "picks: mean / mean; parameters: {'fusion': 100, 'gat': 60, 'vgae': 40}" in lines
+    assert "calibration, run 1: mean zscore 3.0 on 7.5 s after 2.0 s, guarded" in lines
+
+
+def test_goal_lines_name_each_miss_with_its_size(rt, tmp_path):
+    # The chosen fusion at 0.94: short of the calibrated goal (0.95), above hcrl_sa's frozen
+    # t03 goal (0.70), and 0.05 below its better input (the GAT, 0.99) everywhere.
+    teacher = write_run(tmp_path, "s0", figures(0.99, 0.80, 0.94, 0.99))
+    (line_goal, line_below) = rt.goal_lines([rt.load(teacher, DS, "teacher")], None)
+    assert line_goal == (
+        "chosen fusion short of its F1 goal: run 0 test_01 calibrated 0.940 (goal 0.95), "
+        "run 0 test_03 calibrated 0.940 (goal 0.95)"
+    )
+    assert line_below.count("-0.050") == 4  # every split × protocol
+    # A student in the same run folder: 0.90 against its teacher's 0.94 is -0.040 (a miss).
+    write_run(tmp_path, "s0", figures(0.95, 0.70, 0.90, 0.95), size="student")
+    student = rt.load(teacher, DS, "student")
+    lines = rt.goal_lines([student], [rt.load(teacher, DS, "teacher")])
+    assert lines[-1] == "student within 0.03 of its teacher: 0 of 4"
+    assert "run 0 test_01 frozen -0.040 against the teacher" in lines[1]
+
+
+def test_compare_counts_identical_cells_and_names_the_ones_that_moved(rt, tmp_path):
+    a = [write_run(tmp_path / "a", f"s{i}", figures(0.99, 0.80, 0.97, 0.99)) for i in (0, 1)]
+    same = [write_run(tmp_path / "b", f"s{i}", figures(0.99, 0.80, 0.97, 0.99)) for i in (0, 1)]
+    moved_f1 = figures(0.99, 0.80, 0.97, 0.99)
+    moved_f1[(T3, "calibrated", "vgae")] = 0.75
+    moved = [write_run(tmp_path / "c", "s0", moved_f1), same[1]]
+
+    def load_all(runs):
+        return [rt.load(r, DS, "teacher") for r in runs]
+
+    lines = rt.compare(load_all(a), load_all(same))
+    assert lines[-1] == (
+        "identical in every pair: 20 of 20 cells; largest |ΔF1| 0.0000; "
+        "picks ['mean', 'mean'] against ['mean', 'mean']"
+    )
+    lines = rt.compare(load_all(a), load_all(moved))
+    assert "| test_03 | calibrated | vgae | 0.0500 | 1 of 2 |" in lines
+    assert lines[-1].startswith("identical in every pair: 19 of 20 cells; largest |ΔF1| 0.0500")
+
+
+def test_an_undefined_f1_equals_an_undefined_one_and_differs_from_a_value(rt, tmp_path):
+    base = figures(0.99, 0.80, 0.97, 0.99)
+    base[(T1, "frozen", "vgae")] = None  # no attack scored: F1 undefined
+    other = dict(base)
+    other[(T1, "frozen", "gat")] = None
+    a = rt.load(write_run(tmp_path / "a", "s0", base), DS, "teacher")
+    b = rt.load(write_run(tmp_path / "b", "s0", other), DS, "teacher")
+    lines = rt.compare([a], [a])
+    assert lines[-1].startswith("identical in every pair: 20 of 20 cells")
+    lines = rt.compare([a], [b])
+    assert "| test_01 | frozen | gat | 1.0000 | 0 of 1 |" in lines
+    assert lines[-1].startswith("identical in every pair: 19 of 20 cells")
+
+
+def test_a_missing_or_unfinished_run_stops_with_its_path_and_the_fix(rt, tmp_path):
+    with pytest.raises(SystemExit, match=r"no finished evaluate stage.*detection_ablation\.py"):
+        rt.load(tmp_path / "absent", DS, "teacher")
+    store = ArtifactStore(tmp_path, "half")
+    store.begin(DS, "teacher", "results")  # begun, never finished: no DONE record
+    store.write_json(DS, "teacher", "results", "metrics.json", {"rows": []})
+    with pytest.raises(SystemExit, match=re.escape(str(store.dir(DS, "teacher", "results")))):
+        rt.load(tmp_path / "half", DS, "teacher")
+    a = rt.load(write_run(tmp_path, "s0", figures(0.99, 0.80, 0.97, 0.99)), DS, "teacher")
+    with pytest.raises(SystemExit, match="--against needs 2 run folders"):
+        rt.compare([a, a], [a])
+
+
+def test_below_the_better_input_is_a_miss_past_0_02_only(rt, tmp_path):
+    near = rt.load(write_run(tmp_path, "near", figures(0.99, 0.80, 0.975, 0.99)), DS, "teacher")
+    far = rt.load(write_run(tmp_path, "far", figures(0.99, 0.80, 0.965, 0.99)), DS, "teacher")
+    assert rt.goal_lines([near], None)[1].endswith(
+        "0.02, or a student more than 0.03 below its teacher: none"
+    )
+    assert rt.goal_lines([far], None)[1].count("-0.025") == 4
