@@ -5,14 +5,16 @@ scoring every window (the baseline, ``eval.frozen_warmup=0``), on the same detec
         --out benchmarks/out/frozen_warmup [--datasets set_01 hcrl_sa] [--seeds 0 1 2] \\
         [--warmup 2] [--sizes teacher] [--select validation|families]
 
-Per dataset, size and seed, the pipeline runs once with every window (the baseline; its
-finished stages are reused, so ``family_select.py``'s runs can stand in: pass the same
-``--out``), then its ``vgae`` and ``gat`` artifacts are copied to a second run whose
-fusion and evaluate stages run with ``--set eval.frozen_warmup=W``. Printed per split and
-protocol: the default fusion's F1 and both detectors' under each setting (mean ± std over
-the seeds), the frozen VGAE's FPR, and how often the fusion falls below the better of its
-inputs by more than 0.02. The calibrated protocol has its own warm-up; its figures move
-only where the frozen thresholds it is guarded by do.
+Per dataset, size and seed, the pipeline runs once with every window (the baseline,
+``eval.frozen_warmup=0``, set explicitly since 2 s became the default in canids-models
+0.13.0; its finished stages are reused, so ``family_select.py``'s runs made by 0.12.0 or
+earlier, whose default it was, can stand in: pass the same ``--out``), then its ``vgae``
+and ``gat`` artifacts are copied to a second run whose fusion and evaluate stages run
+with ``--set eval.frozen_warmup=W``. Printed per split and protocol: the default
+fusion's F1 and both detectors' under each setting (mean ± std over the seeds), the
+frozen VGAE's FPR, and how often the fusion falls below the better of its inputs by more
+than 0.02. The calibrated protocol has its own warm-up; its figures move only where the
+frozen thresholds it is guarded by do.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def runs(
     dataset: str, root: Path, seed: int, size: str, out: Path, log: Path, args: Any
 ) -> dict[str, Path]:
     cache = build_cache(dataset, root, out, log)
-    sets = [f"train.seed={seed}"] + (
+    sets = [f"train.seed={seed}", "eval.frozen_warmup=0"] + (
         ["fusion.select=families"] if args.select == "families" else []
     )
     base = out / "runs" / f"{dataset}-{args.select}-s{seed}"
@@ -38,7 +40,7 @@ def runs(
     run_stages(dataset, size, base, cache, sets, log)
     warm = out / "runs" / f"{dataset}-{args.select}-warm{args.warmup:g}-s{seed}"
     copy_detectors(base, warm, dataset, size)
-    warm_sets = [*sets, f"eval.frozen_warmup={args.warmup}"]
+    warm_sets = [*sets, f"eval.frozen_warmup={args.warmup}"]  # the later --set wins
     if size == "student" and args.select == "families":
         # Its family runs distil from the teacher's family runs of the same run folder.
         copy_detectors(base, warm, dataset, "teacher")

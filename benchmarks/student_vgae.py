@@ -51,7 +51,8 @@ def runs(
     """The baseline run and each candidate's run folder for one dataset and seed, trained
     where not done."""
     cache = build_cache(dataset, root, out, log)
-    warm = [f"eval.frozen_warmup={args.warmup:g}"] if args.warmup else []
+    # Explicit even at 0: the package default is 2 s since canids-models 0.13.0.
+    warm = [f"eval.frozen_warmup={args.warmup:g}"]
     chosen = ["fusion.select=families"] if args.select == "families" else []
     sets = [f"train.seed={seed}", *chosen, *warm]
     tag = args.select + (f"-warm{args.warmup:g}" if args.warmup else "")

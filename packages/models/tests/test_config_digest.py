@@ -4,17 +4,22 @@ rewrite of the config code. The move to pydantic kept the dataclass digests (rec
 commit aa484b4). The detection work then added settings (the calibration, fusion and eval
 sections, gat/vgae.id_embedding, train.deterministic): a config with new settings is a new
 config, so the values below were recorded once after that addition, and again when
-canids-models 0.7.0 added ``calibration.guard`` (a new choice, so a new config). A change
-here orphans
-every saved run: only a change of the config's content may cause one."""
+canids-models 0.7.0 added ``calibration.guard`` (a new choice, so a new config), and when
+0.13.0 made the frozen warm-up 2 s by default (a new protocol, so a new config: with
+``eval.frozen_warmup=0`` every config keeps its 0.12.0 digest, checked below). A change
+here orphans every saved run: only a change of the config's content may cause one."""
 
 from __future__ import annotations
 
 import pytest
 from canids_models import RunConfig, load_config
 
-TEACHER = "b68377b90969463297d77c9aec913812b4ce4b3c5dc9c8672dcf4fe178d3a213"
-STUDENT = "08cdd69d6a03250929f12f7c59f5a0f3f458b8f267c37e72abbc7b9c293f8daf"
+TEACHER = "5d72c36ab253c7e6c34f6d1cb040a54f968c95352aceab0c6ac54da99b44c2a4"
+STUDENT = "d913cc4e052d931ea7d6f0c9164bd18408e1f8c2e8ec73488c69b68616bc10d9"
+# canids-models 0.7.0-0.12.0, whose default scored every window (eval.frozen_warmup=0).
+EVERY_WINDOW = "eval.frozen_warmup=0"
+TEACHER_0_12 = "b68377b90969463297d77c9aec913812b4ce4b3c5dc9c8672dcf4fe178d3a213"
+STUDENT_0_12 = "08cdd69d6a03250929f12f7c59f5a0f3f458b8f267c37e72abbc7b9c293f8daf"
 # An int for a float field (train.lr=1, distill.alpha=0) is stored as a float: 1.0, 0.0.
 TEACHER_SET = (
     "gat.heads=2",
@@ -24,10 +29,13 @@ TEACHER_SET = (
     "curriculum.ramp_epochs=3",
     "dqn.gamma=0.5",
 )
-TEACHER_SET_DIGEST = "c33860a913ffcf74777cd477a383047fe4553dd5cf57f7127882becf4ecf8a19"
+TEACHER_SET_DIGEST = "7572b985de793e45148b3f70b61cb69861066894d23a5b78b9f0aebac38943a9"
+TEACHER_SET_0_12 = "c33860a913ffcf74777cd477a383047fe4553dd5cf57f7127882becf4ecf8a19"
 STUDENT_SET = ("vgae.latent=4", "distill.alpha=0", "train.epochs=2", "train.seed=7")
-STUDENT_SET_DIGEST = "4532d1d71b0ca083c6242c144ef187623ce4cff50f3cc1cdff1e365a537151aa"
-# The teacher with fusion.select=families under canids-models 0.8.0-0.11.0 (no tie margin).
+STUDENT_SET_DIGEST = "c1a54c8794637279a79625b8c163155defabde097c8a58f861811c50681ea86e"
+STUDENT_SET_0_12 = "4532d1d71b0ca083c6242c144ef187623ce4cff50f3cc1cdff1e365a537151aa"
+# The teacher with fusion.select=families under canids-models 0.8.0-0.11.0 (no tie margin,
+# every window scored).
 FAMILIES_0_11 = "1d56e3348e7f927a253dca86c197f68e0bbc26bd57addaa1ec36fa8603739caf"
 
 
@@ -45,6 +53,21 @@ def test_overridden_digests_are_unchanged(size, overrides, digest):
     assert load_config(size, overrides=list(overrides)).digest == digest
 
 
+@pytest.mark.parametrize(
+    ("size", "overrides", "digest"),
+    [
+        ("teacher", (), TEACHER_0_12),
+        ("student", (), STUDENT_0_12),
+        ("teacher", TEACHER_SET, TEACHER_SET_0_12),
+        ("student", STUDENT_SET, STUDENT_SET_0_12),
+    ],
+)
+def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
+    """0.13.0 changed one default and nothing else: scoring every window again gives every
+    config the digest it had, so runs made with ``eval.frozen_warmup=0`` stay valid."""
+    assert load_config(size, overrides=[*overrides, EVERY_WINDOW]).digest == digest
+
+
 def test_fusion_select_counts_only_when_it_is_not_validation():
     """Runs made before ``fusion.select`` existed chose on validation: they keep their
     digest; choosing on held-out families is another config."""
@@ -59,16 +82,19 @@ def test_families_margin_counts_only_with_families_and_when_not_zero():
     families = load_config("teacher", overrides=["fusion.select=families"])
     assert families.fusion.families_margin == 0.005
     assert families.digest not in (FAMILIES_0_11, TEACHER)
-    old_rule = ["fusion.select=families", "fusion.families_margin=0"]
+    old_rule = ["fusion.select=families", "fusion.families_margin=0", EVERY_WINDOW]
     assert load_config("teacher", overrides=old_rule).digest == FAMILIES_0_11
     wider = ["fusion.select=families", "fusion.families_margin=0.01"]
     assert load_config("teacher", overrides=wider).digest not in (families.digest, FAMILIES_0_11)
     assert load_config("teacher", overrides=["fusion.families_margin=0.005"]).digest == TEACHER
 
 
-def test_frozen_warmup_counts_only_when_it_is_set():
-    assert load_config("teacher", overrides=["eval.frozen_warmup=0"]).digest == TEACHER
-    assert load_config("teacher", overrides=["eval.frozen_warmup=2"]).digest != TEACHER
+def test_frozen_warmup_counts_only_when_it_is_not_zero():
+    assert load_config("teacher").eval.frozen_warmup == 2.0
+    assert load_config("teacher", overrides=["eval.frozen_warmup=2"]).digest == TEACHER
+    assert load_config("teacher", overrides=[EVERY_WINDOW]).digest == TEACHER_0_12
+    other = load_config("teacher", overrides=["eval.frozen_warmup=1"]).digest
+    assert other not in (TEACHER, TEACHER_0_12)
 
 
 def test_int_for_a_float_is_recorded_as_a_float():

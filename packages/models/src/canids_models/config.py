@@ -286,12 +286,14 @@ class EvalConfig(_Section):
     """``frozen_warmup``: seconds at each capture's start that the frozen protocol neither
     fits on (validation) nor scores (every split), as the calibrated protocol skips its
     warm-up: the invariant features' per-ID periods are still being learnt there, and most
-    of the frozen VGAE's validation false alarms fall in it (docs/results.md). 0: every
-    window, as before the key existed."""
+    of the frozen VGAE's validation false alarms fall in it (docs/results.md). Default 2 s
+    since canids-models 0.13.0: the calibration warm-up validation chose on both real
+    datasets, so both protocols skip the same start; 0 scores every window, the default of
+    0.9.0-0.12.0 (and keeps their digest)."""
 
     # Validation without attacks fits thresholds blind; only an explicit opt-in allows it.
     one_class_fit: bool = False
-    frozen_warmup: float = Field(default=0.0, ge=0.0)
+    frozen_warmup: float = Field(default=2.0, ge=0.0)
 
 
 class RunConfig(_Section):
@@ -320,7 +322,9 @@ class RunConfig(_Section):
         the key existed (saved runs and tune trials stay valid); N workers train on other
         batches, so they are another config. ``fusion.select`` likewise counts only when it
         is not ``validation`` (the choice every run made before the key existed),
-        ``eval.frozen_warmup`` only when it is not 0, ``gat.ignore_features`` only when
+        ``eval.frozen_warmup`` only when it is not 0 (0 keeps the digest of 0.12.0's
+        default, which scored every window; the 2 s default is a new config),
+        ``gat.ignore_features`` only when
         it names a feature and ``fusion.vgae_false_alarm_rate`` only when it is set.
         ``fusion.families_margin`` counts only with ``select=families`` and when it is not
         0: a families config with the default margin is a new config (its choice breaks
