@@ -31,16 +31,17 @@ def runs(
     dataset: str, root: Path, seed: int, size: str, out: Path, log: Path, args: Any
 ) -> dict[str, Path]:
     cache = build_cache(dataset, root, out, log)
-    sets = [f"train.seed={seed}", "eval.frozen_warmup=0"] + (
+    common = [f"train.seed={seed}"] + (
         ["fusion.select=families"] if args.select == "families" else []
     )
+    sets = [*common, "eval.frozen_warmup=0"]
     base = out / "runs" / f"{dataset}-{args.select}-s{seed}"
     if size == "student":  # its teacher first (a no-op where it is done)
         run_stages(dataset, "teacher", base, cache, sets, log)
     run_stages(dataset, size, base, cache, sets, log)
     warm = out / "runs" / f"{dataset}-{args.select}-warm{args.warmup:g}-s{seed}"
     copy_detectors(base, warm, dataset, size)
-    warm_sets = [*sets, f"eval.frozen_warmup={args.warmup}"]  # the later --set wins
+    warm_sets = [*common, f"eval.frozen_warmup={args.warmup}"]
     if size == "student" and args.select == "families":
         # Its family runs distil from the teacher's family runs of the same run folder.
         copy_detectors(base, warm, dataset, "teacher")

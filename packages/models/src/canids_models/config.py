@@ -324,8 +324,8 @@ class RunConfig(_Section):
         is not ``validation`` (the choice every run made before the key existed),
         ``eval.frozen_warmup`` only when it is not 0 (0 keeps the digest of 0.12.0's
         default, which scored every window; the 2 s default is a new config),
-        ``gat.ignore_features`` only when
-        it names a feature and ``fusion.vgae_false_alarm_rate`` only when it is set.
+        ``gat.ignore_features`` only when it names a feature and
+        ``fusion.vgae_false_alarm_rate`` only when it is set.
         ``fusion.families_margin`` counts only with ``select=families`` and when it is not
         0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
