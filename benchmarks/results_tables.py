@@ -43,6 +43,30 @@ def load(run: Path, dataset: str, size: str) -> dict[str, Any]:
     return store.read_json(dataset, size, "results", "metrics.json")
 
 
+def machine_of(run: Path, dataset: str, size: str) -> str:
+    """The CPU and kernels the run's evaluate stage recorded (canids-models 0.14.0 on)."""
+    store = ArtifactStore(run.parent, run.name)
+    if not store.path(dataset, size, "results", "config.json").is_file():
+        return "not recorded (no config.json)"
+    machine = store.read_json(dataset, size, "results", "config.json").get("machine")
+    if machine is None:
+        return "not recorded (before canids-models 0.14.0)"
+    pinned = " ".join(f"{k}={v}" for k, v in machine["kernel_environment"].items())
+    return (
+        f"{machine['cpu']}, torch {machine['torch']} {machine['cpu_capability']} kernels"
+        f" ({'pinned: ' + pinned if pinned else 'the CPU’s own'}), {machine['threads']} threads"
+    )
+
+
+def machine_lines(runs: list[Path], dataset: str, size: str) -> list[str]:
+    """One line per machine the runs' evaluate stages ran on, with the runs it made: a
+    table whose runs came from two machines says so."""
+    made: dict[str, list[str]] = {}
+    for run in runs:
+        made.setdefault(machine_of(run, dataset, size), []).append(run.name)
+    return [f"machine: {m} (runs {', '.join(names)})" for m, names in made.items()]
+
+
 def cells(metrics: dict[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
     """(split, protocol, model) → row, held-out rows only; the default fusion also as
     ``chosen``."""
@@ -179,6 +203,7 @@ def main() -> None:
     metrics = [load(r, args.dataset, args.size) for r in args.runs]
     print(f"### {args.dataset}, {args.size} ({len(metrics)} runs)\n")
     print("\n".join(table(metrics)))
+    print("\n".join(machine_lines(args.runs, args.dataset, args.size)))
     teachers = None
     if args.size == "student":
         teachers = [load(r, args.dataset, "teacher") for r in args.runs]

@@ -168,3 +168,32 @@ def test_below_the_better_input_is_a_miss_past_0_02_only(rt, tmp_path):
         "0.02, or a student more than 0.03 below its teacher: none"
     )
     assert rt.goal_lines([far], None)[1].count("-0.025") == 4
+
+
+def test_the_machine_line_names_each_machine_and_its_runs(rt, tmp_path):
+    f1 = {("test_01", "frozen", "fusion:mean"): 0.9}
+    runs = [write_run(tmp_path, f"s{i}", f1) for i in range(3)]
+    record = {
+        "cpu": "AMD EPYC",
+        "cpu_capability": "AVX2",
+        "kernel_environment": {},
+        "threads": 2,
+        "torch": "2.15.0",
+    }
+    store = ArtifactStore(tmp_path, "s0")
+    store.write_json(DS, "teacher", "results", "config.json", {"machine": record})
+    pinned = {**record, "kernel_environment": {"ATEN_CPU_CAPABILITY": "avx2"}}
+    store = ArtifactStore(tmp_path, "s1")
+    store.write_json(DS, "teacher", "results", "config.json", {"machine": pinned})
+    lines = rt.machine_lines(runs, DS, "teacher")
+    assert lines == [
+        "machine: AMD EPYC, torch 2.15.0 AVX2 kernels (the CPU’s own), 2 threads (runs s0)",
+        "machine: AMD EPYC, torch 2.15.0 AVX2 kernels (pinned: ATEN_CPU_CAPABILITY=avx2), "
+        "2 threads (runs s1)",
+        "machine: not recorded (no config.json) (runs s2)",
+    ]
+    store = ArtifactStore(tmp_path, "s2")
+    store.write_json(DS, "teacher", "results", "config.json", {"stage": "evaluate"})
+    assert rt.machine_lines(runs[2:], DS, "teacher") == [
+        "machine: not recorded (before canids-models 0.14.0) (runs s2)"
+    ]

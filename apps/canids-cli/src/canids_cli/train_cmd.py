@@ -14,6 +14,7 @@ model code, and torch with it, load when a stage runs.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 import traceback
@@ -161,6 +162,7 @@ def main(
         from canids_models import (
             ArtifactStore,
             StageContext,
+            kernels_pinned,
             load_config,
             preflight,
             ranks_from_env,
@@ -181,6 +183,8 @@ def main(
         config = load_config(size, config_path, overrides)
         if workers is not None:
             config = config.merged({"train": {"workers": workers}}, f"--workers {workers}")
+        if not kernels_pinned(config.train.cpu_capability):
+            _restart_with_kernels(config.train.cpu_capability)
         plan = plan_workers(stage, config.train.workers)
         if plan.note:
             click.echo(plan.note)
@@ -259,6 +263,34 @@ def main(
         tracking=tracking,
         metrics=metrics,
     )
+
+
+def _restart_with_kernels(capability: str) -> None:
+    """Run this command again in this process (same pid, so executors and SLURM keep
+    watching it) with ``capability``'s kernels pinned: torch and MKL read the variables
+    only when they load. Called as a library (not the ``canids-train`` program), or when
+    the restart did not take, it refuses instead."""
+    from canids_models import ModelsError, kernel_environment
+
+    pinned = kernel_environment(capability)  # refuses kernels this CPU cannot run
+    if os.environ.get(_RESTARTED) or Path(sys.argv[0]).name != "canids-train":
+        wanted = " ".join(f"{k}={v}" for k, v in pinned.items())
+        raise ModelsError(
+            f"train.cpu_capability={capability} needs the stage's process to start with "
+            f"{wanted}; run it through the canids-train program, or set them before Python "
+            "starts"
+        )
+    click.echo("cpu kernels: restarting with " + " ".join(f"{k}={v}" for k, v in pinned.items()))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(
+        sys.executable,
+        [sys.executable, *sys.orig_argv[1:]],
+        {**os.environ, **pinned, _RESTARTED: capability},
+    )
+
+
+_RESTARTED = "CANIDS_KERNELS_RESTARTED"
 
 
 def _finish(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.13.0"
+__version__ = "0.14.0"
 
 # public name -> the submodule that defines it (never a module named as a public name:
 # importing canids_models.X would replace the lazy function X by the module)
@@ -24,6 +24,7 @@ _LAZY: dict[str, str] = {
     "BackendError": "errors",
     "BatchTracker": "context",
     "BatchingConfig": "config",
+    "CPU_CAPABILITIES": "cpu_kernels",
     "CalibrationConfig": "config",
     "CalibrationRule": "calibration",
     "CaptureCalibration": "calibration",
@@ -58,6 +59,10 @@ _LAZY: dict[str, str] = {
     "auprc": "metrics",
     "auroc": "metrics",
     "binary_metrics": "metrics",
+    "check_kernels": "cpu_kernels",
+    "kernel_environment": "cpu_kernels",
+    "kernels_pinned": "cpu_kernels",
+    "machine_record": "cpu_kernels",
     "find_result": "result_line",
     "false_alarm_threshold": "metrics",
     "fit_threshold": "metrics",
@@ -97,6 +102,7 @@ __all__ = [
     "BackendError",
     "BatchTracker",
     "BatchingConfig",
+    "CPU_CAPABILITIES",
     "CalibrationConfig",
     "CalibrationRule",
     "CaptureCalibration",
@@ -133,6 +139,10 @@ __all__ = [
     "auprc",
     "auroc",
     "binary_metrics",
+    "check_kernels",
+    "kernel_environment",
+    "kernels_pinned",
+    "machine_record",
     "false_alarm_threshold",
     "find_result",
     "fit_threshold",

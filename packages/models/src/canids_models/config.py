@@ -154,6 +154,10 @@ class TrainConfig(_Section):
     threads: int = Field(0, ge=0, description="0: torch's default")
     # torch.use_deterministic_algorithms: identical metrics for identical runs on one machine.
     deterministic: bool = True
+    # The CPU kernels torch and MKL run (canids_models.cpu_kernels): "" is whatever the
+    # CPU offers; "avx2" gives the same kernels on every x86-64 CPU with AVX2, so that
+    # two machines can train the same detectors; "default" is scalar code (slowest).
+    cpu_capability: Literal["", "default", "avx2", "avx512"] = ""
     # Data-parallel workers (Ray Train ranks; canids-train --workers N). The batching
     # budget stays the global budget of one step: each rank packs budget / workers.
     workers: int = Field(1, ge=1)
@@ -324,8 +328,8 @@ class RunConfig(_Section):
         is not ``validation`` (the choice every run made before the key existed),
         ``eval.frozen_warmup`` only when it is not 0 (0 keeps the digest of 0.12.0's
         default, which scored every window; the 2 s default is a new config),
-        ``gat.ignore_features`` only when it names a feature and
-        ``fusion.vgae_false_alarm_rate`` only when it is set.
+        ``gat.ignore_features`` only when it names a feature,
+        ``fusion.vgae_false_alarm_rate`` and ``train.cpu_capability`` only when set.
         ``fusion.families_margin`` counts only with ``select=families`` and when it is not
         0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
@@ -342,6 +346,8 @@ class RunConfig(_Section):
             del data["eval"]["frozen_warmup"]
         if not data["gat"]["ignore_features"]:
             del data["gat"]["ignore_features"]
+        if not data["train"]["cpu_capability"]:
+            del data["train"]["cpu_capability"]
         if data["fusion"]["vgae_false_alarm_rate"] is None:
             del data["fusion"]["vgae_false_alarm_rate"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

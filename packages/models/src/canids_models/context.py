@@ -17,6 +17,7 @@ from canids_data import CachedGraphDataset
 from .artifacts import ArtifactStore
 from .backend import resolve_backend
 from .config import BatchingConfig, RunConfig
+from .cpu_kernels import check_kernels
 from .ranks import Ranks
 
 __all__ = [
@@ -111,6 +112,7 @@ class StageContext:
     _splits: dict[str, CachedGraphDataset] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        check_kernels(self.config.train.cpu_capability)
         self.device = self.ranks.device(pick_device(self.config.train.device))
         self.backend = resolve_backend(self.config.train.backend, self.device)
         seed_everything(self.ranks.seed(self.config.train.seed), self.config.train.deterministic)

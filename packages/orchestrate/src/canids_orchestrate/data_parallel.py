@@ -163,12 +163,18 @@ _OUTCOME = "canids_outcome.json"
 def _init_ray(ray: Any, address: str | None, *, local: bool, echo: Callable[[str], None]) -> None:
     """``ray.init``; a Ray started here is tried 3 times: Ray gives a new raylet a fixed
     30 s to register with its GCS, which an overloaded machine can miss."""
+    # Pinned CPU kernels (train.cpu_capability) must reach every rank's process before
+    # torch loads there: a worker of a cluster started elsewhere does not inherit them.
+    from canids_models.cpu_kernels import KERNEL_VARIABLES
+
+    pinned = {k: os.environ[k] for k in KERNEL_VARIABLES if k in os.environ}
+    extra: dict[str, Any] = {"runtime_env": {"env_vars": pinned}} if pinned else {}
     for attempt in range(3 if local else 1):
         try:
             if local:
-                ray.init(log_to_driver=True, include_dashboard=False)
+                ray.init(log_to_driver=True, include_dashboard=False, **extra)
             else:
-                ray.init(address=address, log_to_driver=True)
+                ray.init(address=address, log_to_driver=True, **extra)
             return
         except Exception as exc:
             if attempt == 2 or not local or "timed out during startup" not in str(exc):

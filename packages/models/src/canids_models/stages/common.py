@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..context import StageContext
+from ..cpu_kernels import machine_record
 from ..errors import ModelsError
 
 __all__ = ["StageOutcome", "publish", "require_two_classes"]
@@ -47,6 +48,7 @@ def publish(
             "distill_from": ctx.distill_from,
             "backend": ctx.backend,
             "device": str(ctx.device),
+            "machine": machine_record(),
         },
     )
     for name, text in (extra_files or {}).items():
