@@ -21,7 +21,7 @@ import shutil
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 from canids_core import CanidsError, quoted_command
@@ -35,12 +35,16 @@ from ._options import (
     runs_dir_option,
 )
 from ._progress import ProgressDisplay
+from ._submit_executors import (
+    attack_families,
+    make_runner,
+    print_dry_run,
+    print_outcome,
+    submit_slurm,
+    wandb_group,
+    with_progress,
+)
 from ._tracking import WandbOptions, wandb_options
-
-if TYPE_CHECKING:
-    from canids_core import StageResult
-    from canids_models import ArtifactStore, PipelinePlan
-    from canids_orchestrate import LocalExecutor, RayCluster, RayExecutor
 
 __all__ = ["default_executor", "main"]
 
@@ -52,17 +56,6 @@ def default_executor() -> tuple[str, str]:
     if shutil.which("sbatch"):
         return "slurm", "sbatch is on PATH"
     return "local", "no sbatch on PATH"
-
-
-def _train_command() -> list[str]:
-    """The absolute ``canids-train`` of this environment: Ray workers, SLURM jobs and a
-    ``canids-submit`` started by its full path (no venv on PATH) must all run the stage
-    code this command belongs to."""
-    beside = Path(sys.executable).parent / "canids-train"
-    if beside.is_file():
-        return [str(beside)]
-    found = shutil.which("canids-train")
-    return [found] if found else [sys.executable, "-m", "canids_cli.train_cmd"]
 
 
 def _list_pipelines(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -247,7 +240,7 @@ def pipeline(
         "extra_args": extra,
         "check_sources": not no_source_check,
         "echo": display.echo,
-        "stage_args": None if wandb.mode == "disabled" else _wandb_group(store),
+        "stage_args": None if wandb.mode == "disabled" else wandb_group(store),
     }
     cluster = None
     recorder = None
@@ -273,7 +266,7 @@ def pipeline(
         if any(c.fusion.select == "families" for c in configs) and any(
             "fusion" in plan.run_stages for plan in plans
         ):
-            families = _attack_families(cache.cache_dir, dataset)
+            families = attack_families(cache.cache_dir, dataset)
         for plan in plans:
             for stage, reason in plan.skipped.items():
                 click.echo(f"skipping {plan.pipeline.name}/{stage}: {reason}")
@@ -282,7 +275,7 @@ def pipeline(
                 + " -> ".join(plan.run_stages)
             )
         if executor == "slurm":
-            _submit_slurm(
+            submit_slurm(
                 store,
                 plans,
                 common,
@@ -307,18 +300,18 @@ def pipeline(
             )
             return
         resources = {"cpus": cpus, "gpus": gpus, "memory": memory}
-        runner, cluster = _runner(
+        runner, cluster = make_runner(
             executor, store, common, address, num_cpus, resources, max_retries, workers or 1
         )
         if dry_run:
-            _print_dry_run(runner, plans)
+            print_dry_run(runner, plans)
             return
         from canids_jobs import StageResultRecorder
         from canids_orchestrate import RayExecutor
 
         # Every stage into the failure history the SLURM jobs use (canids-jobs analyze).
         recorder = StageResultRecorder.for_runs(store.runs_dir)
-        runner.on_stage_result = _with_progress(recorder, display)
+        runner.on_stage_result = with_progress(recorder, display)
         click.echo(f"stage results: {recorder.history.path}")
         stage_ids = [f"{p.pipeline.name}/{p.size}/{s}" for p in plans for s in p.run_stages]
         # Ray forwards its workers' lines straight to this terminal: no bar under them.
@@ -337,143 +330,6 @@ def pipeline(
         if cluster is not None:
             cluster.shutdown()
     for plan, record in zip(plans, records, strict=True):
-        _print_outcome(store, plan, record)
+        print_outcome(store, plan, record)
     statuses = {p.pipeline.name: r["status"] for p, r in zip(plans, records, strict=True)}
     click.echo(json.dumps({"pipelines": statuses}))
-
-
-def _wandb_group(store: ArtifactStore) -> Any:
-    """``stage_args`` of the executors: every stage of a pipeline in one W&B group."""
-
-    def args(plan: PipelinePlan, _stage: str) -> list[str]:
-        return ["--wandb-group", f"{store.run}-{plan.dataset}-{plan.pipeline.name}-{plan.size}"]
-
-    return args
-
-
-def _with_progress(recorder: Any, display: ProgressDisplay) -> Any:
-    """The recorder as ``on_stage_result``, moving the pipeline's progress on as well."""
-
-    def observe(result: StageResult) -> StageResult | None:
-        recorded = recorder(result)
-        display.stage_finished(recorded if recorded is not None else result)
-        return recorded
-
-    return observe
-
-
-def _runner(
-    executor: str,
-    store: ArtifactStore,
-    common: dict[str, Any],
-    address: str | None,
-    num_cpus: int | None,
-    resources: dict[str, Any],
-    max_retries: int,
-    workers: int = 1,
-) -> tuple[LocalExecutor | RayExecutor, RayCluster | None]:
-    """The executor, and the Ray cluster to shut down afterwards (``None`` locally)."""
-    if executor == "ray":
-        from canids_orchestrate import RayCluster, RayExecutor
-
-        cluster = RayCluster(address, num_cpus=num_cpus, echo=click.echo)
-        runner = RayExecutor(
-            store,
-            train_command=_train_command(),
-            cluster=cluster,
-            resources=resources,
-            max_retries=max_retries,
-            workers=workers,
-            **common,
-        )
-        return runner, cluster
-    from canids_orchestrate import LocalExecutor
-
-    if any(v is not None for v in resources.values()):
-        click.echo("note: --cpus, --gpus and --memory apply to the ray and slurm executors")
-    return LocalExecutor(store, train_command=_train_command(), **common), None
-
-
-def _print_dry_run(runner: LocalExecutor | RayExecutor, plans: list[PipelinePlan]) -> None:
-    from canids_models import stage_graph, stage_id
-
-    graph = stage_graph(plans) if runner.name == "ray" else {}
-    for plan in plans:
-        for stage in plan.run_stages:
-            waits = graph.get(stage_id(plan, stage))
-            after = f"   # after {', '.join(waits)}" if waits else ""
-            click.echo("  " + " ".join(runner.command(plan, stage)) + after)
-
-
-def _print_outcome(store: ArtifactStore, plan: PipelinePlan, record: dict) -> None:
-    click.echo(
-        f"pipeline {plan.pipeline.name} {record['status']}: "
-        + ", ".join(
-            f"{s['stage']} {s['status']}" + (f" ({s['seconds']:.0f} s)" if s.get("seconds") else "")
-            for s in record["stages"]
-        )
-    )
-    click.echo(f"run record: {store.pipeline_record(plan.dataset, plan.pipeline.name, plan.size)}")
-    results = store.path(plan.dataset, plan.size, "results", "results.md")
-    report = store.path(plan.dataset, plan.size, "results", "report.html")
-    if "evaluate" in plan.run_stages and results.is_file():
-        click.echo(results.read_text().rstrip())
-    if "evaluate" in plan.run_stages and report.is_file():
-        click.echo(f"report: {report}")
-
-
-def _attack_families(cache_dir: Path, dataset: str) -> int:
-    """How many attack families a fusion stage with ``fusion.select=families`` holds out
-    (each one more training of both detectors inside it)."""
-    from canids_data.cache.manifest import load_manifest
-    from canids_models.families import attack_families
-
-    return len(attack_families(load_manifest(cache_dir / dataset, dataset).data))
-
-
-def _submit_slurm(
-    store: ArtifactStore,
-    plans: list[PipelinePlan],
-    common: dict,
-    *,
-    profile: str,
-    overrides: dict[str, str],
-    stage_resources: tuple[str, ...],
-    gpu_type: str | None,
-    dry_run: bool,
-    workers: int = 1,
-    families: int = 0,
-) -> None:
-    from canids_jobs import Ledger, SlurmSubmitter, load_profile, parse_stage_resources
-
-    submitter = SlurmSubmitter(
-        store,
-        cache_dir=common["cache_dir"],
-        profile=load_profile(profile),
-        ledger=None if dry_run else Ledger.for_runs(store.runs_dir),
-        train_command=_train_command(),
-        extra_args=common["extra_args"],
-        stage_args=common["stage_args"],
-        check_sources=common["check_sources"],
-        overrides=overrides,
-        stage_overrides=parse_stage_resources(stage_resources),
-        gpu_type=gpu_type,
-        echo=click.echo,
-        workers=workers,
-        families=families,
-    )
-    jobs = submitter.render(plans)
-    if dry_run:
-        for job in jobs:
-            click.echo(f"# ---- {job.script_path}")
-            click.echo(job.script, nl=False)
-        click.echo("dependency graph (nothing submitted):")
-        click.echo(submitter.describe(jobs))
-        return
-    for job in jobs:
-        for note in job.notes:
-            click.echo(f"{job.stage_id}: {note}")
-    pipeline_id, rows = submitter.submit(plans)
-    click.echo(f"pipeline {pipeline_id}: {len(rows)} jobs submitted")
-    click.echo(f"follow it: canids-jobs status {pipeline_id} --runs-dir {store.runs_dir}")
-    click.echo(json.dumps({"pipeline_id": pipeline_id, "jobs": [r.job_id for r in rows]}))
