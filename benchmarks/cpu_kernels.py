@@ -9,9 +9,10 @@ Printed per setting: the kernels torch reported in the stage's machine record, t
 validation loss to 9 digits, whether the model is bit for bit the baseline's (SHA-256
 of the checkpoint's weights), the stage's wall seconds and its ratio to the baseline's first run.
 One machine cannot show that two machines agree: it shows which settings give this CPU's
-own detectors (``avx2`` on an AVX2 CPU should) and how far another set of kernels moves
-them (``default``, ATen's scalar code), at what cost. ``--dataset demo`` builds the
-embedded synthetic dataset, as ``make demo`` does.
+own detectors (on an AMD CPU ``avx2`` does not: MKL's AVX2 reproducible branch is
+Intel's, and its AUTO branch takes other paths for some products) and how far another
+set of kernels moves them (``default``, ATen's scalar code), at what cost. ``--dataset
+demo`` builds the embedded synthetic dataset, as ``make demo`` does.
 """
 
 from __future__ import annotations

@@ -11,6 +11,11 @@ load, so a pinned stage must *start* with these variables set; ``canids-train`` 
 itself with them (the process keeps its pid), and :func:`check_kernels` refuses a stage
 whose process runs other kernels than its config names.
 
+Across CPU vendors only ``default`` makes them agree: MKL's AVX2 and AVX-512
+reproducible branches hold on Intel CPUs only (elsewhere MKL takes its AUTO branch, as
+Intel documents), which an emulated Intel and an emulated AMD CPU show
+(``benchmarks/kernel_fingerprint.py``, docs/results.md).
+
 Asking for kernels the CPU lacks is refused here: torch would accept
 ``ATEN_CPU_CAPABILITY=avx512`` on a CPU without AVX-512 and die of an illegal instruction
 at the first vectorised op.
