@@ -81,9 +81,14 @@ def fingerprint() -> dict[str, str]:
 
 def record(label: str, capability: str) -> dict[str, Any]:
     if capability:
-        from canids_models import kernel_environment
+        from canids_models import ModelsError, kernel_environment
 
-        os.environ.update(kernel_environment(capability))
+        try:
+            os.environ.update(kernel_environment(capability))
+        except ModelsError as exc:  # kernels this CPU lacks: say so, no traceback
+            raise SystemExit(
+                f"kernel_fingerprint.py: {exc} (here: --capability with one it runs)"
+            ) from None
     ops = fingerprint()
     import torch
 

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "kernel_fingerprint.py"
 OPS = 8
 
@@ -71,3 +73,25 @@ def test_compare_marks_the_one_op_that_differs(tmp_path: Path) -> None:
     assert "| gemv (MKL) | bbb | ccc ≠ |" in table
     assert "| randn | aaa | aaa |" in table
     assert "b 1 of 2" in table
+
+
+def test_kernels_this_cpu_lacks_are_refused_before_anything_is_written(tmp_path: Path) -> None:
+    from canids_models import ModelsError, kernel_environment
+
+    try:
+        kernel_environment("avx512")
+    except ModelsError:
+        pass
+    else:
+        pytest.skip("this CPU runs AVX-512 kernels: nothing to refuse")
+    out = tmp_path / "avx512.json"
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--capability", "avx512", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert "kernel_fingerprint.py: train.cpu_capability=avx512" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert not out.exists()
