@@ -112,9 +112,15 @@ def table(metrics: list[dict[str, Any]]) -> list[str]:
         lines.append(
             f"calibration, run {i}: {m.get('fusion_method')} {rule.get('rule')} "
             f"{rule.get('param')} on {rule.get('seconds')} s after {rule.get('warmup')} s"
-            + (", guarded" if rule.get("guard") else "")
+            + (_guard(m) if rule.get("guard") else "")
         )
     return lines
+
+
+def _guard(metrics: dict[str, Any]) -> str:
+    """How a guarded rule's floor is set: at the frozen cut (canids-models 0.7.0-0.14.x,
+    whose results name no floor) or at validation's normal edge under it (0.15.0)."""
+    return ", guarded at the edge" if metrics.get("guard_at") == "edge" else ", guarded"
 
 
 def goal_lines(metrics: list[dict[str, Any]], teachers: list[dict[str, Any]] | None) -> list[str]:

@@ -41,7 +41,11 @@ def _row(split: str, protocol: str, model: str, f1: float | None, default: bool)
 
 
 def write_run(
-    root: Path, run: str, f1: dict[tuple[str, str, str], float | None], size: str = "teacher"
+    root: Path,
+    run: str,
+    f1: dict[tuple[str, str, str], float | None],
+    size: str = "teacher",
+    guard_at: str | None = None,
 ) -> Path:
     """A finished evaluate artifact whose default fusion is ``mean``; ``f1`` maps (split,
     protocol, model) to F1."""
@@ -56,6 +60,8 @@ def write_run(
         "parameters": {"fusion": 100, "gat": 60, "vgae": 40},
         "calibration": {"mean": rule},
     }
+    if guard_at is not None:  # results of canids-models 0.15.0 and later name the floor
+        metrics["guard_at"] = guard_at
     store.write_json(DS, size, "results", "metrics.json", metrics)
     store.finish(DS, size, "results", {"status": "ok"})
     return root / run
@@ -93,6 +99,16 @@ def test_the_table_is_mean_and_std_over_runs_of_held_out_rows_only(rt, tmp_path)
     assert cells[6] == f"**0.950 ± {statistics.stdev([0.97, 0.93]):.3f}**"  # chosen = mean
     assert cells[7:] == ["0.650 ± 0.000", "0.990 ± 0.000", "0.010 ± 0.000"]
     assert "picks: mean / mean; parameters: {'fusion': 100, 'gat': 60, 'vgae': 40}" in lines
+    assert "calibration, run 1: mean zscore 3.0 on 7.5 s after 2.0 s, guarded" in lines
+
+
+def test_a_guard_at_the_edge_is_named(rt, tmp_path):
+    runs = [
+        write_run(tmp_path, "s0", figures(0.99, 0.80, 0.97, 0.99), guard_at="edge"),
+        write_run(tmp_path, "s1", figures(0.97, 0.90, 0.93, 0.98), guard_at="threshold"),
+    ]
+    lines = rt.table([rt.load(r, DS, "teacher") for r in runs])
+    assert "calibration, run 0: mean zscore 3.0 on 7.5 s after 2.0 s, guarded at the edge" in lines
     assert "calibration, run 1: mean zscore 3.0 on 7.5 s after 2.0 s, guarded" in lines
 
 

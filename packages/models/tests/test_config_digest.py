@@ -6,16 +6,22 @@ sections, gat/vgae.id_embedding, train.deterministic): a config with new setting
 config, so the values below were recorded once after that addition, and again when
 canids-models 0.7.0 added ``calibration.guard`` (a new choice, so a new config), and when
 0.13.0 made the frozen warm-up 2 s by default (a new protocol, so a new config: with
-``eval.frozen_warmup=0`` every config keeps its 0.12.0 digest, checked below). A change
-here orphans every saved run: only a change of the config's content may cause one."""
+``eval.frozen_warmup=0`` every config keeps its 0.12.0 digest, checked below), and when
+0.15.0 moved the calibration guard's floor to validation's edge (``calibration.
+guard_at=threshold`` keeps the 0.13.0-0.14.x digests). A change here orphans every saved
+run: only a change of the config's content may cause one."""
 
 from __future__ import annotations
 
 import pytest
 from canids_models import RunConfig, load_config
 
-TEACHER = "5d72c36ab253c7e6c34f6d1cb040a54f968c95352aceab0c6ac54da99b44c2a4"
-STUDENT = "d913cc4e052d931ea7d6f0c9164bd18408e1f8c2e8ec73488c69b68616bc10d9"
+TEACHER = "9ac0ae8c8b4f2170a5913162a09288c739930f5d914d47eb2afe74cee18d8c8d"
+STUDENT = "6f903aaeeac3bf23f2b59b87a4b5f3b28550623684ba9d7bc0d7a78229baed97"
+# canids-models 0.13.0-0.14.x, whose guard's floor was the frozen cut.
+GUARD_AT_CUT = "calibration.guard_at=threshold"
+TEACHER_0_14 = "5d72c36ab253c7e6c34f6d1cb040a54f968c95352aceab0c6ac54da99b44c2a4"
+STUDENT_0_14 = "d913cc4e052d931ea7d6f0c9164bd18408e1f8c2e8ec73488c69b68616bc10d9"
 # canids-models 0.7.0-0.12.0, whose default scored every window (eval.frozen_warmup=0).
 EVERY_WINDOW = "eval.frozen_warmup=0"
 TEACHER_0_12 = "b68377b90969463297d77c9aec913812b4ce4b3c5dc9c8672dcf4fe178d3a213"
@@ -29,10 +35,12 @@ TEACHER_SET = (
     "curriculum.ramp_epochs=3",
     "dqn.gamma=0.5",
 )
-TEACHER_SET_DIGEST = "7572b985de793e45148b3f70b61cb69861066894d23a5b78b9f0aebac38943a9"
+TEACHER_SET_DIGEST = "826d8dc16c712125d5f11b98310f93d556d0374750b2bf39371ee1e37534f130"
+TEACHER_SET_0_14 = "7572b985de793e45148b3f70b61cb69861066894d23a5b78b9f0aebac38943a9"
 TEACHER_SET_0_12 = "c33860a913ffcf74777cd477a383047fe4553dd5cf57f7127882becf4ecf8a19"
 STUDENT_SET = ("vgae.latent=4", "distill.alpha=0", "train.epochs=2", "train.seed=7")
-STUDENT_SET_DIGEST = "c1a54c8794637279a79625b8c163155defabde097c8a58f861811c50681ea86e"
+STUDENT_SET_DIGEST = "3272926527328dbcfe209db7083a6a90eafb3b425d7034c110f5e6425bb6fbc9"
+STUDENT_SET_0_14 = "c1a54c8794637279a79625b8c163155defabde097c8a58f861811c50681ea86e"
 STUDENT_SET_0_12 = "4532d1d71b0ca083c6242c144ef187623ce4cff50f3cc1cdff1e365a537151aa"
 # The teacher with fusion.select=families under canids-models 0.8.0-0.11.0 (no tie margin,
 # every window scored).
@@ -63,9 +71,27 @@ def test_overridden_digests_are_unchanged(size, overrides, digest):
     ],
 )
 def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
-    """0.13.0 changed one default and nothing else: scoring every window again gives every
-    config the digest it had, so runs made with ``eval.frozen_warmup=0`` stay valid."""
-    assert load_config(size, overrides=[*overrides, EVERY_WINDOW]).digest == digest
+    """0.13.0 and 0.15.0 changed one default each and nothing else: scoring every window
+    with the guard at the frozen cut gives every config the digest it had, so runs made
+    with ``eval.frozen_warmup=0`` stay valid."""
+    assert load_config(size, overrides=[*overrides, EVERY_WINDOW, GUARD_AT_CUT]).digest == digest
+
+
+@pytest.mark.parametrize(
+    ("size", "overrides", "digest"),
+    [
+        ("teacher", (), TEACHER_0_14),
+        ("student", (), STUDENT_0_14),
+        ("teacher", TEACHER_SET, TEACHER_SET_0_14),
+        ("student", STUDENT_SET, STUDENT_SET_0_14),
+    ],
+)
+def test_guard_at_the_cut_keeps_the_0_14_digests(size, overrides, digest):
+    """0.15.0 moved the guard's floor from the frozen cut to validation's edge under it:
+    ``calibration.guard_at=threshold`` is 0.13.0-0.14.x's rule and keeps their digest."""
+    assert load_config(size, overrides=[*overrides, GUARD_AT_CUT]).digest == digest
+    assert load_config(size, overrides=list(overrides)).calibration.guard_at == "edge"
+    assert load_config(size, overrides=list(overrides)).digest != digest
 
 
 def test_fusion_select_counts_only_when_it_is_not_validation():
@@ -82,7 +108,7 @@ def test_families_margin_counts_only_with_families_and_when_not_zero():
     families = load_config("teacher", overrides=["fusion.select=families"])
     assert families.fusion.families_margin == 0.005
     assert families.digest not in (FAMILIES_0_11, TEACHER)
-    old_rule = ["fusion.select=families", "fusion.families_margin=0", EVERY_WINDOW]
+    old_rule = ["fusion.select=families", "fusion.families_margin=0", EVERY_WINDOW, GUARD_AT_CUT]
     assert load_config("teacher", overrides=old_rule).digest == FAMILIES_0_11
     wider = ["fusion.select=families", "fusion.families_margin=0.01"]
     assert load_config("teacher", overrides=wider).digest not in (families.digest, FAMILIES_0_11)
@@ -92,7 +118,7 @@ def test_families_margin_counts_only_with_families_and_when_not_zero():
 def test_frozen_warmup_counts_only_when_it_is_not_zero():
     assert load_config("teacher").eval.frozen_warmup == 2.0
     assert load_config("teacher", overrides=["eval.frozen_warmup=2"]).digest == TEACHER
-    assert load_config("teacher", overrides=[EVERY_WINDOW]).digest == TEACHER_0_12
+    assert load_config("teacher", overrides=[EVERY_WINDOW, GUARD_AT_CUT]).digest == TEACHER_0_12
     other = load_config("teacher", overrides=["eval.frozen_warmup=1"]).digest
     assert other not in (TEACHER, TEACHER_0_12)
 

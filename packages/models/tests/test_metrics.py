@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 from canids_models import Threshold, auprc, auroc, binary_metrics, fit_threshold, flag_all_f1
-from canids_models.metrics import OneClassValidationError
+from canids_models.metrics import OneClassValidationError, false_alarm_threshold
 
 
 def brute_auroc(y: np.ndarray, s: np.ndarray) -> float:
@@ -144,6 +144,45 @@ def test_fit_threshold_cuts_midway_between_scores():
     assert thr.apply(np.array([0.54, 0.56])).tolist() == [False, True]
 
 
+def test_the_edge_is_the_highest_score_the_cut_leaves_unflagged():
+    """The cut lies midway into the gap validation's attacks leave; its edge is where that
+    gap starts. On the fit they flag the same windows; a later score between them (an
+    attack quieter than validation's) passes the edge and not the cut."""
+    s = np.array([0.1, 0.2, 0.3, 0.8, 0.9])
+    y = np.array([0, 0, 0, 1, 1])
+    thr = fit_threshold(s, y)
+    assert (thr.value, thr.edge) == (pytest.approx(0.55), 0.3)
+    np.testing.assert_array_equal(thr.above_edge(s), thr.apply(s))
+    assert thr.above_edge(np.array([0.3, 0.31, 0.5])).tolist() == [False, True, True]
+    assert thr.apply(np.array([0.3, 0.31, 0.5])).tolist() == [False, False, False]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_edge_and_the_cut_flag_the_same_fit_windows(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(4, 80))
+    y = rng.integers(0, 2, n).astype(bool)
+    y[0], y[1] = False, True
+    s = np.round(rng.normal(size=n) + y * rng.uniform(0, 2), 1)  # rounded: ties
+    thr = fit_threshold(s, y)
+    np.testing.assert_array_equal(thr.above_edge(s), thr.apply(s))
+    if thr.edge is not None:
+        assert thr.edge == s[s < thr.value].max()
+
+
+def test_an_edge_is_recorded_by_every_way_of_fitting_a_cut():
+    s = np.linspace(0.0, 1.0, 101)
+    one_class = fit_threshold(s, np.zeros(101), quantile=0.95, one_class=True)
+    assert one_class.edge == pytest.approx(0.94)
+    everything = fit_threshold(np.array([0.2, 0.7, 0.4]), np.ones(3), one_class=True)
+    # Nothing left unflagged: no score is known normal, so the edge holds nothing back.
+    assert everything.edge is None
+    assert everything.above_edge(np.array([-5.0, 0.0])).all()
+    y = np.r_[np.zeros(100), np.ones(1)].astype(bool)
+    rate = false_alarm_threshold(s, y, 0.05)
+    assert rate.edge == s[s < rate.value].max()
+
+
 def test_fit_threshold_never_splits_a_tie():
     s = np.array([0.5, 0.5, 0.5, 0.1])
     y = np.array([1, 0, 1, 0])
@@ -187,6 +226,10 @@ def test_fit_threshold_refuses_an_empty_validation_set():
 def test_threshold_json_round_trip():
     thr = Threshold(0.25, "max F1 on validation", 0.5)
     assert Threshold.from_json(thr.to_json()) == thr
+    with_edge = Threshold(0.25, "max F1 on validation", 0.5, 0.125)
+    assert Threshold.from_json(with_edge.to_json()) == with_edge
+    # Saved before canids-models 0.15.0: no edge key.
+    assert Threshold.from_json({"value": 0.25, "method": "m", "val_f1": None}).edge is None
     assert thr.apply(np.array([0.2, 0.25, 0.3])).tolist() == [False, True, True]
 
 

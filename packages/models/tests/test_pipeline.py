@@ -155,7 +155,9 @@ def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
             scored = end > ds.capture_starts() + warmup + seconds
             assert r["n"] == int(scored.sum())
             assert r["positives"] == int(y[scored].sum())
-            label = {k: CalibrationRule.from_json(v).label() for k, v in m["calibration"].items()}
+            at = fusion["guard_at"]  # the default: validation's normal edge
+            assert at == "edge"
+            label = {k: CalibrationRule.from_json(v).label(at) for k, v in m["calibration"].items()}
             if method == EITHER:  # both detectors decide, each with its own rule
                 assert r["calibration"] == (
                     f"either detector's own: gat {label['gat']}, vgae {label['vgae']}"

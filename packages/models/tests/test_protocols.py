@@ -104,10 +104,31 @@ def test_attacks_appended_after_the_calibration_leave_its_threshold(trained):
     assert len(longer) == n + extra
 
 
-def test_a_guarded_calibration_flags_what_both_protocols_flag(trained):
+def _floor(fusion, model: str, arrays: dict, at: str) -> np.ndarray:
+    """Where a guard at ``at`` lets ``model`` flag: its frozen score past the frozen cut, or
+    past the highest validation score that cut left unflagged."""
+    frozen = arrays[f"{SPLIT}/frozen/{model}/flag"]
+    if at == "threshold":
+        return frozen
+    threshold = fusion.thresholds[model.split(":", 1)[-1]]
+    if threshold.edge is None:
+        # Validation left no score under the cut (the tiny GAT's best F1 flags every
+        # window): nothing says a score is normal, so the edge guard holds nothing back.
+        assert threshold.val_f1 is not None
+        return np.ones_like(frozen)
+    assert threshold.edge < threshold.value
+    return arrays[f"{SPLIT}/frozen/{model}/score"] > threshold.edge
+
+
+@pytest.mark.parametrize(
+    ("at", "words"),
+    [("threshold", "the frozen threshold"), ("edge", "validation's normal edge")],
+)
+def test_a_guarded_calibration_flags_what_both_protocols_flag(trained, at, words):
     """Guarded, every scorer's calibrated flags are its unguarded calibrated flags where
-    the frozen threshold flags too, with the same per-capture thresholds; the audit and
-    the scored windows do not move."""
+    its frozen score passes the guard's floor (the frozen cut, or validation's edge under
+    it), with the same per-capture thresholds; the audit and the scored windows do not
+    move."""
     fusion, scores, models = trained
     plain = dataclasses.replace(
         fusion,
@@ -116,6 +137,7 @@ def test_a_guarded_calibration_flags_what_both_protocols_flag(trained):
     guarded = dataclasses.replace(
         fusion,
         calibration={k: dataclasses.replace(r, guard=True) for k, r in fusion.calibration.items()},
+        guard_at=at,
     )
     arrays_p: dict = {}
     arrays_g: dict = {}
@@ -126,29 +148,47 @@ def test_a_guarded_calibration_flags_what_both_protocols_flag(trained):
     # Score by score; ``either`` ORs two guarded decisions (its own test is above).
     for model in (m for m in models if m != "fusion:either"):
         key = f"{SPLIT}/{{}}/{model}/flag"
-        frozen, cal_p, cal_g = (
-            arrays_p[key.format("frozen")],
-            arrays_p[key.format("calibrated")],
-            arrays_g[key.format("calibrated")],
-        )
-        np.testing.assert_array_equal(cal_g, cal_p & frozen)
-        narrower += int((cal_p & ~frozen).sum())
+        cal_p, cal_g = arrays_p[key.format("calibrated")], arrays_g[key.format("calibrated")]
+        floor = _floor(fusion, model, arrays_p, at)
+        np.testing.assert_array_equal(cal_g, cal_p & floor)
+        narrower += int((cal_p & ~floor).sum())
         # What reports draw: a window is on the flagged side of its threshold exactly when
         # it is flagged; one the guard holds back sits at or under its threshold.
         scored = arrays_g[f"{SPLIT}/calibrated/scored"]
         drawn = f"{SPLIT}/calibrated/{model}/"
         margin = (arrays_g[drawn + "score"] - arrays_g[drawn + "threshold"])[scored]
-        assert (margin[~frozen[scored]] <= 0).all()
+        assert (margin[~floor[scored]] <= 0).all()
         clear = ~np.isclose(margin, 0.0, rtol=0, atol=1e-5)
         np.testing.assert_array_equal((margin > 0)[clear], cal_g[scored][clear])
-    assert narrower > 0  # the demo's calibrated thresholds flag some window frozen does not
+    assert narrower > 0  # the demo's calibrated thresholds flag some window the guard holds
     for rp, rg in zip(rows_p, rows_g, strict=True):
         assert (rp["model"], rp["protocol"], rp["n"]) == (rg["model"], rg["protocol"], rg["n"])
         if rp["protocol"] == "calibrated":
             assert rp["capture_thresholds"] == rg["capture_thresholds"]
             assert (rp["guard"], rg["guard"]) == (False, True)
-            assert rg["calibration"].endswith(", never below the frozen threshold")
+            assert rg["calibration"].endswith(f", never below {words}")
             assert rg["confusion"]["fp"] <= rp["confusion"]["fp"]
+            if rp["model"] != "fusion:either":
+                assert (rp.get("guard_at"), rg["guard_at"]) == (None, at)
+
+
+def test_the_edge_guard_lets_through_what_the_cut_guard_does_and_more(trained):
+    """Validation's edge lies under the frozen cut, so the edge guard holds back a subset
+    of what the cut guard holds back: every window the 0.7.0-0.14.x guard flags is
+    flagged (what lies between them: ``test_metrics.py``)."""
+    fusion, scores, models = trained
+    rules = {k: dataclasses.replace(r, guard=True) for k, r in fusion.calibration.items()}
+    out = {}
+    for at in ("threshold", "edge"):
+        arrays: dict = {}
+        evaluate_split(
+            dataclasses.replace(fusion, calibration=rules, guard_at=at), scores, models, arrays
+        )
+        out[at] = arrays
+    for model in models:
+        key = f"{SPLIT}/calibrated/{model}/flag"
+        cut, edge = out["threshold"][key], out["edge"][key]
+        assert not (cut & ~edge).any()
 
 
 def test_clean_start_alarms_show_a_shifted_capture_without_a_label(trained):

@@ -110,10 +110,13 @@ class CalibrationRule:
         """(warm-up, calibration seconds): what decides which windows calibrate."""
         return (self.warmup, self.seconds)
 
-    def label(self) -> str:
+    def label(self, guard_at: str = "threshold") -> str:
+        """In words; ``guard_at``: where a guarded rule's floor lies (the frozen cut, or the
+        validation edge under it: :meth:`canids_models.metrics.Threshold.above_edge`)."""
         name = "k" if self.rule == "zscore" else "α"
         after = f" after a {self.warmup:g} s warm-up" if self.warmup else ""
-        guard = ", never below the frozen threshold" if self.guard else ""
+        floor = "the frozen threshold" if guard_at == "threshold" else "validation's normal edge"
+        guard = f", never below {floor}" if self.guard else ""
         return f"{self.rule} {name}={self.param:g}, {self.seconds:g} s{after}{guard}"
 
 

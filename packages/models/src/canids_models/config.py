@@ -214,6 +214,12 @@ class CalibrationConfig(_Section):
     # lowers it): "auto" chooses it per score on validation with the rule; with a fixed
     # rule, "auto" means off.
     guard: Literal["auto", "on", "off"] = "auto"
+    # Where a guarded rule's floor lies: "edge", the highest validation score the frozen
+    # cut leaves unflagged (the default since canids-models 0.15.0: on validation it flags
+    # exactly what "threshold" flags), or "threshold", the frozen cut itself, which sits
+    # midway into the gap validation's known attacks leave (0.7.0-0.14.x; keeps their
+    # digest).
+    guard_at: Literal["edge", "threshold"] = "edge"
 
     @field_validator("seconds_grid", "zscore_k")
     @classmethod
@@ -329,7 +335,9 @@ class RunConfig(_Section):
         ``eval.frozen_warmup`` only when it is not 0 (0 keeps the digest of 0.12.0's
         default, which scored every window; the 2 s default is a new config),
         ``gat.ignore_features`` only when it names a feature,
-        ``fusion.vgae_false_alarm_rate`` and ``train.cpu_capability`` only when set.
+        ``fusion.vgae_false_alarm_rate`` and ``train.cpu_capability`` only when set,
+        ``calibration.guard_at`` only when it is not ``threshold`` (0.7.0-0.14.x's guard
+        keeps their digest; the ``edge`` default is a new config).
         ``fusion.families_margin`` counts only with ``select=families`` and when it is not
         0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
@@ -350,6 +358,8 @@ class RunConfig(_Section):
             del data["train"]["cpu_capability"]
         if data["fusion"]["vgae_false_alarm_rate"] is None:
             del data["fusion"]["vgae_false_alarm_rate"]
+        if data["calibration"]["guard_at"] == "threshold":
+            del data["calibration"]["guard_at"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

@@ -102,6 +102,18 @@ class FusionModel:
     scale_floors: tuple[float, float] = (1e-6, 1e-6)
     selection: dict[str, Any] = field(default_factory=dict)
     frozen_warmup: float = 0.0  # seconds at each capture's start the frozen protocol skips
+    # Where a guarded calibration rule's floor lies: "threshold" (the frozen cut, canids-
+    # models 0.7.0-0.14.x) or "edge" (the highest validation score that cut leaves
+    # unflagged; calibration.guard_at).
+    guard_at: str = "threshold"
+
+    def guard_flags(self, method: str, frozen_scores: np.ndarray) -> np.ndarray:
+        """Where a guarded calibration rule of ``method`` may flag: its frozen score above
+        the frozen cut, or above validation's edge below that cut (``guard_at``)."""
+        threshold = self.thresholds[method]
+        if self.guard_at == "edge":
+            return threshold.above_edge(frozen_scores)
+        return threshold.apply(frozen_scores)
 
     def frozen_inputs(self, scores: SplitScores) -> FusedScores:
         return FusedScores(
@@ -161,12 +173,13 @@ class FusionModel:
 
     def calibration_label(self, method: str) -> str:
         """How ``method``'s calibrated decisions are made, in words."""
+        at = self.guard_at
         if method == EITHER:
             return (
-                f"either detector's own: gat {self.calibration['gat'].label()}, vgae "
-                f"{self.calibration['vgae'].label()}"
+                f"either detector's own: gat {self.calibration['gat'].label(at)}, vgae "
+                f"{self.calibration['vgae'].label(at)}"
             )
-        return self.calibration[method].label()
+        return self.calibration[method].label(at)
 
     # --------------------------------------------------------------- checkpoint
     def to_checkpoint(self) -> dict[str, Any]:
@@ -182,6 +195,7 @@ class FusionModel:
             "scale_floors": list(self.scale_floors),
             "selection": self.selection,
             "frozen_warmup": self.frozen_warmup,
+            "guard_at": self.guard_at,
         }
         if self.logistic is not None:
             ckpt["logistic"] = torch.from_numpy(self.logistic)
@@ -214,4 +228,5 @@ class FusionModel:
             scale_floors=tuple(float(c) for c in ckpt["scale_floors"]),  # type: ignore[arg-type]
             selection=dict(ckpt.get("selection", {})),
             frozen_warmup=float(ckpt.get("frozen_warmup", 0.0)),
+            guard_at=str(ckpt.get("guard_at", "threshold")),  # before canids-models 0.15.0
         )

@@ -127,21 +127,50 @@ class OneClassValidationError(ValueError):
 
 @dataclass(frozen=True)
 class Threshold:
-    """A decision threshold (``score >= value`` is an attack) and how it was chosen."""
+    """A decision threshold (``score >= value`` is an attack) and how it was chosen.
+
+    ``edge`` is the highest score of the fit the cut leaves unflagged: where validation's
+    evidence that a score is normal ends (the cut itself lies higher, midway to the next
+    score). ``None`` where no score of the fit lies below the cut (and in thresholds saved
+    before canids-models 0.15.0, whose fusion models guard at the cut itself)."""
 
     value: float
     method: str
     val_f1: float | None
+    edge: float | None = None
 
     def apply(self, scores: np.ndarray) -> np.ndarray:
         return np.asarray(scores) >= self.value
 
+    def above_edge(self, scores: np.ndarray) -> np.ndarray:
+        """``score > edge``: above every score the cut left unflagged on validation (every
+        score, where the fit left none unflagged)."""
+        s = np.asarray(scores)
+        return np.ones(s.shape, bool) if self.edge is None else s > self.edge
+
     def to_json(self) -> dict[str, Any]:
-        return {"value": self.value, "method": self.method, "val_f1": self.val_f1}
+        return {
+            "value": self.value,
+            "method": self.method,
+            "val_f1": self.val_f1,
+            "edge": self.edge,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Threshold:
-        return cls(float(data["value"]), str(data["method"]), data.get("val_f1"))
+        edge = data.get("edge")
+        return cls(
+            float(data["value"]),
+            str(data["method"]),
+            data.get("val_f1"),
+            None if edge is None else float(edge),
+        )
+
+
+def _edge(scores: np.ndarray, value: float) -> float | None:
+    """The highest of ``scores`` below ``value`` (what a cut at ``value`` leaves unflagged)."""
+    below = scores[scores < value]
+    return float(below.max()) if len(below) else None
 
 
 def fit_threshold(
@@ -175,6 +204,7 @@ def fit_threshold(
             f"no {'attack' if not y.any() else 'normal'} in validation: "
             f"{'normal-score quantile ' + str(quantile) if not y.any() else 'min'}",
             None if not y.any() else 1.0,
+            _edge(s, value),
         )
     order = np.argsort(-s, kind="mergesort")
     s_sorted, y_sorted = s[order], y[order]
@@ -189,7 +219,7 @@ def fit_threshold(
     nxt = s_sorted[best + 1] if best + 1 < len(s_sorted) else cut - 1.0
     # Midway to the next lower score: robust to tiny score shifts on other data.
     value = float((cut + nxt) / 2.0) if nxt < cut else float(cut)
-    return Threshold(value, "max F1 on validation", float(f1[best]))
+    return Threshold(value, "max F1 on validation", float(f1[best]), _edge(s, value))
 
 
 def false_alarm_threshold(scores: np.ndarray, y_true: np.ndarray, rate: float) -> Threshold:
@@ -217,4 +247,6 @@ def false_alarm_threshold(scores: np.ndarray, y_true: np.ndarray, rate: float) -
     value = float((kept + above.min()) / 2.0) if len(above) else float(np.nextafter(kept, np.inf))
     flags = s >= value
     val_f1 = binary_metrics(y, flags)["f1"] if y.any() else None
-    return Threshold(value, f"at most {rate:g} of validation's normal windows flagged", val_f1)
+    return Threshold(
+        value, f"at most {rate:g} of validation's normal windows flagged", val_f1, _edge(s, value)
+    )

@@ -102,7 +102,7 @@ def evaluate_split(
     if arrays is not None:
         for name in ("y", "source", "window_start", "window_end", "capture_start"):
             arrays[f"{scores.split}/{name}"] = getattr(scores, name)
-    frozen_flags: dict[str, np.ndarray] = {}  # what a guarded calibration also requires
+    guard_flags: dict[str, np.ndarray] = {}  # what a guarded calibration also requires
     for protocol, inputs in protocols:
         mask = inputs.scored
         y = scores.y[mask]
@@ -127,21 +127,21 @@ def evaluate_split(
             elif protocol == "frozen":
                 thr = fusion.thresholds[method]
                 flags, info = thr.apply(fused), {"threshold": thr.value}
-                frozen_flags[model] = flags
+                guard_flags[model] = fusion.guard_flags(method, fused)
                 per_window = np.full(len(fused), thr.value)
                 if clean_start is not None:
                     audit["clean_start_frozen_alarms"][model] = _clean_start_shares(
                         scores, flags, clean_start
                     )
             else:
-                flags, info = _calibrated(fusion, method, scores, fused, frozen_flags[model])
+                flags, info = _calibrated(fusion, method, scores, fused, guard_flags[model])
                 per_capture = {int(k): v for k, v in info["capture_thresholds"].items()}
                 per_window = np.array([per_capture[int(c)] for c in scores.source])
                 if info["guard"]:
-                    # Whatever its calibrated score, a window the frozen threshold does not
-                    # flag is not flagged: its threshold is at least its score (reports
-                    # draw it at the line, on the unflagged side).
-                    held = ~frozen_flags[model]
+                    # Whatever its calibrated score, a window the guard holds back is not
+                    # flagged: its threshold is at least its score (reports draw it at the
+                    # line, on the unflagged side).
+                    held = ~guard_flags[model]
                     per_window[held] = np.maximum(per_window[held], fused[held])
             margins[method], decided[method] = fused - per_window, flags
             if arrays is not None:
@@ -179,21 +179,23 @@ def _calibrated(
     method: str,
     scores: SplitScores,
     fused: np.ndarray,
-    frozen_flags: np.ndarray,
+    guard_flags: np.ndarray,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Per-capture flags of ``method``'s calibrated score (a guarded rule also requires the
-    window's ``frozen_flags``); the calibrated thresholds listed per capture."""
+    window's ``guard_flags``: :meth:`FusionModel.guard_flags`); the calibrated thresholds
+    listed per capture."""
     rule = fusion.calibration[method]
     flags = np.zeros(len(scores), bool)
     thresholds = {}
-    streams = scores.streams(fused, with_labels=False, frozen_flags=frozen_flags)
+    streams = scores.streams(fused, with_labels=False, frozen_flags=guard_flags)
     for stream, idx in zip(streams, scores.captures(), strict=True):
         scored, f, thr = calibrated_flags(stream, rule)
         flags[idx[scored]] = f
         thresholds[str(int(scores.source[idx[0]]))] = thr
     return flags, {
-        "calibration": rule.label(),
+        "calibration": fusion.calibration_label(method),
         "guard": rule.guard,
+        "guard_at": fusion.guard_at if rule.guard else None,
         "capture_thresholds": thresholds,
     }
 
@@ -288,6 +290,7 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         "frozen_warmup": fusion.frozen_warmup,
         "vgae_false_alarm_rate": (fusion.selection.get("vgae_cut") or {}).get("false_alarm_rate"),
         "calibration": {k: r.to_json() for k, r in fusion.calibration.items()},
+        "guard_at": fusion.guard_at,
         "thresholds": {k: t.to_json() for k, t in fusion.thresholds.items()},
         "audit": audits,
         "held_out_splits": ctx.test_splits(),

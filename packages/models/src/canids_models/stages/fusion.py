@@ -78,7 +78,14 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         cfg.calibration.scale_floor * norms["vgae"].scale,
     )
     model = FusionModel(
-        norms, "mean", {}, {}, 0.0, scale_floors=floors, frozen_warmup=cfg.eval.frozen_warmup
+        norms,
+        "mean",
+        {},
+        {},
+        0.0,
+        scale_floors=floors,
+        frozen_warmup=cfg.eval.frozen_warmup,
+        guard_at=cfg.calibration.guard_at,
     )
     frozen = model.frozen_inputs(val)
     y_fit = y[fit]
@@ -90,7 +97,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
             raise ModelsError(f"{ctx.dataset}: {exc}") from exc
 
     # Each score on validation under the frozen protocol: its threshold is fitted on it,
-    # and its flags are what a guarded calibration rule also requires.
+    # and where it lies against that threshold is what a guarded calibration rule requires.
     frozen_scores = {"gat": frozen.z_gat, "vgae": frozen.z_vgae}
     for name in ("gat", "vgae"):
         model.thresholds[name] = threshold(frozen_scores[name])
@@ -112,6 +119,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         frozen_scores[method] = model.fuse(method, frozen)
         model.thresholds[method] = threshold(frozen_scores[method])
     frozen_flags = {name: model.thresholds[name].apply(z) for name, z in frozen_scores.items()}
+    guard_flags = {name: model.guard_flags(name, z) for name, z in frozen_scores.items()}
     either = frozen_flags["gat"] | frozen_flags["vgae"]
     model.thresholds[EITHER] = Threshold(
         0.0, "either detector at its own frozen threshold", _f1(y_fit.astype(bool), either[fit])
@@ -127,7 +135,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         def at(warmup: float, seconds: float) -> Any:
             inputs = calibrated_inputs(val, warmup, seconds, floors)
             fused = model.fuse(name, inputs)
-            return val.streams(fused, with_labels=True, frozen_flags=frozen_flags[name])
+            return val.streams(fused, with_labels=True, frozen_flags=guard_flags[name])
 
         return at
 
@@ -230,6 +238,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "calibration": {k: r.to_json() for k, r in model.calibration.items()},
         "calibration_seconds": model.seconds,
         "calibration_warmup": model.warmup,
+        "guard_at": model.guard_at,
         "parameters": count_parameters(model.policy.qnet)  # type: ignore[union-attr]
         + count_parameters(gat)
         + count_parameters(vgae),

@@ -1,0 +1,68 @@
+"""``calibration.guard_at``: a guarded calibration rule's floor at validation's edge (the
+highest validation score the frozen cut leaves unflagged; the default since
+canids-models 0.15.0) against the frozen cut itself (the baseline, 0.7.0-0.14.x's guard,
+``calibration.guard_at=threshold``), on the same detectors.
+
+    uv run --no-sync python benchmarks/guard_floor.py --data ../shared/data/real \\
+        --out benchmarks/out/guard_floor [--datasets set_01 hcrl_sa] [--seeds 0 1 2] \\
+        [--sizes teacher student]
+
+Per dataset, size and seed, the pipeline runs once with the guard on the cut (its
+finished stages are reused: runs of canids-models 0.13.0-0.14.x, whose config digest that
+setting keeps, can stand in: put them at ``OUT/runs/<dataset>-s<seed>`` and their cache
+at ``OUT/cache-<dataset>``), then its ``vgae`` and ``gat`` artifacts are copied to a
+second run whose fusion and evaluate stages run with the default guard. Printed per split
+and protocol: the default fusion's F1 and both detectors' under each setting (mean ± std
+over the seeds), the frozen VGAE's FPR, and how often the fusion falls below the better
+of its inputs by more than 0.02. On validation the two floors flag the same windows, so
+each run chooses the same rules, period and fusion under both; the frozen protocol does
+not read the guard, so only calibrated rows can move.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from _bench import start_out
+from detection_ablation import build_cache, copy_detectors, run_arguments, run_stages
+from frozen_warmup import figures, table
+
+BASELINE = "calibration.guard_at=threshold"
+
+
+def runs(dataset: str, root: Path, seed: int, size: str, out: Path, log: Path) -> dict[str, Path]:
+    cache = build_cache(dataset, root, out, log)
+    seed_set = f"train.seed={seed}"
+    base = out / "runs" / f"{dataset}-s{seed}"
+    if size == "student":  # its teacher first (a no-op where it is done)
+        run_stages(dataset, "teacher", base, cache, [seed_set, BASELINE], log)
+    run_stages(dataset, size, base, cache, [seed_set, BASELINE], log)
+    edge = out / "runs" / f"{dataset}-edge-s{seed}"
+    copy_detectors(base, edge, dataset, size)
+    run_stages(dataset, size, edge, cache, [seed_set], log)
+    return {"floor at the cut": base, "floor at the edge": edge}
+
+
+def main() -> None:
+    ap = run_arguments(__doc__ or "", "benchmarks/out/guard_floor", [0])
+    ap.add_argument("--sizes", nargs="+", default=["teacher"], choices=["teacher", "student"])
+    args = ap.parse_args()
+    out, log = start_out(args.out, "guard_floor")
+    lines: list[str] = []
+    for dataset in args.datasets:
+        root = Path(args.data).resolve() / dataset
+        for size in args.sizes:
+            per_seed: list[dict[str, Any]] = []
+            for seed in args.seeds:
+                dirs = runs(dataset, root, seed, size, out, log)
+                per_seed.append({s: figures(d, dataset, size) for s, d in dirs.items()})
+                print(f"{dataset} {size} seed {seed} done", flush=True)
+            lines += table(dataset, size, per_seed)
+    text = "\n".join(lines)
+    (out / "guard_floor.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
