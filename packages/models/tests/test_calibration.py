@@ -11,6 +11,7 @@ from canids_models.calibration import (
     CalibrationRule,
     calibrate_capture,
     calibration_mask,
+    saturates,
 )
 from canids_models.calibration_select import (
     CaptureStream,
@@ -99,6 +100,29 @@ def test_conformal_threshold_is_the_rank_that_bounds_the_p_value():
     # p(s) = (1 + #{c >= s}) / 100 <= 0.05  <=>  at most 4 scores >= s  <=>  s > 95
     assert cal.threshold == 95.0
     assert calibrate_capture(c, CalibrationRule("conformal", 0.005, 10.0)).threshold == np.inf
+
+
+@pytest.mark.parametrize("n", [2, 3, 14, 15, 16, 20, 60, 1001])
+@pytest.mark.parametrize("alpha", [0.001, 0.005, 0.01, 0.02, 0.05, 1 / 14, 0.1])
+def test_saturation_is_when_alpha_asks_for_more_than_the_windows_can_say(n, alpha):
+    """A saturated quantile rule's cut is the highest calibration score whatever its α; a
+    saturated conformal rule flags nothing; every other cut lies below the highest."""
+    c = np.random.default_rng(n).normal(size=n)
+    quantile = CalibrationRule("quantile", alpha, 1.0)
+    conformal = CalibrationRule("conformal", alpha, 1.0)
+    q = calibrate_capture(c, quantile).threshold
+    assert saturates(quantile, n) == (q == c.max())
+    assert saturates(conformal, n) == (calibrate_capture(c, conformal).threshold == np.inf)
+    assert not saturates(CalibrationRule("zscore", 3.0, 1.0), n)
+
+
+def test_a_second_of_set_01_windows_makes_the_default_alphas_one_rule():
+    """15 windows (a second of set_01 validation, 2 s after its start): every α of the
+    default grid is the highest calibration score, or never flags."""
+    alphas = load_config("teacher").calibration.alphas
+    assert all(saturates(CalibrationRule("quantile", a, 1.0), 15) for a in alphas)
+    assert all(saturates(CalibrationRule("conformal", a, 1.0), 15) for a in alphas)
+    assert not saturates(CalibrationRule("quantile", 0.02, 10.0), 150)
 
 
 def test_a_near_constant_start_is_floored():

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from canids_data import BuildConfig, CacheManager
 from canids_models import ArtifactStore, ModelsError, StageContext, load_config
+from canids_models.calibration import CalibrationRule, calibration_phases
 from canids_models.stages import run_stage
 from canids_models.stages.evaluate import evaluate_split
 from canids_models.stages.fusion import load_fusion, scores_of
@@ -351,3 +352,32 @@ def test_the_same_stage_twice_gives_identical_metrics(demo, tiny_overrides, tmp_
             {k: v for k, v in h.items() if k != "seconds"} for h in metrics["history"]
         ]
     assert runs[0] == runs[1]
+
+
+def test_a_rule_that_asks_for_more_windows_than_a_capture_has_is_reported(trained):
+    """Every calibrated row says how few windows a capture calibrated on and on how many
+    captures its α could not be honoured; the results table names those rows."""
+    fusion, scores, models = trained
+    period = (fusion.warmup, fusion.seconds)
+    _, cal, _ = calibration_phases(scores.window_end, scores.capture_start, period[1], period[0])
+    per_capture = [int(cal[idx].sum()) for idx in scores.captures()]
+    rules = {
+        k: CalibrationRule("quantile", 0.001, period[1], r.scale_floor, period[0])
+        for k, r in fusion.calibration.items()
+    }
+    rows, _ = evaluate_split(dataclasses.replace(fusion, calibration=rules), scores, models)
+    asked = [r for r in rows if r["protocol"] == "calibrated" and r["model"] != "fusion:either"]
+    assert asked
+    assert all(r["calibration_windows_min"] == min(per_capture) for r in asked)
+    # 1/(n-1) > 0.001 for every capture of fewer than 1,001 windows.
+    expected = sum(n < 1001 for n in per_capture)
+    assert expected > 0
+    assert all(r["saturated_captures"] == expected for r in asked)
+    table = format_results_table([{**r, "parameters": 1} for r in asked], DS, "teacher")
+    assert f"- calibration {SPLIT}, gat: quantile α=0.001" in table
+    assert f"asks for more than {min(per_capture)} calibration windows can say" in table
+    zscore = {k: dataclasses.replace(r, rule="zscore", param=3.0) for k, r in rules.items()}
+    rows_z, _ = evaluate_split(dataclasses.replace(fusion, calibration=zscore), scores, models)
+    assert all(r.get("saturated_captures", 0) == 0 for r in rows_z)
+    table_z = format_results_table([{**r, "parameters": 1} for r in rows_z], DS, "teacher")
+    assert "asks for more" not in table_z

@@ -48,6 +48,7 @@ __all__ = [
     "calibrate_capture",
     "calibration_mask",
     "calibration_phases",
+    "saturates",
 ]
 
 CALIBRATION_RULES = ("zscore", "quantile", "conformal")
@@ -152,6 +153,19 @@ def calibration_mask(
     """The calibration windows: those that end after the warm-up and within ``seconds``
     more; a window exists only once its last message arrived."""
     return calibration_phases(window_end, capture_start, seconds, warmup)[1]
+
+
+def saturates(rule: CalibrationRule, n: int) -> bool:
+    """Whether ``rule``'s α asks for more than ``n`` calibration windows can say. A
+    ``quantile`` α below 1/(n-1) is the capture's highest calibration score whatever its
+    value (the "higher" quantile's index rounds up to the last score), and a ``conformal``
+    α below 1/(n+1) flags nothing: on a second of windows (set_01: 15) every α of the
+    default grid is then the same rule. ``zscore`` has no α: never."""
+    if rule.rule == "quantile":
+        return n < 2 or rule.param < 1.0 / (n - 1)
+    if rule.rule == "conformal":
+        return rule.param < 1.0 / (n + 1)
+    return False
 
 
 def calibrate_capture(cal_scores: np.ndarray, rule: CalibrationRule) -> CaptureCalibration:

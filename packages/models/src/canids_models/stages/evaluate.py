@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import calibration_phases
-from ..calibration_select import calibrated_flags
+from ..calibration import CalibrationRule, calibration_phases, saturates
+from ..calibration_select import CaptureStream, calibrated_flags
 from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..fusion_methods import EITHER
@@ -187,17 +187,30 @@ def _calibrated(
     rule = fusion.calibration[method]
     flags = np.zeros(len(scores), bool)
     thresholds = {}
+    windows = []
     streams = scores.streams(fused, with_labels=False, frozen_flags=guard_flags)
     for stream, idx in zip(streams, scores.captures(), strict=True):
         scored, f, thr = calibrated_flags(stream, rule)
         flags[idx[scored]] = f
         thresholds[str(int(scores.source[idx[0]]))] = thr
+        windows.append(_calibration_windows(stream, rule))
     return flags, {
         "calibration": fusion.calibration_label(method),
         "guard": rule.guard,
         "guard_at": fusion.guard_at if rule.guard else None,
         "capture_thresholds": thresholds,
+        # How many windows each capture calibrated on, fewest first, and on how many
+        # captures the rule's α asked for more than they can say (reported, never used).
+        "calibration_windows_min": min(windows),
+        "saturated_captures": sum(saturates(rule, n) for n in windows),
     }
+
+
+def _calibration_windows(stream: CaptureStream, rule: CalibrationRule) -> int:
+    _, cal, _ = calibration_phases(
+        stream.window_end, stream.capture_start, rule.seconds, rule.warmup
+    )
+    return int(cal.sum())
 
 
 def _clean_start_shares(

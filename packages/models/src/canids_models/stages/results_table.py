@@ -116,6 +116,7 @@ def format_results_table(
             "validation's share, that frozen threshold does not transfer:"
         )
         lines += clean
+    lines += _saturated(rows)
     for split, a in (audits or {}).items():
         if a["captures_with_attack_in_calibration"]:
             lines.append(
@@ -124,3 +125,18 @@ def format_results_table(
                 "(reported, never used for tuning)"
             )
     return "\n".join(lines)
+
+
+def _saturated(rows: list[dict[str, Any]]) -> list[str]:
+    """A line per held-out split and model whose calibration α asked for more than a
+    capture's calibration windows can say (:func:`canids_models.calibration.saturates`)."""
+    out = []
+    for r in rows:
+        if r["held_out"] and r.get("saturated_captures"):
+            out.append(
+                f"- calibration {r['split']}, {r['model']}: {r['calibration']} asks for more "
+                f"than {r['calibration_windows_min']} calibration windows can say on "
+                f"{r['saturated_captures']} capture(s): a quantile α below 1/(n−1) is the "
+                "capture's highest calibration score, a conformal α below 1/(n+1) flags nothing"
+            )
+    return out
