@@ -62,6 +62,15 @@ def test_validation_chooses_the_same_with_either_floor(both):
         assert cut[key] == edge[key], key
     assert cut["selection"]["validation_choice"] == edge["selection"]["validation_choice"]
     assert cut["thresholds"] == edge["thresholds"]
+    for fit, words in ((cut, "the frozen threshold"), (edge, "validation's normal edge")):
+        labels = [
+            c["rule"]
+            for score in fit["selection"]["scores"].values()
+            for c in (score.get("calibrated") or {}).get("candidates", [])
+        ]
+        guarded = [label for label in labels if "never below" in label]
+        assert guarded
+        assert all(label.endswith(f", never below {words}") for label in guarded)
     for name, threshold in edge["thresholds"].items():
         if name != "either" and threshold["edge"] is not None:
             assert threshold["edge"] < threshold["value"]

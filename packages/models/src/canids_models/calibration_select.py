@@ -56,11 +56,12 @@ class CalibrationChoice:
     f1: float  # pooled over every capture, with the chosen rule
     loco_f1: float | None  # leave-one-capture-out estimate (None with one capture)
     table: list[dict[str, Any]] = field(default_factory=list)  # every candidate's pooled F1
+    guard_at: str = "threshold"  # where a guarded candidate's floor lies (its label says)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "rule": self.rule.to_json(),
-            "label": self.rule.label(),
+            "label": self.rule.label(self.guard_at),
             "val_f1": None if np.isnan(self.f1) else self.f1,
             "val_loco_f1": self.loco_f1,
             "candidates": self.table,
@@ -116,13 +117,15 @@ Streams = Sequence[CaptureStream] | Callable[[float, float], Sequence[CaptureStr
 
 
 def select_calibration(
-    streams: Streams, candidates: Sequence[CalibrationRule]
+    streams: Streams, candidates: Sequence[CalibrationRule], guard_at: str = "threshold"
 ) -> CalibrationChoice:
     """The candidate with the best pooled F1 on ``streams`` (earlier candidates win ties:
     list the simpler and shorter ones first), with its leave-one-capture-out estimate.
 
     ``streams`` may depend on the calibration period (a fused score whose inputs are
     normalised on the same clean start): then pass a function of (warm-up, seconds).
+    ``guard_at`` only names a guarded candidate's floor in the labels: the streams' frozen
+    flags already are that floor's.
     """
     if not candidates:
         raise ValueError("no calibration candidate to choose from")
@@ -149,9 +152,10 @@ def select_calibration(
             held += per[j, i]
         loco = _f1(held)
     table = [
-        {"rule": r.label(), "val_f1": round(f, 4)} for r, f in zip(candidates, pooled, strict=True)
+        {"rule": r.label(guard_at), "val_f1": round(f, 4)}
+        for r, f in zip(candidates, pooled, strict=True)
     ]
-    return CalibrationChoice(candidates[best], pooled[best], loco, table)
+    return CalibrationChoice(candidates[best], pooled[best], loco, table, guard_at)
 
 
 @dataclass(frozen=True)

@@ -143,7 +143,9 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         # Rule, parameter, warm-up and length all set by the user: nothing is chosen on
         # validation (which may hold no clean start to choose on), and the results say so.
         for name in ("gat", "vgae", *FUSION_METHODS):
-            choices[name] = CalibrationChoice(fixed, float("nan"), None)
+            choices[name] = CalibrationChoice(
+                fixed, float("nan"), None, guard_at=cfg.calibration.guard_at
+            )
         by_validation = _choose_method(ctx, model, choices)
     else:
         periods = period_grid(ctx)

@@ -106,6 +106,6 @@ def select_rule(
     ctx: StageContext, streams: Any, candidates: list[CalibrationRule]
 ) -> CalibrationChoice:
     try:
-        return select_calibration(streams, candidates)
+        return select_calibration(streams, candidates, ctx.config.calibration.guard_at)
     except ValueError as exc:
         raise ModelsError(f"{ctx.dataset}: choosing the calibration rule: {exc}") from exc
