@@ -133,6 +133,10 @@ def test_fit_threshold_picks_the_max_f1_cut(seed):
     assert brute_f1(y, thr.apply(s)) == pytest.approx(best)
     # It lies between two observed scores (or on the lowest), never inside a run of ties.
     assert s.min() - 1 < thr.value <= s.max()
+    # Its edge (the highest score it leaves unflagged) flags the same scores of the fit.
+    np.testing.assert_array_equal(thr.above_edge(s), thr.apply(s))
+    if thr.edge is not None:
+        assert thr.edge == s[s < thr.value].max()
 
 
 def test_fit_threshold_cuts_midway_between_scores():
@@ -155,19 +159,6 @@ def test_the_edge_is_the_highest_score_the_cut_leaves_unflagged():
     np.testing.assert_array_equal(thr.above_edge(s), thr.apply(s))
     assert thr.above_edge(np.array([0.3, 0.31, 0.5])).tolist() == [False, True, True]
     assert thr.apply(np.array([0.3, 0.31, 0.5])).tolist() == [False, False, False]
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_the_edge_and_the_cut_flag_the_same_fit_windows(seed):
-    rng = np.random.default_rng(seed)
-    n = int(rng.integers(4, 80))
-    y = rng.integers(0, 2, n).astype(bool)
-    y[0], y[1] = False, True
-    s = np.round(rng.normal(size=n) + y * rng.uniform(0, 2), 1)  # rounded: ties
-    thr = fit_threshold(s, y)
-    np.testing.assert_array_equal(thr.above_edge(s), thr.apply(s))
-    if thr.edge is not None:
-        assert thr.edge == s[s < thr.value].max()
 
 
 def test_an_edge_is_recorded_by_every_way_of_fitting_a_cut():
