@@ -14,8 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import CalibrationRule, calibration_phases, saturates
-from ..calibration_select import CaptureStream, calibrated_flags
+from ..calibration import calibration_phases
 from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..fusion_methods import EITHER
@@ -24,6 +23,12 @@ from ..metrics import binary_metrics
 from ..run_report import run_report_html
 from ..scoring import SplitScores
 from .common import StageOutcome, publish
+from .evaluate_calibration import (
+    calibrated_split_flags,
+    calibration_audit,
+    clean_start_shares,
+    uncalibratable,
+)
 from .fusion import load_fusion, scores_of
 from .results_table import format_results_table
 
@@ -40,27 +45,6 @@ def _not_scorable(y: np.ndarray) -> str | None:
             "recall, F1, AUROC and AUPRC are undefined, false alarms are reported"
         )
     return None
-
-
-def uncalibratable(fusion: FusionModel, scores: SplitScores) -> str | None:
-    """Why the calibrated protocol cannot run on ``scores`` (None when it can): a capture
-    without a window in a calibration period, as in a validation drawn from each capture's
-    time tail, which holds no capture's start."""
-    periods = {(fusion.warmup, fusion.seconds), *(r.period for r in fusion.calibration.values())}
-    captures = scores.captures()
-    missing: set[int] = set()
-    for warmup, seconds in periods:
-        _, cal, _ = calibration_phases(scores.window_end, scores.capture_start, seconds, warmup)
-        missing |= {int(scores.source[i[0]]) for i in captures if not cal[i].any()}
-    if not missing:
-        return None
-    longest = max(w + s for w, s in periods)
-    return (
-        f"{len(missing)} of {len(captures)} captures of {scores.split} have no window in their "
-        f"first {longest:g} s (warm-up and calibration), so the calibrated protocol cannot run "
-        "on this split (a validation drawn from each capture's time tail holds no capture "
-        "start); it is scored frozen only"
-    )
 
 
 def evaluate_split(
@@ -82,7 +66,7 @@ def evaluate_split(
     if frozen_only is None:
         calibrated = fusion.calibrated_inputs(scores)
         protocols.append(("calibrated", calibrated))
-        audit = _audit(scores, calibrated)
+        audit = calibration_audit(scores, calibrated)
         audit["clean_start_frozen_alarms"] = {}
         clean_start = calibration_phases(
             scores.window_end, scores.capture_start, fusion.seconds, fusion.warmup
@@ -130,11 +114,13 @@ def evaluate_split(
                 guard_flags[model] = fusion.guard_flags(method, fused)
                 per_window = np.full(len(fused), thr.value)
                 if clean_start is not None:
-                    audit["clean_start_frozen_alarms"][model] = _clean_start_shares(
+                    audit["clean_start_frozen_alarms"][model] = clean_start_shares(
                         scores, flags, clean_start
                     )
             else:
-                flags, info = _calibrated(fusion, method, scores, fused, guard_flags[model])
+                flags, info = calibrated_split_flags(
+                    fusion, method, scores, fused, guard_flags[model]
+                )
                 per_capture = {int(k): v for k, v in info["capture_thresholds"].items()}
                 per_window = np.array([per_capture[int(c)] for c in scores.source])
                 if info["guard"]:
@@ -172,73 +158,6 @@ def evaluate_split(
 
 def _sources(scores: SplitScores) -> list[np.ndarray]:
     return [scores.source[idx[:1]] for idx in scores.captures()]
-
-
-def _calibrated(
-    fusion: FusionModel,
-    method: str,
-    scores: SplitScores,
-    fused: np.ndarray,
-    guard_flags: np.ndarray,
-) -> tuple[np.ndarray, dict[str, Any]]:
-    """Per-capture flags of ``method``'s calibrated score (a guarded rule also requires the
-    window's ``guard_flags``: :meth:`FusionModel.guard_flags`); the calibrated thresholds
-    listed per capture."""
-    rule = fusion.calibration[method]
-    flags = np.zeros(len(scores), bool)
-    thresholds = {}
-    windows = []
-    streams = scores.streams(fused, with_labels=False, frozen_flags=guard_flags)
-    for stream, idx in zip(streams, scores.captures(), strict=True):
-        scored, f, thr = calibrated_flags(stream, rule)
-        flags[idx[scored]] = f
-        thresholds[str(int(scores.source[idx[0]]))] = thr
-        windows.append(_calibration_windows(stream, rule))
-    return flags, {
-        "calibration": fusion.calibration_label(method),
-        "guard": rule.guard,
-        "guard_at": fusion.guard_at if rule.guard else None,
-        "capture_thresholds": thresholds,
-        # How many windows each capture calibrated on, fewest first, and on how many
-        # captures the rule's α asked for more than they can say (reported, never used).
-        "calibration_windows_min": min(windows),
-        "saturated_captures": sum(saturates(rule, n) for n in windows),
-    }
-
-
-def _calibration_windows(stream: CaptureStream, rule: CalibrationRule) -> int:
-    _, cal, _ = calibration_phases(
-        stream.window_end, stream.capture_start, rule.seconds, rule.warmup
-    )
-    return int(cal.sum())
-
-
-def _clean_start_shares(
-    scores: SplitScores, frozen_flags: np.ndarray, clean_start: np.ndarray
-) -> dict[str, float]:
-    """Per capture, the share of its calibration windows (its clean start, unlabeled) that
-    the frozen threshold flags: that threshold's false-alarm rate on this capture's normal
-    traffic, known before any attack and without a label. Far above validation's share,
-    the frozen threshold does not transfer to the capture (a new vehicle)."""
-    shares = {}
-    for idx in scores.captures():
-        cal = idx[clean_start[idx]]
-        shares[str(int(scores.source[idx[0]]))] = round(float(frozen_flags[cal].mean()), 4)
-    return shares
-
-
-def _audit(scores: SplitScores, calibrated: FusedScores) -> dict[str, Any]:
-    """Computed after every threshold is fixed, and never used for anything but this report:
-    how many captures have an attack inside their warm-up or calibration windows."""
-    cal = ~calibrated.scored
-    captures = scores.captures()
-    tainted = [int(scores.source[i[0]]) for i in captures if scores.y[i][cal[i]].any()]
-    return {
-        "captures": len(captures),
-        "calibration_windows": int(cal.sum()),
-        "captures_with_attack_in_calibration": len(tainted),
-        "tainted_captures": tainted,
-    }
 
 
 def run_evaluate(ctx: StageContext) -> StageOutcome:
