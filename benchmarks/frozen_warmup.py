@@ -20,6 +20,7 @@ frozen thresholds it is guarded by do.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,28 @@ def table(dataset: str, size: str, per_seed: list[dict[str, dict[str, Any]]]) ->
     return lines
 
 
+Settings = Callable[[str, Path, int, str], dict[str, Path]]
+
+
+def setting_tables(args: Any, settings: Settings, out: Path, name: str) -> None:
+    """Per dataset and size of ``args``, ``settings(dataset, root, seed, size)``'s run
+    folders (one per setting, on the same detectors) for every seed, then :func:`table`:
+    printed and written to ``out/name``."""
+    lines: list[str] = []
+    for dataset in args.datasets:
+        root = Path(args.data).resolve() / dataset
+        for size in args.sizes:
+            per_seed = []
+            for seed in args.seeds:
+                dirs = settings(dataset, root, seed, size)
+                per_seed.append({s: figures(d, dataset, size) for s, d in dirs.items()})
+                print(f"{dataset} {size} seed {seed} done", flush=True)
+            lines += table(dataset, size, per_seed)
+    text = "\n".join(lines)
+    (out / name).write_text(text + "\n")
+    print(text)
+
+
 def main() -> None:
     ap = run_arguments(__doc__ or "", "benchmarks/out/frozen_warmup", [0])
     ap.add_argument("--sizes", nargs="+", default=["teacher"], choices=["teacher", "student"])
@@ -100,19 +123,11 @@ def main() -> None:
     ap.add_argument("--select", default="validation", choices=["validation", "families"])
     args = ap.parse_args()
     out, log = start_out(args.out, "frozen_warmup")
-    lines: list[str] = []
-    for dataset in args.datasets:
-        root = Path(args.data).resolve() / dataset
-        for size in args.sizes:
-            per_seed = []
-            for seed in args.seeds:
-                dirs = runs(dataset, root, seed, size, out, log, args)
-                per_seed.append({s: figures(d, dataset, size) for s, d in dirs.items()})
-                print(f"{dataset} {size} seed {seed} done", flush=True)
-            lines += table(dataset, size, per_seed)
-    text = "\n".join(lines)
-    (out / f"frozen_warmup-{args.select}.md").write_text(text + "\n")
-    print(text)
+
+    def settings(dataset: str, root: Path, seed: int, size: str) -> dict[str, Path]:
+        return runs(dataset, root, seed, size, out, log, args)
+
+    setting_tables(args, settings, out, f"frozen_warmup-{args.select}.md")
 
 
 if __name__ == "__main__":

@@ -22,11 +22,10 @@ not read the guard, so only calibrated rows can move.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from _bench import start_out
 from detection_ablation import build_cache, copy_detectors, run_arguments, run_stages
-from frozen_warmup import figures, table
+from frozen_warmup import setting_tables
 
 BASELINE = "calibration.guard_at=threshold"
 
@@ -49,19 +48,11 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", default=["teacher"], choices=["teacher", "student"])
     args = ap.parse_args()
     out, log = start_out(args.out, "guard_floor")
-    lines: list[str] = []
-    for dataset in args.datasets:
-        root = Path(args.data).resolve() / dataset
-        for size in args.sizes:
-            per_seed: list[dict[str, Any]] = []
-            for seed in args.seeds:
-                dirs = runs(dataset, root, seed, size, out, log)
-                per_seed.append({s: figures(d, dataset, size) for s, d in dirs.items()})
-                print(f"{dataset} {size} seed {seed} done", flush=True)
-            lines += table(dataset, size, per_seed)
-    text = "\n".join(lines)
-    (out / "guard_floor.md").write_text(text + "\n")
-    print(text)
+
+    def settings(dataset: str, root: Path, seed: int, size: str) -> dict[str, Path]:
+        return runs(dataset, root, seed, size, out, log)
+
+    setting_tables(args, settings, out, "guard_floor.md")
 
 
 if __name__ == "__main__":

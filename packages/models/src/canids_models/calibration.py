@@ -116,7 +116,7 @@ class CalibrationRule:
         validation edge under it: :meth:`canids_models.metrics.Threshold.above_edge`)."""
         name = "k" if self.rule == "zscore" else "α"
         after = f" after a {self.warmup:g} s warm-up" if self.warmup else ""
-        floor = "the frozen threshold" if guard_at == "threshold" else "validation's normal edge"
+        floor = "validation's normal edge" if guard_at == "edge" else "the frozen threshold"
         guard = f", never below {floor}" if self.guard else ""
         return f"{self.rule} {name}={self.param:g}, {self.seconds:g} s{after}{guard}"
 

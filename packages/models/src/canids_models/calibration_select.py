@@ -26,12 +26,18 @@ from typing import Any
 
 import numpy as np
 
-from .calibration import CalibrationRule, calibrate_capture, calibration_phases
+from .calibration import (
+    CalibrationRule,
+    CaptureCalibration,
+    calibrate_capture,
+    calibration_phases,
+)
 
 __all__ = [
     "CalibrationChoice",
     "CaptureStream",
     "PeriodChoice",
+    "calibrate_stream",
     "calibrated_flags",
     "select_calibration",
     "select_period",
@@ -74,6 +80,15 @@ def calibrated_flags(
     """(scored mask, flags for the scored windows, threshold) of one capture; a guarded
     rule flags only where the stream's frozen flags do too (the threshold returned is the
     calibrated one)."""
+    scored, flags, calib = calibrate_stream(stream, rule)
+    return scored, flags, calib.threshold
+
+
+def calibrate_stream(
+    stream: CaptureStream, rule: CalibrationRule
+) -> tuple[np.ndarray, np.ndarray, CaptureCalibration]:
+    """:func:`calibrated_flags` with the whole calibration (centre, scale, threshold and how
+    many windows it rests on) in place of the threshold."""
     _, cal, scored = calibration_phases(
         stream.window_end, stream.capture_start, rule.seconds, rule.warmup
     )
@@ -87,7 +102,7 @@ def calibrated_flags(
                 "frozen_flags=...))"
             )
         flags &= stream.frozen_flags[scored]
-    return scored, flags, calib.threshold
+    return scored, flags, calib
 
 
 def _counts(streams: Sequence[CaptureStream], rule: CalibrationRule) -> np.ndarray:

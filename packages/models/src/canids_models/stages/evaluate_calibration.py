@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ..calibration import CalibrationRule, calibration_phases, saturates
-from ..calibration_select import CaptureStream, calibrated_flags
+from ..calibration import calibration_phases, saturates
+from ..calibration_select import calibrate_stream
 from ..fusion_model import FusedScores, FusionModel
 from ..scoring import SplitScores
 
@@ -57,10 +57,10 @@ def calibrated_split_flags(
     windows = []
     streams = scores.streams(fused, with_labels=False, frozen_flags=guard_flags)
     for stream, idx in zip(streams, scores.captures(), strict=True):
-        scored, f, thr = calibrated_flags(stream, rule)
+        scored, f, calib = calibrate_stream(stream, rule)
         flags[idx[scored]] = f
-        thresholds[str(int(scores.source[idx[0]]))] = thr
-        windows.append(_calibration_windows(stream, rule))
+        thresholds[str(int(scores.source[idx[0]]))] = calib.threshold
+        windows.append(calib.windows)
     return flags, {
         "calibration": fusion.calibration_label(method),
         "guard": rule.guard,
@@ -71,13 +71,6 @@ def calibrated_split_flags(
         "calibration_windows_min": min(windows),
         "saturated_captures": sum(saturates(rule, n) for n in windows),
     }
-
-
-def _calibration_windows(stream: CaptureStream, rule: CalibrationRule) -> int:
-    _, cal, _ = calibration_phases(
-        stream.window_end, stream.capture_start, rule.seconds, rule.warmup
-    )
-    return int(cal.sum())
 
 
 def clean_start_shares(
