@@ -168,6 +168,32 @@ def copy_detectors(
             shutil.copytree(source / dataset / size / key, dest)
 
 
+def paired_runs(
+    dataset: str,
+    root: Path,
+    seed: int,
+    size: str,
+    out: Path,
+    log: Path,
+    baseline: list[str],
+    name: str,
+) -> tuple[Path, Path]:
+    """Two run folders on the same detectors: ``out/runs/<dataset>-s<seed>``, the pipeline
+    with the ``baseline`` settings (its finished stages reused; a student's teacher first),
+    and ``out/runs/<dataset>-<name>-s<seed>``, which holds copies of its ``vgae`` and
+    ``gat`` and runs the later stages under the defaults."""
+    cache = build_cache(dataset, root, out, log)
+    seed_set = f"train.seed={seed}"
+    base = out / "runs" / f"{dataset}-s{seed}"
+    if size == "student":  # its teacher first (a no-op where it is done)
+        run_stages(dataset, "teacher", base, cache, [seed_set, *baseline], log)
+    run_stages(dataset, size, base, cache, [seed_set, *baseline], log)
+    other = out / "runs" / f"{dataset}-{name}-s{seed}"
+    copy_detectors(base, other, dataset, size)
+    run_stages(dataset, size, other, cache, [seed_set], log)
+    return base, other
+
+
 def run_arguments(doc: str, out: str, seeds: list[int]) -> argparse.ArgumentParser:
     """The arguments of every script that runs pipelines on the real captures: --data,
     --out, --datasets, --seeds (a script adds its own)."""

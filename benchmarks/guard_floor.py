@@ -24,22 +24,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from _bench import start_out
-from detection_ablation import build_cache, copy_detectors, run_arguments, run_stages
+from detection_ablation import paired_runs, run_arguments
 from frozen_warmup import setting_tables
 
 BASELINE = "calibration.guard_at=threshold"
 
 
 def runs(dataset: str, root: Path, seed: int, size: str, out: Path, log: Path) -> dict[str, Path]:
-    cache = build_cache(dataset, root, out, log)
-    seed_set = f"train.seed={seed}"
-    base = out / "runs" / f"{dataset}-s{seed}"
-    if size == "student":  # its teacher first (a no-op where it is done)
-        run_stages(dataset, "teacher", base, cache, [seed_set, BASELINE], log)
-    run_stages(dataset, size, base, cache, [seed_set, BASELINE], log)
-    edge = out / "runs" / f"{dataset}-edge-s{seed}"
-    copy_detectors(base, edge, dataset, size)
-    run_stages(dataset, size, edge, cache, [seed_set], log)
+    base, edge = paired_runs(dataset, root, seed, size, out, log, [BASELINE], "edge")
     return {"floor at the cut": base, "floor at the edge": edge}
 
 

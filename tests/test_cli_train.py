@@ -122,7 +122,7 @@ def test_fusion_names_its_default_and_calibration(runs):
         _, record = runs["records"][(size, "fusion")]
         metrics = json.loads(Path(record["artifacts"]["metrics"]).read_text())
         assert record["metrics"]["method"] == metrics["method"]
-        assert metrics["method"] in ("mean", "max", "logistic", "dqn")
+        assert metrics["method"] in ("mean", "max", "logistic", "dqn", "cut_mean", "cut_max")
         assert record["metrics"]["calibration_seconds"] in (0.2, 0.4)
         assert set(metrics["selection"]["scores"]) == {
             "gat",

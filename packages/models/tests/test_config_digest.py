@@ -8,16 +8,21 @@ canids-models 0.7.0 added ``calibration.guard`` (a new choice, so a new config),
 0.13.0 made the frozen warm-up 2 s by default (a new protocol, so a new config: with
 ``eval.frozen_warmup=0`` every config keeps its 0.12.0 digest, checked below), and when
 0.15.0 moved the calibration guard's floor to validation's edge (``calibration.
-guard_at=threshold`` keeps the 0.13.0-0.14.x digests). A change here orphans every saved
-run: only a change of the config's content may cause one."""
+guard_at=threshold`` keeps the 0.13.0-0.14.x digests), and when 0.16.0 added the cut
+fusions to the candidates (``fusion.cut_fusions=false`` keeps the 0.15.0 digests). A
+change here orphans every saved run: only a change of the config's content may cause one."""
 
 from __future__ import annotations
 
 import pytest
-from canids_models import RunConfig, load_config
+from canids_models import ConfigError, RunConfig, load_config
 
-TEACHER = "9ac0ae8c8b4f2170a5913162a09288c739930f5d914d47eb2afe74cee18d8c8d"
-STUDENT = "6f903aaeeac3bf23f2b59b87a4b5f3b28550623684ba9d7bc0d7a78229baed97"
+TEACHER = "808b9597d6734266c6f8b6be21236f4f465fdc7b49d226de7ff001b3d0ff4a31"
+STUDENT = "7c133ff983ab5b17d5182c6d9783c727ebaf83f62b282c4f6b260be57e08f24d"
+# canids-models 0.15.0, whose candidates had no cut fusion.
+NO_CUT = "fusion.cut_fusions=false"
+TEACHER_0_15 = "9ac0ae8c8b4f2170a5913162a09288c739930f5d914d47eb2afe74cee18d8c8d"
+STUDENT_0_15 = "6f903aaeeac3bf23f2b59b87a4b5f3b28550623684ba9d7bc0d7a78229baed97"
 # canids-models 0.13.0-0.14.x, whose guard's floor was the frozen cut.
 GUARD_AT_CUT = "calibration.guard_at=threshold"
 TEACHER_0_14 = "5d72c36ab253c7e6c34f6d1cb040a54f968c95352aceab0c6ac54da99b44c2a4"
@@ -35,11 +40,13 @@ TEACHER_SET = (
     "curriculum.ramp_epochs=3",
     "dqn.gamma=0.5",
 )
-TEACHER_SET_DIGEST = "826d8dc16c712125d5f11b98310f93d556d0374750b2bf39371ee1e37534f130"
+TEACHER_SET_DIGEST = "2dc8312fe3ee908453b1d076f31cfb9b6978dcc77d72b3b11f96f69616475d82"
+TEACHER_SET_0_15 = "826d8dc16c712125d5f11b98310f93d556d0374750b2bf39371ee1e37534f130"
 TEACHER_SET_0_14 = "7572b985de793e45148b3f70b61cb69861066894d23a5b78b9f0aebac38943a9"
 TEACHER_SET_0_12 = "c33860a913ffcf74777cd477a383047fe4553dd5cf57f7127882becf4ecf8a19"
 STUDENT_SET = ("vgae.latent=4", "distill.alpha=0", "train.epochs=2", "train.seed=7")
-STUDENT_SET_DIGEST = "3272926527328dbcfe209db7083a6a90eafb3b425d7034c110f5e6425bb6fbc9"
+STUDENT_SET_DIGEST = "6bd8ed8456d5008dd2b7592d30d8d437f4f83dd18de069699439f4f8777302d9"
+STUDENT_SET_0_15 = "3272926527328dbcfe209db7083a6a90eafb3b425d7034c110f5e6425bb6fbc9"
 STUDENT_SET_0_14 = "c1a54c8794637279a79625b8c163155defabde097c8a58f861811c50681ea86e"
 STUDENT_SET_0_12 = "4532d1d71b0ca083c6242c144ef187623ce4cff50f3cc1cdff1e365a537151aa"
 # The teacher with fusion.select=families under canids-models 0.8.0-0.11.0 (no tie margin,
@@ -71,10 +78,11 @@ def test_overridden_digests_are_unchanged(size, overrides, digest):
     ],
 )
 def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
-    """0.13.0 and 0.15.0 changed one default each and nothing else: scoring every window
-    with the guard at the frozen cut gives every config the digest it had, so runs made
-    with ``eval.frozen_warmup=0`` stay valid."""
-    assert load_config(size, overrides=[*overrides, EVERY_WINDOW, GUARD_AT_CUT]).digest == digest
+    """0.13.0, 0.15.0 and 0.16.0 changed one default each and nothing else: scoring every
+    window with the guard at the frozen cut and no cut fusion gives every config the digest
+    it had, so runs made with ``eval.frozen_warmup=0`` stay valid."""
+    old = [*overrides, EVERY_WINDOW, GUARD_AT_CUT, NO_CUT]
+    assert load_config(size, overrides=old).digest == digest
 
 
 @pytest.mark.parametrize(
@@ -89,9 +97,28 @@ def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
 def test_guard_at_the_cut_keeps_the_0_14_digests(size, overrides, digest):
     """0.15.0 moved the guard's floor from the frozen cut to validation's edge under it:
     ``calibration.guard_at=threshold`` is 0.13.0-0.14.x's rule and keeps their digest."""
-    assert load_config(size, overrides=[*overrides, GUARD_AT_CUT]).digest == digest
+    assert load_config(size, overrides=[*overrides, GUARD_AT_CUT, NO_CUT]).digest == digest
     assert load_config(size, overrides=list(overrides)).calibration.guard_at == "edge"
     assert load_config(size, overrides=list(overrides)).digest != digest
+
+
+@pytest.mark.parametrize(
+    ("size", "overrides", "digest"),
+    [
+        ("teacher", (), TEACHER_0_15),
+        ("student", (), STUDENT_0_15),
+        ("teacher", TEACHER_SET, TEACHER_SET_0_15),
+        ("student", STUDENT_SET, STUDENT_SET_0_15),
+    ],
+)
+def test_no_cut_fusion_keeps_the_0_15_digests(size, overrides, digest):
+    """0.16.0 fits the cut fusions beside the others: ``fusion.cut_fusions=false`` is
+    0.15.0's set of candidates and keeps its digest; a cut fusion by name needs them."""
+    assert load_config(size, overrides=[*overrides, NO_CUT]).digest == digest
+    assert load_config(size, overrides=list(overrides)).fusion.cut_fusions is True
+    assert load_config(size, overrides=[*overrides, "fusion.cut_fusions=true"]).digest != digest
+    with pytest.raises(ConfigError, match=r"fusion\.method=cut_mean is a cut fusion"):
+        load_config(size, overrides=[*overrides, "fusion.method=cut_mean", NO_CUT])
 
 
 def test_fusion_select_counts_only_when_it_is_not_validation():
@@ -108,7 +135,13 @@ def test_families_margin_counts_only_with_families_and_when_not_zero():
     families = load_config("teacher", overrides=["fusion.select=families"])
     assert families.fusion.families_margin == 0.005
     assert families.digest not in (FAMILIES_0_11, TEACHER)
-    old_rule = ["fusion.select=families", "fusion.families_margin=0", EVERY_WINDOW, GUARD_AT_CUT]
+    old_rule = [
+        "fusion.select=families",
+        "fusion.families_margin=0",
+        EVERY_WINDOW,
+        GUARD_AT_CUT,
+        NO_CUT,
+    ]
     assert load_config("teacher", overrides=old_rule).digest == FAMILIES_0_11
     wider = ["fusion.select=families", "fusion.families_margin=0.01"]
     assert load_config("teacher", overrides=wider).digest not in (families.digest, FAMILIES_0_11)
@@ -118,7 +151,8 @@ def test_families_margin_counts_only_with_families_and_when_not_zero():
 def test_frozen_warmup_counts_only_when_it_is_not_zero():
     assert load_config("teacher").eval.frozen_warmup == 2.0
     assert load_config("teacher", overrides=["eval.frozen_warmup=2"]).digest == TEACHER
-    assert load_config("teacher", overrides=[EVERY_WINDOW, GUARD_AT_CUT]).digest == TEACHER_0_12
+    every_window = [EVERY_WINDOW, GUARD_AT_CUT, NO_CUT]
+    assert load_config("teacher", overrides=every_window).digest == TEACHER_0_12
     other = load_config("teacher", overrides=["eval.frozen_warmup=1"]).digest
     assert other not in (TEACHER, TEACHER_0_12)
 

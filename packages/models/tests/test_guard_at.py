@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
+from canids_models.errors import ModelsError
 from canids_models.fusion_methods import Normaliser
 from canids_models.fusion_model import FusionModel
 from canids_models.metrics import Threshold
+
+DATASET = "demo"  # the session pipeline's (conftest)
 
 
 def _model(guard_at: str) -> FusionModel:
@@ -42,6 +46,28 @@ def test_guard_at_survives_a_checkpoint_and_an_old_one_guards_at_the_cut():
     assert restored.thresholds["mean"].edge == 8.0
     del ckpt["guard_at"]  # saved before canids-models 0.15.0: the guard sat on the cut
     assert FusionModel.from_checkpoint(ckpt).guard_at == "threshold"
+
+
+def test_an_unknown_floor_in_a_checkpoint_stops_evaluate_with_the_fix(
+    pipelines, copy_artifacts, run_stage_on_demo, tiny_overrides
+):
+    """A floor this version does not know (a newer writer, a damaged file) must not guard
+    at the cut in silence: evaluate stops, names the artifact and the commands that fit it
+    again, and writes no results."""
+    items = [("teacher", key) for key in ("vgae", "gat", "fusion")]
+    store = copy_artifacts(pipelines.store, items)
+    path = store.path(DATASET, "teacher", "fusion", "checkpoint.pt")
+    ckpt = torch.load(path, weights_only=True)
+    ckpt["guard_at"] = "median"
+    torch.save(ckpt, path)
+    with pytest.raises(ModelsError) as err:
+        run_stage_on_demo(store, "evaluate", "teacher", tiny_overrides("teacher"))
+    text = str(err.value)
+    where = store.dir(DATASET, "teacher", "fusion")
+    assert "guard_at='median' is not one of ('edge', 'threshold')" in text
+    assert f"rm -r {where}, then canids-train fusion --dataset {DATASET} --size teacher" in text
+    assert not store.dir(DATASET, "teacher", "results").exists()
+    assert torch.load(path, weights_only=True)["guard_at"] == "median"  # left for the user
 
 
 @pytest.fixture(scope="module")

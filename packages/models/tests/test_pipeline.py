@@ -14,12 +14,13 @@ from canids_data import CacheError
 from canids_models import ArtifactStore, Threshold, load_config
 from canids_models.calibration import CalibrationRule
 from canids_models.fusion_agent import FusionPolicy
-from canids_models.fusion_methods import EITHER, FUSION_METHODS
+from canids_models.fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS
 from canids_models.fusion_model import FusionModel
 from canids_models.nn import QNetwork
 from canids_models.stages import fusion as fusion_stage
 
 DS = "demo"
+SCORE_FUSIONS = (*FUSION_METHODS, *CUT_FUSIONS)  # ranked in this order: ties keep the first
 
 
 def _stage_artifact(stage: str) -> str:
@@ -83,21 +84,21 @@ def test_fusion_chooses_its_default_on_validation(pipelines, size):
     period, chosen for the three together."""
     m = pipelines.metrics(size, "fusion")
     sel = m["selection"]
-    assert set(sel["scores"]) == {"gat", "vgae", *FUSION_METHODS, EITHER}
+    assert set(sel["scores"]) == {"gat", "vgae", *SCORE_FUSIONS, EITHER}
     assert sel["select"] == "validation"
     assert sel["families"] is None
     assert sel["validation_choice"] == m["method"]
-    assert set(sel["systems"]) == set(FUSION_METHODS)
+    assert set(sel["systems"]) == set(SCORE_FUSIONS)
     score = {}
-    for method in FUSION_METHODS:
+    for method in SCORE_FUSIONS:
         s = sel["scores"][method]
         assert s["frozen_val_f1"] == m["thresholds"][method]["val_f1"]
         system = sel["systems"][method]
         loco = system["calibrated_loco_f1"]
         loco = loco if loco is not None else system["calibrated_val_f1"]
         score[method] = (s["frozen_val_f1"] + loco) / 2
-    best, best_score = FUSION_METHODS[0], -1.0
-    for method in FUSION_METHODS:
+    best, best_score = SCORE_FUSIONS[0], -1.0
+    for method in SCORE_FUSIONS:
         if score[method] > best_score + fusion_stage.TIE_MARGIN:
             best, best_score = method, score[method]
     assert m["method"] == sel["method"] == best
@@ -131,7 +132,7 @@ def test_results_name_every_split_protocol_and_model(pipelines, demo, size):
     assert m["held_out_splits"] == test_splits
     assert m["fusion_chosen_by"] == "chosen on validation"
     default = ("vgae", "gat", f"fusion:{fusion['method']}")
-    others = tuple(f"fusion:{x}" for x in (*FUSION_METHODS, EITHER) if x != fusion["method"])
+    others = tuple(f"fusion:{x}" for x in (*SCORE_FUSIONS, EITHER) if x != fusion["method"])
     rows = m["rows"]
     assert [(r["split"], r["protocol"], r["model"]) for r in rows] == [
         (s, p, model)

@@ -263,12 +263,18 @@ class FusionConfig(_Section):
     ``families_margin`` (with ``select=families`` only): held-out mean F1 within this of
     the best is a tie, which the frozen val F1 breaks (within the same margin), then the
     simpler candidate; validation's rule has the same 0.005 (:data:`TIE_MARGIN`).
-    0 takes the best mean however small its lead (canids-models 0.8.0–0.11.0)."""
+    0 takes the best mean however small its lead (canids-models 0.8.0–0.11.0).
+    ``cut_fusions``: fit ``cut_mean`` and ``cut_max`` (each detector's score in units of
+    its own frozen cut, canids-models 0.16.0) and rank them after the four MAD-σ fusions,
+    so that a tie keeps the older pick; false: 0.15.0's candidates (and its digest)."""
 
-    method: Literal["auto", "mean", "max", "logistic", "dqn", "either"] = "auto"
+    method: Literal["auto", "mean", "max", "logistic", "dqn", "cut_mean", "cut_max", "either"] = (
+        "auto"
+    )
     select: Literal["validation", "families"] = "validation"
     vgae_false_alarm_rate: float | None = Field(default=None, gt=0.0, lt=0.5)
     families_margin: float = Field(default=TIE_MARGIN, ge=0.0, lt=0.5)
+    cut_fusions: bool = True
 
     @field_validator("select")
     @classmethod
@@ -288,6 +294,16 @@ class FusionConfig(_Section):
             raise ValueError(
                 f"is a tie margin of fusion.select=families, but fusion.select={select}: "
                 "set fusion.select=families too, or leave the margin out"
+            )
+        return value
+
+    @field_validator("cut_fusions")
+    @classmethod
+    def _cut_method_needs_cut_fusions(cls, value: bool, info: ValidationInfo) -> bool:
+        method = info.data.get("method")
+        if not value and method in ("cut_mean", "cut_max"):
+            raise ValueError(
+                f"is false, but fusion.method={method} is a cut fusion: set one of them"
             )
         return value
 
@@ -337,7 +353,8 @@ class RunConfig(_Section):
         ``gat.ignore_features`` only when it names a feature,
         ``fusion.vgae_false_alarm_rate`` and ``train.cpu_capability`` only when set,
         ``calibration.guard_at`` only when it is not ``threshold`` (0.7.0-0.14.x's guard
-        keeps their digest; the ``edge`` default is a new config).
+        keeps their digest; the ``edge`` default is a new config), ``fusion.cut_fusions``
+        only when true (false keeps 0.15.0's digest; more candidates are a new config).
         ``fusion.families_margin`` counts only with ``select=families`` and when it is not
         0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
@@ -360,6 +377,8 @@ class RunConfig(_Section):
             del data["fusion"]["vgae_false_alarm_rate"]
         if data["calibration"]["guard_at"] == "threshold":
             del data["calibration"]["guard_at"]
+        if not fusion["cut_fusions"]:
+            del fusion["cut_fusions"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

@@ -41,7 +41,7 @@ from .artifacts import ArtifactStore
 from .config import TIE_MARGIN
 from .context import StageContext, seed_everything
 from .errors import ModelsError
-from .fusion_methods import EITHER, FUSION_METHODS
+from .fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS
 from .fusion_model import FusionModel
 from .scoring import score_split
 
@@ -55,7 +55,8 @@ __all__ = [
     "require_families",
 ]
 
-CANDIDATES = (*FUSION_METHODS, EITHER)  # in this order on a tie: simpler first
+# In this order on a tie: simpler first, a cut fusion (0.16.0) after the older score fusions.
+CANDIDATES = (*FUSION_METHODS, *CUT_FUSIONS, EITHER)
 _NUMBERED = re.compile(r"^(?P<family>.+?)_\d+$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 

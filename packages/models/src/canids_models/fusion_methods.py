@@ -15,6 +15,15 @@ fusions, all fitted on validation only:
   correction), so on a new vehicle, where the VGAE rises, the fused score fell and the
   attacks were missed (docs/results.md);
 - ``dqn``: the seeds' Double DQN choosing α per window (:mod:`canids_models.fusion_agent`);
+- ``cut_mean`` and ``cut_max`` (:data:`CUT_FUSIONS`, canids-models 0.16.0): the mean and
+  max of ``u = z / cut``, each z in units of its detector's own frozen F1 cut (1 at the cut
+  for both). MAD-σ units weigh a detector by how far its validation attacks lie from its
+  normal traffic: set_01's GAT cut sits at 105 σ and its VGAE's at 1.9 σ, so ``mean`` is
+  the GAT with the VGAE as a wobble, and an attack only the VGAE sees cannot reach the
+  mean's cut. In cut units the two weigh the same at their decision boundaries. A cut
+  nearer than 1 σ to normal's median counts as 1 σ (:data:`MIN_CUT_UNIT`): a detector
+  that cuts into its own normal traffic is not amplified without bound. They are ranked
+  after the four above, so that on a tie the older candidate keeps its place;
 - ``either`` (:data:`EITHER`): a decision-level OR, each detector at its own threshold of
   the protocol. It has no score of its own for a calibration rule to normalise, so it is
   fitted beside the four (its frozen threshold is 0 on the nearer detector's margin past
@@ -34,17 +43,22 @@ import numpy as np
 from .calibration import MAD_TO_SIGMA
 
 __all__ = [
+    "CUT_FUSIONS",
     "EITHER",
     "FUSION_METHODS",
+    "MIN_CUT_UNIT",
     "Normaliser",
     "fit_logistic",
     "fit_normaliser",
+    "cut_units",
     "simple_fusion",
     "vgae_raw",
 ]
 
 FUSION_METHODS = ("mean", "max", "logistic", "dqn")  # score fusions, ranked on validation
+CUT_FUSIONS = ("cut_mean", "cut_max")  # score fusions in cut units, ranked after those
 EITHER = "either"
+MIN_CUT_UNIT = 1.0  # σ: the smallest unit a frozen cut gives its detector's score
 _SCALE_FLOOR = 1e-6
 
 
@@ -82,10 +96,25 @@ def fit_normaliser(scores: np.ndarray) -> Normaliser:
     return Normaliser(center, max(scale, _SCALE_FLOOR))
 
 
+def cut_units(cut_gat: float, cut_vgae: float) -> tuple[float, float]:
+    """Each detector's unit for the cut fusions: its frozen F1 cut in σ (z units), at
+    least :data:`MIN_CUT_UNIT`."""
+    return (max(float(cut_gat), MIN_CUT_UNIT), max(float(cut_vgae), MIN_CUT_UNIT))
+
+
 def simple_fusion(
-    method: str, z_gat: np.ndarray, z_vgae: np.ndarray, weights: np.ndarray | None = None
+    method: str,
+    z_gat: np.ndarray,
+    z_vgae: np.ndarray,
+    weights: np.ndarray | None = None,
+    units: tuple[float, float] | None = None,
 ) -> np.ndarray:
-    """The fused score of ``mean``, ``max`` or ``logistic`` (``weights`` = [w_gat, w_vgae, b])."""
+    """The fused score of ``mean``, ``max``, ``logistic`` (``weights`` = [w_gat, w_vgae,
+    b]) or a cut fusion (``units`` = :func:`cut_units`)."""
+    if method in CUT_FUSIONS:
+        if units is None:
+            raise ValueError(f"{method} fusion needs each detector's cut unit (cut_units)")
+        return simple_fusion(method.removeprefix("cut_"), z_gat / units[0], z_vgae / units[1])
     if method == "mean":
         return (z_gat + z_vgae) / 2.0
     if method == "max":
@@ -94,7 +123,10 @@ def simple_fusion(
         if weights is None:
             raise ValueError("logistic fusion needs its fitted weights")
         return weights[0] * z_gat + weights[1] * z_vgae + weights[2]
-    raise ValueError(f"fusion method {method!r} is not a simple fusion; known: mean, max, logistic")
+    raise ValueError(
+        f"fusion method {method!r} is not a simple fusion; known: mean, max, logistic, "
+        + ", ".join(CUT_FUSIONS)
+    )
 
 
 def fit_logistic(

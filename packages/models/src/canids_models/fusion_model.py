@@ -19,7 +19,7 @@ import torch
 
 from .calibration import MAD_TO_SIGMA, CalibrationRule, calibration_phases
 from .fusion_agent import FusionPolicy
-from .fusion_methods import EITHER, FUSION_METHODS, Normaliser, simple_fusion
+from .fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS, Normaliser, simple_fusion
 from .metrics import Threshold
 from .nn import QNetwork
 from .scoring import SplitScores
@@ -106,6 +106,9 @@ class FusionModel:
     # models 0.7.0-0.14.x) or "edge" (the highest validation score that cut leaves
     # unflagged; calibration.guard_at).
     guard_at: str = "threshold"
+    # Each detector's unit (σ) for the cut fusions: its frozen F1 cut, floored; None where
+    # they were not fitted (fusion.cut_fusions=false, or saved before canids-models 0.16.0).
+    cut_units: tuple[float, float] | None = None
 
     def guard_flags(self, method: str, frozen_scores: np.ndarray) -> np.ndarray:
         """Where a guarded calibration rule of ``method`` may flag: its frozen score above
@@ -147,14 +150,16 @@ class FusionModel:
             u_g = sigmoid(inputs.z_gat - self.dqn_centers[0])
             u_v = sigmoid(inputs.z_vgae - self.dqn_centers[1])
             return alpha * u_g + (1 - alpha) * u_v
-        return simple_fusion(method, inputs.z_gat, inputs.z_vgae, self.logistic)
+        return simple_fusion(method, inputs.z_gat, inputs.z_vgae, self.logistic, self.cut_units)
 
     @property
     def methods(self) -> tuple[str, ...]:
-        """Every fusion this model can apply (``either`` where it was fitted: a model saved
-        before canids-models 0.8.0 has none)."""
+        """Every fusion this model can apply, in the order ties are broken (``either`` and
+        the cut fusions where they were fitted: a model saved before canids-models 0.8.0
+        has no ``either``, one saved before 0.16.0 no cut fusion)."""
         fitted = tuple(m for m in FUSION_METHODS if m != "dqn" or self.policy is not None)
-        return fitted + ((EITHER,) if EITHER in self.thresholds else ())
+        cut = CUT_FUSIONS if self.cut_units is not None else ()
+        return fitted + cut + ((EITHER,) if EITHER in self.thresholds else ())
 
     @property
     def chosen_by(self) -> str:
@@ -197,6 +202,8 @@ class FusionModel:
             "frozen_warmup": self.frozen_warmup,
             "guard_at": self.guard_at,
         }
+        if self.cut_units is not None:
+            ckpt["cut_units"] = list(self.cut_units)
         if self.logistic is not None:
             ckpt["logistic"] = torch.from_numpy(self.logistic)
         if self.policy is not None:
@@ -228,5 +235,23 @@ class FusionModel:
             scale_floors=tuple(float(c) for c in ckpt["scale_floors"]),  # type: ignore[arg-type]
             selection=dict(ckpt.get("selection", {})),
             frozen_warmup=float(ckpt.get("frozen_warmup", 0.0)),
-            guard_at=str(ckpt.get("guard_at", "threshold")),  # before canids-models 0.15.0
+            guard_at=_guard_at(ckpt.get("guard_at", "threshold")),  # before 0.15.0: none
+            cut_units=(
+                (float(ckpt["cut_units"][0]), float(ckpt["cut_units"][1]))
+                if "cut_units" in ckpt
+                else None
+            ),
         )
+
+
+GUARD_FLOORS = ("edge", "threshold")
+
+
+def _guard_at(value: Any) -> str:
+    """A checkpoint's guard floor, checked: an unknown one would silently guard at the cut."""
+    if value not in GUARD_FLOORS:
+        raise ValueError(
+            f"fusion checkpoint: guard_at={value!r} is not one of {GUARD_FLOORS} (written by "
+            "a newer canids-models, or damaged)"
+        )
+    return str(value)

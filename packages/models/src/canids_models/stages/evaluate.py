@@ -111,7 +111,8 @@ def evaluate_split(
             elif protocol == "frozen":
                 thr = fusion.thresholds[method]
                 flags, info = thr.apply(fused), {"threshold": thr.value}
-                guard_flags[model] = fusion.guard_flags(method, fused)
+                if method != EITHER:  # its calibrated decision ORs the detectors' own
+                    guard_flags[model] = fusion.guard_flags(method, fused)
                 per_window = np.full(len(fused), thr.value)
                 if clean_start is not None:
                     audit["clean_start_frozen_alarms"][model] = clean_start_shares(

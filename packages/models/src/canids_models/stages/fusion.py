@@ -2,11 +2,13 @@
 the default fusion, never on a test split.
 
 The DQN (the seeds' method) is compared with the simple fusions of normalised scores
-(mean, max, logistic stacking); by default (``fusion.select=validation``) the default is
+(mean, max, logistic stacking, and since canids-models 0.16.0 the mean and max in units of
+each detector's own cut); by default (``fusion.select=validation``) the default is
 whichever scores best on validation, frozen and calibrated protocols averaged, the simpler
-one on a tie. ``either`` (each detector at its own threshold, OR) is fitted beside them.
-With ``fusion.select=families`` the five compete on the attack families of the training
-captures, each held out of a training of both detectors (:mod:`canids_models.families`).
+(or older) one on a tie. ``either`` (each detector at its own threshold, OR) is fitted
+beside them. With ``fusion.select=families`` all of them compete on the attack families of
+the training captures, each held out of a training of both detectors
+(:mod:`canids_models.families`).
 """
 
 from __future__ import annotations
@@ -22,7 +24,14 @@ from ..context import StageContext
 from ..errors import ModelsError
 from ..families import choose_by_families, family_figures
 from ..fusion_agent import train_dqn
-from ..fusion_methods import EITHER, FUSION_METHODS, fit_logistic, fit_normaliser
+from ..fusion_methods import (
+    CUT_FUSIONS,
+    EITHER,
+    FUSION_METHODS,
+    cut_units,
+    fit_logistic,
+    fit_normaliser,
+)
 from ..fusion_model import FusionModel, calibrated_inputs, dqn_state, frozen_scored, sigmoid
 from ..metrics import (
     OneClassValidationError,
@@ -105,6 +114,10 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     # The DQN's inputs are centred on the F1 cuts whatever decides the VGAE, so that a
     # false-alarm-rate cut moves the VGAE's decisions (and either's) and nothing else.
     model.dqn_centers = (model.thresholds["gat"].value, model.thresholds["vgae"].value)
+    # The cut fusions' units are those F1 cuts too, for the same reason.
+    fusions = FUSION_METHODS + (CUT_FUSIONS if cfg.fusion.cut_fusions else ())
+    if cfg.fusion.cut_fusions:
+        model.cut_units = cut_units(*model.dqn_centers)
     vgae_f1_cut = model.thresholds["vgae"]
     rate = cfg.fusion.vgae_false_alarm_rate
     if rate is not None:  # validation past the warm-up holds normal windows (checked above)
@@ -115,7 +128,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     model.policy, history = train_dqn(
         state[fit], u_g[fit], u_v[fit], y_fit, cfg.dqn, cfg.train.seed
     )
-    for method in FUSION_METHODS:
+    for method in fusions:
         frozen_scores[method] = model.fuse(method, frozen)
         model.thresholds[method] = threshold(frozen_scores[method])
     frozen_flags = {name: model.thresholds[name].apply(z) for name, z in frozen_scores.items()}
@@ -142,7 +155,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     if fixed is not None:
         # Rule, parameter, warm-up and length all set by the user: nothing is chosen on
         # validation (which may hold no clean start to choose on), and the results say so.
-        for name in ("gat", "vgae", *FUSION_METHODS):
+        for name in ("gat", "vgae", *fusions):
             choices[name] = CalibrationChoice(
                 fixed, float("nan"), None, guard_at=cfg.calibration.guard_at
             )
@@ -162,13 +175,13 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
                 chosen[name, period] = select_rule(ctx, streams(name), rules)
             return chosen[name, period]
 
-        systems = {m: shared_period(ctx, choose, periods, m) for m in FUSION_METHODS}
+        systems = {m: shared_period(ctx, choose, periods, m) for m in fusions}
         choices_at_own = {m: choose(m, system.period) for m, system in systems.items()}
         by_validation = _choose_method(ctx, model, choices_at_own)
         # ``either`` decides with both detectors' own rules: it takes the period of the
         # score fusion validation ranks first.
         period_choice = systems[by_validation if by_validation in systems else "mean"]
-        for name in ("gat", "vgae", *FUSION_METHODS):
+        for name in ("gat", "vgae", *fusions):
             choices[name] = choose(name, period_choice.period)
     for name, choice in choices.items():
         model.calibration[name] = choice.rule
@@ -264,7 +277,9 @@ def _choose_method(
     if configured != "auto":
         return configured
     best, best_score = FUSION_METHODS[0], -1.0
-    for method in FUSION_METHODS:  # simplest first: a later one must win by TIE_MARGIN
+    # Simplest first, the cut fusions (0.16.0) after the older four: a later one must win
+    # by TIE_MARGIN.
+    for method in (m for m in model.methods if m != EITHER):
         frozen_f1 = model.thresholds[method].val_f1 or 0.0
         cal = choices[method]
         calibrated = cal.loco_f1 if cal.loco_f1 is not None else cal.f1
@@ -283,7 +298,16 @@ def _recall(y: np.ndarray, flags: np.ndarray) -> float | None:
 
 
 def load_fusion(ctx: StageContext) -> FusionModel:
-    return FusionModel.from_checkpoint(ctx.store.load(ctx.dataset, ctx.size, "fusion"))
+    ckpt = ctx.store.load(ctx.dataset, ctx.size, "fusion")
+    try:
+        return FusionModel.from_checkpoint(ckpt)
+    except ValueError as exc:
+        where = ctx.store.dir(ctx.dataset, ctx.size, "fusion")
+        raise ModelsError(
+            f"{where}: {exc}; to fit it again: rm -r {where}, then canids-train fusion "
+            f"--dataset {ctx.dataset} --size {ctx.size} --run {ctx.store.run} "
+            f"--runs-dir {ctx.store.runs_dir}"
+        ) from exc
 
 
 def scores_of(ctx: StageContext, split: str) -> SplitScores:
