@@ -21,13 +21,50 @@ fusions' rows whichever is picked.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 from _bench import start_out
-from detection_ablation import paired_runs, run_arguments
+from detection_ablation import mean_std, paired_runs, run_arguments
 from frozen_warmup import setting_tables
 
 BASELINE = "fusion.cut_fusions=false"
+# The candidates printed beside the default, whichever each run picked.
+SHOWN = ("cut_mean", "cut_max", "either", "dqn")
+
+
+def candidate_table(dataset: str, size: str, runs: list[Path]) -> list[str]:
+    """Held-out F1 of the default, each of :data:`SHOWN` and both detectors in the runs
+    with the cut fusions: per seed and mean ± std, per split and protocol."""
+    per_run = []
+    for run in runs:
+        m = json.loads((run / dataset / size / "results" / "metrics.json").read_text())
+        f1: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in m["rows"]:
+            model = r["model"].removeprefix("fusion:")
+            if r["held_out"] and model in ("vgae", "gat", m["fusion_method"], *SHOWN):
+                cell = f1.setdefault((r["split"], r["protocol"]), {})
+                cell[model] = r["f1"]
+                if model == m["fusion_method"]:
+                    cell["default"] = r["f1"]
+        per_run.append(f1)
+    columns = ("default", *SHOWN, "vgae", "gat")
+    lines = [
+        f"\n### {dataset}, {size}: every candidate's held-out F1 with the cut fusions "
+        f"(seeds {' / '.join(r.name.rsplit('-s', 1)[1] for r in runs)}; the default is "
+        "the run's pick)\n",
+        "| split | protocol | " + " | ".join(columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for key in sorted(per_run[0]):
+        cells = []
+        for col in columns:
+            values = [f1[key].get(col) for f1 in per_run]
+            seeds = " / ".join("—" if v is None else f"{v:.3f}" for v in values)
+            cells.append(f"{mean_std(values)} ({seeds})")
+        lines.append(f"| {key[0]} | {key[1]} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
@@ -35,12 +72,18 @@ def main() -> None:
     ap.add_argument("--sizes", nargs="+", default=["teacher"], choices=["teacher", "student"])
     args = ap.parse_args()
     out, log = start_out(args.out, "cut_fusions")
+    cut_runs: dict[tuple[str, str], list[Path]] = {}
 
     def settings(dataset: str, root: Path, seed: int, size: str) -> dict[str, Path]:
         base, cut = paired_runs(dataset, root, seed, size, out, log, [BASELINE], "cut")
+        cut_runs.setdefault((dataset, size), []).append(cut)
         return {"0.15.0 candidates": base, "with the cut fusions": cut}
 
     setting_tables(args, settings, out, "cut_fusions.md")
+    lines = [line for key, runs in cut_runs.items() for line in candidate_table(*key, runs)]
+    with (out / "cut_fusions.md").open("a") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":

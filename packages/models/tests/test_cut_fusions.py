@@ -109,3 +109,19 @@ def test_without_them_every_other_fit_and_row_is_the_same(with_and_without):
     assert "cut_units" not in store.load("demo", "teacher", "fusion")
     kept = [r for r in rows["with"] if r["model"].removeprefix("fusion:") not in CUT_FUSIONS]
     assert kept == rows["without"]
+
+
+def test_a_cut_fusion_set_by_name_is_the_default_everywhere(refit_fusion, tmp_path):
+    _, fusion, evaluate, arrays, _ = refit_fusion(tmp_path, "forced", "fusion.method=cut_max")
+    assert fusion["method"] == "cut_max"
+    assert fusion["selection"]["configured"] == "cut_max"
+    assert evaluate["fusion_method"] == "cut_max"
+    defaults = {r["model"] for r in evaluate["rows"] if r["default"]}
+    assert defaults == {"vgae", "gat", "fusion:cut_max"}
+    # Its calibrated rule is its own, at the period of the run.
+    rule = fusion["calibration"]["cut_max"]
+    assert (rule["warmup"], rule["seconds"]) == (
+        fusion["calibration_warmup"],
+        fusion["calibration_seconds"],
+    )
+    assert "val/calibrated/fusion:cut_max/flag" in arrays
