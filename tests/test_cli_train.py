@@ -131,6 +131,8 @@ def test_fusion_names_its_default_and_calibration(runs):
             "max",
             "logistic",
             "dqn",
+            "cut_mean",
+            "cut_max",
             "either",
         }
         assert metrics["selection"]["select"] == "validation"
