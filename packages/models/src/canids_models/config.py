@@ -21,7 +21,7 @@ import hashlib
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from canids_core import describe_validation_error
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -191,6 +191,12 @@ def _positive_grid(values: tuple[float, ...], upper: float | None = None) -> tup
     return values
 
 
+# Where a guarded calibration rule's floor lies (CalibrationConfig.guard_at); fusion
+# checkpoints are checked against the same values.
+GuardAt = Literal["edge", "threshold"]
+GUARD_FLOORS: tuple[str, ...] = get_args(GuardAt)
+
+
 class CalibrationConfig(_Section):
     """The ``calibrated`` protocol (canids_models.calibration): which rule turns a
     capture's clean start into its threshold, and how long that start is. ``auto`` and an
@@ -219,7 +225,7 @@ class CalibrationConfig(_Section):
     # exactly what "threshold" flags), or "threshold", the frozen cut itself, which sits
     # midway into the gap validation's known attacks leave (0.7.0-0.14.x; keeps their
     # digest).
-    guard_at: Literal["edge", "threshold"] = "edge"
+    guard_at: GuardAt = "edge"
 
     @field_validator("seconds_grid", "zscore_k")
     @classmethod

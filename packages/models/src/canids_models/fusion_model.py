@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from .calibration import MAD_TO_SIGMA, CalibrationRule, calibration_phases
+from .config import GUARD_FLOORS
 from .fusion_agent import FusionPolicy
 from .fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS, Normaliser, simple_fusion
 from .metrics import Threshold
@@ -242,9 +243,6 @@ class FusionModel:
                 else None
             ),
         )
-
-
-GUARD_FLOORS = ("edge", "threshold")
 
 
 def _guard_at(value: Any) -> str:
