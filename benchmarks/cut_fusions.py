@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from _bench import start_out
-from detection_ablation import mean_std, paired_runs, run_arguments
+from detection_ablation import BY_VALIDATION, mean_std, paired_runs, run_arguments
 from frozen_warmup import setting_tables
 
 BASELINE = "fusion.cut_fusions=false"
@@ -75,7 +75,9 @@ def main() -> None:
     cut_runs: dict[tuple[str, str], list[Path]] = {}
 
     def settings(dataset: str, root: Path, seed: int, size: str) -> dict[str, Path]:
-        base, cut = paired_runs(dataset, root, seed, size, out, log, [BASELINE], "cut")
+        base, cut = paired_runs(
+            dataset, root, seed, size, out, log, [BASELINE], "cut", (BY_VALIDATION,)
+        )
         cut_runs.setdefault((dataset, size), []).append(cut)
         return {"0.15.0 candidates": base, "with the cut fusions": cut}
 

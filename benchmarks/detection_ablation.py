@@ -20,6 +20,12 @@ Variants:
               with no clean start to choose a calibration rule on, the rule is fixed
               (zscore k=4 on 5 s after a 1 s warm-up)
   ids         invariant features with the CAN-ID embedding on
+  validation  the default fusion chosen on validation (canids-models 0.7.0-0.16.0's rule)
+              instead of the held-out attack families (0.17.0's default, fusion.select=auto)
+
+The scripts that reproduce a section made under validation's rule (guard_floor.py,
+cut_fusions.py, frozen_warmup.py, family_holdout.py, student_vgae.py) pass
+``BY_VALIDATION`` to every run, so that they make the runs their sections describe.
 """
 
 from __future__ import annotations
@@ -53,7 +59,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
         ],
     },
     "ids": {"build": [], "set": ["gat.id_embedding=true", "vgae.id_embedding=true"]},
+    "validation": {"build": [], "set": ["fusion.select=validation"]},
 }
+# Validation's rule for the default fusion, the default until canids-models 0.17.0.
+BY_VALIDATION = "fusion.select=validation"
 TEACHER = ("vgae", "gat_curriculum", "fusion", "evaluate")
 STUDENT = ("vgae", "gat", "fusion", "evaluate")
 
@@ -177,20 +186,23 @@ def paired_runs(
     log: Path,
     baseline: list[str],
     name: str,
+    common: tuple[str, ...] = (),
 ) -> tuple[Path, Path]:
     """Two run folders on the same detectors: ``out/runs/<dataset>-s<seed>``, the pipeline
     with the ``baseline`` settings (its finished stages reused; a student's teacher first),
     and ``out/runs/<dataset>-<name>-s<seed>``, which holds copies of its ``vgae`` and
-    ``gat`` and runs the later stages under the defaults."""
+    ``gat`` and runs the later stages under the defaults. ``common`` settings go to both
+    (e.g. ``BY_VALIDATION``)."""
     cache = build_cache(dataset, root, out, log)
     seed_set = f"train.seed={seed}"
+    baseline = [*common, *baseline]
     base = out / "runs" / f"{dataset}-s{seed}"
     if size == "student":  # its teacher first (a no-op where it is done)
         run_stages(dataset, "teacher", base, cache, [seed_set, *baseline], log)
     run_stages(dataset, size, base, cache, [seed_set, *baseline], log)
     other = out / "runs" / f"{dataset}-{name}-s{seed}"
     copy_detectors(base, other, dataset, size)
-    run_stages(dataset, size, other, cache, [seed_set], log)
+    run_stages(dataset, size, other, cache, [seed_set, *common], log)
     return base, other
 
 

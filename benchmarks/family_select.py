@@ -27,7 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from _bench import start_out
-from detection_ablation import build_cache, copy_detectors, mean_std, run_arguments, run_stages
+from detection_ablation import (
+    BY_VALIDATION,
+    build_cache,
+    copy_detectors,
+    mean_std,
+    run_arguments,
+    run_stages,
+)
 
 RULES = ("validation", "families")
 
@@ -60,7 +67,7 @@ def pipeline(
         source = out / "runs" / f"{dataset}-{reuse[0]}-validation-s{seed}"
         copy_detectors(source, base, dataset, size, keys=reuse[1])
     sets = [f"train.seed={seed}", *extra]
-    seconds = {"validation": run_stages(dataset, size, base, cache, sets, log)}
+    seconds = {"validation": run_stages(dataset, size, base, cache, [*sets, BY_VALIDATION], log)}
     fam = out / "runs" / f"{name}-families-s{seed}"
     copy_detectors(base, fam, dataset, size)
     sets = [*sets, "fusion.select=families"]

@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from _bench import start_out
-from detection_ablation import build_cache, copy_detectors, mean_std, run_arguments, run_stages
+from detection_ablation import (
+    BY_VALIDATION,
+    build_cache,
+    copy_detectors,
+    mean_std,
+    run_arguments,
+    run_stages,
+)
 
 
 def runs(
@@ -33,7 +40,7 @@ def runs(
 ) -> dict[str, Path]:
     cache = build_cache(dataset, root, out, log)
     common = [f"train.seed={seed}"] + (
-        ["fusion.select=families"] if args.select == "families" else []
+        ["fusion.select=families"] if args.select == "families" else [BY_VALIDATION]
     )
     sets = [*common, "eval.frozen_warmup=0"]
     base = out / "runs" / f"{dataset}-{args.select}-s{seed}"

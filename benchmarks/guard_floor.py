@@ -24,14 +24,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from _bench import start_out
-from detection_ablation import paired_runs, run_arguments
+from detection_ablation import BY_VALIDATION, paired_runs, run_arguments
 from frozen_warmup import setting_tables
 
 BASELINE = "calibration.guard_at=threshold"
 
 
 def runs(dataset: str, root: Path, seed: int, size: str, out: Path, log: Path) -> dict[str, Path]:
-    base, edge = paired_runs(dataset, root, seed, size, out, log, [BASELINE], "edge")
+    base, edge = paired_runs(
+        dataset, root, seed, size, out, log, [BASELINE], "edge", (BY_VALIDATION,)
+    )
     return {"floor at the cut": base, "floor at the edge": edge}
 
 

@@ -34,7 +34,14 @@ from pathlib import Path
 from typing import Any
 
 from _bench import start_out
-from detection_ablation import build_cache, copy_detectors, mean_std, run_arguments, run_stages
+from detection_ablation import (
+    BY_VALIDATION,
+    build_cache,
+    copy_detectors,
+    mean_std,
+    run_arguments,
+    run_stages,
+)
 from frozen_warmup import figures as held_out
 
 # name -> the student's VGAE overrides (the GAT student stays the preset's 2 x 4 x 16).
@@ -53,7 +60,7 @@ def runs(
     cache = build_cache(dataset, root, out, log)
     # Explicit even at 0: the package default is 2 s since canids-models 0.13.0.
     warm = [f"eval.frozen_warmup={args.warmup:g}"]
-    chosen = ["fusion.select=families"] if args.select == "families" else []
+    chosen = ["fusion.select=families"] if args.select == "families" else [BY_VALIDATION]
     sets = [f"train.seed={seed}", *chosen, *warm]
     tag = args.select + (f"-warm{args.warmup:g}" if args.warmup else "")
     base = out / "runs" / f"{dataset}-{tag}-s{seed}"

@@ -184,9 +184,10 @@ def test_an_unsafe_name_is_a_usage_error_at_the_edge(cache: Path, tmp_path: Path
 def test_a_families_fusion_stage_asks_for_the_trainings_it_holds(
     cache: Path, tmp_path: Path
 ) -> None:
-    """fusion.select=families trains both detectors again per attack family inside the
-    fusion stage (the demo has three: dos, fuzzing, spoofing): its walltime holds them,
-    the note says how, and a walltime the user gives stands."""
+    """The families rule trains both detectors again per attack family inside the fusion
+    stage (the demo has three: dos, fuzzing, spoofing): its walltime holds them, the note
+    says how, and a walltime the user gives stands. The default (auto) takes the rule on
+    the demo; validation's rule or a fixed method trains nothing more."""
     base = (
         "custom", "--stages", "vgae,gat_curriculum,fusion", "--size", "teacher",
         "--dataset", "demo", "--executor", "slurm", "--dry-run", "--cache-dir", cache,
@@ -199,13 +200,19 @@ def test_a_families_fusion_stage_asks_for_the_trainings_it_holds(
     assert "#SBATCH --time=19:00:00" in jobs["fusion"]  # 1 h + 3 x (2 h + 4 h)
     assert "#SBATCH --time=02:00:00" in jobs["vgae"]
     assert (
-        "fusion.select=families: the fusion stage trains vgae and gat_curriculum again for "
-        "each of 3 attack families, so it asks 19:00:00 (01:00:00 + 3 x (02:00:00 + "
-        "04:00:00))"
+        "the families rule (fusion.select): the fusion stage trains vgae and gat_curriculum "
+        "again for each of 3 attack families, so it asks 19:00:00 (01:00:00 + 3 x (02:00:00 "
+        "+ 04:00:00))"
     ) in done.stdout
     given = _submit(*base, "--stage-resources", "fusion:walltime=10:00:00")
     assert given.returncode == 0, given.stderr
     assert "#SBATCH --time=10:00:00" in given.stdout.split("# ---- ")[3]
-    assert "fusion.select=families: the fusion stage" not in given.stdout
-    plain = _submit(*base[:-2])
-    assert "#SBATCH --time=01:00:00" in plain.stdout.split("# ---- ")[3]
+    assert "the families rule (fusion.select)" not in given.stdout
+    default = _submit(*base[:-2])
+    assert default.returncode == 0, default.stderr
+    assert "#SBATCH --time=19:00:00" in default.stdout.split("# ---- ")[3]
+    for other in ("fusion.select=validation", "fusion.method=mean"):
+        plain = _submit(*base[:-2], "--set", other)
+        assert plain.returncode == 0, plain.stderr
+        assert "#SBATCH --time=01:00:00" in plain.stdout.split("# ---- ")[3]
+        assert "the families rule (fusion.select)" not in plain.stdout

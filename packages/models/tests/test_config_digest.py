@@ -9,7 +9,9 @@ canids-models 0.7.0 added ``calibration.guard`` (a new choice, so a new config),
 ``eval.frozen_warmup=0`` every config keeps its 0.12.0 digest, checked below), and when
 0.15.0 moved the calibration guard's floor to validation's edge (``calibration.
 guard_at=threshold`` keeps the 0.13.0-0.14.x digests), and when 0.16.0 added the cut
-fusions to the candidates (``fusion.cut_fusions=false`` keeps the 0.15.0 digests). A
+fusions to the candidates (``fusion.cut_fusions=false`` keeps the 0.15.0 digests), and
+when 0.17.0 made ``fusion.select=auto`` the default (``fusion.select=validation`` keeps
+the 0.16.0 digests). A
 change here orphans every saved run: only a change of the config's content may cause one."""
 
 from __future__ import annotations
@@ -17,8 +19,12 @@ from __future__ import annotations
 import pytest
 from canids_models import ConfigError, RunConfig, load_config
 
-TEACHER = "808b9597d6734266c6f8b6be21236f4f465fdc7b49d226de7ff001b3d0ff4a31"
-STUDENT = "7c133ff983ab5b17d5182c6d9783c727ebaf83f62b282c4f6b260be57e08f24d"
+TEACHER = "a14ee8d8dac1fc3410843b5852854b876aaf577dc1d798b48cce218c0297ea69"
+STUDENT = "9aba341e32e3c0fc87cb0dca959494705eceed537ed4ed2c1a95767fc876951c"
+# canids-models 0.16.0, whose default chose the fusion on validation.
+BY_VALIDATION = "fusion.select=validation"
+TEACHER_0_16 = "808b9597d6734266c6f8b6be21236f4f465fdc7b49d226de7ff001b3d0ff4a31"
+STUDENT_0_16 = "7c133ff983ab5b17d5182c6d9783c727ebaf83f62b282c4f6b260be57e08f24d"
 # canids-models 0.15.0, whose candidates had no cut fusion.
 NO_CUT = "fusion.cut_fusions=false"
 TEACHER_0_15 = "9ac0ae8c8b4f2170a5913162a09288c739930f5d914d47eb2afe74cee18d8c8d"
@@ -40,12 +46,14 @@ TEACHER_SET = (
     "curriculum.ramp_epochs=3",
     "dqn.gamma=0.5",
 )
-TEACHER_SET_DIGEST = "2dc8312fe3ee908453b1d076f31cfb9b6978dcc77d72b3b11f96f69616475d82"
+TEACHER_SET_DIGEST = "daebf1e1d88f8911b6c08cd6553f68c8806c4ff003a69936ef2f6acddfa3ce6c"
+TEACHER_SET_0_16 = "2dc8312fe3ee908453b1d076f31cfb9b6978dcc77d72b3b11f96f69616475d82"
 TEACHER_SET_0_15 = "826d8dc16c712125d5f11b98310f93d556d0374750b2bf39371ee1e37534f130"
 TEACHER_SET_0_14 = "7572b985de793e45148b3f70b61cb69861066894d23a5b78b9f0aebac38943a9"
 TEACHER_SET_0_12 = "c33860a913ffcf74777cd477a383047fe4553dd5cf57f7127882becf4ecf8a19"
 STUDENT_SET = ("vgae.latent=4", "distill.alpha=0", "train.epochs=2", "train.seed=7")
-STUDENT_SET_DIGEST = "6bd8ed8456d5008dd2b7592d30d8d437f4f83dd18de069699439f4f8777302d9"
+STUDENT_SET_DIGEST = "4fa3ef7d0d81d8d6110797fa7284a1814476a2f3c976191b80cebc12c71fdb9b"
+STUDENT_SET_0_16 = "6bd8ed8456d5008dd2b7592d30d8d437f4f83dd18de069699439f4f8777302d9"
 STUDENT_SET_0_15 = "3272926527328dbcfe209db7083a6a90eafb3b425d7034c110f5e6425bb6fbc9"
 STUDENT_SET_0_14 = "c1a54c8794637279a79625b8c163155defabde097c8a58f861811c50681ea86e"
 STUDENT_SET_0_12 = "4532d1d71b0ca083c6242c144ef187623ce4cff50f3cc1cdff1e365a537151aa"
@@ -81,7 +89,7 @@ def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
     """0.13.0, 0.15.0 and 0.16.0 changed one default each and nothing else: scoring every
     window with the guard at the frozen cut and no cut fusion gives every config the digest
     it had, so runs made with ``eval.frozen_warmup=0`` stay valid."""
-    old = [*overrides, EVERY_WINDOW, GUARD_AT_CUT, NO_CUT]
+    old = [*overrides, EVERY_WINDOW, GUARD_AT_CUT, NO_CUT, BY_VALIDATION]
     assert load_config(size, overrides=old).digest == digest
 
 
@@ -97,7 +105,8 @@ def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
 def test_guard_at_the_cut_keeps_the_0_14_digests(size, overrides, digest):
     """0.15.0 moved the guard's floor from the frozen cut to validation's edge under it:
     ``calibration.guard_at=threshold`` is 0.13.0-0.14.x's rule and keeps their digest."""
-    assert load_config(size, overrides=[*overrides, GUARD_AT_CUT, NO_CUT]).digest == digest
+    old = [*overrides, GUARD_AT_CUT, NO_CUT, BY_VALIDATION]
+    assert load_config(size, overrides=old).digest == digest
     assert load_config(size, overrides=list(overrides)).calibration.guard_at == "edge"
     assert load_config(size, overrides=list(overrides)).digest != digest
 
@@ -114,18 +123,39 @@ def test_guard_at_the_cut_keeps_the_0_14_digests(size, overrides, digest):
 def test_no_cut_fusion_keeps_the_0_15_digests(size, overrides, digest):
     """0.16.0 fits the cut fusions beside the others: ``fusion.cut_fusions=false`` is
     0.15.0's set of candidates and keeps its digest; a cut fusion by name needs them."""
-    assert load_config(size, overrides=[*overrides, NO_CUT]).digest == digest
+    assert load_config(size, overrides=[*overrides, NO_CUT, BY_VALIDATION]).digest == digest
     assert load_config(size, overrides=list(overrides)).fusion.cut_fusions is True
-    assert load_config(size, overrides=[*overrides, "fusion.cut_fusions=true"]).digest != digest
+    cut = [*overrides, "fusion.cut_fusions=true", BY_VALIDATION]
+    assert load_config(size, overrides=cut).digest != digest
     with pytest.raises(ConfigError, match=r"fusion\.method=cut_mean is a cut fusion"):
         load_config(size, overrides=[*overrides, "fusion.method=cut_mean", NO_CUT])
 
 
+@pytest.mark.parametrize(
+    ("size", "overrides", "digest"),
+    [
+        ("teacher", (), TEACHER_0_16),
+        ("student", (), STUDENT_0_16),
+        ("teacher", TEACHER_SET, TEACHER_SET_0_16),
+        ("student", STUDENT_SET, STUDENT_SET_0_16),
+    ],
+)
+def test_validation_s_rule_keeps_the_0_16_digests(size, overrides, digest):
+    """0.17.0 made ``fusion.select=auto`` the default (the families rule where the training
+    captures hold two attack families): ``fusion.select=validation`` is 0.16.0's rule and
+    keeps its digest; auto and families are two other configs."""
+    assert load_config(size, overrides=[*overrides, BY_VALIDATION]).digest == digest
+    assert load_config(size, overrides=list(overrides)).fusion.select == "auto"
+    families = load_config(size, overrides=[*overrides, "fusion.select=families"]).digest
+    assert len({digest, families, load_config(size, overrides=list(overrides)).digest}) == 3
+
+
 def test_fusion_select_counts_only_when_it_is_not_validation():
     """Runs made before ``fusion.select`` existed chose on validation: they keep their
-    digest; choosing on held-out families is another config."""
-    assert load_config("teacher", overrides=["fusion.select=validation"]).digest == TEACHER
-    assert load_config("teacher", overrides=["fusion.select=families"]).digest != TEACHER
+    digest; choosing on held-out families is another config, and so is auto."""
+    assert load_config("teacher", overrides=[BY_VALIDATION]).digest == TEACHER_0_16
+    assert load_config("teacher", overrides=["fusion.select=families"]).digest != TEACHER_0_16
+    assert load_config("teacher", overrides=["fusion.select=auto"]).digest == TEACHER
 
 
 def test_families_margin_counts_only_with_families_and_when_not_zero():
@@ -146,12 +176,16 @@ def test_families_margin_counts_only_with_families_and_when_not_zero():
     wider = ["fusion.select=families", "fusion.families_margin=0.01"]
     assert load_config("teacher", overrides=wider).digest not in (families.digest, FAMILIES_0_11)
     assert load_config("teacher", overrides=["fusion.families_margin=0.005"]).digest == TEACHER
+    # auto's margin counts like families' (auto takes that rule where it can).
+    assert load_config("teacher", overrides=["fusion.families_margin=0.01"]).digest != TEACHER
+    same = [BY_VALIDATION, "fusion.families_margin=0.005"]
+    assert load_config("teacher", overrides=same).digest == TEACHER_0_16
 
 
 def test_frozen_warmup_counts_only_when_it_is_not_zero():
     assert load_config("teacher").eval.frozen_warmup == 2.0
     assert load_config("teacher", overrides=["eval.frozen_warmup=2"]).digest == TEACHER
-    every_window = [EVERY_WINDOW, GUARD_AT_CUT, NO_CUT]
+    every_window = [EVERY_WINDOW, GUARD_AT_CUT, NO_CUT, BY_VALIDATION]
     assert load_config("teacher", overrides=every_window).digest == TEACHER_0_12
     other = load_config("teacher", overrides=["eval.frozen_warmup=1"]).digest
     assert other not in (TEACHER, TEACHER_0_12)

@@ -14,6 +14,7 @@ from canids_models.families import (
     attack_families,
     capture_family,
     choose_by_families,
+    choosing_rule,
     require_families,
 )
 from canids_models.fusion_methods import EITHER, Normaliser
@@ -128,9 +129,12 @@ def test_families_choose_only_when_the_method_is_not_fixed():
     assert load_config("teacher", None, ["fusion.select=families"]).fusion.select == "families"
     with pytest.raises(ConfigError, match=r"fusion\.method=mean fixes it"):
         load_config("teacher", None, ["fusion.method=mean", "fusion.select=families"])
+    # The default, auto, chooses by families only where it can: a fixed method stands.
+    assert load_config("teacher", None, ["fusion.method=mean"]).fusion.method == "mean"
     # A margin without the rule it belongs to would change nothing: refused, with the fix.
     with pytest.raises(ConfigError, match=r"fusion\.select=validation: set fusion\.select"):
-        load_config("teacher", None, ["fusion.families_margin=0.01"])
+        load_config("teacher", None, ["fusion.select=validation", "fusion.families_margin=0.01"])
+    assert load_config("teacher", None, ["fusion.families_margin=0.01"]).fusion.select == "auto"
     for bad in ("-0.1", "0.5"):
         with pytest.raises(ConfigError, match=r"fusion\.families_margin"):
             load_config(
@@ -163,10 +167,15 @@ def test_either_flags_a_window_where_either_detector_flags_it():
     assert EITHER not in model.methods
 
 
+# The teacher's run takes the default, auto (the tiny config pins validation's rule for
+# speed), which on the demo's three families is the families rule; the student's names it.
+SELECT = {"teacher": "auto", "student": "families"}
+
+
 @pytest.fixture(scope="module")
 def families_run(pipelines, demo, tmp_path_factory):
-    """The teacher's and the student's fusion again, with fusion.select=families, on copies
-    of the session pipelines' detectors."""
+    """The teacher's and the student's fusion again, with the families rule (SELECT), on
+    copies of the session pipelines' detectors."""
     store = ArtifactStore(tmp_path_factory.mktemp("families") / "runs", "session")
     out = {}
     for size in ("teacher", "student"):
@@ -182,7 +191,7 @@ def _copy_detectors(source: ArtifactStore, target: ArtifactStore, size: str) -> 
 
 
 def _families_ctx(demo, store: ArtifactStore, size: str, log: list[str]) -> StageContext:
-    config = load_config(size, None, tiny(size, "fusion.select=families"))
+    config = load_config(size, None, tiny(size, f"fusion.select={SELECT[size]}"))
     return StageContext(DS, size, config, store, demo.cache_dir, log=log.append)
 
 
@@ -247,6 +256,59 @@ def test_a_student_s_family_runs_distil_from_the_teacher_s_family_runs(families_
         assert cfg["stage"] == "gat"
         assert sub.is_done(DS, "teacher", "gat")
     assert out["student"][0].metrics["selection"]["select"] == "families"
+    assert out["student"][0].metrics["selection"]["rule"] == "families"
+
+
+def test_the_default_auto_takes_the_families_rule_and_says_why(families_run):
+    """auto on the demo's three families is the families rule, to the figures; the
+    metrics and the log say which rule chose and why."""
+    _, out = families_run
+    outcome, log = out["teacher"]
+    sel = outcome.metrics["selection"]
+    assert (sel["select"], sel["rule"]) == ("auto", "families")
+    why = (
+        "fusion.select=auto; the training captures hold 3 attack families (dos, fuzzing, spoofing)"
+    )
+    assert sel["rule_reason"] == why
+    assert f"fusion: choosing by families ({why})" in log
+    assert f"  chosen by the families rule: {why}" in "\n".join(log)
+    assert load_config("teacher").fusion.select == "auto"
+
+
+def _families(*names: str) -> list:
+    return attack_families(
+        {"sources": [_source(f"train__{n}-1.parquet", "train", 5) for n in names]}
+    )
+
+
+_TWO = "the training captures hold 2 attack families (DoS, fuzzing)"
+_NEEDS_TWO = "and holding one out needs two"
+
+
+@pytest.mark.parametrize(
+    ("sets", "names", "rule", "why"),
+    [
+        ((), ("DoS", "fuzzing"), "families", f"auto; {_TWO}"),
+        ((), ("DoS",), "validation",
+         f"auto; the training captures hold 1 attack family (DoS), {_NEEDS_TWO}"),
+        ((), (), "validation",
+         f"auto; the training captures hold 0 attack families (none), {_NEEDS_TWO}"),
+        (("fusion.method=mean",), ("DoS", "fuzzing"), "validation",
+         "auto, but fusion.method=mean fixes it"),
+        (("fusion.select=validation",), ("DoS", "fuzzing"), "validation", "validation"),
+        (("fusion.select=families",), ("DoS", "fuzzing"), "families", f"families; {_TWO}"),
+    ],
+)  # fmt: skip
+def test_the_rule_that_chooses_and_why(sets, names, rule, why):
+    fusion = load_config("teacher", None, list(sets)).fusion
+    assert choosing_rule(fusion, _families(*names), "set_x") == (rule, f"fusion.select={why}")
+    assert fusion.holds_out_families(len(names)) == (rule == "families")
+
+
+def test_families_by_name_on_one_family_is_refused_and_auto_is_not():
+    fusion = load_config("teacher", None, ["fusion.select=families"]).fusion
+    with pytest.raises(ModelsError, match=r"hold 1 \(DoS\).*fusion.select=validation \(or auto"):
+        choosing_rule(fusion, _families("DoS"), "set_x")
 
 
 def test_a_student_without_the_teacher_s_family_runs_is_refused(pipelines, demo, tmp_path):
@@ -261,7 +323,7 @@ def test_a_student_without_the_teacher_s_family_runs_is_refused(pipelines, demo,
 
 def test_results_and_report_say_the_families_chose(families_run, demo):
     store, out = families_run
-    config = load_config("teacher", None, tiny("teacher", "fusion.select=families"))
+    config = load_config("teacher", None, tiny("teacher", f"fusion.select={SELECT['teacher']}"))
     ctx = StageContext(DS, "teacher", config, store, demo.cache_dir, log=lambda _line: None)
     metrics = run_stage("evaluate", ctx).metrics
     chosen = out["teacher"][0].metrics["selection"]

@@ -127,8 +127,9 @@ def print_outcome(store: ArtifactStore, plan: PipelinePlan, record: dict) -> Non
 
 
 def attack_families(cache_dir: Path, dataset: str) -> int:
-    """How many attack families a fusion stage with ``fusion.select=families`` holds out
-    (each one more training of both detectors inside it)."""
+    """How many attack families the fusion stage's families rule holds out (each one more
+    training of both detectors inside it; ``fusion.select=auto`` takes the rule where there
+    are two or more)."""
     from canids_data.cache.manifest import load_manifest
     from canids_models.families import attack_families
 

@@ -263,10 +263,11 @@ def pipeline(
         sizes = sorted({plan.size for plan in plans})
         configs = [load_config(plan_size, config_path, list(overrides)) for plan_size in sizes]
         families = 0
-        if any(c.fusion.select == "families" for c in configs) and any(
+        if any(c.fusion.holds_out_families(2) for c in configs) and any(
             "fusion" in plan.run_stages for plan in plans
         ):
-            families = attack_families(cache.cache_dir, dataset)
+            held = attack_families(cache.cache_dir, dataset)
+            families = held if any(c.fusion.holds_out_families(held) for c in configs) else 0
         for plan in plans:
             for stage, reason in plan.skipped.items():
                 click.echo(f"skipping {plan.pipeline.name}/{stage}: {reason}")

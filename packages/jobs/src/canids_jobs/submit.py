@@ -97,7 +97,8 @@ class SlurmSubmitter:
         # Data-parallel workers per training stage: sizes each job (canids-train gets
         # --workers through extra_args).
         self.workers = workers
-        # Attack families the fusion stage holds out (fusion.select=families): it trains
+        # Attack families the fusion stage holds out (the families rule of fusion.select,
+        # which the default auto takes where there are two or more): it trains
         # both detectors again for each, and its walltime must hold them.
         self.families = families
 
@@ -114,9 +115,9 @@ class SlurmSubmitter:
         own, vgae, gat_s = (STAGES[s].resources.walltime for s in ("fusion", "vgae", gat))
         total = format_slurm_time(own + n * (vgae + gat_s))
         note = (
-            f"fusion.select=families: the fusion stage trains vgae and {gat} again for each of "
-            f"{n} attack families, so it asks {total} ({format_slurm_time(own)} + {n} x "
-            f"({format_slurm_time(vgae)} + {format_slurm_time(gat_s)})); "
+            f"the families rule (fusion.select): the fusion stage trains vgae and {gat} again "
+            f"for each of {n} attack families, so it asks {total} ({format_slurm_time(own)} + "
+            f"{n} x ({format_slurm_time(vgae)} + {format_slurm_time(gat_s)})); "
             "--stage-resources fusion:walltime=... sets another"
         )
         fusion = {**self.stage_overrides.get("fusion", {}), "walltime": total}

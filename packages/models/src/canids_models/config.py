@@ -260,7 +260,10 @@ class FusionConfig(_Section):
     ``select``: ``validation`` (the best mean of frozen val F1 and calibrated leave-one-
     capture-out F1), or ``families``: the best mean frozen F1 on each attack family of the
     training captures when the detectors are trained again without it (canids_models.
-    families; the fusion stage then trains once more per family).
+    families; the fusion stage then trains once more per family), or ``auto`` (the default
+    since canids-models 0.17.0): the families rule where ``method`` is ``auto`` and the
+    training captures hold two attack families or more, validation's otherwise; the run's
+    fusion metrics record which rule chose and why (:meth:`holds_out_families`).
     ``vgae_false_alarm_rate``: unset, the VGAE's frozen threshold maximises F1 on
     validation, like the GAT's; a rate (0.01) sets it at the lowest cut that flags at most
     that share of validation's normal windows (an anomaly detector judged by its false
@@ -277,7 +280,7 @@ class FusionConfig(_Section):
     method: Literal["auto", "mean", "max", "logistic", "dqn", "cut_mean", "cut_max", "either"] = (
         "auto"
     )
-    select: Literal["validation", "families"] = "validation"
+    select: Literal["auto", "validation", "families"] = "auto"
     vgae_false_alarm_rate: float | None = Field(default=None, gt=0.0, lt=0.5)
     families_margin: float = Field(default=TIE_MARGIN, ge=0.0, lt=0.5)
     cut_fusions: bool = True
@@ -296,12 +299,20 @@ class FusionConfig(_Section):
     @classmethod
     def _margin_needs_families(cls, value: float, info: ValidationInfo) -> float:
         select = info.data.get("select")
-        if select != "families" and value != TIE_MARGIN:
+        if select == "validation" and value != TIE_MARGIN:
             raise ValueError(
-                f"is a tie margin of fusion.select=families, but fusion.select={select}: "
-                "set fusion.select=families too, or leave the margin out"
+                f"is a tie margin of the families rule, but fusion.select={select}: "
+                "set fusion.select=families (or auto) too, or leave the margin out"
             )
         return value
+
+    def holds_out_families(self, families: int) -> bool:
+        """Whether the fusion stage chooses by the families rule on training captures that
+        hold ``families`` attack families: ``families`` always (the stage refuses fewer
+        than two), ``auto`` where the method is not fixed and there are two or more."""
+        if self.select == "families":
+            return True
+        return self.select == "auto" and self.method == "auto" and families >= 2
 
     @field_validator("cut_fusions")
     @classmethod
@@ -353,7 +364,8 @@ class RunConfig(_Section):
         when it is not 1, so every single-process config keeps the digest it had before
         the key existed (saved runs and tune trials stay valid); N workers train on other
         batches, so they are another config. ``fusion.select`` likewise counts only when it
-        is not ``validation`` (the choice every run made before the key existed),
+        is not ``validation`` (the choice every run made before the key existed, and the
+        default until 0.17.0's ``auto``, a new config),
         ``eval.frozen_warmup`` only when it is not 0 (0 keeps the digest of 0.12.0's
         default, which scored every window; the 2 s default is a new config),
         ``gat.ignore_features`` only when it names a feature,
@@ -361,13 +373,13 @@ class RunConfig(_Section):
         ``calibration.guard_at`` only when it is not ``threshold`` (0.7.0-0.14.x's guard
         keeps their digest; the ``edge`` default is a new config), ``fusion.cut_fusions``
         only when true (false keeps 0.15.0's digest; more candidates are a new config).
-        ``fusion.families_margin`` counts only with ``select=families`` and when it is not
-        0: a families config with the default margin is a new config (its choice breaks
+        ``fusion.families_margin`` counts only with ``select=families`` or ``auto`` and when
+        it is not 0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
         their digest."""
         data = self.to_dict()
         fusion = data["fusion"]
-        if fusion["select"] != "families" or fusion["families_margin"] == 0.0:
+        if fusion["select"] == "validation" or fusion["families_margin"] == 0.0:
             del fusion["families_margin"]
         if data["train"]["workers"] == 1:
             del data["train"]["workers"]

@@ -9,7 +9,9 @@ is fitted on the rest of validation, and each is scored, with its thresholds fro
 the held-out captures' windows. The fusion with the best mean F1 over the families is the
 default; means within ``fusion.families_margin`` (0.005) of the best tie, the frozen val
 F1 breaks a tie, then the simpler fusion wins. Only training captures are read: no test
-label.
+label. The default ``fusion.select=auto`` takes this rule wherever it can (the method is
+not fixed and the training captures hold two families or more) and validation's
+otherwise, and says which and why (:func:`choosing_rule`).
 
 A family is the capture name up to its first ``-`` (``train_02_with_attacks__DoS-2``,
 hcrl_sa's ``DoS-kia`` and the demo's ``dos-1`` are families ``DoS``, ``DoS`` and ``dos``:
@@ -38,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from .artifacts import ArtifactStore
-from .config import TIE_MARGIN
+from .config import TIE_MARGIN, FusionConfig
 from .context import StageContext, seed_everything
 from .errors import ModelsError
 from .fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS
@@ -53,6 +55,7 @@ __all__ = [
     "choose_by_families",
     "family_figures",
     "require_families",
+    "choosing_rule",
 ]
 
 # In this order on a tie: simpler first, a cut fusion (0.16.0) after the older score fusions.
@@ -106,8 +109,31 @@ def require_families(families: list[AttackFamily], dataset: str) -> None:
         raise ModelsError(
             f"{dataset}: fusion.select=families holds out one attack family at a time and "
             f"needs two in the training captures; they hold {len(families)} ({named}). "
-            "Choose on validation instead: --set fusion.select=validation"
+            "Choose on validation instead: --set fusion.select=validation (or auto, which "
+            "does so where fewer than two families are held)"
         )
+
+
+def choosing_rule(
+    fusion: FusionConfig, families: list[AttackFamily], dataset: str
+) -> tuple[str, str]:
+    """The rule that chooses the default fusion, ``families`` or ``validation``, and why:
+    the run records both, so that ``fusion.select=auto`` never chooses unseen. Raises where
+    ``fusion.select=families`` finds fewer than two families."""
+    held = f"{len(families)} attack famil{'y' if len(families) == 1 else 'ies'}"
+    named = f"{held} ({', '.join(f.name for f in families) or 'none'})"
+    if fusion.select == "families":
+        require_families(families, dataset)
+        return "families", f"fusion.select=families; the training captures hold {named}"
+    if fusion.select == "validation":
+        return "validation", "fusion.select=validation"
+    if fusion.method != "auto":
+        return "validation", f"fusion.select=auto, but fusion.method={fusion.method} fixes it"
+    if fusion.holds_out_families(len(families)):
+        return "families", f"fusion.select=auto; the training captures hold {named}"
+    return "validation", (
+        f"fusion.select=auto; the training captures hold {named}, and holding one out needs two"
+    )
 
 
 def _family_store(ctx: StageContext, family: str) -> ArtifactStore:
@@ -135,7 +161,8 @@ def _held_out_run(ctx: StageContext, family: AttackFamily) -> tuple[StageContext
         raise ModelsError(
             f"{ctx.dataset}: the {ctx.size} held-out run without {family.name} distils from "
             f"the {distill_from}'s run without it, which is not done ({where}): run the "
-            f"{distill_from} pipeline with --set fusion.select=families first"
+            f"{distill_from} pipeline with --set fusion.select=families (or the default, "
+            "auto) first"
         )
 
     def sub(distill: str | None) -> StageContext:
@@ -172,10 +199,10 @@ def _f1(y: np.ndarray, flags: np.ndarray) -> float:
     return 0.0 if tp == 0 else 2 * tp / (2 * tp + wrong)
 
 
-def family_figures(ctx: StageContext) -> dict[str, Any]:
-    """Per attack family: every candidate's frozen F1 on its captures when neither detector
-    nor fusion saw them. Raises where fewer than two families can be held out."""
-    families = attack_families(ctx.split("train").manifest.data)
+def family_figures(ctx: StageContext, families: list[AttackFamily]) -> dict[str, Any]:
+    """Per attack family (of :func:`attack_families`): every candidate's frozen F1 on its
+    captures when neither detector nor fusion saw them. Raises where fewer than two
+    families can be held out."""
     require_families(families, ctx.dataset)
     out: dict[str, Any] = {}
     for family in families:

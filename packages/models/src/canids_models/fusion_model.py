@@ -168,13 +168,16 @@ class FusionModel:
         selection = self.selection
         if selection.get("configured", "auto") != "auto":
             return "set by fusion.method"
-        if selection.get("select") == "families":
+        # ``rule`` is what ``select`` resolved to (0.17.0's auto); older metrics lack it.
+        if selection.get("rule", selection.get("select")) == "families":
             margin = selection.get("families_margin")  # absent before canids-models 0.12.0
             ties = f", means within {margin:g} tie" if margin else ""
             return (
                 f"chosen on the held-out attack families of the training captures{ties}; "
                 f"validation alone chose {selection['validation_choice']}"
             )
+        if selection.get("select") == "auto":
+            return f"chosen on validation ({selection['rule_reason']})"
         return "chosen on validation"
 
     def calibration_label(self, method: str) -> str:

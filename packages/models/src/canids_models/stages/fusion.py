@@ -3,12 +3,13 @@ the default fusion, never on a test split.
 
 The DQN (the seeds' method) is compared with the simple fusions of normalised scores
 (mean, max, logistic stacking, and since canids-models 0.16.0 the mean and max in units of
-each detector's own cut); by default (``fusion.select=validation``) the default is
-whichever scores best on validation, frozen and calibrated protocols averaged, the simpler
-(or older) one on a tie. ``either`` (each detector at its own threshold, OR) is fitted
+each detector's own cut). ``either`` (each detector at its own threshold, OR) is fitted
 beside them. With ``fusion.select=families`` all of them compete on the attack families of
 the training captures, each held out of a training of both detectors
-(:mod:`canids_models.families`).
+(:mod:`canids_models.families`); with ``fusion.select=validation`` the default is whichever
+scores best on validation, frozen and calibrated protocols averaged, the simpler (or
+older) one on a tie. The default, ``auto``, is the families rule wherever the training
+captures hold two attack families or more, validation's otherwise (the metrics say which).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from ..checkpoints import count_parameters
 from ..config import TIE_MARGIN  # re-exported: validation F1 closer than this is a tie
 from ..context import StageContext
 from ..errors import ModelsError
-from ..families import choose_by_families, family_figures
+from ..families import attack_families, choose_by_families, choosing_rule, family_figures
 from ..fusion_agent import train_dqn
 from ..fusion_methods import (
     CUT_FUSIONS,
@@ -50,6 +51,7 @@ from .fusion_calibration import (
     shared_period,
 )
 from .fusion_checks import require_both_past_warmup, require_normal_for_rate
+from .fusion_choice import choose_by_validation
 from .fusion_lines import selection_lines
 
 __all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
@@ -61,7 +63,10 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     require_both_past_warmup(ctx)
     require_normal_for_rate(ctx)
     # Held out first: each family's run trains, and this fit starts seeded as without them.
-    families = family_figures(ctx) if cfg.fusion.select == "families" else None
+    held = attack_families(ctx.split("train").manifest.data)
+    rule, rule_reason = choosing_rule(cfg.fusion, held, ctx.dataset)
+    ctx.log(f"fusion: choosing by {rule} ({rule_reason})")
+    families = family_figures(ctx, held) if rule == "families" else None
     gat = ctx.load_model("gat")
     vgae = ctx.load_model("vgae")
     ctx.store.begin(ctx.dataset, ctx.size, "fusion")
@@ -159,7 +164,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
             choices[name] = CalibrationChoice(
                 fixed, float("nan"), None, guard_at=cfg.calibration.guard_at
             )
-        by_validation = _choose_method(ctx, model, choices)
+        by_validation = choose_by_validation(ctx.config.fusion.method, model, choices)
     else:
         periods = period_grid(ctx)
         # A deployment calibrates once: each fusion is judged as a system, its own score
@@ -177,7 +182,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
 
         systems = {m: shared_period(ctx, choose, periods, m) for m in fusions}
         choices_at_own = {m: choose(m, system.period) for m, system in systems.items()}
-        by_validation = _choose_method(ctx, model, choices_at_own)
+        by_validation = choose_by_validation(ctx.config.fusion.method, model, choices_at_own)
         # ``either`` decides with both detectors' own rules: it takes the period of the
         # score fusion validation ranks first.
         period_choice = systems[by_validation if by_validation in systems else "mean"]
@@ -198,6 +203,8 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "method": method,
         "configured": cfg.fusion.method,
         "select": cfg.fusion.select,
+        "rule": rule,
+        "rule_reason": rule_reason,
         "validation_choice": by_validation,
         "criterion": (
             "best mean frozen F1 on the attack families of the training captures, each held "
@@ -267,26 +274,6 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "alpha_mean": float(model.alphas(frozen).mean()),
     }
     return publish(ctx, "fusion", "fusion", model.to_checkpoint(), metrics)
-
-
-def _choose_method(
-    ctx: StageContext, model: FusionModel, choices: dict[str, CalibrationChoice]
-) -> str:
-    """Validation's choice among the score fusions, or the configured method."""
-    configured = ctx.config.fusion.method
-    if configured != "auto":
-        return configured
-    best, best_score = FUSION_METHODS[0], -1.0
-    # Simplest first, the cut fusions (0.16.0) after the older four: a later one must win
-    # by TIE_MARGIN.
-    for method in (m for m in model.methods if m != EITHER):
-        frozen_f1 = model.thresholds[method].val_f1 or 0.0
-        cal = choices[method]
-        calibrated = cal.loco_f1 if cal.loco_f1 is not None else cal.f1
-        score = frozen_f1 if np.isnan(calibrated) else (frozen_f1 + calibrated) / 2
-        if score > best_score + TIE_MARGIN:
-            best, best_score = method, score
-    return best
 
 
 def _f1(y: np.ndarray, flags: np.ndarray) -> float | None:

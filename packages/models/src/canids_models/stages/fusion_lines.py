@@ -9,6 +9,8 @@ __all__ = ["selection_lines"]
 
 def selection_lines(selection: dict[str, Any]) -> str:
     lines = [f"fusion: default {selection['method']} ({selection['criterion']})"]
+    if selection.get("rule_reason"):  # absent from metrics written before 0.17.0
+        lines.append(f"  chosen by the {selection['rule']} rule: {selection['rule_reason']}")
     for family, fig in (selection.get("families") or {}).items():
         cells = ", ".join(f"{m} {f:.3f}" for m, f in fig["frozen_f1"].items())
         lines.append(f"  held out {family} ({fig['attack_windows']} attack windows): {cells}")
