@@ -305,6 +305,49 @@ def test_the_rule_that_chooses_and_why(sets, names, rule, why):
     assert fusion.holds_out_families(len(names)) == (rule == "families")
 
 
+def test_the_results_say_which_rule_chose():
+    """The results table and report read ``FusionModel.chosen_by``: auto names the rule it
+    took and, where it fell back on validation, why; older metrics (no ``rule``) read as
+    before."""
+    model = FusionModel(
+        {"gat": Normaliser(0.0, 1.0), "vgae": Normaliser(0.0, 1.0)}, "mean", {}, {}, 1.0
+    )
+    why = (
+        "fusion.select=auto; the training captures hold 1 attack family (DoS), and holding "
+        "one out needs two"
+    )
+    model.selection = {
+        "configured": "auto",
+        "select": "auto",
+        "rule": "validation",
+        "rule_reason": why,
+    }
+    assert model.chosen_by == f"chosen on validation ({why})"
+    families = {
+        "configured": "auto",
+        "rule": "families",
+        "families_margin": 0.005,
+        "validation_choice": "mean",
+    }
+    said = (
+        "chosen on the held-out attack families of the training captures, means within "
+        "0.005 tie; validation alone chose mean"
+    )
+    for select in ("auto", "families"):
+        model.selection = {**families, "select": select}
+        assert model.chosen_by == said
+    model.selection = {
+        "configured": "auto",
+        "select": "families",
+        "validation_choice": "max",
+    }  # 0.16.0
+    assert model.chosen_by.endswith("training captures; validation alone chose max")
+    model.selection = {"configured": "auto", "select": "validation"}
+    assert model.chosen_by == "chosen on validation"
+    model.selection = {"configured": "cut_max", "select": "auto", "rule": "validation"}
+    assert model.chosen_by == "set by fusion.method"
+
+
 def test_families_by_name_on_one_family_is_refused_and_auto_is_not():
     fusion = load_config("teacher", None, ["fusion.select=families"]).fusion
     with pytest.raises(ModelsError, match=r"hold 1 \(DoS\).*fusion.select=validation \(or auto"):
