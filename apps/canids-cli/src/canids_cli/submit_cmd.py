@@ -263,6 +263,8 @@ def pipeline(
         sizes = sorted({plan.size for plan in plans})
         configs = [load_config(plan_size, config_path, list(overrides)) for plan_size in sizes]
         families = 0
+        # The cache's manifest is read only where a config could take the families rule
+        # (it would with two families); then the count decides whether one does.
         if any(c.fusion.holds_out_families(2) for c in configs) and any(
             "fusion" in plan.run_stages for plan in plans
         ):
