@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from _bench import start_out
-from detection_ablation import BY_VALIDATION, mean_std, paired_runs, run_arguments
+from detection_ablation import BY_VALIDATION, JUDGE_0_17, mean_std, paired_runs, run_arguments
 from frozen_warmup import setting_tables
 
 BASELINE = "fusion.cut_fusions=false"
@@ -76,7 +76,7 @@ def main() -> None:
 
     def settings(dataset: str, root: Path, seed: int, size: str) -> dict[str, Path]:
         base, cut = paired_runs(
-            dataset, root, seed, size, out, log, [BASELINE], "cut", (BY_VALIDATION,)
+            dataset, root, seed, size, out, log, [BASELINE], "cut", (BY_VALIDATION, *JUDGE_0_17)
         )
         cut_runs.setdefault((dataset, size), []).append(cut)
         return {"0.15.0 candidates": base, "with the cut fusions": cut}

@@ -22,10 +22,14 @@ Variants:
   ids         invariant features with the CAN-ID embedding on
   validation  the default fusion chosen on validation (canids-models 0.7.0-0.16.0's rule)
               instead of the held-out attack families (0.17.0's default, fusion.select=auto)
+  judge       the calibration judged as 0.17.0 did (each period calibrated on whatever it
+              held, the earliest exact best rule) instead of on a clean calibration with a
+              tie margin (0.18.0's default)
 
 The scripts that reproduce a section made under validation's rule (guard_floor.py,
 cut_fusions.py, frozen_warmup.py, family_holdout.py, student_vgae.py) pass
-``BY_VALIDATION`` to every run, so that they make the runs their sections describe.
+``BY_VALIDATION`` and ``JUDGE_0_17`` to every run, so that they make the runs their sections
+describe.
 """
 
 from __future__ import annotations
@@ -41,6 +45,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Validation's rule for the default fusion, the default until canids-models 0.17.0.
+BY_VALIDATION = "fusion.select=validation"
+# canids-models 0.17.0's calibration judge (each period calibrated on whatever it held, the
+# earliest exact best rule), the default until 0.18.0.
+JUDGE_0_17 = ("calibration.clean_validation=false", "calibration.tie_margin=null")
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {"build": [], "set": []},
     "v1": {
@@ -60,9 +69,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     },
     "ids": {"build": [], "set": ["gat.id_embedding=true", "vgae.id_embedding=true"]},
     "validation": {"build": [], "set": ["fusion.select=validation"]},
+    "judge": {"build": [], "set": list(JUDGE_0_17)},
 }
-# Validation's rule for the default fusion, the default until canids-models 0.17.0.
-BY_VALIDATION = "fusion.select=validation"
 TEACHER = ("vgae", "gat_curriculum", "fusion", "evaluate")
 STUDENT = ("vgae", "gat", "fusion", "evaluate")
 

@@ -38,7 +38,15 @@ import numpy as np
 import pyarrow.parquet as pq
 from _bench import start_out
 from decision_or import PROTOCOLS, f1
-from detection_ablation import BY_VALIDATION, mean_std, run, run_arguments, run_stages, tool
+from detection_ablation import (
+    BY_VALIDATION,
+    JUDGE_0_17,
+    mean_std,
+    run,
+    run_arguments,
+    run_stages,
+    tool,
+)
 
 HELD_OUT = "test_09_heldout_family"
 FAMILY = re.compile(r"^train_\d\d_with_attacks__(?P<family>.+)-[^-]+$")
@@ -86,7 +94,9 @@ def teacher(dataset: str, root: Path, tag: str, seed: int, out: Path, log: Path)
     cache, run_dir = out / f"cache-{tag}", out / "runs" / f"{tag}-s{seed}"
     build = [tool("canids-cache"), "build", "--dataset", dataset, "--root", str(root)]
     run([*build, "--cache-dir", str(cache)], log)
-    run_stages(dataset, "teacher", run_dir, cache, [f"train.seed={seed}", BY_VALIDATION], log)
+    run_stages(
+        dataset, "teacher", run_dir, cache, [f"train.seed={seed}", BY_VALIDATION, *JUDGE_0_17], log
+    )
     return run_dir / dataset / "teacher" / "results"
 
 

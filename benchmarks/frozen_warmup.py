@@ -27,6 +27,7 @@ from typing import Any
 from _bench import start_out
 from detection_ablation import (
     BY_VALIDATION,
+    JUDGE_0_17,
     build_cache,
     copy_detectors,
     mean_std,
@@ -39,8 +40,10 @@ def runs(
     dataset: str, root: Path, seed: int, size: str, out: Path, log: Path, args: Any
 ) -> dict[str, Path]:
     cache = build_cache(dataset, root, out, log)
-    common = [f"train.seed={seed}"] + (
-        ["fusion.select=families"] if args.select == "families" else [BY_VALIDATION]
+    common = (
+        [f"train.seed={seed}"]
+        + (["fusion.select=families"] if args.select == "families" else [BY_VALIDATION])
+        + list(JUDGE_0_17)
     )
     sets = [*common, "eval.frozen_warmup=0"]
     base = out / "runs" / f"{dataset}-{args.select}-s{seed}"

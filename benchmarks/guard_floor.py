@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from _bench import start_out
-from detection_ablation import BY_VALIDATION, paired_runs, run_arguments
+from detection_ablation import BY_VALIDATION, JUDGE_0_17, paired_runs, run_arguments
 from frozen_warmup import setting_tables
 
 BASELINE = "calibration.guard_at=threshold"
@@ -32,7 +32,7 @@ BASELINE = "calibration.guard_at=threshold"
 
 def runs(dataset: str, root: Path, seed: int, size: str, out: Path, log: Path) -> dict[str, Path]:
     base, edge = paired_runs(
-        dataset, root, seed, size, out, log, [BASELINE], "edge", (BY_VALIDATION,)
+        dataset, root, seed, size, out, log, [BASELINE], "edge", (BY_VALIDATION, *JUDGE_0_17)
     )
     return {"floor at the cut": base, "floor at the edge": edge}
 

@@ -36,6 +36,7 @@ from typing import Any
 from _bench import start_out
 from detection_ablation import (
     BY_VALIDATION,
+    JUDGE_0_17,
     build_cache,
     copy_detectors,
     mean_std,
@@ -61,7 +62,7 @@ def runs(
     # Explicit even at 0: the package default is 2 s since canids-models 0.13.0.
     warm = [f"eval.frozen_warmup={args.warmup:g}"]
     chosen = ["fusion.select=families"] if args.select == "families" else [BY_VALIDATION]
-    sets = [f"train.seed={seed}", *chosen, *warm]
+    sets = [f"train.seed={seed}", *chosen, *warm, *JUDGE_0_17]
     tag = args.select + (f"-warm{args.warmup:g}" if args.warmup else "")
     base = out / "runs" / f"{dataset}-{tag}-s{seed}"
     run_stages(dataset, "teacher", base, cache, sets, log)  # no-ops where done

@@ -11,16 +11,23 @@ canids-models 0.7.0 added ``calibration.guard`` (a new choice, so a new config),
 guard_at=threshold`` keeps the 0.13.0-0.14.x digests), and when 0.16.0 added the cut
 fusions to the candidates (``fusion.cut_fusions=false`` keeps the 0.15.0 digests), and
 when 0.17.0 made ``fusion.select=auto`` the default (``fusion.select=validation`` keeps
-the 0.16.0 digests). A
-change here orphans every saved run: only a change of the config's content may cause one."""
+the 0.16.0 digests), and when 0.18.0 judged calibration periods on a clean calibration
+with a tie margin (``calibration.clean_validation=false`` with ``calibration.tie_margin=
+null`` keeps the 0.17.0 digests). A change here orphans every saved run: only a change of
+the config's content may cause one."""
 
 from __future__ import annotations
 
 import pytest
 from canids_models import ConfigError, RunConfig, load_config
 
-TEACHER = "a14ee8d8dac1fc3410843b5852854b876aaf577dc1d798b48cce218c0297ea69"
-STUDENT = "9aba341e32e3c0fc87cb0dca959494705eceed537ed4ed2c1a95767fc876951c"
+TEACHER = "2c5a5fa22ac652c74774f71c543e6415447f28fcafadeb3e7291fdb66ea8312f"
+STUDENT = "645b6bb48b10a67f4c18f014e77154cda284faf202434659b286b9f15333a294"
+# canids-models 0.17.0, whose calibration judge calibrated validation on whatever each
+# period held and took the earliest of the exact best rules.
+JUDGE_0_17 = ("calibration.clean_validation=false", "calibration.tie_margin=null")
+TEACHER_0_17 = "a14ee8d8dac1fc3410843b5852854b876aaf577dc1d798b48cce218c0297ea69"
+STUDENT_0_17 = "9aba341e32e3c0fc87cb0dca959494705eceed537ed4ed2c1a95767fc876951c"
 # canids-models 0.16.0, whose default chose the fusion on validation.
 BY_VALIDATION = "fusion.select=validation"
 TEACHER_0_16 = "808b9597d6734266c6f8b6be21236f4f465fdc7b49d226de7ff001b3d0ff4a31"
@@ -46,13 +53,15 @@ TEACHER_SET = (
     "curriculum.ramp_epochs=3",
     "dqn.gamma=0.5",
 )
-TEACHER_SET_DIGEST = "daebf1e1d88f8911b6c08cd6553f68c8806c4ff003a69936ef2f6acddfa3ce6c"
+TEACHER_SET_DIGEST = "a5f2d8b23329ebde5faf3538ffed0bde5988e38c274cf84a03d6cc657be80fc1"
+TEACHER_SET_0_17 = "daebf1e1d88f8911b6c08cd6553f68c8806c4ff003a69936ef2f6acddfa3ce6c"
 TEACHER_SET_0_16 = "2dc8312fe3ee908453b1d076f31cfb9b6978dcc77d72b3b11f96f69616475d82"
 TEACHER_SET_0_15 = "826d8dc16c712125d5f11b98310f93d556d0374750b2bf39371ee1e37534f130"
 TEACHER_SET_0_14 = "7572b985de793e45148b3f70b61cb69861066894d23a5b78b9f0aebac38943a9"
 TEACHER_SET_0_12 = "c33860a913ffcf74777cd477a383047fe4553dd5cf57f7127882becf4ecf8a19"
 STUDENT_SET = ("vgae.latent=4", "distill.alpha=0", "train.epochs=2", "train.seed=7")
-STUDENT_SET_DIGEST = "4fa3ef7d0d81d8d6110797fa7284a1814476a2f3c976191b80cebc12c71fdb9b"
+STUDENT_SET_DIGEST = "083029f9e815087a5573965342a219ff56d0ce227f23f534f1293d0256f25e12"
+STUDENT_SET_0_17 = "4fa3ef7d0d81d8d6110797fa7284a1814476a2f3c976191b80cebc12c71fdb9b"
 STUDENT_SET_0_16 = "6bd8ed8456d5008dd2b7592d30d8d437f4f83dd18de069699439f4f8777302d9"
 STUDENT_SET_0_15 = "3272926527328dbcfe209db7083a6a90eafb3b425d7034c110f5e6425bb6fbc9"
 STUDENT_SET_0_14 = "c1a54c8794637279a79625b8c163155defabde097c8a58f861811c50681ea86e"
@@ -89,7 +98,7 @@ def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
     """0.13.0, 0.15.0 and 0.16.0 changed one default each and nothing else: scoring every
     window with the guard at the frozen cut and no cut fusion gives every config the digest
     it had, so runs made with ``eval.frozen_warmup=0`` stay valid."""
-    old = [*overrides, EVERY_WINDOW, GUARD_AT_CUT, NO_CUT, BY_VALIDATION]
+    old = [*overrides, EVERY_WINDOW, GUARD_AT_CUT, NO_CUT, BY_VALIDATION, *JUDGE_0_17]
     assert load_config(size, overrides=old).digest == digest
 
 
@@ -105,7 +114,7 @@ def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
 def test_guard_at_the_cut_keeps_the_0_14_digests(size, overrides, digest):
     """0.15.0 moved the guard's floor from the frozen cut to validation's edge under it:
     ``calibration.guard_at=threshold`` is 0.13.0-0.14.x's rule and keeps their digest."""
-    old = [*overrides, GUARD_AT_CUT, NO_CUT, BY_VALIDATION]
+    old = [*overrides, GUARD_AT_CUT, NO_CUT, BY_VALIDATION, *JUDGE_0_17]
     assert load_config(size, overrides=old).digest == digest
     assert load_config(size, overrides=list(overrides)).calibration.guard_at == "edge"
     assert load_config(size, overrides=list(overrides)).digest != digest
@@ -123,7 +132,10 @@ def test_guard_at_the_cut_keeps_the_0_14_digests(size, overrides, digest):
 def test_no_cut_fusion_keeps_the_0_15_digests(size, overrides, digest):
     """0.16.0 fits the cut fusions beside the others: ``fusion.cut_fusions=false`` is
     0.15.0's set of candidates and keeps its digest; a cut fusion by name needs them."""
-    assert load_config(size, overrides=[*overrides, NO_CUT, BY_VALIDATION]).digest == digest
+    assert (
+        load_config(size, overrides=[*overrides, NO_CUT, BY_VALIDATION, *JUDGE_0_17]).digest
+        == digest
+    )
     assert load_config(size, overrides=list(overrides)).fusion.cut_fusions is True
     cut = [*overrides, "fusion.cut_fusions=true", BY_VALIDATION]
     assert load_config(size, overrides=cut).digest != digest
@@ -144,7 +156,7 @@ def test_validation_s_rule_keeps_the_0_16_digests(size, overrides, digest):
     """0.17.0 made ``fusion.select=auto`` the default (the families rule where the training
     captures hold two attack families): ``fusion.select=validation`` is 0.16.0's rule and
     keeps its digest; auto and families are two other configs."""
-    assert load_config(size, overrides=[*overrides, BY_VALIDATION]).digest == digest
+    assert load_config(size, overrides=[*overrides, BY_VALIDATION, *JUDGE_0_17]).digest == digest
     assert load_config(size, overrides=list(overrides)).fusion.select == "auto"
     families = load_config(size, overrides=[*overrides, "fusion.select=families"]).digest
     assert len({digest, families, load_config(size, overrides=list(overrides)).digest}) == 3
@@ -153,7 +165,8 @@ def test_validation_s_rule_keeps_the_0_16_digests(size, overrides, digest):
 def test_fusion_select_counts_only_when_it_is_not_validation():
     """Runs made before ``fusion.select`` existed chose on validation: they keep their
     digest; choosing on held-out families is another config, and so is auto."""
-    assert load_config("teacher", overrides=[BY_VALIDATION]).digest == TEACHER_0_16
+    by_validation = [BY_VALIDATION, *JUDGE_0_17]
+    assert load_config("teacher", overrides=by_validation).digest == TEACHER_0_16
     assert load_config("teacher", overrides=["fusion.select=families"]).digest != TEACHER_0_16
     assert load_config("teacher", overrides=["fusion.select=auto"]).digest == TEACHER
 
@@ -171,6 +184,7 @@ def test_families_margin_counts_only_with_families_and_when_not_zero():
         EVERY_WINDOW,
         GUARD_AT_CUT,
         NO_CUT,
+        *JUDGE_0_17,
     ]
     assert load_config("teacher", overrides=old_rule).digest == FAMILIES_0_11
     wider = ["fusion.select=families", "fusion.families_margin=0.01"]
@@ -178,14 +192,14 @@ def test_families_margin_counts_only_with_families_and_when_not_zero():
     assert load_config("teacher", overrides=["fusion.families_margin=0.005"]).digest == TEACHER
     # auto's margin counts like families' (auto takes that rule where it can).
     assert load_config("teacher", overrides=["fusion.families_margin=0.01"]).digest != TEACHER
-    same = [BY_VALIDATION, "fusion.families_margin=0.005"]
+    same = [BY_VALIDATION, "fusion.families_margin=0.005", *JUDGE_0_17]
     assert load_config("teacher", overrides=same).digest == TEACHER_0_16
 
 
 def test_frozen_warmup_counts_only_when_it_is_not_zero():
     assert load_config("teacher").eval.frozen_warmup == 2.0
     assert load_config("teacher", overrides=["eval.frozen_warmup=2"]).digest == TEACHER
-    every_window = [EVERY_WINDOW, GUARD_AT_CUT, NO_CUT, BY_VALIDATION]
+    every_window = [EVERY_WINDOW, GUARD_AT_CUT, NO_CUT, BY_VALIDATION, *JUDGE_0_17]
     assert load_config("teacher", overrides=every_window).digest == TEACHER_0_12
     other = load_config("teacher", overrides=["eval.frozen_warmup=1"]).digest
     assert other not in (TEACHER, TEACHER_0_12)
@@ -196,3 +210,26 @@ def test_int_for_a_float_is_recorded_as_a_float():
     assert data["train"]["lr"] == 1.0
     assert isinstance(data["train"]["lr"], float)
     assert isinstance(load_config("student", overrides=list(STUDENT_SET)).distill.alpha, float)
+
+
+@pytest.mark.parametrize(
+    ("size", "overrides", "digest"),
+    [
+        ("teacher", (), TEACHER_0_17),
+        ("student", (), STUDENT_0_17),
+        ("teacher", TEACHER_SET, TEACHER_SET_0_17),
+        ("student", STUDENT_SET, STUDENT_SET_0_17),
+    ],
+)
+def test_the_0_17_judge_keeps_the_0_17_digests(size, overrides, digest):
+    """0.18.0 judges calibration periods on a clean calibration and breaks near-ties by the
+    rule alone: both off is 0.17.0's judge and keeps its digest; either on is a new config."""
+    assert load_config(size, overrides=[*overrides, *JUDGE_0_17]).digest == digest
+    default = load_config(size, overrides=list(overrides))
+    assert default.calibration.clean_validation is True
+    assert default.calibration.tie_margin == 0.005
+    one = [*overrides, "calibration.clean_validation=false"]
+    other = [*overrides, "calibration.tie_margin=null"]
+    digests = {digest, default.digest}
+    digests |= {load_config(size, overrides=o).digest for o in (one, other)}
+    assert len(digests) == 4

@@ -114,6 +114,20 @@ def test_fusion_chooses_its_default_on_validation(pipelines, size):
         assert row["score"] == pytest.approx(sum(row["f1"].values()) / 3, abs=1e-3)
     first_best = max(rows, key=lambda r: r["score"])  # max keeps the first of equals
     assert (first_best["warmup"], first_best["seconds"]) == (chosen["warmup"], chosen["seconds"])
+    # canids-models 0.18.0's judge: validation's calibrations left clean, every period
+    # scored after the longest, and a near-tie goes to the rule that holds without its guard.
+    assert sel["calibration_judge"].startswith("clean: validation's labelled attack windows")
+    for s in sel["scores"].values():
+        if s["calibrated"] is None:  # either: both detectors' own rules
+            continue
+        table = s["calibrated"]["candidates"]
+        own = [c.get("val_f1_unguarded", c["val_f1"]) for c in table]
+        assert all("val_f1_unguarded" in c for c in table if "never below" in c["rule"])
+        pick = [c["rule"] for c in table].index(s["calibrated"]["label"])
+        top = max(c["val_f1"] for c in table)
+        tied = [j for j, c in enumerate(table) if c["val_f1"] >= top - 0.005 - 1e-4]
+        assert pick in tied
+        assert own[pick] >= max(own[j] for j in tied) - 1e-4
     assert m["val_attack_graphs"] > 0
     assert 0.0 <= m["alpha_mean"] <= 1.0
 

@@ -20,6 +20,7 @@ nothing (a score still settling after the capture's start sits in its calibratio
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,35 @@ class CaptureStream:
     labels: np.ndarray | None = None  # validation only: used to judge, never to calibrate
     # Each window's flag under the frozen threshold: what a guarded rule also requires.
     frozen_flags: np.ndarray | None = None
+    # Validation only (both need labels): leave the labelled attack windows out of the
+    # calibration set, as a deployment calibrating before any attack would, and score only
+    # the windows that end more than ``score_after`` seconds into the capture, so that every
+    # period of a grid is judged on the same windows.
+    clean_calibration: bool = False
+    score_after: float | None = None
+
+    def phases(self, rule: CalibrationRule) -> tuple[np.ndarray, np.ndarray]:
+        """(calibration, scored) masks of this stream's windows under ``rule``."""
+        _, cal, scored = calibration_phases(
+            self.window_end, self.capture_start, rule.seconds, rule.warmup
+        )
+        if not (self.clean_calibration or self.score_after is not None):
+            return cal, scored
+        if self.labels is None:
+            raise ValueError(
+                "a clean calibration and a common scored set are simulated on validation "
+                "only, from its labels, and this capture's stream carries none"
+            )
+        if self.clean_calibration:
+            cal = cal & ~self.labels.astype(bool)
+        if self.score_after is not None:
+            if self.score_after + 1e-9 < rule.warmup + rule.seconds:
+                raise ValueError(
+                    f"{rule.label()} ends {rule.warmup + rule.seconds:g} s into the capture, "
+                    f"after the common scored set's start ({self.score_after:g} s)"
+                )
+            scored = self.window_end - self.capture_start > self.score_after
+        return cal, scored
 
 
 @dataclass(frozen=True)
@@ -89,9 +119,7 @@ def calibrate_stream(
 ) -> tuple[np.ndarray, np.ndarray, CaptureCalibration]:
     """:func:`calibrated_flags` with the whole calibration (centre, scale, threshold and how
     many windows it rests on) in place of the threshold."""
-    _, cal, scored = calibration_phases(
-        stream.window_end, stream.capture_start, rule.seconds, rule.warmup
-    )
+    cal, scored = stream.phases(rule)
     calib = calibrate_capture(stream.scores[cal], rule)
     flags = calib.flags(stream.scores[scored])
     if rule.guard:
@@ -110,9 +138,7 @@ def _counts(streams: Sequence[CaptureStream], rule: CalibrationRule) -> np.ndarr
     out = np.zeros((len(streams), 3), np.int64)
     for i, st in enumerate(streams):
         assert st.labels is not None
-        _, cal, scored = calibration_phases(
-            st.window_end, st.capture_start, rule.seconds, rule.warmup
-        )
+        cal, scored = st.phases(rule)
         if not cal.any():
             # Nothing to calibrate on at this length: every attack is missed, honestly.
             out[i, 2] = int(st.labels[scored].sum())
@@ -131,8 +157,22 @@ def _f1(c: np.ndarray) -> float:
 Streams = Sequence[CaptureStream] | Callable[[float, float], Sequence[CaptureStream]]
 
 
+def _pick(f1: Sequence[float], own: Sequence[float], margin: float | None) -> int:
+    """The chosen candidate: the best F1 (the earliest on a tie) with ``margin`` None;
+    otherwise every candidate within ``margin`` of the best ties, and the tie goes to the
+    best F1 without the guard (``own``), then to the earliest."""
+    best = int(np.argmax(f1))
+    if margin is None:
+        return best
+    tied = [j for j, v in enumerate(f1) if v >= f1[best] - margin - 1e-12]
+    return max(tied, key=lambda j: (own[j], -j))
+
+
 def select_calibration(
-    streams: Streams, candidates: Sequence[CalibrationRule], guard_at: str = "threshold"
+    streams: Streams,
+    candidates: Sequence[CalibrationRule],
+    guard_at: str = "threshold",
+    tie_margin: float | None = None,
 ) -> CalibrationChoice:
     """The candidate with the best pooled F1 on ``streams`` (earlier candidates win ties:
     list the simpler and shorter ones first), with its leave-one-capture-out estimate.
@@ -141,6 +181,14 @@ def select_calibration(
     normalised on the same clean start): then pass a function of (warm-up, seconds).
     ``guard_at`` only names a guarded candidate's floor in the labels: the streams' frozen
     flags already are that floor's.
+
+    ``tie_margin`` (canids-models 0.18.0): candidates within it of the best pooled F1 tie,
+    and a tie goes to the one whose calibration does best on its own, without the guard.
+    Validation is the training vehicle, where the frozen floor is right: guarded candidates
+    tie there because the floor decides for all of them, whatever their own threshold.
+    Where the floor does not transfer (a new vehicle), their own thresholds decide, and
+    the F1 without the guard is validation's only evidence about those. None: the earliest
+    of the exact best (0.17.0's rule), whatever the rules do alone.
     """
     if not candidates:
         raise ValueError("no calibration candidate to choose from")
@@ -155,20 +203,32 @@ def select_calibration(
         raise ValueError("no validation capture to choose a calibration rule on")
     # [candidates, captures, 3]
     per = np.stack([_counts(at(r), r) for r in candidates])
+    own = per
+    if tie_margin is not None:
+        unguarded = [dataclasses.replace(r, guard=False) for r in candidates]
+        own = np.stack(
+            [
+                _counts(at(u), u) if r.guard else per[j]
+                for j, (r, u) in enumerate(zip(candidates, unguarded, strict=True))
+            ]
+        )
     pooled = [_f1(per[j].sum(0)) for j in range(len(candidates))]
-    best = int(np.argmax(pooled))
+    pooled_own = [_f1(own[j].sum(0)) for j in range(len(candidates))]
+    best = _pick(pooled, pooled_own, tie_margin)
     loco = None
     n_captures = per.shape[1]
     if n_captures > 1:
         held = np.zeros(3, np.int64)
         for i in range(n_captures):
             others = per.sum(1) - per[:, i]
-            j = int(np.argmax([_f1(o) for o in others]))
+            others_own = own.sum(1) - own[:, i]
+            j = _pick([_f1(o) for o in others], [_f1(o) for o in others_own], tie_margin)
             held += per[j, i]
         loco = _f1(held)
     table = [
         {"rule": r.label(guard_at), "val_f1": round(f, 4)}
-        for r, f in zip(candidates, pooled, strict=True)
+        | ({"val_f1_unguarded": round(u, 4)} if tie_margin is not None and r.guard else {})
+        for r, f, u in zip(candidates, pooled, pooled_own, strict=True)
     ]
     return CalibrationChoice(candidates[best], pooled[best], loco, table, guard_at)
 

@@ -226,6 +226,18 @@ class CalibrationConfig(_Section):
     # midway into the gap validation's known attacks leave (0.7.0-0.14.x; keeps their
     # digest).
     guard_at: GuardAt = "edge"
+    # Judge the periods as a deployment that calibrates before any attack would see them:
+    # on validation (never on test), each capture's labelled attack windows are left out of
+    # its calibration set, and every period is scored on the same windows, those after the
+    # grid's longest period. False: 0.17.0's judge (and its digest), which calibrated on
+    # whatever the period held, so that a training capture attacked 3 s after its start
+    # ruled out every longer period.
+    clean_validation: bool = True
+    # Rules within this much pooled validation F1 of the best tie, and a tie goes to the
+    # rule whose calibration does best without the guard (validation's only evidence of
+    # what it does where the frozen floor does not transfer); None: 0.17.0's exact best,
+    # the earliest listed on a tie (and its digest).
+    tie_margin: float | None = Field(0.005, ge=0)
 
     @field_validator("seconds_grid", "zscore_k")
     @classmethod
@@ -372,7 +384,9 @@ class RunConfig(_Section):
         ``fusion.vgae_false_alarm_rate`` and ``train.cpu_capability`` only when set,
         ``calibration.guard_at`` only when it is not ``threshold`` (0.7.0-0.14.x's guard
         keeps their digest; the ``edge`` default is a new config), ``fusion.cut_fusions``
-        only when true (false keeps 0.15.0's digest; more candidates are a new config).
+        only when true (false keeps 0.15.0's digest; more candidates are a new config),
+        ``calibration.clean_validation`` only when true and ``calibration.tie_margin``
+        only when set (false and None keep 0.17.0's digest).
         ``fusion.families_margin`` counts only with ``select=families`` or ``auto`` and when
         it is not 0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
@@ -397,6 +411,10 @@ class RunConfig(_Section):
             del data["calibration"]["guard_at"]
         if not fusion["cut_fusions"]:
             del fusion["cut_fusions"]
+        if not data["calibration"]["clean_validation"]:
+            del data["calibration"]["clean_validation"]
+        if data["calibration"]["tie_margin"] is None:
+            del data["calibration"]["tie_margin"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

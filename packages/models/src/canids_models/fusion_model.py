@@ -64,16 +64,30 @@ def frozen_scored(scores: SplitScores, warmup: float) -> np.ndarray:
 
 
 def calibrated_inputs(
-    scores: SplitScores, warmup: float, seconds: float, floors: tuple[float, float]
+    scores: SplitScores,
+    warmup: float,
+    seconds: float,
+    floors: tuple[float, float],
+    exclude: np.ndarray | None = None,
 ) -> FusedScores:
     """Each capture normalised by its own calibration windows (those that end after the
     ``warmup`` and within ``seconds`` more; median and MAD-σ, floored at ``floors`` =
-    (gat, vgae) in raw units). No label is read. Only the windows after them are scored."""
+    (gat, vgae) in raw units). No label is read. Only the windows after them are scored.
+    ``exclude`` (validation only: its labelled attack windows) leaves windows out of the
+    calibration set, simulating a calibration before any attack."""
     _, cal, scored = calibration_phases(scores.window_end, scores.capture_start, seconds, warmup)
+    if exclude is not None:
+        cal = cal & ~exclude
     z_g = np.zeros(len(scores))
     z_v = np.zeros(len(scores))
     for idx in scores.captures():
         c = idx[cal[idx]]
+        if len(c) == 0 and exclude is not None and exclude[idx].any():
+            # Attacked through its whole calibration period: a clean calibration of that
+            # length cannot be simulated on this capture, and the streams' judge counts
+            # every attack after it as missed (NaN is never read).
+            z_g[idx] = z_v[idx] = np.nan
+            continue
         if len(c) == 0:
             raise ValueError(
                 f"{scores.split}: capture {int(scores.source[idx[0]])} has no window that ends "

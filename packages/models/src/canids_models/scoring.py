@@ -49,11 +49,19 @@ class SplitScores:
         return out
 
     def streams(
-        self, scores: np.ndarray, *, with_labels: bool, frozen_flags: np.ndarray | None = None
+        self,
+        scores: np.ndarray,
+        *,
+        with_labels: bool,
+        frozen_flags: np.ndarray | None = None,
+        clean_calibration: bool = False,
+        score_after: float | None = None,
     ) -> list[CaptureStream]:
         """One :class:`CaptureStream` per capture of ``scores`` (labels only for validation,
         where they judge a rule; test streams never carry them), with each window's frozen
-        flag where given (a guarded rule needs it)."""
+        flag where given (a guarded rule needs it). ``clean_calibration`` and
+        ``score_after`` simulate a clean calibration on validation (see
+        :class:`CaptureStream`)."""
         return [
             CaptureStream(
                 scores[idx],
@@ -61,6 +69,8 @@ class SplitScores:
                 float(self.capture_start[idx[0]]),
                 self.y[idx] if with_labels else None,
                 None if frozen_flags is None else frozen_flags[idx],
+                clean_calibration,
+                score_after,
             )
             for idx in self.captures()
         ]

@@ -149,11 +149,21 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     systems: dict[str, PeriodChoice] = {}
     choices_at_own: dict[str, CalibrationChoice] = {}
 
+    clean = cfg.calibration.clean_validation
+    attacks = val.y.astype(bool) if clean else None
+    score_after = max(w + t for w, t in period_grid(ctx)) if clean and fixed is None else None
+
     def streams(name: str) -> Any:
         def at(warmup: float, seconds: float) -> Any:
-            inputs = calibrated_inputs(val, warmup, seconds, floors)
+            inputs = calibrated_inputs(val, warmup, seconds, floors, exclude=attacks)
             fused = model.fuse(name, inputs)
-            return val.streams(fused, with_labels=True, frozen_flags=guard_flags[name])
+            return val.streams(
+                fused,
+                with_labels=True,
+                frozen_flags=guard_flags[name],
+                clean_calibration=clean,
+                score_after=score_after,
+            )
 
         return at
 
@@ -230,6 +240,12 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         },
         "seconds": model.seconds,
         "warmup": model.warmup,
+        "calibration_judge": None
+        if fixed is not None
+        else "clean: validation's labelled attack windows left out of each calibration set, "
+        f"every period scored after {score_after:g} s"
+        if clean
+        else "as recorded: each period calibrated on whatever it held, scored after itself",
         "period": None if period_choice is None else period_choice.to_json(),
         "systems": {
             m: {

@@ -106,6 +106,7 @@ def select_rule(
     ctx: StageContext, streams: Any, candidates: list[CalibrationRule]
 ) -> CalibrationChoice:
     try:
-        return select_calibration(streams, candidates, ctx.config.calibration.guard_at)
+        cal = ctx.config.calibration
+        return select_calibration(streams, candidates, cal.guard_at, cal.tie_margin)
     except ValueError as exc:
         raise ModelsError(f"{ctx.dataset}: choosing the calibration rule: {exc}") from exc
