@@ -34,6 +34,7 @@ from detection_ablation import (
     run_arguments,
     run_stages,
 )
+from family_select import write_outputs
 
 JUDGES: dict[str, tuple[str, ...]] = {"0.17": JUDGE_0_17, "0.18": ()}
 MODELS = ("pick", "vgae", "gat")
@@ -117,10 +118,7 @@ def main() -> None:
                 }
                 for seed, r in runs.items()
             }
-    (out / "calibration_judge.json").write_text(json.dumps(record, indent=1))
-    text = "\n".join(lines)
-    (out / "calibration_judge.md").write_text(text + "\n")
-    print(text)
+    write_outputs(out, "calibration_judge", record, lines)
 
 
 if __name__ == "__main__":

@@ -205,13 +205,14 @@ def select_calibration(
     per = np.stack([_counts(at(r), r) for r in candidates])
     own = per
     if tie_margin is not None:
-        unguarded = [dataclasses.replace(r, guard=False) for r in candidates]
-        own = np.stack(
-            [
-                _counts(at(u), u) if r.guard else per[j]
-                for j, (r, u) in enumerate(zip(candidates, unguarded, strict=True))
-            ]
-        )
+        # A guarded rule's unguarded twin is usually a candidate too (guard=auto).
+        listed = {r: j for j, r in enumerate(candidates)}
+
+        def alone(r: CalibrationRule) -> np.ndarray:
+            u = dataclasses.replace(r, guard=False)
+            return per[listed[u]] if u in listed else _counts(at(u), u)
+
+        own = np.stack([alone(r) for r in candidates])
     pooled = [_f1(per[j].sum(0)) for j in range(len(candidates))]
     pooled_own = [_f1(own[j].sum(0)) for j in range(len(candidates))]
     best = _pick(pooled, pooled_own, tie_margin)

@@ -75,14 +75,15 @@ def calibrated_inputs(
     (gat, vgae) in raw units). No label is read. Only the windows after them are scored.
     ``exclude`` (validation only: its labelled attack windows) leaves windows out of the
     calibration set, simulating a calibration before any attack."""
-    _, cal, scored = calibration_phases(scores.window_end, scores.capture_start, seconds, warmup)
-    if exclude is not None:
-        cal = cal & ~exclude
+    _, in_period, scored = calibration_phases(
+        scores.window_end, scores.capture_start, seconds, warmup
+    )
+    cal = in_period if exclude is None else in_period & ~exclude
     z_g = np.zeros(len(scores))
     z_v = np.zeros(len(scores))
     for idx in scores.captures():
         c = idx[cal[idx]]
-        if len(c) == 0 and exclude is not None and exclude[idx].any():
+        if len(c) == 0 and in_period[idx].any():
             # Attacked through its whole calibration period: a clean calibration of that
             # length cannot be simulated on this capture, and the streams' judge counts
             # every attack after it as missed (NaN is never read).

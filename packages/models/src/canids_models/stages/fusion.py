@@ -151,7 +151,9 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
 
     clean = cfg.calibration.clean_validation
     attacks = val.y.astype(bool) if clean else None
-    score_after = max(w + t for w, t in period_grid(ctx)) if clean and fixed is None else None
+    # The periods validation chooses among (none with a fixed rule), read once.
+    periods = period_grid(ctx) if fixed is None else []
+    score_after = max(w + t for w, t in periods) if clean and periods else None
 
     def streams(name: str) -> Any:
         def at(warmup: float, seconds: float) -> Any:
@@ -176,7 +178,6 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
             )
         by_validation = choose_by_validation(ctx.config.fusion.method, model, choices)
     else:
-        periods = period_grid(ctx)
         # A deployment calibrates once: each fusion is judged as a system, its own score
         # and both detectors sharing the period chosen for the three together; the method
         # is then chosen on those systems, and every score takes its best rule for the
