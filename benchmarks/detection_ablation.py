@@ -47,9 +47,12 @@ from typing import Any
 
 # Validation's rule for the default fusion, the default until canids-models 0.17.0.
 BY_VALIDATION = "fusion.select=validation"
+# The tie order between fusions of every version until 0.18.0 (the simplest first), the
+# default until 0.19.0.
+SIMPLEST_TIES = "fusion.tie_order=simplest"
 # canids-models 0.17.0's calibration judge (each period calibrated on whatever it held, the
-# earliest exact best rule), the default until 0.18.0.
-JUDGE_0_17 = ("calibration.clean_validation=false", "calibration.tie_margin=null")
+# earliest exact best rule), the default until 0.18.0, with its fusion tie order.
+JUDGE_0_17 = ("calibration.clean_validation=false", "calibration.tie_margin=null", SIMPLEST_TIES)
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {"build": [], "set": []},
     "v1": {

@@ -17,7 +17,7 @@ from canids_models.families import (
     choosing_rule,
     require_families,
 )
-from canids_models.fusion_methods import EITHER, Normaliser
+from canids_models.fusion_methods import EITHER, TIE_ORDERS, Normaliser
 from canids_models.fusion_model import FusedScores, FusionModel
 from canids_models.metrics import Threshold
 from canids_models.stages import run_stage
@@ -225,12 +225,16 @@ def test_each_family_is_held_out_of_both_detectors_and_scored_where_it_was_left_
         assert vgae["epochs_run"] >= 1
     val_f1 = {k: v["frozen_val_f1"] for k, v in sel["scores"].items()}
     assert sel["families_margin"] == 0.005  # the default
-    best, means = choose_by_families(sel["families"], val_f1, CANDIDATES, 0.005)
+    assert sel["tie_order"] == list(TIE_ORDERS["alone_first"])  # the default since 0.19.0
+    best, means = choose_by_families(
+        sel["families"], val_f1, CANDIDATES, 0.005, TIE_ORDERS["alone_first"]
+    )
     assert m["method"] == sel["method"] == best
     assert sel["family_mean_f1"] == means
     assert any("validation alone would have chosen" in line for line in out["teacher"][1])
     said = "\n".join(out["teacher"][1])
-    assert "within 0.005 of the best is a tie (frozen val F1, then the simpler" in said
+    tied = "within 0.005 of the best is a tie (frozen val F1, then the first of max, cut_max,"
+    assert tied in said
     assert f"means mean {means['mean']:.3f}, max {means['max']:.3f}" in said
 
 

@@ -14,7 +14,7 @@ from canids_data import CacheError
 from canids_models import ArtifactStore, Threshold, load_config
 from canids_models.calibration import CalibrationRule
 from canids_models.fusion_agent import FusionPolicy
-from canids_models.fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS
+from canids_models.fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS, TIE_ORDERS
 from canids_models.fusion_model import FusionModel
 from canids_models.nn import QNetwork
 from canids_models.stages import fusion as fusion_stage
@@ -79,7 +79,7 @@ def test_checkpoints_carry_their_thresholds_and_sizes(pipelines):
 @pytest.mark.parametrize("size", ["teacher", "student"])
 def test_fusion_chooses_its_default_on_validation(pipelines, size):
     """Every fusion is fitted on validation and the default is the best by the stated
-    criterion, the simpler one on a tie, each fusion judged with the calibration period
+    criterion, the first of the tie order on a tie, each fusion judged with the calibration period
     it shares with both detectors; every scorer has a calibration rule at the winner's
     period, chosen for the three together."""
     m = pipelines.metrics(size, "fusion")
@@ -97,8 +97,12 @@ def test_fusion_chooses_its_default_on_validation(pipelines, size):
         loco = system["calibrated_loco_f1"]
         loco = loco if loco is not None else system["calibrated_val_f1"]
         score[method] = (s["frozen_val_f1"] + loco) / 2
-    best, best_score = SCORE_FUSIONS[0], -1.0
-    for method in SCORE_FUSIONS:
+    # In the config's tie order (0.19.0: max, cut_max first), a later one must win by the
+    # margin.
+    assert sel["tie_order"] == list(TIE_ORDERS["alone_first"])
+    ranked = [m for m in sel["tie_order"] if m in SCORE_FUSIONS]
+    best, best_score = ranked[0], -1.0
+    for method in ranked:
         if score[method] > best_score + fusion_stage.TIE_MARGIN:
             best, best_score = method, score[method]
     assert m["method"] == sel["method"] == best

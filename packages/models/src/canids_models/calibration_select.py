@@ -35,6 +35,7 @@ from .calibration import (
 )
 
 __all__ = [
+    "PERIOD_TIES",
     "CalibrationChoice",
     "CaptureStream",
     "PeriodChoice",
@@ -43,6 +44,9 @@ __all__ = [
     "select_calibration",
     "select_period",
 ]
+
+# How select_period breaks a tie between periods (CalibrationConfig.period_ties).
+PERIOD_TIES: tuple[str, ...] = ("first", "longest")
 
 
 @dataclass(frozen=True)
@@ -241,12 +245,20 @@ class PeriodChoice:
     period: tuple[float, float]  # (warm-up, seconds)
     score: float  # mean over the branches of their best pooled validation F1 at it
     table: list[dict[str, Any]] = field(default_factory=list)
+    ties: str = "first"  # how a tie was broken (PERIOD_TIES)
+    margin: float | None = None  # scores within it of the best tie (None: exact ties)
 
     def to_json(self) -> dict[str, Any]:
+        within = "exactly equal" if not self.margin else f"within {self.margin:g} of the best"
+        tie = {
+            "first": "the earliest listed (the shortest warm-up, then length)",
+            "longest": "the longest warm-up, then the longest length",
+        }[self.ties]
         return {
             "warmup": self.period[0],
             "seconds": self.period[1],
-            "criterion": "mean over the branches of each one's best pooled validation F1",
+            "criterion": "mean over the branches of each one's best pooled validation F1; "
+            f"scores {within} tie, and a tie goes to {tie}",
             "score": round(self.score, 4),
             "periods": self.table,
         }
@@ -256,17 +268,26 @@ def select_period(
     branches: Sequence[str],
     periods: Sequence[tuple[float, float]],
     choose: Callable[[str, tuple[float, float]], CalibrationChoice],
+    ties: str = "first",
+    margin: float | None = None,
 ) -> PeriodChoice:
     """The (warm-up, seconds) period whose best candidate rule, per branch, gives the
-    highest mean pooled validation F1 over ``branches``; earlier periods win ties (list
-    the shorter ones first). ``choose(branch, period)`` is that branch's
-    :func:`select_calibration` among the period's rules (a caller choosing for several
-    systems that share branches memoises it)."""
+    highest mean pooled validation F1 over ``branches``. Scores within ``margin`` of the
+    best tie (``None``: only equal ones); ``ties="first"`` gives a tie to the earliest
+    listed (list the shorter ones first; the default), ``"longest"`` to the longest
+    warm-up, then the longest length: the one that skips most of a capture's start
+    transient and estimates its scale on the most windows, where the training vehicle
+    cannot tell the periods apart (held out by vehicle on hcrl_sa's training captures it
+    helped the detectors, not the default fusion: benchmarks/vehicle_holdout.py).
+    ``choose(branch, period)`` is that branch's :func:`select_calibration` among the
+    period's rules (a caller choosing for several systems that share branches memoises
+    it)."""
     if not branches or not periods:
         raise ValueError("choosing a calibration period needs branches and periods")
+    if ties not in PERIOD_TIES:
+        raise ValueError(f"period ties go to one of {list(PERIOD_TIES)}, not {ties!r}")
     table: list[dict[str, Any]] = []
-    best: tuple[float, float] | None = None
-    best_score = -1.0
+    scores: list[float] = []
     for period in periods:
         f1 = {name: choose(name, period).f1 for name in branches}
         score = float(np.mean([0.0 if np.isnan(v) else v for v in f1.values()]))
@@ -278,7 +299,12 @@ def select_period(
                 "score": round(score, 4),
             }
         )
-        if score > best_score:
-            best, best_score = period, score
-    assert best is not None
-    return PeriodChoice(best, best_score, table)
+        scores.append(score)
+    top = max(scores)
+    # Rounded to 1e-6, so that a difference of exactly ``margin`` ties.
+    tied = [i for i, v in enumerate(scores) if round(top - v, 6) <= (margin or 0.0)]
+    if ties == "longest":
+        best = max(tied, key=lambda i: (periods[i][0], periods[i][1], -i))
+    else:
+        best = tied[0]
+    return PeriodChoice(periods[best], scores[best], table, ties, margin)

@@ -238,6 +238,13 @@ class CalibrationConfig(_Section):
     # what it does where the frozen floor does not transfer); None: 0.17.0's exact best,
     # the earliest listed on a tie (and its digest).
     tie_margin: float | None = Field(0.005, ge=0)
+    # How a tie between calibration periods is broken: "first", the earliest listed (the
+    # shortest warm-up and length), only exactly equal scores tying (0.18.0's rule, the
+    # default); "longest": scores within tie_margin of the best tie, and a tie goes to the
+    # longest warm-up, then the longest length (canids-models 0.19.0, opt-in: held out by
+    # vehicle on hcrl_sa's training captures it did not beat "first",
+    # benchmarks/vehicle_holdout.py).
+    period_ties: Literal["first", "longest"] = "first"
 
     @field_validator("seconds_grid", "zscore_k")
     @classmethod
@@ -287,7 +294,12 @@ class FusionConfig(_Section):
     0 takes the best mean however small its lead (canids-models 0.8.0–0.11.0).
     ``cut_fusions``: fit ``cut_mean`` and ``cut_max`` (each detector's score in units of
     its own frozen cut, canids-models 0.16.0) and rank them after the four MAD-σ fusions,
-    so that a tie keeps the older pick; false: 0.15.0's candidates (and its digest)."""
+    so that a tie keeps the older pick; false: 0.15.0's candidates (and its digest).
+    ``tie_order``: which fusion a tie goes to, in validation's rule and the families rule
+    (:data:`~canids_models.fusion_methods.TIE_ORDERS`): ``simplest`` (mean, max, logistic,
+    dqn, cut_mean, cut_max, either), or ``alone_first``, the fusions in which either
+    detector flags alone first (max, cut_max, either, then mean, logistic, dqn,
+    cut_mean)."""
 
     method: Literal["auto", "mean", "max", "logistic", "dqn", "cut_mean", "cut_max", "either"] = (
         "auto"
@@ -296,6 +308,7 @@ class FusionConfig(_Section):
     vgae_false_alarm_rate: float | None = Field(default=None, gt=0.0, lt=0.5)
     families_margin: float = Field(default=TIE_MARGIN, ge=0.0, lt=0.5)
     cut_fusions: bool = True
+    tie_order: Literal["simplest", "alone_first"] = "alone_first"
 
     @field_validator("select")
     @classmethod
@@ -386,7 +399,9 @@ class RunConfig(_Section):
         keeps their digest; the ``edge`` default is a new config), ``fusion.cut_fusions``
         only when true (false keeps 0.15.0's digest; more candidates are a new config),
         ``calibration.clean_validation`` only when true and ``calibration.tie_margin``
-        only when set (false and None keep 0.17.0's digest).
+        only when set (false and None keep 0.17.0's digest), ``calibration.period_ties`` only
+        when it is not ``first`` (``first`` keeps 0.18.0's digest), ``fusion.tie_order``
+        only when it is not ``simplest`` (``simplest`` keeps 0.18.0's digest).
         ``fusion.families_margin`` counts only with ``select=families`` or ``auto`` and when
         it is not 0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
@@ -415,6 +430,10 @@ class RunConfig(_Section):
             del data["calibration"]["clean_validation"]
         if data["calibration"]["tie_margin"] is None:
             del data["calibration"]["tie_margin"]
+        if fusion["tie_order"] == "simplest":
+            del fusion["tie_order"]
+        if data["calibration"]["period_ties"] == "first":
+            del data["calibration"]["period_ties"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

@@ -8,8 +8,8 @@ trained again without its captures (training and validation both lose them), eve
 is fitted on the rest of validation, and each is scored, with its thresholds frozen, on
 the held-out captures' windows. The fusion with the best mean F1 over the families is the
 default; means within ``fusion.families_margin`` (0.005) of the best tie, the frozen val
-F1 breaks a tie, then the simpler fusion wins. Only training captures are read: no test
-label. The default ``fusion.select=auto`` takes this rule wherever it can (the method is
+F1 breaks a tie, then the first in ``fusion.tie_order``. Only training captures are read:
+no test label. The default ``fusion.select=auto`` takes this rule wherever it can (the method is
 not fixed and the training captures hold two families or more) and validation's
 otherwise, and says which and why (:func:`choosing_rule`).
 
@@ -58,7 +58,8 @@ __all__ = [
     "choosing_rule",
 ]
 
-# In this order on a tie: simpler first, a cut fusion (0.16.0) after the older score fusions.
+# Every candidate, simpler first, a cut fusion (0.16.0) after the older score fusions: the
+# order a tie followed until 0.18.0 (fusion.tie_order=simplest).
 CANDIDATES = (*FUSION_METHODS, *CUT_FUSIONS, EITHER)
 _NUMBERED = re.compile(r"^(?P<family>.+?)_\d+$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
@@ -251,17 +252,21 @@ def choose_by_families(
     val_f1: dict[str, float | None],
     methods: tuple[str, ...],
     margin: float = 0.0,
+    order: tuple[str, ...] = CANDIDATES,
 ) -> tuple[str, dict[str, float]]:
     """The candidate of ``methods`` with the best mean held-out F1, where every mean within
     ``margin`` of the best ties; among the tied, the best frozen val F1 (within the same
-    margin), then the first in the order of :data:`CANDIDATES` (simpler first). Also every
-    mean. ``margin=0`` ties only equal means (the rule of canids-models 0.8.0–0.11.0)."""
+    margin), then the first in ``order`` (:data:`~canids_models.fusion_methods.TIE_ORDERS`;
+    by default :data:`CANDIDATES`, simpler first). Also every mean. ``margin=0`` ties
+    only equal means (the rule of canids-models 0.8.0–0.11.0)."""
     means = {
         m: round(statistics.fmean(f["frozen_f1"].get(m, 0.0) for f in figures.values()), 6)
         for m in methods
     }
-    order = [m for m in CANDIDATES if m in methods]
-    tied = _within(order, means, margin)
+    missing = sorted(set(methods) - set(order))
+    if missing:
+        raise ValueError(f"the tie order {list(order)} does not rank {missing}")
+    tied = _within([m for m in order if m in methods], means, margin)
     val = {m: round(val_f1.get(m) or 0.0, 6) for m in tied}
     return _within(tied, val, margin)[0], means
 

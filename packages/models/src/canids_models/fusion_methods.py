@@ -47,6 +47,7 @@ __all__ = [
     "EITHER",
     "FUSION_METHODS",
     "MIN_CUT_UNIT",
+    "TIE_ORDERS",
     "Normaliser",
     "fit_logistic",
     "fit_normaliser",
@@ -58,6 +59,20 @@ __all__ = [
 FUSION_METHODS = ("mean", "max", "logistic", "dqn")  # score fusions, ranked on validation
 CUT_FUSIONS = ("cut_mean", "cut_max")  # score fusions in cut units, ranked after those
 EITHER = "either"
+# Which fusion a tie goes to, first to last (FusionConfig.tie_order), in validation's rule
+# and the families rule alike.
+TIE_ORDERS: dict[str, tuple[str, ...]] = {
+    # The simpler first, the cut fusions (0.16.0) after the older four, either last: the
+    # order until canids-models 0.18.0.
+    "simplest": (*FUSION_METHODS, *CUT_FUSIONS, EITHER),
+    # The fusions in which either detector flags alone first (max, cut_max, either), then
+    # the ones that average it with the other (mean, logistic, dqn, cut_mean). The training
+    # vehicle's validation ties every fusion wherever the classifier knows its attacks; on
+    # a vehicle held out (benchmarks/vehicle_holdout.py) the classifier ranked the other
+    # vehicle's attack below its normal traffic in four of six runs, and a fusion that
+    # averages the anomaly branch with it missed what the anomaly branch alone caught.
+    "alone_first": ("max", "cut_max", EITHER, "mean", "logistic", "dqn", "cut_mean"),
+}
 MIN_CUT_UNIT = 1.0  # σ: the smallest unit a frozen cut gives its detector's score
 _SCALE_FLOOR = 1e-6
 

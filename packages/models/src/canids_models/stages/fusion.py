@@ -7,9 +7,10 @@ each detector's own cut). ``either`` (each detector at its own threshold, OR) is
 beside them. With ``fusion.select=families`` all of them compete on the attack families of
 the training captures, each held out of a training of both detectors
 (:mod:`canids_models.families`); with ``fusion.select=validation`` the default is whichever
-scores best on validation, frozen and calibrated protocols averaged, the simpler (or
-older) one on a tie. The default, ``auto``, is the families rule wherever the training
-captures hold two attack families or more, validation's otherwise (the metrics say which).
+scores best on validation, frozen and calibrated protocols averaged, a tie going to the
+first in ``fusion.tie_order`` (the metrics record it). The default, ``auto``, is the
+families rule wherever the training captures hold two attack families or more,
+validation's otherwise (the metrics say which).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from ..fusion_methods import (
     CUT_FUSIONS,
     EITHER,
     FUSION_METHODS,
+    TIE_ORDERS,
     cut_units,
     fit_logistic,
     fit_normaliser,
@@ -146,6 +148,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     fixed = fixed_rule(ctx)
     choices: dict[str, CalibrationChoice] = {}
     period_choice: PeriodChoice | None = None
+    order = TIE_ORDERS[cfg.fusion.tie_order]  # which fusion a tie goes to
     systems: dict[str, PeriodChoice] = {}
     choices_at_own: dict[str, CalibrationChoice] = {}
 
@@ -176,7 +179,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
             choices[name] = CalibrationChoice(
                 fixed, float("nan"), None, guard_at=cfg.calibration.guard_at
             )
-        by_validation = choose_by_validation(ctx.config.fusion.method, model, choices)
+        by_validation = choose_by_validation(cfg.fusion.method, model, choices, order)
     else:
         # A deployment calibrates once: each fusion is judged as a system, its own score
         # and both detectors sharing the period chosen for the three together; the method
@@ -193,7 +196,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
 
         systems = {m: shared_period(ctx, choose, periods, m) for m in fusions}
         choices_at_own = {m: choose(m, system.period) for m, system in systems.items()}
-        by_validation = choose_by_validation(ctx.config.fusion.method, model, choices_at_own)
+        by_validation = choose_by_validation(cfg.fusion.method, model, choices_at_own, order)
         # ``either`` decides with both detectors' own rules: it takes the period of the
         # score fusion validation ranks first.
         period_choice = systems[by_validation if by_validation in systems else "mean"]
@@ -206,7 +209,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     if families is not None:
         val_f1 = {m: model.thresholds[m].val_f1 for m in model.methods}
         method, family_means = choose_by_families(
-            families, val_f1, model.methods, cfg.fusion.families_margin
+            families, val_f1, model.methods, cfg.fusion.families_margin, order
         )
     model.warmup, model.seconds = choices["gat" if method == EITHER else method].rule.period
     model.method = method
@@ -229,6 +232,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "families": families,
         "family_mean_f1": family_means,
         "families_margin": cfg.fusion.families_margin if families is not None else None,
+        "tie_order": list(order),
         "vgae_cut": {
             "false_alarm_rate": rate,
             "value": model.thresholds["vgae"].value,

@@ -85,8 +85,11 @@ def period_grid(ctx: StageContext) -> list[tuple[float, float]]:
 def shared_period(
     ctx: StageContext, choose: Any, periods: list[tuple[float, float]], method: str
 ) -> PeriodChoice:
+    cal = ctx.config.calibration
+    # 0.18.0's "first" took the exact best: its margin is the rules' alone.
+    margin = cal.tie_margin if cal.period_ties == "longest" else None
     try:
-        return select_period(("gat", "vgae", method), periods, choose)
+        return select_period(("gat", "vgae", method), periods, choose, cal.period_ties, margin)
     except ValueError as exc:
         raise ModelsError(f"{ctx.dataset}: choosing the calibration period: {exc}") from exc
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..fusion_methods import TIE_ORDERS
+
 __all__ = ["selection_lines"]
 
 
@@ -18,7 +20,7 @@ def selection_lines(selection: dict[str, Any]) -> str:
         means = ", ".join(f"{m} {f:.3f}" for m, f in selection["family_mean_f1"].items())
         lines.append(
             f"  means {means}; within {selection['families_margin']:g} of the best is a tie "
-            "(frozen val F1, then the simpler, breaks it)"
+            f"(frozen val F1, then the first of {_order(selection)}, breaks it)"
         )
         lines.append(f"  validation alone would have chosen {selection['validation_choice']}")
     cut = selection.get("vgae_cut") or {}
@@ -47,6 +49,12 @@ def selection_lines(selection: dict[str, Any]) -> str:
             f"{_f(cal['val_f1'])} (LOCO {_f(cal['val_loco_f1'])}) with {cal['label']}"
         )
     return "\n".join(lines)
+
+
+def _order(selection: dict[str, Any]) -> str:
+    # Metrics written before 0.19.0 have no tie order: theirs was the simplest first.
+    order = selection.get("tie_order") or TIE_ORDERS["simplest"]
+    return ", ".join(order)
 
 
 def _f(value: float | None) -> str:
