@@ -293,8 +293,8 @@ class FusionConfig(_Section):
     simpler candidate; validation's rule has the same 0.005 (:data:`TIE_MARGIN`).
     0 takes the best mean however small its lead (canids-models 0.8.0–0.11.0).
     ``cut_fusions``: fit ``cut_mean`` and ``cut_max`` (each detector's score in units of
-    its own frozen cut, canids-models 0.16.0) and rank them after the four MAD-σ fusions,
-    so that a tie keeps the older pick; false: 0.15.0's candidates (and its digest).
+    its own frozen cut, canids-models 0.16.0) among the candidates (where a tie puts
+    them: ``tie_order``); false: 0.15.0's candidates (and its digest).
     ``tie_order``: which fusion a tie goes to, in validation's rule and the families rule
     (:data:`~canids_models.fusion_methods.TIE_ORDERS`): ``simplest`` (mean, max, logistic,
     dqn, cut_mean, cut_max, either), or ``alone_first``, the fusions in which either
