@@ -303,8 +303,5 @@ def select_period(
     top = max(scores)
     # Rounded to 1e-6, so that a difference of exactly ``margin`` ties.
     tied = [i for i, v in enumerate(scores) if round(top - v, 6) <= (margin or 0.0)]
-    if ties == "longest":
-        best = max(tied, key=lambda i: (periods[i][0], periods[i][1], -i))
-    else:
-        best = tied[0]
+    best = max(tied, key=lambda i: periods[i]) if ties == "longest" else tied[0]
     return PeriodChoice(periods[best], scores[best], table, ties, margin)

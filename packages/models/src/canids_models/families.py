@@ -43,7 +43,7 @@ from .artifacts import ArtifactStore
 from .config import TIE_MARGIN, FusionConfig
 from .context import StageContext, seed_everything
 from .errors import ModelsError
-from .fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS
+from .fusion_methods import TIE_ORDERS, tie_ranked
 from .fusion_model import FusionModel
 from .scoring import score_split
 
@@ -60,7 +60,7 @@ __all__ = [
 
 # Every candidate, simpler first, a cut fusion (0.16.0) after the older score fusions: the
 # order a tie followed until 0.18.0 (fusion.tie_order=simplest).
-CANDIDATES = (*FUSION_METHODS, *CUT_FUSIONS, EITHER)
+CANDIDATES = TIE_ORDERS["simplest"]
 _NUMBERED = re.compile(r"^(?P<family>.+?)_\d+$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -263,10 +263,7 @@ def choose_by_families(
         m: round(statistics.fmean(f["frozen_f1"].get(m, 0.0) for f in figures.values()), 6)
         for m in methods
     }
-    missing = sorted(set(methods) - set(order))
-    if missing:
-        raise ValueError(f"the tie order {list(order)} does not rank {missing}")
-    tied = _within([m for m in order if m in methods], means, margin)
+    tied = _within(tie_ranked(order, methods), means, margin)
     val = {m: round(val_f1.get(m) or 0.0, 6) for m in tied}
     return _within(tied, val, margin)[0], means
 

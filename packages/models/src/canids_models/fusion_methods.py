@@ -49,6 +49,7 @@ __all__ = [
     "MIN_CUT_UNIT",
     "TIE_ORDERS",
     "Normaliser",
+    "tie_ranked",
     "fit_logistic",
     "fit_normaliser",
     "cut_units",
@@ -73,6 +74,17 @@ TIE_ORDERS: dict[str, tuple[str, ...]] = {
     # averages the anomaly branch with it missed what the anomaly branch alone caught.
     "alone_first": ("max", "cut_max", EITHER, "mean", "logistic", "dqn", "cut_mean"),
 }
+
+
+def tie_ranked(order: tuple[str, ...], methods: tuple[str, ...]) -> list[str]:
+    """``methods`` in tie ``order`` (:data:`TIE_ORDERS`); an order that leaves one out is
+    refused rather than dropping it."""
+    missing = sorted(set(methods) - set(order))
+    if missing:
+        raise ValueError(f"the tie order {list(order)} does not rank {missing}")
+    return [m for m in order if m in methods]
+
+
 MIN_CUT_UNIT = 1.0  # σ: the smallest unit a frozen cut gives its detector's score
 _SCALE_FLOOR = 1e-6
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..calibration_select import CalibrationChoice
 from ..config import TIE_MARGIN
-from ..fusion_methods import EITHER, TIE_ORDERS
+from ..fusion_methods import EITHER, TIE_ORDERS, tie_ranked
 from ..fusion_model import FusionModel
 
 __all__ = ["choose_by_validation"]
@@ -28,10 +28,7 @@ def choose_by_validation(
     ``TIE_MARGIN``."""
     if configured != "auto":
         return configured
-    missing = sorted(set(model.methods) - set(order))
-    if missing:
-        raise ValueError(f"the tie order {list(order)} does not rank {missing}")
-    ranked = [m for m in order if m in model.methods and m != EITHER]
+    ranked = [m for m in tie_ranked(order, model.methods) if m != EITHER]
     best, best_score = ranked[0], -1.0
     for method in ranked:
         frozen_f1 = model.thresholds[method].val_f1 or 0.0
