@@ -10,7 +10,8 @@ s<seed>``, run here where missing), and are copied into two run folders whose fu
 evaluate stages run under the default, once with 0.17.0's judge (``--set
 calibration.clean_validation=false --set calibration.tie_margin=null``, folder
 ``<dataset>-judge0.17-s<seed>``) and once with 0.18.0's (``<dataset>-judge0.18-s<seed>``),
-both with ``--set fusion.tie_order=simplest``, the tie order between fusions until 0.18.0:
+both with ``--set fusion.tie_order=simplest --set fusion.period_of=validation``, the
+fusion choices until 0.18.0:
 the fusion's pick, both detectors and the frozen figures are the same in both, so what
 differs is the calibration judge alone. A student runs after its teacher in the same
 folder (the families rule distils its held-out runs from the teacher's). Finished stages
@@ -28,8 +29,8 @@ from typing import Any
 from _bench import start_out
 from detection_ablation import (
     BY_VALIDATION,
+    CHOICES_0_18,
     JUDGE_0_17,
-    SIMPLEST_TIES,
     build_cache,
     copy_detectors,
     mean_std,
@@ -39,7 +40,7 @@ from detection_ablation import (
 from family_select import write_outputs
 
 # Both with the fusion tie order of their time (0.19.0 changed it: vehicle_holdout.py).
-JUDGES: dict[str, tuple[str, ...]] = {"0.17": JUDGE_0_17, "0.18": (SIMPLEST_TIES,)}
+JUDGES: dict[str, tuple[str, ...]] = {"0.17": JUDGE_0_17, "0.18": CHOICES_0_18}
 MODELS = ("pick", "vgae", "gat")
 
 

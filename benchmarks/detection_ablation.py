@@ -50,9 +50,14 @@ BY_VALIDATION = "fusion.select=validation"
 # The tie order between fusions of every version until 0.18.0 (the simplest first), the
 # default until 0.19.0.
 SIMPLEST_TIES = "fusion.tie_order=simplest"
+# The shared calibration period of validation's own choice, whichever fusion the families
+# rule deployed: every version until 0.19.0 (0.20.0 takes the deployed fusion's).
+VALIDATION_PERIOD = "fusion.period_of=validation"
+# canids-models 0.18.0's fusion choices: its tie order and its period.
+CHOICES_0_18 = (SIMPLEST_TIES, VALIDATION_PERIOD)
 # canids-models 0.17.0's calibration judge (each period calibrated on whatever it held, the
-# earliest exact best rule), the default until 0.18.0, with its fusion tie order.
-JUDGE_0_17 = ("calibration.clean_validation=false", "calibration.tie_margin=null", SIMPLEST_TIES)
+# earliest exact best rule), the default until 0.18.0, with its fusion choices.
+JUDGE_0_17 = ("calibration.clean_validation=false", "calibration.tie_margin=null", *CHOICES_0_18)
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {"build": [], "set": []},
     "v1": {

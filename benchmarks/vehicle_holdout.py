@@ -12,15 +12,18 @@ their first 20 and 34 s) and ``test_02_new_vehicle_normal`` (its attack-free cap
 capture of hcrl_sa's or set_01's test splits is read.
 
 Per dataset and seed the teacher pipeline runs once under canids-models 0.18.0's choices
-(scale floor 0.1, period ties to the earliest listed, fusion ties to the simplest; folder
+(scale floor 0.1, period ties to the earliest listed, fusion ties to the simplest, the
+shared period of validation's own choice; folder
 ``runs/<dataset>-s<seed>``). On copies of its detectors the fusion and evaluate stages run
 again per variant, each pinned: every other floor (``calibration.scale_floor=F``, folder
 ``runs/<dataset>-floor<F>-s<seed>``), the longest period on a tie
 (``calibration.period_ties=longest``, ``runs/<dataset>-longest-s<seed>``) and the fusions
 in which either detector flags alone first on a tie (``fusion.tie_order=alone_first``,
-``runs/<dataset>-alone-s<seed>``). The floor bounds each capture's calibrated scale from
-below at F times validation's: the detectors' inputs to the calibrated fusions and the
-fused score's z-score rule alike. Finished stages are reused.
+``runs/<dataset>-alone-s<seed>``, 0.19.0's choices). Each training holds one attack
+family, so validation's rule chooses the fusion and ``fusion.period_of`` (0.20.0) moves
+nothing here; it is pinned so that the folders keep their configs. The floor bounds each
+capture's calibrated scale from below at F times validation's: the detectors' inputs to
+the calibrated fusions and the fused score's z-score rule alike. Finished stages are reused.
 
 Printed: per variant, the calibrated F1 on the new vehicle's attack capture and the
 calibrated false alarms per hour on its attack-free one, for the default fusion,
@@ -41,7 +44,8 @@ from typing import Any
 
 from _bench import start_out
 from detection_ablation import (
-    SIMPLEST_TIES,
+    CHOICES_0_18,
+    VALIDATION_PERIOD,
     build_cache,
     copy_detectors,
     mean_std,
@@ -99,12 +103,12 @@ def datasets_file(out: Path, root: Path) -> Path:
 def variants(floors: list[float]) -> dict[str, tuple[str, ...]]:
     """Each variant's name (its folder's infix; "" for the run that trains the detectors)
     and settings, each pinned against a change of default."""
-    out: dict[str, tuple[str, ...]] = {"": (SIMPLEST_TIES,)}
+    out: dict[str, tuple[str, ...]] = {"": CHOICES_0_18}
     for f in floors:
         if f != DEFAULT_FLOOR:
-            out[f"floor{f:g}"] = (SIMPLEST_TIES, f"calibration.scale_floor={f}")
-    out["longest"] = (SIMPLEST_TIES, "calibration.period_ties=longest")
-    out["alone"] = ("fusion.tie_order=alone_first",)
+            out[f"floor{f:g}"] = (*CHOICES_0_18, f"calibration.scale_floor={f}")
+    out["longest"] = (*CHOICES_0_18, "calibration.period_ties=longest")
+    out["alone"] = ("fusion.tie_order=alone_first", VALIDATION_PERIOD)
     return out
 
 
@@ -115,7 +119,7 @@ def variant_run(
     cache = build_cache(dataset, root, out, log)
     seed_set = f"train.seed={seed}"
     base = out / "runs" / f"{dataset}-s{seed}"
-    run_stages(dataset, "teacher", base, cache, [seed_set, SIMPLEST_TIES], log)
+    run_stages(dataset, "teacher", base, cache, [seed_set, *CHOICES_0_18], log)
     if not name:
         return base
     run_dir = out / "runs" / f"{dataset}-{name}-s{seed}"

@@ -21,6 +21,7 @@ from canids_models.fusion_methods import EITHER, TIE_ORDERS, Normaliser
 from canids_models.fusion_model import FusedScores, FusionModel
 from canids_models.metrics import Threshold
 from canids_models.stages import run_stage
+from canids_models.stages.fusion_choice import period_system
 from canids_testkit import tiny_overrides as tiny
 
 DS = "demo"
@@ -240,15 +241,27 @@ def test_each_family_is_held_out_of_both_detectors_and_scored_where_it_was_left_
 
 def test_the_held_out_runs_leave_the_fit_as_validation_s_own(families_run, pipelines):
     """Everything but the choice is what the same fusion stage fits choosing on
-    validation: the held-out runs do not move its thresholds, rules or DQN."""
+    validation: the held-out runs do not move its thresholds or DQN, nor its calibration
+    rules where the pick's own period is validation's choice's (since canids-models
+    0.20.0 the pick calibrates on its own: ``fusion.period_of``)."""
     _, out = families_run
     for size in ("teacher", "student"):
         m, plain = out[size][0].metrics, pipelines.metrics(size, "fusion")
-        assert m["selection"]["validation_choice"] == plain["method"]
+        sel = m["selection"]
+        assert sel["validation_choice"] == plain["method"]
         assert m["thresholds"] == plain["thresholds"]
-        assert m["calibration"] == plain["calibration"]
         assert m["dqn_history"] == plain["dqn_history"]
         assert m["thresholds"][EITHER]["value"] == 0.0
+        assert sel["period_of"] == "pick"
+        assert sel["period_system"] == period_system(
+            "pick", sel["method"], sel["validation_choice"], sel["systems"]
+        )
+        own = sel["systems"][sel["period_system"]]
+        theirs = sel["systems"][period_system("validation", "", plain["method"], sel["systems"])]
+        if (own["warmup"], own["seconds"]) == (theirs["warmup"], theirs["seconds"]):
+            assert m["calibration"] == plain["calibration"]
+        for rule in m["calibration"].values():
+            assert (rule["warmup"], rule["seconds"]) == (own["warmup"], own["seconds"])
 
 
 def test_a_student_s_family_runs_distil_from_the_teacher_s_family_runs(families_run):

@@ -33,6 +33,7 @@ from .calibration import (
     calibrate_capture,
     calibration_phases,
 )
+from .config import PERIOD_TIES
 
 __all__ = [
     "PERIOD_TIES",
@@ -44,9 +45,6 @@ __all__ = [
     "select_calibration",
     "select_period",
 ]
-
-# How select_period breaks a tie between periods (CalibrationConfig.period_ties).
-PERIOD_TIES: tuple[str, ...] = ("first", "longest")
 
 
 @dataclass(frozen=True)

@@ -195,6 +195,10 @@ def _positive_grid(values: tuple[float, ...], upper: float | None = None) -> tup
 # checkpoints are checked against the same values.
 GuardAt = Literal["edge", "threshold"]
 GUARD_FLOORS: tuple[str, ...] = get_args(GuardAt)
+# How a tie between calibration periods is broken (CalibrationConfig.period_ties;
+# calibration_select.select_period checks against the same values).
+PeriodTies = Literal["first", "longest"]
+PERIOD_TIES: tuple[str, ...] = get_args(PeriodTies)
 
 
 class CalibrationConfig(_Section):
@@ -244,7 +248,7 @@ class CalibrationConfig(_Section):
     # longest warm-up, then the longest length (canids-models 0.19.0, opt-in: held out by
     # vehicle on hcrl_sa's training captures it did not beat "first",
     # benchmarks/vehicle_holdout.py).
-    period_ties: Literal["first", "longest"] = "first"
+    period_ties: PeriodTies = "first"
 
     @field_validator("seconds_grid", "zscore_k")
     @classmethod
@@ -299,7 +303,11 @@ class FusionConfig(_Section):
     (:data:`~canids_models.fusion_methods.TIE_ORDERS`): ``simplest`` (mean, max, logistic,
     dqn, cut_mean, cut_max, either), or ``alone_first``, the fusions in which either
     detector flags alone first (max, cut_max, either, then mean, logistic, dqn,
-    cut_mean)."""
+    cut_mean).
+    ``period_of``: whose shared calibration period the run calibrates on: ``pick`` (the
+    default since canids-models 0.20.0), the deployed fusion's own, judged for the system
+    that runs; ``validation``, validation's own choice whichever fusion the families rule
+    deployed (0.13.0-0.19.0, and their digest)."""
 
     method: Literal["auto", "mean", "max", "logistic", "dqn", "cut_mean", "cut_max", "either"] = (
         "auto"
@@ -309,6 +317,7 @@ class FusionConfig(_Section):
     families_margin: float = Field(default=TIE_MARGIN, ge=0.0, lt=0.5)
     cut_fusions: bool = True
     tie_order: Literal["simplest", "alone_first"] = "alone_first"
+    period_of: Literal["pick", "validation"] = "pick"
 
     @field_validator("select")
     @classmethod
@@ -401,7 +410,9 @@ class RunConfig(_Section):
         ``calibration.clean_validation`` only when true and ``calibration.tie_margin``
         only when set (false and None keep 0.17.0's digest), ``calibration.period_ties`` only
         when it is not ``first`` (``first`` keeps 0.18.0's digest), ``fusion.tie_order``
-        only when it is not ``simplest`` (``simplest`` keeps 0.18.0's digest).
+        only when it is not ``simplest`` (``simplest`` keeps 0.18.0's digest),
+        ``fusion.period_of`` only when it is not ``validation`` (``validation`` keeps
+        0.19.0's digest).
         ``fusion.families_margin`` counts only with ``select=families`` or ``auto`` and when
         it is not 0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
@@ -432,6 +443,8 @@ class RunConfig(_Section):
             del data["calibration"]["tie_margin"]
         if fusion["tie_order"] == "simplest":
             del fusion["tie_order"]
+        if fusion["period_of"] == "validation":
+            del fusion["period_of"]
         if data["calibration"]["period_ties"] == "first":
             del data["calibration"]["period_ties"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

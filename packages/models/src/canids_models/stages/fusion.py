@@ -53,7 +53,7 @@ from .fusion_calibration import (
     shared_period,
 )
 from .fusion_checks import require_both_past_warmup, require_normal_for_rate
-from .fusion_choice import choose_by_validation
+from .fusion_choice import choose_by_validation, period_system
 from .fusion_lines import selection_lines
 
 __all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
@@ -145,10 +145,20 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         0.0, "either detector at its own frozen threshold", _f1(y_fit.astype(bool), either[fit])
     )
 
+    order = TIE_ORDERS[cfg.fusion.tie_order]  # which fusion a tie goes to
+    # The families rule ranks frozen F1 on held-out families: known before any period.
+    family_means: dict[str, float] = {}
+    by_families: str | None = None
+    if families is not None:
+        val_f1 = {m: model.thresholds[m].val_f1 for m in model.methods}
+        by_families, family_means = choose_by_families(
+            families, val_f1, model.methods, cfg.fusion.families_margin, order
+        )
+
     fixed = fixed_rule(ctx)
     choices: dict[str, CalibrationChoice] = {}
+    period_of: str | None = None
     period_choice: PeriodChoice | None = None
-    order = TIE_ORDERS[cfg.fusion.tie_order]  # which fusion a tie goes to
     systems: dict[str, PeriodChoice] = {}
     choices_at_own: dict[str, CalibrationChoice] = {}
 
@@ -197,20 +207,14 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         systems = {m: shared_period(ctx, choose, periods, m) for m in fusions}
         choices_at_own = {m: choose(m, system.period) for m, system in systems.items()}
         by_validation = choose_by_validation(cfg.fusion.method, model, choices_at_own, order)
-        # ``either`` decides with both detectors' own rules: it takes the period of the
-        # score fusion validation ranks first.
-        period_choice = systems[by_validation if by_validation in systems else "mean"]
+        pick = by_families if by_families is not None else by_validation
+        period_of = period_system(cfg.fusion.period_of, pick, by_validation, systems)
+        period_choice = systems[period_of]
         for name in ("gat", "vgae", *fusions):
             choices[name] = choose(name, period_choice.period)
     for name, choice in choices.items():
         model.calibration[name] = choice.rule
-    method = by_validation
-    family_means: dict[str, float] = {}
-    if families is not None:
-        val_f1 = {m: model.thresholds[m].val_f1 for m in model.methods}
-        method, family_means = choose_by_families(
-            families, val_f1, model.methods, cfg.fusion.families_margin, order
-        )
+    method = by_families if by_families is not None else by_validation
     model.warmup, model.seconds = choices["gat" if method == EITHER else method].rule.period
     model.method = method
     selection = {
@@ -233,6 +237,10 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "family_mean_f1": family_means,
         "families_margin": cfg.fusion.families_margin if families is not None else None,
         "tie_order": list(order),
+        # Whose shared period the run calibrates on (fusion.period_of), and which system's
+        # period that was (None with a fixed rule: no period chosen).
+        "period_of": cfg.fusion.period_of,
+        "period_system": period_of,
         "vgae_cut": {
             "false_alarm_rate": rate,
             "value": model.thresholds["vgae"].value,

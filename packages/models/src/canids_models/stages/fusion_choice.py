@@ -5,6 +5,8 @@ leave-one-capture-out val F1, a tie going to the one first in ``fusion.tie_order
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 import numpy as np
 
 from ..calibration_select import CalibrationChoice
@@ -12,7 +14,10 @@ from ..config import TIE_MARGIN
 from ..fusion_methods import EITHER, TIE_ORDERS, tie_ranked
 from ..fusion_model import FusionModel
 
-__all__ = ["choose_by_validation"]
+__all__ = ["PERIOD_OF", "choose_by_validation", "period_system"]
+
+# Whose shared calibration period a run calibrates on (FusionConfig.period_of).
+PERIOD_OF: tuple[str, ...] = ("pick", "validation")
 
 
 def choose_by_validation(
@@ -38,3 +43,19 @@ def choose_by_validation(
         if score > best_score + TIE_MARGIN:
             best, best_score = method, score
     return best
+
+
+def period_system(period_of: str, pick: str, by_validation: str, systems: Collection[str]) -> str:
+    """The score fusion whose shared calibration period the run calibrates on: with
+    ``pick``, the deployed fusion's own (the families rule's pick where that rule chose:
+    the period judged best for the system that runs); with ``validation``, validation's own
+    choice (canids-models 0.13.0-0.19.0, whichever fusion was deployed). ``either`` has no
+    fused score and no system of its own: the score fusion validation ranks first stands
+    in for it, and ``mean`` where validation's choice is ``either`` too."""
+    if period_of not in PERIOD_OF:
+        raise ValueError(f"the calibration period is one of {list(PERIOD_OF)}'s, not {period_of!r}")
+    first = (pick,) if period_of == "pick" else ()
+    for name in (*first, by_validation, "mean"):
+        if name in systems:
+            return name
+    raise ValueError(f"no score fusion among the systems {sorted(systems)} to calibrate on")
