@@ -53,8 +53,13 @@ SIMPLEST_TIES = "fusion.tie_order=simplest"
 # The shared calibration period of validation's own choice, whichever fusion the families
 # rule deployed: every version until 0.19.0 (0.20.0 takes the deployed fusion's).
 VALIDATION_PERIOD = "fusion.period_of=validation"
-# canids-models 0.18.0's fusion choices: its tie order and its period.
-CHOICES_0_18 = (SIMPLEST_TIES, VALIDATION_PERIOD)
+# Ties between calibration periods and between rules to the earliest listed: the default of
+# every version so far, pinned so that a later default cannot move these runs.
+TIES_0_20 = ("calibration.period_ties=first", "calibration.rule_ties=first")
+# canids-models 0.19.0's choices: its period and its calibration ties.
+CHOICES_0_19 = (VALIDATION_PERIOD, *TIES_0_20)
+# canids-models 0.18.0's choices: its fusion tie order, and 0.19.0's others.
+CHOICES_0_18 = (SIMPLEST_TIES, *CHOICES_0_19)
 # canids-models 0.17.0's calibration judge (each period calibrated on whatever it held, the
 # earliest exact best rule), the default until 0.18.0, with its fusion choices.
 JUDGE_0_17 = ("calibration.clean_validation=false", "calibration.tie_margin=null", *CHOICES_0_18)

@@ -19,7 +19,11 @@ again per variant, each pinned: every other floor (``calibration.scale_floor=F``
 ``runs/<dataset>-floor<F>-s<seed>``), the longest period on a tie
 (``calibration.period_ties=longest``, ``runs/<dataset>-longest-s<seed>``) and the fusions
 in which either detector flags alone first on a tie (``fusion.tie_order=alone_first``,
-``runs/<dataset>-alone-s<seed>``, 0.19.0's choices). Each training holds one attack
+``runs/<dataset>-alone-s<seed>``, 0.19.0's choices, pinned with their calibration
+ties), and canids-models 0.21.0's opt-in candidate: the longest period and the most
+sensitive rule on a tie (``calibration.period_ties=longest``,
+``calibration.rule_ties=sensitive``, ``runs/<dataset>-sensitive-s<seed>``; docs/results.md
+says why it is not the default). Each training holds one attack
 family, so validation's rule chooses the fusion and ``fusion.period_of`` (0.20.0) moves
 nothing here; it is pinned so that the folders keep their configs. The floor bounds each
 capture's calibrated scale from below at F times validation's: the detectors' inputs to
@@ -45,7 +49,7 @@ from typing import Any
 from _bench import start_out
 from detection_ablation import (
     CHOICES_0_18,
-    VALIDATION_PERIOD,
+    CHOICES_0_19,
     build_cache,
     copy_detectors,
     mean_std,
@@ -108,7 +112,8 @@ def variants(floors: list[float]) -> dict[str, tuple[str, ...]]:
         if f != DEFAULT_FLOOR:
             out[f"floor{f:g}"] = (*CHOICES_0_18, f"calibration.scale_floor={f}")
     out["longest"] = (*CHOICES_0_18, "calibration.period_ties=longest")
-    out["alone"] = ("fusion.tie_order=alone_first", VALIDATION_PERIOD)
+    out["alone"] = ("fusion.tie_order=alone_first", *CHOICES_0_19)
+    out["sensitive"] = ("calibration.period_ties=longest", "calibration.rule_ties=sensitive")
     return out
 
 
@@ -162,6 +167,7 @@ def label(name: str) -> str:
         "": "0.18.0: floor 0.1, period ties first, fusion ties simplest",
         "longest": "period ties longest",
         "alone": "fusion ties alone_first",
+        "sensitive": "period ties longest, rule ties sensitive",
     }.get(name, f"floor {name.removeprefix('floor')}")
 
 

@@ -21,6 +21,7 @@ nothing (a score still settling after the capture's start sits in its calibratio
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,10 +34,11 @@ from .calibration import (
     calibrate_capture,
     calibration_phases,
 )
-from .config import PERIOD_TIES
+from .config import PERIOD_TIES, RULE_TIES
 
 __all__ = [
     "PERIOD_TIES",
+    "RULE_TIES",
     "CalibrationChoice",
     "CaptureStream",
     "PeriodChoice",
@@ -159,15 +161,52 @@ def _f1(c: np.ndarray) -> float:
 Streams = Sequence[CaptureStream] | Callable[[float, float], Sequence[CaptureStream]]
 
 
-def _pick(f1: Sequence[float], own: Sequence[float], margin: float | None) -> int:
+def _pick(
+    f1: Sequence[float],
+    own: Sequence[float],
+    margin: float | None,
+    reach: Sequence[float] | None = None,
+) -> int:
     """The chosen candidate: the best F1 (the earliest on a tie) with ``margin`` None;
     otherwise every candidate within ``margin`` of the best ties, and the tie goes to the
-    best F1 without the guard (``own``), then to the earliest."""
+    best F1 without the guard (``own``), then to the earliest. With ``reach`` (rule ties
+    ``sensitive``), the candidates also within ``margin`` of that best ``own`` tie, and the
+    tie goes to the lowest reach, then to the earliest."""
     best = int(np.argmax(f1))
-    if margin is None:
+    if margin is None and reach is None:
         return best
-    tied = [j for j, v in enumerate(f1) if v >= f1[best] - margin - 1e-12]
-    return max(tied, key=lambda j: (own[j], -j))
+    m = 0.0 if margin is None else margin
+    tied = [j for j, v in enumerate(f1) if v >= f1[best] - m - 1e-12]
+    if reach is None:
+        return max(tied, key=lambda j: (own[j], -j))
+    top = max(own[j] for j in tied)
+    tied = [j for j in tied if own[j] >= top - m - 1e-12]
+    return min(tied, key=lambda j: (reach[j], j))
+
+
+def _reach(streams: Sequence[CaptureStream], rule: CalibrationRule) -> np.ndarray:
+    """[captures]: how far out ``rule`` flags on each capture, its calibrated threshold in
+    that capture's own scale above its centre (NaN where it cannot calibrate; +inf where
+    it flags nothing). Lower is more sensitive."""
+    out = np.full(len(streams), np.nan)
+    for i, st in enumerate(streams):
+        cal, _ = st.phases(rule)
+        scores = st.scores[cal]
+        if len(scores) == 0 or not np.isfinite(scores).all():
+            continue
+        calib = calibrate_capture(scores, rule)
+        out[i] = (calib.threshold - calib.center) / calib.scale
+    return out
+
+
+def _rounded(value: float) -> float | None:
+    """JSON-safe: a rule that flags nothing has an infinite reach, written as None."""
+    return round(value, 4) if math.isfinite(value) else None
+
+
+def _mean_reach(per_capture: np.ndarray) -> float:
+    finite = per_capture[~np.isnan(per_capture)]
+    return float(finite.mean()) if len(finite) else math.inf
 
 
 def select_calibration(
@@ -175,6 +214,7 @@ def select_calibration(
     candidates: Sequence[CalibrationRule],
     guard_at: str = "threshold",
     tie_margin: float | None = None,
+    rule_ties: str = "first",
 ) -> CalibrationChoice:
     """The candidate with the best pooled F1 on ``streams`` (earlier candidates win ties:
     list the simpler and shorter ones first), with its leave-one-capture-out estimate.
@@ -191,7 +231,17 @@ def select_calibration(
     Where the floor does not transfer (a new vehicle), their own thresholds decide, and
     the F1 without the guard is validation's only evidence about those. None: the earliest
     of the exact best (0.17.0's rule), whatever the rules do alone.
+
+    ``rule_ties`` (:data:`RULE_TIES`, canids-models 0.21.0): ``first`` is the rule above;
+    ``sensitive`` (opt-in) narrows the tie to the candidates within
+    ``tie_margin`` of the best F1 without the guard too, and gives it to the one whose
+    calibrated threshold sits lowest in each capture's own scale (mean over the captures;
+    the table's ``reach``): where validation cannot tell the rules apart (its attacks
+    stand far out of every threshold), the one that would still catch a subtler attack.
+    Its leave-one-capture-out estimate reads the reach on the other captures only.
     """
+    if rule_ties not in RULE_TIES:
+        raise ValueError(f"rule ties go to one of {list(RULE_TIES)}, not {rule_ties!r}")
     if not candidates:
         raise ValueError("no calibration candidate to choose from")
     cache: dict[tuple[float, float], Sequence[CaptureStream]] = {}
@@ -217,7 +267,10 @@ def select_calibration(
         own = np.stack([alone(r) for r in candidates])
     pooled = [_f1(per[j].sum(0)) for j in range(len(candidates))]
     pooled_own = [_f1(own[j].sum(0)) for j in range(len(candidates))]
-    best = _pick(pooled, pooled_own, tie_margin)
+    # [candidates, captures]: each rule's reach, read only to break a sensitive tie.
+    reach = np.stack([_reach(at(r), r) for r in candidates]) if rule_ties == "sensitive" else None
+    mean_reach = None if reach is None else [_mean_reach(r) for r in reach]
+    best = _pick(pooled, pooled_own, tie_margin, mean_reach)
     loco = None
     n_captures = per.shape[1]
     if n_captures > 1:
@@ -225,13 +278,18 @@ def select_calibration(
         for i in range(n_captures):
             others = per.sum(1) - per[:, i]
             others_own = own.sum(1) - own[:, i]
-            j = _pick([_f1(o) for o in others], [_f1(o) for o in others_own], tie_margin)
+            reach_others = None if reach is None else [_mean_reach(np.delete(r, i)) for r in reach]
+            j = _pick(
+                [_f1(o) for o in others], [_f1(o) for o in others_own], tie_margin, reach_others
+            )
             held += per[j, i]
         loco = _f1(held)
     table = [
         {"rule": r.label(guard_at), "val_f1": round(f, 4)}
         | ({"val_f1_unguarded": round(u, 4)} if tie_margin is not None and r.guard else {})
-        for r, f, u in zip(candidates, pooled, pooled_own, strict=True)
+        # How far out it flags, in the captures' own scale (a sensitive tie's key).
+        | ({"reach": _rounded(mean_reach[j])} if mean_reach is not None else {})
+        for j, (r, f, u) in enumerate(zip(candidates, pooled, pooled_own, strict=True))
     ]
     return CalibrationChoice(candidates[best], pooled[best], loco, table, guard_at)
 

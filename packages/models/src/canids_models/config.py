@@ -199,6 +199,10 @@ GUARD_FLOORS: tuple[str, ...] = get_args(GuardAt)
 # calibration_select.select_period checks against the same values).
 PeriodTies = Literal["first", "longest"]
 PERIOD_TIES: tuple[str, ...] = get_args(PeriodTies)
+# How a tie between calibration rules is broken (CalibrationConfig.rule_ties;
+# calibration_select.select_calibration checks against the same values).
+RuleTies = Literal["first", "sensitive"]
+RULE_TIES: tuple[str, ...] = get_args(RuleTies)
 
 
 class CalibrationConfig(_Section):
@@ -245,10 +249,15 @@ class CalibrationConfig(_Section):
     # How a tie between calibration periods is broken: "first", the earliest listed (the
     # shortest warm-up and length), only exactly equal scores tying (0.18.0's rule, the
     # default); "longest": scores within tie_margin of the best tie, and a tie goes to the
-    # longest warm-up, then the longest length (canids-models 0.19.0, opt-in: held out by
-    # vehicle on hcrl_sa's training captures it did not beat "first",
-    # benchmarks/vehicle_holdout.py).
+    # longest warm-up, then the longest length (canids-models 0.19.0, opt-in:
+    # benchmarks/vehicle_holdout.py, docs/results.md).
     period_ties: PeriodTies = "first"
+    # How a tie between calibration rules is broken: "first", the best without its guard,
+    # then the earliest listed (0.18.0's rule, the default); "sensitive" (canids-models
+    # 0.21.0, opt-in): among those tied without the guard too (within tie_margin), the one
+    # whose threshold sits lowest in each capture's own scale
+    # (calibration_select.select_calibration; docs/results.md says why it is not the default).
+    rule_ties: RuleTies = "first"
 
     @field_validator("seconds_grid", "zscore_k")
     @classmethod
@@ -412,7 +421,8 @@ class RunConfig(_Section):
         when it is not ``first`` (``first`` keeps 0.18.0's digest), ``fusion.tie_order``
         only when it is not ``simplest`` (``simplest`` keeps 0.18.0's digest),
         ``fusion.period_of`` only when it is not ``validation`` (``validation`` keeps
-        0.19.0's digest).
+        0.19.0's digest), ``calibration.rule_ties`` only when it is not ``first``
+        (``first``, the default, keeps 0.20.0's digest).
         ``fusion.families_margin`` counts only with ``select=families`` or ``auto`` and when
         it is not 0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
@@ -445,6 +455,8 @@ class RunConfig(_Section):
             del fusion["tie_order"]
         if fusion["period_of"] == "validation":
             del fusion["period_of"]
+        if data["calibration"]["rule_ties"] == "first":
+            del data["calibration"]["rule_ties"]
         if data["calibration"]["period_ties"] == "first":
             del data["calibration"]["period_ties"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()

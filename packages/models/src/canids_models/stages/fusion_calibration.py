@@ -110,6 +110,6 @@ def select_rule(
 ) -> CalibrationChoice:
     try:
         cal = ctx.config.calibration
-        return select_calibration(streams, candidates, cal.guard_at, cal.tie_margin)
+        return select_calibration(streams, candidates, cal.guard_at, cal.tie_margin, cal.rule_ties)
     except ValueError as exc:
         raise ModelsError(f"{ctx.dataset}: choosing the calibration rule: {exc}") from exc
