@@ -47,11 +47,14 @@ def test_the_fusion_stage_calibrates_on_the_period_of_the_setting(refit_fusion, 
     score calibrates on, and evaluate calibrates there."""
     root = tmp_path_factory.mktemp("period_of")
     for period_of in PERIOD_OF:
-        _, fusion, evaluate, _, _ = refit_fusion(
+        _, fusion, evaluate, _, log = refit_fusion(
             root / period_of, period_of, f"fusion.period_of={period_of}"
         )
         sel = fusion["selection"]
         assert sel["period_of"] == period_of
+        whose = f"{sel['period_system']}'s, fusion.period_of={period_of}"
+        said = f"{sel['period']['score']:.3f}; {whose})"
+        assert said in "\n".join(log)
         chosen = sel["validation_choice"] if period_of == "validation" else sel["method"]
         expected = period_system(period_of, sel["method"], sel["validation_choice"], SYSTEMS)
         assert sel["period_system"] == expected

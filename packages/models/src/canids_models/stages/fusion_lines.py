@@ -34,10 +34,13 @@ def selection_lines(selection: dict[str, Any]) -> str:
     period = selection.get("period")
     if period:
         branches = list(period["periods"][0]["f1"])
+        # Whose system's period it is (canids-models 0.20.0: the deployed fusion's).
+        whose = selection.get("period_system")
+        of = f"; {whose}'s, fusion.period_of={selection.get('period_of')}" if whose else ""
         lines.append(
             f"calibration period: {period['warmup']:g} s warm-up, {period['seconds']:g} s, "
             f"chosen for {', '.join(branches)} together (mean best val F1 "
-            f"{period['score']:.3f})"
+            f"{period['score']:.3f}{of})"
         )
     for name, s in selection["scores"].items():
         cal = s["calibrated"]
