@@ -137,20 +137,27 @@ def calibrate_stream(
     return scored, flags, calib
 
 
-def _counts(streams: Sequence[CaptureStream], rule: CalibrationRule) -> np.ndarray:
-    """[captures, 3]: tp, fp, fn of each capture under ``rule`` (0s where it cannot run)."""
-    out = np.zeros((len(streams), 3), np.int64)
+def _judged(
+    streams: Sequence[CaptureStream], rule: CalibrationRule
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each capture under ``rule``: [captures, 3] tp, fp, fn (0s where it cannot run), and
+    [captures] its reach, the calibrated threshold in that capture's own scale above its
+    centre (NaN where it cannot calibrate; +inf where it flags nothing; lower is more
+    sensitive)."""
+    counts = np.zeros((len(streams), 3), np.int64)
+    reach = np.full(len(streams), np.nan)
     for i, st in enumerate(streams):
         assert st.labels is not None
         cal, scored = st.phases(rule)
         if not cal.any():
             # Nothing to calibrate on at this length: every attack is missed, honestly.
-            out[i, 2] = int(st.labels[scored].sum())
+            counts[i, 2] = int(st.labels[scored].sum())
             continue
-        _, flags, _ = calibrated_flags(st, rule)
+        _, flags, calib = calibrate_stream(st, rule)
         y = st.labels[scored].astype(bool)
-        out[i] = ((flags & y).sum(), (flags & ~y).sum(), (~flags & y).sum())
-    return out
+        counts[i] = ((flags & y).sum(), (flags & ~y).sum(), (~flags & y).sum())
+        reach[i] = (calib.threshold - calib.center) / calib.scale
+    return counts, reach
 
 
 def _f1(c: np.ndarray) -> float:
@@ -182,21 +189,6 @@ def _pick(
     top = max(own[j] for j in tied)
     tied = [j for j in tied if own[j] >= top - m - 1e-12]
     return min(tied, key=lambda j: (reach[j], j))
-
-
-def _reach(streams: Sequence[CaptureStream], rule: CalibrationRule) -> np.ndarray:
-    """[captures]: how far out ``rule`` flags on each capture, its calibrated threshold in
-    that capture's own scale above its centre (NaN where it cannot calibrate; +inf where
-    it flags nothing). Lower is more sensitive."""
-    out = np.full(len(streams), np.nan)
-    for i, st in enumerate(streams):
-        cal, _ = st.phases(rule)
-        scores = st.scores[cal]
-        if len(scores) == 0 or not np.isfinite(scores).all():
-            continue
-        calib = calibrate_capture(scores, rule)
-        out[i] = (calib.threshold - calib.center) / calib.scale
-    return out
 
 
 def _rounded(value: float) -> float | None:
@@ -254,7 +246,8 @@ def select_calibration(
     if not at(candidates[0]):
         raise ValueError("no validation capture to choose a calibration rule on")
     # [candidates, captures, 3]
-    per = np.stack([_counts(at(r), r) for r in candidates])
+    judged = [_judged(at(r), r) for r in candidates]
+    per = np.stack([counts for counts, _ in judged])
     own = per
     if tie_margin is not None:
         # A guarded rule's unguarded twin is usually a candidate too (guard=auto).
@@ -262,13 +255,13 @@ def select_calibration(
 
         def alone(r: CalibrationRule) -> np.ndarray:
             u = dataclasses.replace(r, guard=False)
-            return per[listed[u]] if u in listed else _counts(at(u), u)
+            return per[listed[u]] if u in listed else _judged(at(u), u)[0]
 
         own = np.stack([alone(r) for r in candidates])
     pooled = [_f1(per[j].sum(0)) for j in range(len(candidates))]
     pooled_own = [_f1(own[j].sum(0)) for j in range(len(candidates))]
     # [candidates, captures]: each rule's reach, read only to break a sensitive tie.
-    reach = np.stack([_reach(at(r), r) for r in candidates]) if rule_ties == "sensitive" else None
+    reach = np.stack([r for _, r in judged]) if rule_ties == "sensitive" else None
     mean_reach = None if reach is None else [_mean_reach(r) for r in reach]
     best = _pick(pooled, pooled_own, tie_margin, mean_reach)
     loco = None

@@ -203,6 +203,10 @@ PERIOD_TIES: tuple[str, ...] = get_args(PeriodTies)
 # calibration_select.select_calibration checks against the same values).
 RuleTies = Literal["first", "sensitive"]
 RULE_TIES: tuple[str, ...] = get_args(RuleTies)
+# Whose shared calibration period a run calibrates on (FusionConfig.period_of;
+# stages.fusion_choice.period_system checks against the same values).
+PeriodOf = Literal["pick", "validation"]
+PERIOD_OF: tuple[str, ...] = get_args(PeriodOf)
 
 
 class CalibrationConfig(_Section):
@@ -326,7 +330,7 @@ class FusionConfig(_Section):
     families_margin: float = Field(default=TIE_MARGIN, ge=0.0, lt=0.5)
     cut_fusions: bool = True
     tie_order: Literal["simplest", "alone_first"] = "alone_first"
-    period_of: Literal["pick", "validation"] = "pick"
+    period_of: PeriodOf = "pick"
 
     @field_validator("select")
     @classmethod

@@ -157,7 +157,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
 
     fixed = fixed_rule(ctx)
     choices: dict[str, CalibrationChoice] = {}
-    period_of: str | None = None
+    period_from: str | None = None  # the system whose period every score calibrates on
     period_choice: PeriodChoice | None = None
     systems: dict[str, PeriodChoice] = {}
     choices_at_own: dict[str, CalibrationChoice] = {}
@@ -207,14 +207,14 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         systems = {m: shared_period(ctx, choose, periods, m) for m in fusions}
         choices_at_own = {m: choose(m, system.period) for m, system in systems.items()}
         by_validation = choose_by_validation(cfg.fusion.method, model, choices_at_own, order)
-        pick = by_families if by_families is not None else by_validation
-        period_of = period_system(cfg.fusion.period_of, pick, by_validation, systems)
-        period_choice = systems[period_of]
+        pick = by_families or by_validation
+        period_from = period_system(cfg.fusion.period_of, pick, by_validation, systems)
+        period_choice = systems[period_from]
         for name in ("gat", "vgae", *fusions):
             choices[name] = choose(name, period_choice.period)
     for name, choice in choices.items():
         model.calibration[name] = choice.rule
-    method = by_families if by_families is not None else by_validation
+    method = by_families or by_validation
     model.warmup, model.seconds = choices["gat" if method == EITHER else method].rule.period
     model.method = method
     selection = {
@@ -240,7 +240,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         # Whose shared period the run calibrates on (fusion.period_of), and which system's
         # period that was (None with a fixed rule: no period chosen).
         "period_of": cfg.fusion.period_of,
-        "period_system": period_of,
+        "period_system": period_from,
         "vgae_cut": {
             "false_alarm_rate": rate,
             "value": model.thresholds["vgae"].value,

@@ -10,14 +10,11 @@ from collections.abc import Collection
 import numpy as np
 
 from ..calibration_select import CalibrationChoice
-from ..config import TIE_MARGIN
+from ..config import PERIOD_OF, TIE_MARGIN
 from ..fusion_methods import EITHER, TIE_ORDERS, tie_ranked
 from ..fusion_model import FusionModel
 
 __all__ = ["PERIOD_OF", "choose_by_validation", "period_system"]
-
-# Whose shared calibration period a run calibrates on (FusionConfig.period_of).
-PERIOD_OF: tuple[str, ...] = ("pick", "validation")
 
 
 def choose_by_validation(
