@@ -163,10 +163,23 @@ class TrainConfig(_Section):
     workers: int = Field(1, ge=1)
 
 
+# Which epoch a distilled GAT keeps (DistillConfig.select).
+DistillSelect = Literal["f1", "fidelity"]
+DISTILL_SELECT: tuple[str, ...] = get_args(DistillSelect)
+
+
 class DistillConfig(_Section):
+    """Knowledge distillation of the student from its teacher. ``select``: which epoch a
+    distilled GAT keeps. ``f1``, the best validation F1 (every version before 0.22.0, and
+    its digest); ``fidelity`` (opt-in), the epoch whose soft labels on validation are
+    closest to its teacher's (KL at ``temperature``): validation F1 saturates at the
+    student's first epochs, and the student's job is to be its teacher, also where
+    validation's labels cannot tell. It has no effect on a run that does not distil."""
+
     temperature: float = Field(4.0, gt=0)
     alpha: float = Field(0.7, ge=0.0, le=1.0)
     latent_weight: float = 1.0
+    select: DistillSelect = "f1"
 
 
 class CurriculumConfig(_Section):
@@ -426,7 +439,8 @@ class RunConfig(_Section):
         only when it is not ``simplest`` (``simplest`` keeps 0.18.0's digest),
         ``fusion.period_of`` only when it is not ``validation`` (``validation`` keeps
         0.19.0's digest), ``calibration.rule_ties`` only when it is not ``first``
-        (``first``, the default, keeps 0.20.0's digest).
+        (``first``, the default, keeps 0.20.0's digest), ``distill.select`` only when it is
+        not ``f1`` (``f1`` keeps 0.21.0's digest).
         ``fusion.families_margin`` counts only with ``select=families`` or ``auto`` and when
         it is not 0: a families config with the default margin is a new config (its choice breaks
         near-ties where canids-models 0.8.0–0.11.0 did not), and margin 0, their rule, keeps
@@ -463,6 +477,8 @@ class RunConfig(_Section):
             del data["calibration"]["rule_ties"]
         if data["calibration"]["period_ties"] == "first":
             del data["calibration"]["period_ties"]
+        if data["distill"]["select"] == "f1":
+            del data["distill"]["select"]
         blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
         return hashlib.sha256(blob).hexdigest()
 

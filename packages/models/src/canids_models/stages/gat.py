@@ -12,7 +12,7 @@ from ..checkpoints import count_parameters, model_record
 from ..config import BatchingConfig
 from ..context import StageContext, batch_indices
 from ..curriculum import CurriculumSampler, difficulty_percentiles
-from ..distill import gat_distill_loss
+from ..distill import gat_distill_loss, soft_label_kl
 from ..loop import run_epochs
 from ..metrics import binary_metrics, fit_threshold
 from ..nn import GATClassifier
@@ -63,9 +63,18 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
             cfg.curriculum, labels, difficulty_percentiles(scores, labels), cfg.train.seed
         )
     model = GATClassifier(cfg.gat, **inputs, backend=ctx.backend).to(dev)
-    teacher = None
+    teacher, teacher_val = None, None
     if ctx.distill_from:
         teacher = ctx.load_model("gat", ctx.distill_from)
+        teacher.eval()
+        with torch.no_grad():
+            teacher_val = torch.from_numpy(
+                collect_outputs(teacher, None, val, cfg.batching, dev, ranks=ranks)["gat_logit"]
+            )
+    # A distilled student kept by validation F1 stops at its first epochs (F1 saturates
+    # there); by fidelity it keeps the epoch that best reproduces its teacher.
+    by_fidelity = teacher is not None and cfg.distill.select == "fidelity"
+    select = "val_fidelity" if by_fidelity else "val_f1"
     opt = torch.optim.AdamW(
         model.parameters(), lr=cfg.train.lr, weight_decay=cfg.train.weight_decay
     )
@@ -118,19 +127,21 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
         p = gat_probability(out)
         thr = fit_threshold(p, out["y"], one_class=cfg.eval.one_class_fit)
         m = binary_metrics(out["y"], thr.apply(p), p)
-        loss = float(
-            F.binary_cross_entropy_with_logits(
-                torch.from_numpy(out["gat_logit"]), torch.from_numpy(out["y"]).float()
-            )
-        )
-        return {
+        logit = torch.from_numpy(out["gat_logit"])
+        loss = float(F.binary_cross_entropy_with_logits(logit, torch.from_numpy(out["y"]).float()))
+        record = {
             "val_f1": m["f1"] or 0.0,
             "val_loss": loss,
             "precision": m["precision"] or 0.0,
             "recall": m["recall"] or 0.0,
         }
+        if teacher_val is not None:
+            kl = float(soft_label_kl(logit, teacher_val, cfg.distill.temperature))
+            record["val_kl"] = kl
+            record["val_fidelity"] = -kl
+        return record
 
-    result = run_epochs(ctx, "gat", model, opt, train_epoch, validate, select="val_f1")
+    result = run_epochs(ctx, "gat", model, opt, train_epoch, validate, select=select)
     if not ranks.is_main:
         return None
     model.load_state_dict(result.best_state)
@@ -144,7 +155,8 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
         "stage": stage,
         "parameters": count_parameters(model),
         "best_epoch": result.best_epoch,
-        "best_val_f1": result.best_metric,
+        "best_val_f1": next(h["val_f1"] for h in result.history if h["epoch"] == result.best_epoch),
+        "selected_by": select,
         "epochs_run": len(result.history),
         "stopped_early": result.stopped_early,
         "resumed_from": result.resumed_from,
