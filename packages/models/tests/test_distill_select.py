@@ -7,10 +7,12 @@ its teacher's. Both record each epoch's ``val_kl``; a run without a teacher is u
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
-from canids_models import ConfigError, load_config
+from canids_models import ArtifactStore, ConfigError, load_config
 from canids_models.distill import soft_label_kl
 from canids_models.outputs import collect_outputs
 
@@ -62,8 +64,6 @@ def test_the_distilled_gat_keeps_the_epoch_its_rule_names(
 def test_fidelity_without_a_teacher_selects_by_f1(run_stage_on_demo, tmp_path, tiny_overrides):
     """A teacher has nothing to be faithful to: the setting leaves its GAT's rule alone,
     and its metrics say which rule kept the epoch."""
-    from canids_models import ArtifactStore
-
     store = ArtifactStore(tmp_path / "runs", "t")
     overrides = tiny_overrides("teacher", "distill.select=fidelity")
     m = run_stage_on_demo(store, "gat", "teacher", overrides).metrics
@@ -84,3 +84,39 @@ def test_distill_select_values_and_digest():
     refused = r"distill\.select: must be one of 'f1' or 'fidelity' \(got 'loss'\)"
     with pytest.raises(ConfigError, match=refused):
         load_config("student", overrides=["distill.select=loss"])
+
+
+class KilledError(RuntimeError):
+    """Stands in for SIGKILL / a SLURM timeout after an epoch."""
+
+
+def test_a_killed_student_resumes_to_the_same_kept_epoch(
+    pipelines, copy_artifacts, run_stage_on_demo, tiny_overrides
+):
+    """The resume state carries the best KL so far: a resumed run keeps the epoch and the
+    weights the uninterrupted run keeps."""
+    overrides = tiny_overrides("student", EPOCHS, "train.patience=10", "distill.select=fidelity")
+    straight = copy_artifacts(pipelines.store, [("teacher", "gat")])
+    m1 = run_stage_on_demo(straight, "gat", "student", overrides, distill_from="teacher").metrics
+    resumed = ArtifactStore(straight.runs_dir.parent / "resumed" / "runs", straight.run)
+    shutil.copytree(pipelines.store.dir(DS, "teacher", "gat"), resumed.dir(DS, "teacher", "gat"))
+
+    def kill(record: dict) -> None:
+        if record["epoch"] == 1:
+            raise KilledError("killed after epoch 1")
+
+    with pytest.raises(KilledError):
+        run_stage_on_demo(
+            resumed, "gat", "student", overrides, distill_from="teacher", on_epoch=kill
+        )
+    m2 = run_stage_on_demo(resumed, "gat", "student", overrides, distill_from="teacher").metrics
+    assert m2["resumed_from"] == 2
+
+    def strip(history: list[dict]) -> list[dict]:
+        return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+    assert strip(m2["history"]) == strip(m1["history"])
+    assert (m2["best_epoch"], m2["selected_by"]) == (m1["best_epoch"], "val_fidelity")
+    a = straight.load(DS, "student", "gat")["state_dict"]
+    b = resumed.load(DS, "student", "gat")["state_dict"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
