@@ -16,8 +16,9 @@ a student without each attack family and scores every fusion candidate on it; th
 the mean absolute difference between the student's and the teacher's frozen F1 there (over
 families and candidates). The rule, fixed before the first run (docs/results.md): adopt
 ``fidelity`` as the student default if that gap falls by more than 0.005 on the mean over
-every run given (both datasets, in two calls, are read together with ``--judge-only``) and
-the student GAT's validation F1 falls by no more than 0.005.
+every run given (give ``--dataset``, ``--cache-dir`` and ``--runs`` once per dataset) and
+the student GAT's validation F1 falls by no more than 0.005. ``--judge-only`` reads
+finished runs and trains nothing.
 """
 
 from __future__ import annotations

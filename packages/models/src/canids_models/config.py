@@ -165,7 +165,6 @@ class TrainConfig(_Section):
 
 # Which epoch a distilled GAT keeps (DistillConfig.select).
 DistillSelect = Literal["f1", "fidelity"]
-DISTILL_SELECT: tuple[str, ...] = get_args(DistillSelect)
 
 
 class DistillConfig(_Section):
