@@ -198,6 +198,18 @@ def copy_detectors(
             shutil.copytree(source / dataset / size / key, dest)
 
 
+def copy_family_teachers(source: Path, target: Path, dataset: str) -> None:
+    """The teacher's held-out family runs of run folder ``source`` into ``target`` (kept
+    where already there): a student's families fusion distils its family runs from them."""
+    families = source / dataset / "families"
+    if not families.is_dir():
+        return
+    for family in sorted(families.iterdir()):
+        dest = target / dataset / "families" / family.name / dataset / "teacher"
+        if not dest.exists():
+            shutil.copytree(family / dataset / "teacher", dest)
+
+
 def paired_runs(
     dataset: str,
     root: Path,

@@ -25,36 +25,26 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from _bench import command, machine
-from detection_ablation import run_stages
+from detection_ablation import copy_detectors, copy_family_teachers, run_stages
 
 MARGIN = 0.005
 
 
 def prepare(baseline: Path, target: Path, dataset: str) -> int:
-    """Copy the teacher (with its family runs) and the student's VGAE of ``baseline`` into
-    ``target`` (kept where already there); the baseline student's seed."""
-    src, dst = baseline / dataset, target / dataset
-    copies = [
-        (src / "teacher", dst / "teacher"),
-        (src / "student" / "vgae", dst / "student" / "vgae"),
-    ]
-    families = src / "families"
-    if families.is_dir():
-        for fam in sorted(families.iterdir()):
-            copies.append(
-                (fam / dataset / "teacher", dst / "families" / fam.name / dataset / "teacher")
-            )
-    for a, b in copies:
-        if not b.exists():
-            shutil.copytree(a, b)
-    config = json.loads((src / "student" / "gat" / "config.json").read_text())["config"]
-    return int(config["train"]["seed"])
+    """Copy the teacher (its detectors, its fusion with the family figures the judge reads,
+    its results, which ``results_tables.py`` compares the student with, and its held-out
+    family runs) and the student's VGAE of ``baseline`` into ``target`` (kept where
+    already there); the baseline student's seed."""
+    copy_detectors(baseline, target, dataset, "teacher", keys=("vgae", "gat", "fusion", "results"))
+    copy_family_teachers(baseline, target, dataset)
+    copy_detectors(baseline, target, dataset, "student", keys=("vgae",))
+    gat_config = baseline / dataset / "student" / "gat" / "config.json"
+    return int(json.loads(gat_config.read_text())["config"]["train"]["seed"])
 
 
 def judge(run: Path, dataset: str) -> dict[str, Any]:

@@ -28,7 +28,6 @@ is, the one with the highest smallest-dataset mean.
 from __future__ import annotations
 
 import json
-import shutil
 import statistics
 from pathlib import Path
 from typing import Any
@@ -39,6 +38,7 @@ from detection_ablation import (
     JUDGE_0_17,
     build_cache,
     copy_detectors,
+    copy_family_teachers,
     mean_std,
     run_arguments,
     run_stages,
@@ -77,10 +77,7 @@ def runs(
         copy_detectors(base, run, dataset, "student", keys=("gat",))
         if args.select == "families":
             # The student's held-out runs distil from the teacher's of the same family.
-            for family in sorted((base / dataset / "families").iterdir()):
-                dest = run / dataset / "families" / family.name / dataset / "teacher"
-                if not dest.exists():
-                    shutil.copytree(family / dataset / "teacher", dest)
+            copy_family_teachers(base, run, dataset)
         run_stages(dataset, "student", run, cache, [*sets, *CANDIDATES[name]], log)
         dirs[name] = run
     return base, dirs
