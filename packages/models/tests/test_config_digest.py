@@ -16,7 +16,10 @@ with a tie margin (``calibration.clean_validation=false`` with ``calibration.tie
 null`` keeps the 0.17.0 digests), and when 0.19.0 gave a tie between fusions to those in
 which either detector flags alone (``fusion.tie_order=simplest`` keeps the 0.18.0 digests),
 and when 0.20.0 calibrated on the deployed fusion's own period (``fusion.period_of=
-validation`` keeps the 0.19.0 digests).
+validation`` keeps the 0.19.0 digests), and when 0.23.0 gave a near-tie between calibration
+periods to the longest and one between rules to the most sensitive
+(``calibration.period_ties=first`` with ``calibration.rule_ties=first`` keeps the
+0.20.0-0.22.0 digests).
 A change here orphans every saved run: only a change of
 the config's content may cause one."""
 
@@ -25,15 +28,20 @@ from __future__ import annotations
 import pytest
 from canids_models import ConfigError, RunConfig, load_config
 
-TEACHER = "fb8e5e156a55c17fc097240d8d28b65c0abdf6d4684fd32152937fb45c1d4aa4"
-STUDENT = "c3a495384c434d63a847da4e5940a4730e17062bd45f12dc7eb4c51252b190dd"
+TEACHER = "b19adcf1446ac59cf347bcfdbf662c07b9ca4b88d3f92fa195f8ffe42b6c09b5"
+STUDENT = "9e07bf697a60850687b5290361dd312b535f083d9e9845194d5a922920446784"
+# canids-models 0.20.0-0.22.0, whose ties between calibration periods and between rules
+# went to the earliest listed.
+TIES_0_22 = ("calibration.period_ties=first", "calibration.rule_ties=first")
+TEACHER_0_22 = "fb8e5e156a55c17fc097240d8d28b65c0abdf6d4684fd32152937fb45c1d4aa4"
+STUDENT_0_22 = "c3a495384c434d63a847da4e5940a4730e17062bd45f12dc7eb4c51252b190dd"
 # canids-models 0.19.0 and every version before it, whose shared calibration period was
 # validation's own choice whichever fusion the families rule deployed.
 VALIDATION_PERIOD = "fusion.period_of=validation"
 TEACHER_0_19 = "9baf18d05698d40670e547e748cf2a74a1e7d921baf3d995a96d5ca5e06676c9"
 STUDENT_0_19 = "938b821220a1d80bfe7edea7808b9d54e1f82fb12af897fa89ba7e9cadbed1c5"
 # canids-models 0.18.0, whose ties between fusions went to the simplest (mean first).
-SIMPLEST = ("fusion.tie_order=simplest", VALIDATION_PERIOD)
+SIMPLEST = ("fusion.tie_order=simplest", VALIDATION_PERIOD, *TIES_0_22)
 TEACHER_0_18 = "2c5a5fa22ac652c74774f71c543e6415447f28fcafadeb3e7291fdb66ea8312f"
 STUDENT_0_18 = "645b6bb48b10a67f4c18f014e77154cda284faf202434659b286b9f15333a294"
 # canids-models 0.17.0, whose calibration judge calibrated validation on whatever each
@@ -67,7 +75,8 @@ TEACHER_SET = (
     "curriculum.ramp_epochs=3",
     "dqn.gamma=0.5",
 )
-TEACHER_SET_DIGEST = "74446022f788c2ce123ac8c95515e8c4beccc5989c5be0186d3bc3491e583df4"
+TEACHER_SET_DIGEST = "e1fde6b1c08a8030db97adb7c75ec8f5ae0a88ba665bcc805457c1bd7ae13a00"
+TEACHER_SET_0_22 = "74446022f788c2ce123ac8c95515e8c4beccc5989c5be0186d3bc3491e583df4"
 TEACHER_SET_0_19 = "ddd10689438d1c81ac2105591c2c7b8814c24863846438673a2c1f3c4d4f7338"
 TEACHER_SET_0_18 = "a5f2d8b23329ebde5faf3538ffed0bde5988e38c274cf84a03d6cc657be80fc1"
 TEACHER_SET_0_17 = "daebf1e1d88f8911b6c08cd6553f68c8806c4ff003a69936ef2f6acddfa3ce6c"
@@ -76,7 +85,8 @@ TEACHER_SET_0_15 = "826d8dc16c712125d5f11b98310f93d556d0374750b2bf39371ee1e37534
 TEACHER_SET_0_14 = "7572b985de793e45148b3f70b61cb69861066894d23a5b78b9f0aebac38943a9"
 TEACHER_SET_0_12 = "c33860a913ffcf74777cd477a383047fe4553dd5cf57f7127882becf4ecf8a19"
 STUDENT_SET = ("vgae.latent=4", "distill.alpha=0", "train.epochs=2", "train.seed=7")
-STUDENT_SET_DIGEST = "ac444087f55a3850168e9e8c1cf54782dc3eef463452950a1a4e1754dc316ecf"
+STUDENT_SET_DIGEST = "2e3d7789a72daefbb5394484e4f34b1b38840097787de089ffdc4c1d69805bdd"
+STUDENT_SET_0_22 = "ac444087f55a3850168e9e8c1cf54782dc3eef463452950a1a4e1754dc316ecf"
 STUDENT_SET_0_19 = "21784e56f4d6014cb24c45c043d6fbf0ea5ba0b41ec2dbbf28b876ea57d58d99"
 STUDENT_SET_0_18 = "083029f9e815087a5573965342a219ff56d0ce227f23f534f1293d0256f25e12"
 STUDENT_SET_0_17 = "4fa3ef7d0d81d8d6110797fa7284a1814476a2f3c976191b80cebc12c71fdb9b"
@@ -254,12 +264,11 @@ def test_the_0_17_judge_keeps_the_0_17_digests(size, overrides, digest):
 
 
 def test_period_ties_count_only_when_not_first():
-    """0.19.0's opt-in ``calibration.period_ties=longest`` is a new config; ``first``, the
-    default, is 0.18.0's rule and keeps its digest."""
-    assert load_config("teacher").calibration.period_ties == "first"
-    assert load_config("teacher", overrides=["calibration.period_ties=first"]).digest == TEACHER
-    longest = load_config("teacher", overrides=["calibration.period_ties=longest"]).digest
-    assert longest != TEACHER
+    """``calibration.period_ties=first`` (0.18.0-0.22.0's rule) keeps their digest;
+    ``longest``, the default since 0.23.0, is a new config."""
+    assert load_config("teacher").calibration.period_ties == "longest"
+    assert load_config("teacher", overrides=["calibration.period_ties=longest"]).digest == TEACHER
+    assert load_config("teacher", overrides=list(TIES_0_22)).digest == TEACHER_0_22
 
 
 @pytest.mark.parametrize(
@@ -292,10 +301,34 @@ def test_the_simplest_tie_order_keeps_the_0_18_digests(size, overrides, digest):
 def test_validation_s_period_keeps_the_0_19_digests(size, overrides, digest):
     """0.20.0 calibrates on the deployed fusion's own period: ``fusion.period_of=
     validation``, validation's own choice's period, is 0.19.0's rule and keeps its digest."""
-    assert load_config(size, overrides=[*overrides, VALIDATION_PERIOD]).digest == digest
+    assert load_config(size, overrides=[*overrides, VALIDATION_PERIOD, *TIES_0_22]).digest == (
+        digest
+    )
     default = load_config(size, overrides=list(overrides))
     assert default.fusion.period_of == "pick"
     assert default.digest != digest
     assert load_config(size, overrides=[*overrides, "fusion.period_of=pick"]).digest == (
         default.digest
     )
+
+
+@pytest.mark.parametrize(
+    ("size", "overrides", "digest"),
+    [
+        ("teacher", (), TEACHER_0_22),
+        ("student", (), STUDENT_0_22),
+        ("teacher", TEACHER_SET, TEACHER_SET_0_22),
+        ("student", STUDENT_SET, STUDENT_SET_0_22),
+    ],
+)
+def test_the_first_ties_keep_the_0_22_digests(size, overrides, digest):
+    """0.23.0 gives a near-tie between calibration periods to the longest and one between
+    rules to the most sensitive: ``first`` for both is 0.20.0-0.22.0's rule and keeps its
+    digest; either one switched back alone is a third config."""
+    assert load_config(size, overrides=[*overrides, *TIES_0_22]).digest == digest
+    default = load_config(size, overrides=list(overrides))
+    assert default.calibration.period_ties == "longest"
+    assert default.calibration.rule_ties == "sensitive"
+    one = load_config(size, overrides=[*overrides, TIES_0_22[0]]).digest
+    other = load_config(size, overrides=[*overrides, TIES_0_22[1]]).digest
+    assert len({digest, default.digest, one, other}) == 4

@@ -1,8 +1,8 @@
 """How a tie between calibration rules is broken (``calibration.rule_ties``, canids-models
-0.21.0): ``first`` (0.18.0-0.20.0's rule: the best without its guard, then the earliest
-listed, the default) or ``sensitive``, opt-in: the tied rule whose calibrated threshold
-sits lowest in each capture's own scale, the one that still catches an attack subtler than
-validation's."""
+0.21.0): ``first`` (0.18.0-0.22.0's rule: the best without its guard, then the earliest
+listed) or ``sensitive`` (the default since 0.23.0): the tied rule whose calibrated
+threshold sits lowest in each capture's own scale, the one that still catches an attack
+subtler than validation's."""
 
 import numpy as np
 import pytest
@@ -97,7 +97,7 @@ def test_an_unknown_tie_rule_is_refused_and_the_config_names_it():
     with pytest.raises(ValueError, match="rule_ties"):
         load_config("teacher", overrides=["calibration.rule_ties=loudest"])
     default = load_config("teacher")
-    assert default.calibration.rule_ties == "first"
+    assert default.calibration.rule_ties == "sensitive"  # the default since 0.23.0
     first = load_config("teacher", overrides=["calibration.rule_ties=first"])
     sensitive = load_config("teacher", overrides=["calibration.rule_ties=sensitive"])
-    assert first.digest == default.digest != sensitive.digest
+    assert sensitive.digest == default.digest != first.digest

@@ -262,18 +262,21 @@ class CalibrationConfig(_Section):
     # what it does where the frozen floor does not transfer); None: 0.17.0's exact best,
     # the earliest listed on a tie (and its digest).
     tie_margin: float | None = Field(0.005, ge=0)
-    # How a tie between calibration periods is broken: "first", the earliest listed (the
-    # shortest warm-up and length), only exactly equal scores tying (0.18.0's rule, the
-    # default); "longest": scores within tie_margin of the best tie, and a tie goes to the
-    # longest warm-up, then the longest length (canids-models 0.19.0, opt-in:
-    # benchmarks/vehicle_holdout.py, docs/results.md).
-    period_ties: PeriodTies = "first"
-    # How a tie between calibration rules is broken: "first", the best without its guard,
-    # then the earliest listed (0.18.0's rule, the default); "sensitive" (canids-models
-    # 0.21.0, opt-in): among those tied without the guard too (within tie_margin), the one
-    # whose threshold sits lowest in each capture's own scale
-    # (calibration_select.select_calibration; docs/results.md says why it is not the default).
-    rule_ties: RuleTies = "first"
+    # How a tie between calibration periods is broken: "longest" (the default since
+    # canids-models 0.23.0), scores within tie_margin of the best tie, and a tie goes to
+    # the longest warm-up, then the longest length; "first", the earliest listed (the
+    # shortest warm-up and length), only exactly equal scores tying (0.18.0-0.22.0's rule
+    # and digest).
+    period_ties: PeriodTies = "longest"
+    # How a tie between calibration rules is broken: "sensitive" (the default since
+    # canids-models 0.23.0), among those tied without the guard too (within tie_margin),
+    # the one whose threshold sits lowest in each capture's own scale
+    # (calibration_select.select_calibration); "first", the best without its guard, then
+    # the earliest listed (0.18.0-0.22.0's rule and digest). Both defaults were adopted
+    # together, judged across datasets on a direction they were not shaped on
+    # (benchmarks/dataset_holdout.py: trained on hcrl_sa, tested on set_01's vehicle;
+    # docs/results.md).
+    rule_ties: RuleTies = "sensitive"
 
     @field_validator("seconds_grid", "zscore_k")
     @classmethod
@@ -434,11 +437,13 @@ class RunConfig(_Section):
         only when true (false keeps 0.15.0's digest; more candidates are a new config),
         ``calibration.clean_validation`` only when true and ``calibration.tie_margin``
         only when set (false and None keep 0.17.0's digest), ``calibration.period_ties`` only
-        when it is not ``first`` (``first`` keeps 0.18.0's digest), ``fusion.tie_order``
+        when it is not ``first`` (``first`` keeps 0.18.0's digest; the ``longest`` default
+        of 0.23.0 is a new config), ``fusion.tie_order``
         only when it is not ``simplest`` (``simplest`` keeps 0.18.0's digest),
         ``fusion.period_of`` only when it is not ``validation`` (``validation`` keeps
         0.19.0's digest), ``calibration.rule_ties`` only when it is not ``first``
-        (``first``, the default, keeps 0.20.0's digest), ``distill.select`` only when it is
+        (``first`` keeps 0.20.0's digest; the ``sensitive`` default of 0.23.0 is a new
+        config), ``distill.select`` only when it is
         not ``f1`` (``f1`` keeps 0.21.0's digest).
         ``fusion.families_margin`` counts only with ``select=families`` or ``auto`` and when
         it is not 0: a families config with the default margin is a new config (its choice breaks

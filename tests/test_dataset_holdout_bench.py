@@ -1,0 +1,150 @@
+"""``benchmarks/dataset_holdout.py``: the datasets file it writes (read back by canids-data's
+own parser, so the directions are datasets canids can build), its refusal of a data folder
+without the captures, the figures it reads from an evaluate run's metrics, and its adoption
+rule at each edge, on the directions it is allowed to read."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from canids_data.datasets_file import read_datasets_file
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def dh(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
+    return importlib.import_module("dataset_holdout")
+
+
+def _data(root: Path, dh: ModuleType) -> Path:
+    """A data folder holding (empty) files at every path the directions name."""
+    names = {"hcrl_sa/train_01_attack_free__attack-free-kia.parquet"}
+    names |= {"set_01/train_01_attack_free__accessory-2.parquet"}
+    for d in dh.DIRECTIONS.values():
+        names |= {*d["attacks"].values(), *d["normal"]}
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"")
+    return root
+
+
+def test_datasets_file_names_every_direction_with_no_test_split(
+    dh: ModuleType, tmp_path: Path
+) -> None:
+    root = _data(tmp_path / "real", dh)
+    specs = read_datasets_file(dh.datasets_file(tmp_path, root))
+    assert sorted(specs) == sorted(dh.DIRECTIONS)
+    for name, spec in specs.items():
+        d = dh.DIRECTIONS[name]
+        assert spec.root == root.resolve()
+        assert spec.splits["train"] == tuple(d["train"])
+        assert spec.splits[dh.NORMAL] == tuple(d["normal"])
+        for split, path in d["attacks"].items():
+            assert spec.splits[split] == (path,)
+        held = [p for s, paths in spec.splits.items() if s != "train" for p in paths]
+        # Every held-out capture is another dataset's training capture, never a test split's.
+        trained_on = d["train"][0].split("/")[0]
+        assert all("/train_" in p and not p.startswith(trained_on) for p in held)
+
+
+def test_datasets_file_refuses_a_folder_without_the_captures(
+    dh: ModuleType, tmp_path: Path
+) -> None:
+    root = _data(tmp_path / "real", dh)
+    (root / "set_01" / "train_02_with_attacks__DoS-2.parquet").unlink()
+    with pytest.raises(SystemExit, match=r"hcrl_sa_to_set_01 needs .*DoS-2.*pass --data"):
+        dh.datasets_file(tmp_path, root)
+    assert not (tmp_path / "datasets.toml").exists()  # nothing half-written
+
+
+def _row(split: str, protocol: str, model: str, f1: float, alarms: float) -> dict[str, Any]:
+    return {
+        "split": split,
+        "protocol": protocol,
+        "model": model,
+        "f1": f1,
+        "false_alarms_per_hour": alarms,
+    }
+
+
+def _metrics(dh: ModuleType, f1: float, alarms: float, pick: str = "max") -> dict[str, Any]:
+    rows = [_row("val", "frozen", f"fusion:{pick}", 0.99, 0.0)]
+    for protocol in ("frozen", "calibrated"):
+        for model, scale in (("vgae", 0.5), ("gat", 0.25), (f"fusion:{pick}", 1.0)):
+            rows.append(_row("test_01_new_vehicle_dos", protocol, model, f1 * scale, 0.0))
+            rows.append(_row("test_02_new_vehicle_fuzzing", protocol, model, f1 * scale / 2, 0.0))
+            rows.append(_row(dh.NORMAL, protocol, model, 0.0, alarms * scale))
+    calibration = {
+        pick: {"rule": "zscore", "param": 4.0, "guard": True, "seconds": 5.0, "warmup": 1}
+    }
+    return {"fusion_method": pick, "rows": rows, "calibration": calibration}
+
+
+def test_figures_and_summary_read_the_pick_per_split(dh: ModuleType) -> None:
+    fig = dh.figures(_metrics(dh, 0.8, 100.0))
+    assert fig["pick"] == "max"
+    assert fig["rule"] == "max: zscore 4 guarded, 5 s after 1 s"
+    pick = fig["models"]["pick"]
+    assert pick["calibrated f1 test_01_new_vehicle_dos"] == pytest.approx(0.8)
+    assert pick["frozen f1 test_02_new_vehicle_fuzzing"] == pytest.approx(0.4)
+    assert pick[f"calibrated alarms_h {dh.NORMAL}"] == pytest.approx(100.0)
+    assert "cut_max" not in fig["models"]  # a model the run did not report is absent
+    assert fig["models"]["vgae"]["calibrated f1 test_01_new_vehicle_dos"] == pytest.approx(0.4)
+    assert not any("val" in k for m in fig["models"].values() for k in m)
+    assert fig["every"]["gat"] == {
+        "test_01_new_vehicle_dos": pytest.approx(0.2),
+        "test_02_new_vehicle_fuzzing": pytest.approx(0.1),
+    }
+    either = _metrics(dh, 0.8, 100.0, pick="either")
+    either["calibration"] = {
+        "vgae": {"rule": "quantile", "param": 0.01, "guard": False, "seconds": 1.0, "warmup": 3},
+        "gat": {"rule": "zscore", "param": 8.0, "guard": True, "seconds": 1.0, "warmup": 3},
+    }
+    assert dh.figures(either)["rule"] == (
+        "either: vgae quantile 0.01, 1 s after 3 s; gat zscore 8 guarded, 1 s after 3 s"
+    )
+    summary = dh.pick_summary({"a-s0": fig, "b-s0": dh.figures(_metrics(dh, 0.4, 50.0))})
+    assert summary["f1"] == pytest.approx((0.8 + 0.4 + 0.4 + 0.2) / 4)
+    assert summary["alarms_h"] == pytest.approx(75.0)
+
+
+@pytest.mark.parametrize(
+    ("candidate", "adopted"),
+    [
+        ({"f1": 0.5051, "alarms_h": 150.0}, True),  # rises past 0.005, alarms at the limit
+        ({"f1": 0.5050, "alarms_h": 100.0}, False),  # a rise of exactly 0.005 is not enough
+        ({"f1": 0.9, "alarms_h": 150.1}, False),  # alarms grow past half
+        ({"f1": 0.4, "alarms_h": 0.0}, False),  # falls
+    ],
+)
+def test_verdict_edges(dh: ModuleType, candidate: dict[str, float], adopted: bool) -> None:
+    ok, why = dh.verdict({"f1": 0.5, "alarms_h": 100.0}, candidate)
+    assert ok is adopted
+    assert "adopting needs more than +0.005" in why
+
+
+def test_verdict_from_a_quiet_default_allows_one_alarm_per_hour(dh: ModuleType) -> None:
+    assert dh.verdict({"f1": 0.5, "alarms_h": 0.0}, {"f1": 0.6, "alarms_h": 1.0})[0]
+    assert not dh.verdict({"f1": 0.5, "alarms_h": 0.0}, {"f1": 0.6, "alarms_h": 1.1})[0]
+
+
+def test_table_judges_a_variant_only_on_its_independent_direction(dh: ModuleType) -> None:
+    good, bad = dh.figures(_metrics(dh, 0.9, 10.0)), dh.figures(_metrics(dh, 0.1, 10.0))
+    variants = {
+        "": {"hcrl_sa_to_set_01-s0": bad, "set_01_to_hcrl_sa-s0": good},
+        # Better where it is judged, worse on the direction it was shaped on: adopted.
+        "sensitive": {"hcrl_sa_to_set_01-s0": good, "set_01_to_hcrl_sa-s0": bad},
+        # Better only on the direction it was shaped on: not adopted.
+        "longest": {"hcrl_sa_to_set_01-s0": bad, "set_01_to_hcrl_sa-s0": good},
+    }
+    text = "\n".join(dh.table(variants))
+    assert "sensitive, judged on hcrl_sa_to_set_01-s0: " in text
+    assert text.count("**adopt**") == 1
+    assert "longest, judged on hcrl_sa_to_set_01-s0" in text
+    assert text.rstrip().endswith("**not adopted**")
