@@ -49,32 +49,27 @@ from detection_ablation import (
     TIES_0_20,
     build_cache,
     copy_detectors,
+    copy_family_teachers,
     mean_std,
     run_arguments,
     run_stages,
 )
 from family_select import write_outputs
 
-# canids-models 0.20.0-0.22.0's default choices, pinned: the baseline every variant is
-# judged against.
-CHOICES_0_22 = ("fusion.tie_order=alone_first", "fusion.period_of=pick", *TIES_0_20)
+# The fusion choices of canids-models 0.20.0 on, pinned in every variant.
+FUSION_0_20 = ("fusion.tie_order=alone_first", "fusion.period_of=pick")
 VARIANTS: dict[str, tuple[str, ...]] = {
-    "": CHOICES_0_22,
+    # 0.20.0-0.22.0's default: the baseline every variant is judged against.
+    "": (*FUSION_0_20, *TIES_0_20),
     # The longest period and the most sensitive rule on a tie: 0.21.0's opt-in, adopted by
     # this judge as canids-models 0.23.0's default (docs/results.md).
     "sensitive": (
-        "fusion.tie_order=alone_first",
-        "fusion.period_of=pick",
+        *FUSION_0_20,
         "calibration.period_ties=longest",
         "calibration.rule_ties=sensitive",
     ),
     # 0.19.0's opt-in: the longest period on a tie alone.
-    "longest": (
-        "fusion.tie_order=alone_first",
-        "fusion.period_of=pick",
-        "calibration.period_ties=longest",
-        "calibration.rule_ties=first",
-    ),
+    "longest": (*FUSION_0_20, "calibration.period_ties=longest", "calibration.rule_ties=first"),
 }
 DIRECTIONS: dict[str, dict[str, Any]] = {
     "set_01_to_hcrl_sa": {
@@ -139,17 +134,8 @@ def datasets_file(out: Path, root: Path) -> Path:
     return path
 
 
-def copy_family_detectors(source: Path, target: Path, dataset: str) -> None:
-    """Both detectors of every held-out family run of ``source`` into ``target``: the
-    variant's families rule refits each family's fusion under its own settings."""
-    families = source / dataset / "families"
-    for family in sorted(families.iterdir()) if families.is_dir() else ():
-        copy_detectors(family, target / dataset / "families" / family.name, dataset, "teacher")
-
-
-def variant_run(dataset: str, root: Path, seed: int, name: str, out: Path, log: Path) -> Path:
-    """The teacher run folder of variant ``name`` (``""``: the pinned default)."""
-    cache = build_cache(dataset, root, out, log)
+def variant_run(dataset: str, cache: Path, seed: int, name: str, out: Path, log: Path) -> Path:
+    """The teacher run folder of variant ``name`` (``""``: the pinned baseline)."""
     seed_set = f"train.seed={seed}"
     base = out / "runs" / f"{dataset}-s{seed}"
     run_stages(dataset, "teacher", base, cache, [seed_set, *VARIANTS[""]], log)
@@ -157,7 +143,7 @@ def variant_run(dataset: str, root: Path, seed: int, name: str, out: Path, log: 
         return base
     run_dir = out / "runs" / f"{dataset}-{name}-s{seed}"
     copy_detectors(base, run_dir, dataset, "teacher")
-    copy_family_detectors(base, run_dir, dataset)
+    copy_family_teachers(base, run_dir, dataset, keys=("vgae", "gat"))
     run_stages(dataset, "teacher", run_dir, cache, [seed_set, *VARIANTS[name]], log)
     return run_dir
 
@@ -276,11 +262,13 @@ def main() -> None:
     out, log = start_out(args.out, "dataset_holdout")
     root = Path(args.data).resolve()
     os.environ["CANIDS_DATASETS"] = str(datasets_file(out, root))
+    # Each direction's cache once (a current cache is a no-op, but not a free one).
+    caches = {dataset: build_cache(dataset, root, out, log) for dataset in args.directions}
     variants: dict[str, dict[str, dict[str, Any]]] = {}
     for seed in args.seeds:
         for dataset in args.directions:
             for name in ["", *args.variants]:
-                run_dir = variant_run(dataset, root, seed, name, out, log)
+                run_dir = variant_run(dataset, caches[dataset], seed, name, out, log)
                 metrics = json.loads(
                     (run_dir / dataset / "teacher" / "results" / "metrics.json").read_text()
                 )

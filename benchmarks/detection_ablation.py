@@ -198,13 +198,23 @@ def copy_detectors(
             shutil.copytree(source / dataset / size / key, dest)
 
 
-def copy_family_teachers(source: Path, target: Path, dataset: str) -> None:
+def copy_family_teachers(
+    source: Path, target: Path, dataset: str, keys: tuple[str, ...] | None = None
+) -> None:
     """The teacher's held-out family runs of run folder ``source`` into ``target`` (kept
-    where already there): a student's families fusion distils its family runs from them."""
+    where already there): a student's families fusion distils its family runs from them.
+    With ``keys`` (e.g. both detectors), only those artifacts of each family run: a
+    teacher variant's families rule then refits each family's fusion under its own
+    settings."""
     families = source / dataset / "families"
     if not families.is_dir():
         return
     for family in sorted(families.iterdir()):
+        if keys is not None:
+            copy_detectors(
+                family, target / dataset / "families" / family.name, dataset, "teacher", keys
+            )
+            continue
         dest = target / dataset / "families" / family.name / dataset / "teacher"
         if not dest.exists():
             shutil.copytree(family / dataset / "teacher", dest)

@@ -24,8 +24,7 @@ def dh(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 def _data(root: Path, dh: ModuleType) -> Path:
     """A data folder holding (empty) files at every path the directions name."""
-    names = {"hcrl_sa/train_01_attack_free__attack-free-kia.parquet"}
-    names |= {"set_01/train_01_attack_free__accessory-2.parquet"}
+    names: set[str] = set()  # every train glob matches another direction's held-out files
     for d in dh.DIRECTIONS.values():
         names |= {*d["attacks"].values(), *d["normal"]}
     for name in names:
