@@ -120,6 +120,8 @@ def test_asha_does_what_it_must_and_everything_is_per_trial(workdir: Path) -> No
     assert len({p.resolve() for p in states}) == 4
     # Every trial's run finished writing before the search ended: none was cut off.
     assert summary["wandb_cut_off"] == []
+    # No trial's logging actor ended with an error (its error would be named here).
+    assert summary["wandb_failed"] == {}, summary["wandb_failed"]
     # One offline W&B run per trial, holding one history row per reported epoch.
     runs = summary["wandb_runs"]
     assert len(runs) == 4

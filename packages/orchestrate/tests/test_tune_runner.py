@@ -15,6 +15,7 @@ from canids_orchestrate.tune.wandb_logging import (
     FINISH_TIMEOUT,
     _counting_callback_class,
     cut_off_runs,
+    failed_runs,
     finish_timeout,
     wandb_mode,
 )
@@ -85,6 +86,7 @@ def test_summary_json_counts_and_is_strict_json() -> None:
     assert [t.trial_id for t in summary.failed] == ["t_00002"]
     data = summary.to_json()
     assert data["stopped_early"] == 1
+    assert (data["wandb_cut_off"], data["wandb_failed"]) == ([], {})
     assert _jsonable({"nan": float("nan"), "path": Path("/x")}) == {"nan": None, "path": "/x"}
     json.dumps(_jsonable(data), allow_nan=False)  # what atomic_write_json writes
 
@@ -126,15 +128,19 @@ def test_the_locked_ray_keeps_what_the_counting_callback_reads() -> None:
     assert cb._trial_logging_futures == {}
     assert cb._logging_future_to_trial == {}
     assert callable(cb._cleanup_logging_actors)
+    assert callable(cb._cleanup_logging_actor)
     assert cb.cut_off == []
     assert cut_off_runs([cb, object()]) == []
+    assert cb.failed == {}
+    assert failed_runs([cb, object()]) == {}
 
 
 @pytest.mark.slow
 @pytest.mark.ray
 def test_the_end_of_a_search_names_and_stops_the_runs_still_writing() -> None:
-    """A real local Ray: one logging actor done, one still writing when the wait ends. The
-    second is named in ``cut_off`` and killed; the first is collected, not named."""
+    """A real local Ray: one logging actor done, one still writing when the wait ends, one
+    ended by an error. The second is named in ``cut_off`` and killed, the third in
+    ``failed`` with its error; the first is collected, not named."""
     import ray
 
     @ray.remote(num_cpus=0)
@@ -142,6 +148,8 @@ def test_the_end_of_a_search_names_and_stops_the_runs_still_writing() -> None:
         def run(self, seconds: float) -> str:
             import time
 
+            if seconds < 0:
+                raise ConnectionError("message_loop has been closed")
             time.sleep(seconds)
             return "finished"
 
@@ -152,8 +160,8 @@ def test_the_end_of_a_search_names_and_stops_the_runs_still_writing() -> None:
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         cb = _counting_callback_class()(project="p", mode="offline", upload_timeout=2)
-        done, slow = Trial("t_done"), Trial("t_slow")
-        for trial, seconds in ((done, 0.0), (slow, 120.0)):
+        done, slow, broken = Trial("t_done"), Trial("t_slow"), Trial("t_broken")
+        for trial, seconds in ((done, 0.0), (slow, 120.0), (broken, -1.0)):
             actor = Writer.remote()
             future = actor.run.remote(seconds)
             cb._trial_logging_actors[trial] = actor
@@ -161,9 +169,14 @@ def test_the_end_of_a_search_names_and_stops_the_runs_still_writing() -> None:
             cb._logging_future_to_trial[future] = trial
             cb._trial_queues[trial] = None
         ray.get(cb._trial_logging_futures[done])
-        cb.on_experiment_end([done, slow])
+        ray.wait([cb._trial_logging_futures[broken]], timeout=60)
+        cb.on_experiment_end([done, slow, broken])
         assert cb.cut_off == ["t_slow"]
         assert cut_off_runs([cb]) == ["t_slow"]
+        assert list(cb.failed) == ["t_broken"]
+        assert cb.failed["t_broken"].startswith("RayTaskError")
+        assert cb.failed["t_broken"].endswith("ConnectionError: message_loop has been closed")
+        assert failed_runs([cb]) == cb.failed
         assert cb._trial_logging_actors == {}
         assert cb._trial_logging_futures == {}
     finally:

@@ -22,7 +22,7 @@ from ..errors import TuneConfigError
 from ..ray_cluster import RayCluster, import_ray
 from .space import load_space, to_tune
 from .trainable import TARGETS, TrialSetup, run_trial
-from .wandb_logging import WANDB_MODES, cut_off_runs, wandb_callback
+from .wandb_logging import WANDB_MODES, cut_off_runs, failed_runs, wandb_callback
 
 __all__ = ["TrialSummary", "TuneOptions", "TuneSummary", "run_tune"]
 
@@ -83,6 +83,7 @@ class TuneSummary:
     wandb_runs: list[str]
     options: dict[str, Any]
     wandb_cut_off: list[str] = field(default_factory=list)
+    wandb_failed: dict[str, str] = field(default_factory=dict)
 
     @property
     def stopped_early(self) -> int:
@@ -229,6 +230,12 @@ def run_tune(opts: TuneOptions, echo: Callable[[str], None] = print) -> TuneSumm
                 f"wandb: {len(summary.wandb_cut_off)} trial run(s) were still writing when "
                 f"the wait ended and were stopped ({', '.join(summary.wandb_cut_off)}): "
                 "their W&B history may miss rows; raise --upload-timeout"
+            )
+        summary.wandb_failed = failed_runs(callbacks)
+        for trial_id, error in summary.wandb_failed.items():
+            echo(
+                f"wandb: trial {trial_id}'s run stopped logging with an error, its W&B "
+                f"history is incomplete (the trial's own results are not affected): {error}"
             )
         # W&B's callback cleans up in __del__, which needs Ray still up: drop it now.
         del tuner, grid

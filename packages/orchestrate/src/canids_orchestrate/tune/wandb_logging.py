@@ -8,8 +8,15 @@ to upload, until SLURM kills the job. Offline there is nothing to upload, only l
 files to finish, and a killed actor loses the rows it had not written (seen in CI: a trial
 stopped early by ASHA on a loaded machine, its offline run without a history row), so
 the default wait is 300 s. The actors still running when the wait ends are counted and
-named (``cut_off``), never dropped in silence. (Reading an offline run back, for tests,
-is ``canids_testkit.read_offline_history``.)
+named (``cut_off``), never dropped in silence.
+
+A logging actor can also end with an error (W&B's service connection closing under it,
+for one): Ray collects such an actor like a finished one and never reads its result, so
+the trial's run is left incomplete without a word. (CI once saw an incomplete offline
+run, a 7-byte file, with nothing cut off; its log was not kept, so its cause is not
+known, and an error would have left no trace.) The callback here reads every collected
+actor's result and names the trials whose logging failed, with the error (``failed``). (Reading an
+offline run back, for tests, is ``canids_testkit.read_offline_history``.)
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ __all__ = [
     "FINISH_TIMEOUT",
     "WANDB_MODES",
     "cut_off_runs",
+    "failed_runs",
     "finish_timeout",
     "wandb_callback",
     "wandb_mode",
@@ -52,6 +60,11 @@ def finish_timeout(requested: int | None, mode: str) -> int:
 def cut_off_runs(callbacks: list[Any]) -> list[str]:
     """The trial ids whose W&B logging actor the end of the search had to kill."""
     return sorted(tid for cb in callbacks for tid in getattr(cb, "cut_off", []))
+
+
+def failed_runs(callbacks: list[Any]) -> dict[str, str]:
+    """The trial ids whose W&B logging actor ended with an error, and the error."""
+    return {tid: err for cb in callbacks for tid, err in sorted(getattr(cb, "failed", {}).items())}
 
 
 def wandb_callback(opts: Any, exp_dir: Path, echo: Callable[[str], None]) -> list[Any]:
@@ -87,8 +100,8 @@ def _counting_callback_class() -> type:
     """Ray's ``WandbLoggerCallback``, which records the trials whose logging actor it
     kills at the end of the search (Ray kills them without a word). It reads the callback's
     own bookkeeping (``_trial_logging_futures``, ``_logging_future_to_trial``,
-    ``_upload_timeout``, ``_cleanup_logging_actors``): a test checks that the locked Ray
-    still has them."""
+    ``_upload_timeout``, ``_cleanup_logging_actors``, ``_cleanup_logging_actor``): a test
+    checks that the locked Ray still has them."""
     import ray
     from ray.air.integrations.wandb import WandbLoggerCallback
 
@@ -96,6 +109,22 @@ def _counting_callback_class() -> type:
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.cut_off: list[str] = []
+            self.failed: dict[str, str] = {}
+
+        def _cleanup_logging_actor(self, trial: Any) -> None:
+            # Called for every actor Ray collects or kills, before the kill: a finished
+            # actor's result is read here, so an error in it is named, not dropped.
+            future = self._trial_logging_futures[trial]
+            ready, _ = ray.wait([future], timeout=0)
+            if ready:
+                try:
+                    ray.get(future)
+                except ray.exceptions.RayError as err:
+                    lines = str(err).strip().splitlines()
+                    self.failed[str(trial.trial_id)] = f"{type(err).__name__}: " + (
+                        lines[-1] if lines else "no message"
+                    )
+            super()._cleanup_logging_actor(trial)
 
         def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
             futures = list(self._trial_logging_futures.values())
