@@ -34,6 +34,11 @@ is adopted where the default fusion's mean calibrated F1 over every attack captu
 the directions it is judged on (:data:`JUDGED_ON`: those whose captures it was not
 shaped on) and the seeds rises by more than 0.005 and its mean calibrated false alarms
 per hour on their attack-free captures rise by no more than half.
+
+With ``--student``, the distilled student's pipeline also runs in each variant's folder
+(distilled from that folder's teacher, under the same settings), and its default fusion
+is reported against the teacher's (``holdout_student.py``: the gap per attack capture and
+protocol, the cells within 0.03, the share of parameters); the student judges nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from _bench import start_out
 from detection_ablation import (
     TIES_0_20,
     build_cache,
+    calibration_label,
     copy_detectors,
     copy_family_teachers,
     mean_std,
@@ -55,6 +61,7 @@ from detection_ablation import (
     run_stages,
 )
 from family_select import write_outputs
+from holdout_student import student_lines
 
 # The fusion choices of canids-models 0.20.0 on, pinned in every variant.
 FUSION_0_20 = ("fusion.tie_order=alone_first", "fusion.period_of=pick")
@@ -165,18 +172,8 @@ def figures(metrics: dict[str, Any]) -> dict[str, Any]:
             every.setdefault(name, {})[r["split"]] = value
         for model in [m for m in MODELS if m == name or (m == "pick" and name == pick)]:
             models.setdefault(model, {})[f"{r['protocol']} {key} {r['split']}"] = value
-    return {"pick": pick, "rule": _calibration(metrics, pick), "models": models, "every": every}
-
-
-def _calibration(metrics: dict[str, Any], pick: str) -> str:
-    """The pick's calibration rule and period; ``either`` has no fused score and flags
-    where either detector flags under its own calibration."""
-    if pick not in metrics["calibration"]:
-        parts = [_calibration(metrics, m).split(": ", 1)[1] for m in ("vgae", "gat")]
-        return f"{pick}: vgae {parts[0]}; gat {parts[1]}"
-    rule = metrics["calibration"][pick]
-    label = f"{rule['rule']} {rule['param']:g}" + (" guarded" if rule["guard"] else "")
-    return f"{pick}: {label}, {rule['seconds']:g} s after {rule['warmup']:g} s"
+    rule = calibration_label(metrics, pick)
+    return {"pick": pick, "rule": rule, "models": models, "every": every}
 
 
 def pick_summary(runs: dict[str, dict[str, Any]]) -> dict[str, float]:
@@ -212,6 +209,28 @@ def verdict(default: dict[str, float], candidate: dict[str, float]) -> tuple[boo
 
 def table(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     lines = ["\n### Held out by dataset: the teacher on another dataset's vehicles\n"]
+    lines += figure_tables(variants)
+    for name, runs in variants.items():
+        if not name:
+            continue
+        on = JUDGED_ON[name]
+        judged = [k for k in runs if k.rsplit("-s", 1)[0] in on]
+        if not judged:
+            lines.append(f"\n{name}: no run of {', '.join(on)}: no verdict")
+            continue
+        default = pick_summary({k: variants[""][k] for k in judged})
+        adopted, why = verdict(default, pick_summary({k: runs[k] for k in judged}))
+        lines.append(
+            f"\n{name}, judged on {', '.join(judged)}: {why}: "
+            f"**{'adopt' if adopted else 'not adopted'}**"
+        )
+    return lines
+
+
+def figure_tables(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """Each variant's picks, then its table of :data:`MODELS` × figure (per run, mean ±
+    std) and every model's calibrated F1 over the attack captures."""
+    lines = []
     for name, runs in variants.items():
         picks = "; ".join(f"{k}: {fig['rule']}" for k, fig in runs.items())
         lines.append(f"- {name or BASELINE}: {picks}")
@@ -237,20 +256,6 @@ def table(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
             "\nEvery model's calibrated F1 over the attack captures: "
             + ", ".join(f"{m} {c}" for m, c in zip(every, cells, strict=True))
         )
-    for name, runs in variants.items():
-        if not name:
-            continue
-        on = JUDGED_ON[name]
-        judged = [k for k in runs if k.rsplit("-s", 1)[0] in on]
-        if not judged:
-            lines.append(f"\n{name}: no run of {', '.join(on)}: no verdict")
-            continue
-        default = pick_summary({k: variants[""][k] for k in judged})
-        adopted, why = verdict(default, pick_summary({k: runs[k] for k in judged}))
-        lines.append(
-            f"\n{name}, judged on {', '.join(judged)}: {why}: "
-            f"**{'adopt' if adopted else 'not adopted'}**"
-        )
     return lines
 
 
@@ -258,6 +263,12 @@ def main() -> None:
     ap = run_arguments(__doc__ or "", "benchmarks/out/dataset_holdout", [0, 1, 2])
     ap.add_argument("--variants", nargs="*", default=["sensitive"], choices=list(VARIANTS)[1:])
     ap.add_argument("--directions", nargs="+", default=list(DIRECTIONS), choices=DIRECTIONS)
+    ap.add_argument(
+        "--student",
+        action="store_true",
+        help="also distil the student in each variant's folder (the baseline's when no "
+        "variant is given) and report it against its teacher; it judges nothing",
+    )
     args = ap.parse_args()
     out, log = start_out(args.out, "dataset_holdout")
     root = Path(args.data).resolve()
@@ -265,16 +276,37 @@ def main() -> None:
     # Each direction's cache once (a current cache is a no-op, but not a free one).
     caches = {dataset: build_cache(dataset, root, out, log) for dataset in args.directions}
     variants: dict[str, dict[str, dict[str, Any]]] = {}
+    students: dict[str, dict[str, dict[str, Any]]] = {}
+    parameters: dict[str, dict[str, tuple[int, int]]] = {}
+    with_student = args.variants or [""]
     for seed in args.seeds:
         for dataset in args.directions:
             for name in ["", *args.variants]:
                 run_dir = variant_run(dataset, caches[dataset], seed, name, out, log)
-                metrics = json.loads(
-                    (run_dir / dataset / "teacher" / "results" / "metrics.json").read_text()
+                key = f"{dataset}-s{seed}"
+                teacher = _results(run_dir, dataset, "teacher")
+                variants.setdefault(name, {})[key] = figures(teacher)
+                if not args.student or name not in with_student:
+                    continue
+                # Distilled from this folder's teacher, under the same settings.
+                sets = [f"train.seed={seed}", *VARIANTS[name]]
+                run_stages(dataset, "student", run_dir, caches[dataset], sets, log)
+                student = _results(run_dir, dataset, "student")
+                students.setdefault(name, {})[key] = figures(student)
+                parameters.setdefault(name, {})[key] = (
+                    teacher["parameters"]["fusion"],
+                    student["parameters"]["fusion"],
                 )
-                variants.setdefault(name, {})[f"{dataset}-s{seed}"] = figures(metrics)
     lines = table(variants)
-    write_outputs(out, "dataset_holdout", {"variants": variants}, lines)
+    for name, runs in students.items():
+        lines += [f"\n### Held out by dataset: the distilled student ({name or BASELINE})\n"]
+        lines += figure_tables({name: runs})
+        lines += ["", *student_lines(variants[name], runs, parameters[name])]
+    write_outputs(out, "dataset_holdout", {"variants": variants, "students": students}, lines)
+
+
+def _results(run_dir: Path, dataset: str, size: str) -> dict[str, Any]:
+    return json.loads((run_dir / dataset / size / "results" / "metrics.json").read_text())
 
 
 if __name__ == "__main__":

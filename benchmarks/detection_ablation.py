@@ -260,6 +260,18 @@ def run_arguments(doc: str, out: str, seeds: list[int]) -> argparse.ArgumentPars
     return ap
 
 
+def calibration_label(metrics: dict[str, Any], pick: str) -> str:
+    """A run's calibration of ``pick`` from its evaluate metrics: rule, parameter, guard
+    and period; ``either`` has no fused score and flags where either detector flags
+    under its own calibration, so both are named."""
+    if pick not in metrics["calibration"]:
+        parts = [calibration_label(metrics, m).split(": ", 1)[1] for m in ("vgae", "gat")]
+        return f"{pick}: vgae {parts[0]}; gat {parts[1]}"
+    rule = metrics["calibration"][pick]
+    label = f"{rule['rule']} {rule['param']:g}" + (" guarded" if rule["guard"] else "")
+    return f"{pick}: {label}, {rule['seconds']:g} s after {rule['warmup']:g} s"
+
+
 def mean_std(values: list[float | None], digits: int = 3) -> str:
     vals = [v for v in values if v is not None]
     if not vals:

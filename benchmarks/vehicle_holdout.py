@@ -51,6 +51,7 @@ from detection_ablation import (
     CHOICES_0_18,
     CHOICES_0_19,
     build_cache,
+    calibration_label,
     copy_detectors,
     mean_std,
     run_arguments,
@@ -151,10 +152,12 @@ def figures(run_dir: Path, dataset: str) -> dict[str, Any]:
                 cell[f"{r['protocol']}_f1"] = r["f1"]
             elif r["split"] == NORMAL:
                 cell[f"{r['protocol']}_alarms_h"] = r["false_alarms_per_hour"]
-    rule = metrics["calibration"][pick]
-    label = f"{rule['rule']} {rule['param']:g}" + (" guarded" if rule["guard"] else "")
-    period = f"{rule['seconds']:g} s after {rule['warmup']:g} s"
-    return {"pick": pick, "rule": f"{pick}: {label}, {period}", "models": rows, "every": every}
+    return {
+        "pick": pick,
+        "rule": calibration_label(metrics, pick),
+        "models": rows,
+        "every": every,
+    }
 
 
 def choose(means: dict[float, float]) -> float:

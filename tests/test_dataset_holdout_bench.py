@@ -147,3 +147,41 @@ def test_table_judges_a_variant_only_on_its_independent_direction(dh: ModuleType
     assert text.count("**adopt**") == 1
     assert "longest, judged on hcrl_sa_to_set_01-s0" in text
     assert text.rstrip().endswith("**not adopted**")
+
+
+def test_the_student_is_reported_against_its_teacher_per_split_and_protocol(
+    dh: ModuleType,
+) -> None:
+    hs = importlib.import_module("holdout_student")
+    teacher = dh.figures(_metrics(dh, 0.9, 10.0))
+    student = dh.figures(_metrics(dh, 0.8, 30.0, pick="cut_max"))
+    gaps = hs.student_gaps(teacher, student)
+    # The attack splits under both protocols; no alarm figure, no validation row.
+    assert sorted(gaps) == [
+        f"{p} f1 test_0{i}_new_vehicle_{a}"
+        for p in ("calibrated", "frozen")
+        for i, a in ((1, "dos"), (2, "fuzzing"))
+    ]
+    assert gaps["calibrated f1 test_01_new_vehicle_dos"] == pytest.approx(-0.1)
+    assert gaps["frozen f1 test_02_new_vehicle_fuzzing"] == pytest.approx(-0.05)
+    close = dh.figures(_metrics(dh, 0.88, 30.0))  # 0.02 and 0.01 below: within 0.03
+    lines = hs.student_lines(
+        {"a-s0": teacher, "a-s1": teacher},
+        {"a-s0": student, "a-s1": close},
+        {"a-s0": (841_286, 36_406), "a-s1": (100, 11)},
+    )
+    text = "\n".join(lines)
+    assert "| a-s0 | max / cut_max | calibrated test_01_new_vehicle_dos -0.100" in text
+    assert "36,406 of 841,286: 4.3% |" in text
+    assert "11 of 100: 11.0% (over 10%) |" in text
+    # s0: the two fuzzing cells (-0.05) are out, the two DoS cells (-0.1) out; s1: all in.
+    assert lines[-1].startswith("\nStudent within 0.03 F1 of its teacher: 4 of 8 cells")
+
+
+def test_a_split_without_an_f1_is_not_a_student_gap(dh: ModuleType) -> None:
+    hs = importlib.import_module("holdout_student")
+    teacher = dh.figures(_metrics(dh, 0.9, 10.0))
+    student = dh.figures(_metrics(dh, 0.8, 10.0))
+    student["models"]["pick"]["calibrated f1 test_01_new_vehicle_dos"] = None
+    assert "calibrated f1 test_01_new_vehicle_dos" not in hs.student_gaps(teacher, student)
+    assert len(hs.student_gaps(teacher, student)) == 3
