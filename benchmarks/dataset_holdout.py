@@ -232,10 +232,11 @@ def figure_tables(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     std) and every model's calibrated F1 over the attack captures."""
     lines = []
     for name, runs in variants.items():
-        picks = "; ".join(f"{k}: {fig['rule']}" for k, fig in runs.items())
+        # By direction, then seed: the runs come in seed by seed.
+        picks = "; ".join(f"{k}: {runs[k]['rule']}" for k in sorted(runs))
         lines.append(f"- {name or BASELINE}: {picks}")
     for name, runs in variants.items():
-        keys = list(runs)
+        keys = sorted(runs)
         fields = sorted({f for fig in runs.values() for m in fig["models"].values() for f in m})
         lines += [f"\n**{name or BASELINE}** (runs: {', '.join(keys)})\n"]
         lines += ["| model | " + " | ".join(fields) + " |", "|---|" + "---|" * len(fields)]

@@ -36,7 +36,7 @@ def student_lines(
     lines = ["| run | pick (teacher / student) | gaps, student − teacher | parameters |"]
     lines.append("|---|---|---|---|")
     within = cases = 0
-    for run, fig in students.items():
+    for run, fig in sorted(students.items()):  # by direction, then seed
         gaps = student_gaps(teachers[run], fig)
         cases += len(gaps)
         within += sum(g >= -GAP for g in gaps.values())
