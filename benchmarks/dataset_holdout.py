@@ -39,6 +39,9 @@ With ``--student``, the distilled student's pipeline also runs in each variant's
 (distilled from that folder's teacher, under the same settings), and its default fusion
 is reported against the teacher's (``holdout_student.py``: the gap per attack capture and
 protocol, the cells within 0.03, the share of parameters); the student judges nothing.
+``--student-variants fidelity`` reports a student kept by fidelity to its teacher beside
+it (:data:`STUDENT_VARIANTS`), in a folder of its own that copies the teacher and the
+student's VGAE (``holdout_student.distil``).
 """
 
 from __future__ import annotations
@@ -61,7 +64,7 @@ from detection_ablation import (
     run_stages,
 )
 from family_select import write_outputs
-from holdout_student import student_lines
+from holdout_student import STUDENT_VARIANTS, distil, student_lines
 
 # The fusion choices of canids-models 0.20.0 on, pinned in every variant.
 FUSION_0_20 = ("fusion.tie_order=alone_first", "fusion.period_of=pick")
@@ -270,7 +273,17 @@ def main() -> None:
         help="also distil the student in each variant's folder (the baseline's when no "
         "variant is given) and report it against its teacher; it judges nothing",
     )
+    ap.add_argument(
+        "--student-variants",
+        nargs="*",
+        default=[],
+        choices=list(STUDENT_VARIANTS),
+        help="with --student: also these student settings, each in a folder of its own "
+        "(<direction>-<variant>-<student variant>-s<seed>), reported beside the default",
+    )
     args = ap.parse_args()
+    if args.student_variants and not args.student:
+        ap.error("--student-variants needs --student")
     out, log = start_out(args.out, "dataset_holdout")
     root = Path(args.data).resolve()
     os.environ["CANIDS_DATASETS"] = str(datasets_file(out, root))
@@ -289,20 +302,22 @@ def main() -> None:
                 variants.setdefault(name, {})[key] = figures(teacher)
                 if not args.student or name not in with_student:
                     continue
-                # Distilled from this folder's teacher, under the same settings.
                 sets = [f"train.seed={seed}", *VARIANTS[name]]
-                run_stages(dataset, "student", run_dir, caches[dataset], sets, log)
-                student = _results(run_dir, dataset, "student")
-                students.setdefault(name, {})[key] = figures(student)
-                parameters.setdefault(name, {})[key] = (
-                    teacher["parameters"]["fusion"],
-                    student["parameters"]["fusion"],
-                )
+                for other, student in distil(
+                    run_dir, dataset, caches[dataset], sets, args.student_variants, log
+                ).items():
+                    label = f"{name}+{other}" if other else name
+                    students.setdefault(label, {})[key] = figures(student)
+                    parameters.setdefault(label, {})[key] = (
+                        teacher["parameters"]["fusion"],
+                        student["parameters"]["fusion"],
+                    )
     lines = table(variants)
-    for name, runs in students.items():
-        lines += [f"\n### Held out by dataset: the distilled student ({name or BASELINE})\n"]
-        lines += figure_tables({name: runs})
-        lines += ["", *student_lines(variants[name], runs, parameters[name])]
+    for label, runs in students.items():
+        name = label.split("+", 1)[0]
+        lines += [f"\n### Held out by dataset: the distilled student ({label or BASELINE})\n"]
+        lines += figure_tables({label: runs})
+        lines += ["", *student_lines(variants[name], runs, parameters[label])]
     write_outputs(out, "dataset_holdout", {"variants": variants, "students": students}, lines)
 
 

@@ -5,12 +5,43 @@ its parameters). Nothing here chooses a default: the figures are reported."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
-__all__ = ["GAP", "PARAMETER_SHARE", "student_gaps", "student_lines"]
+from detection_ablation import run_stages
+from distill_select import prepare
+
+__all__ = ["GAP", "PARAMETER_SHARE", "STUDENT_VARIANTS", "distil", "student_gaps", "student_lines"]
 
 GAP = 0.03  # the most a student's F1 may fall below its teacher's (issue 10)
 PARAMETER_SHARE = 0.10  # the largest share of the teacher's parameters a student may have
+# Student settings reported beside the default student, each in a folder of its own.
+STUDENT_VARIANTS: dict[str, tuple[str, ...]] = {
+    # canids-models 0.22.0's opt-in: the distilled GAT kept by fidelity to its teacher.
+    "fidelity": ("distill.select=fidelity",),
+}
+
+
+def distil(
+    run_dir: Path, dataset: str, cache: Path, sets: list[str], others: list[str], log: Path
+) -> dict[str, dict[str, Any]]:
+    """The student's evaluate metrics, by student variant (``""``: the default student,
+    distilled in ``run_dir`` from its teacher under ``sets``; each of ``others`` in
+    ``<run_dir>-<variant>``, beside it, with copies of the teacher and of the default
+    student's VGAE). Finished stages are reused."""
+    run_stages(dataset, "student", run_dir, cache, sets, log)
+    folders = {"": run_dir}
+    for other in others:
+        stem, seed = run_dir.name.rsplit("-s", 1)
+        folder = run_dir.with_name(f"{stem}-{other}-s{seed}")
+        prepare(run_dir, folder, dataset)
+        run_stages(dataset, "student", folder, cache, [*sets, *STUDENT_VARIANTS[other]], log)
+        folders[other] = folder
+    return {
+        other: json.loads((f / dataset / "student" / "results" / "metrics.json").read_text())
+        for other, f in folders.items()
+    }
 
 
 def student_gaps(teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:

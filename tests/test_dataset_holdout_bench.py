@@ -6,6 +6,7 @@ rule at each edge, on the directions it is allowed to read."""
 from __future__ import annotations
 
 import importlib
+import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -185,3 +186,34 @@ def test_a_split_without_an_f1_is_not_a_student_gap(dh: ModuleType) -> None:
     student["models"]["pick"]["calibrated f1 test_01_new_vehicle_dos"] = None
     assert "calibrated f1 test_01_new_vehicle_dos" not in hs.student_gaps(teacher, student)
     assert len(hs.student_gaps(teacher, student)) == 3
+
+
+def _done(folder: Path, *keys: str) -> None:
+    for key in keys:
+        (folder / key).mkdir(parents=True)
+        (folder / key / "DONE.json").write_text("{}")
+
+
+def test_a_student_variant_runs_beside_the_default_with_copies_of_its_teacher(
+    dh: ModuleType, tmp_path: Path
+) -> None:
+    """Finished folders (every stage DONE, so nothing trains): the default student is
+    read where it is; the fidelity student's folder sits beside it, named for the variant,
+    and holds copies of the teacher and of the default student's VGAE."""
+    hs = importlib.import_module("holdout_student")
+    run_dir, dataset = tmp_path / "runs" / "hcrl_sa_to_set_01-sensitive-s2", "hcrl_sa_to_set_01"
+    _done(run_dir / dataset / "teacher", "vgae", "gat", "fusion", "results")
+    _done(run_dir / dataset / "student", "vgae", "gat", "fusion", "results")
+    gat_config = {"config": {"train": {"seed": 2}}}
+    (run_dir / dataset / "student" / "gat" / "config.json").write_text(json.dumps(gat_config))
+    (run_dir / dataset / "student" / "results" / "metrics.json").write_text('{"who": "f1"}')
+    fidelity = run_dir.with_name("hcrl_sa_to_set_01-sensitive-fidelity-s2")
+    _done(fidelity / dataset / "student", "gat", "fusion", "results")  # its own, finished
+    (fidelity / dataset / "student" / "results" / "metrics.json").write_text('{"who": "fid"}')
+    log = tmp_path / "log"
+    got = hs.distil(run_dir, dataset, tmp_path / "cache", ["train.seed=2"], ["fidelity"], log)
+    assert got == {"": {"who": "f1"}, "fidelity": {"who": "fid"}}
+    for key in ("vgae", "gat", "fusion", "results"):
+        assert (fidelity / dataset / "teacher" / key / "DONE.json").is_file()
+    assert (fidelity / dataset / "student" / "vgae" / "DONE.json").is_file()
+    assert not log.exists()  # nothing ran
