@@ -46,7 +46,6 @@ student's VGAE (``holdout_student.distil``).
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from pathlib import Path
@@ -60,6 +59,7 @@ from detection_ablation import (
     copy_detectors,
     copy_family_teachers,
     mean_std,
+    results_metrics,
     run_arguments,
     run_stages,
 )
@@ -298,7 +298,7 @@ def main() -> None:
             for name in ["", *args.variants]:
                 run_dir = variant_run(dataset, caches[dataset], seed, name, out, log)
                 key = f"{dataset}-s{seed}"
-                teacher = _results(run_dir, dataset, "teacher")
+                teacher = results_metrics(run_dir, dataset, "teacher")
                 variants.setdefault(name, {})[key] = figures(teacher)
                 if not args.student or name not in with_student:
                     continue
@@ -319,10 +319,6 @@ def main() -> None:
         lines += figure_tables({label: runs})
         lines += ["", *student_lines(variants[name], runs, parameters[label])]
     write_outputs(out, "dataset_holdout", {"variants": variants, "students": students}, lines)
-
-
-def _results(run_dir: Path, dataset: str, size: str) -> dict[str, Any]:
-    return json.loads((run_dir / dataset / size / "results" / "metrics.json").read_text())
 
 
 if __name__ == "__main__":

@@ -110,8 +110,12 @@ def pipeline(
     sets = [*VARIANTS[variant]["set"], f"train.seed={seed}"]
     run_dir = out / "runs" / f"{variant}-s{seed}"
     seconds = run_stages(dataset, size, run_dir, out / f"cache-{variant}", sets, log)
-    metrics = json.loads((run_dir / dataset / size / "results" / "metrics.json").read_text())
-    return {"seconds": seconds, "metrics": metrics}
+    return {"seconds": seconds, "metrics": results_metrics(run_dir, dataset, size)}
+
+
+def results_metrics(run_dir: Path, dataset: str, size: str) -> dict[str, Any]:
+    """The evaluate stage's metrics of ``size`` in run folder ``run_dir``."""
+    return json.loads((run_dir / dataset / size / "results" / "metrics.json").read_text())
 
 
 def run_stages(

@@ -5,11 +5,10 @@ its parameters). Nothing here chooses a default: the figures are reported."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from detection_ablation import run_stages
+from detection_ablation import results_metrics, run_stages
 from distill_select import prepare
 
 __all__ = ["GAP", "PARAMETER_SHARE", "STUDENT_VARIANTS", "distil", "student_gaps", "student_lines"]
@@ -38,10 +37,7 @@ def distil(
         prepare(run_dir, folder, dataset)
         run_stages(dataset, "student", folder, cache, [*sets, *STUDENT_VARIANTS[other]], log)
         folders[other] = folder
-    return {
-        other: json.loads((f / dataset / "student" / "results" / "metrics.json").read_text())
-        for other, f in folders.items()
-    }
+    return {other: results_metrics(f, dataset, "student") for other, f in folders.items()}
 
 
 def student_gaps(teacher: dict[str, Any], student: dict[str, Any]) -> dict[str, float]:

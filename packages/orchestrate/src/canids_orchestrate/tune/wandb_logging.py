@@ -15,8 +15,8 @@ for one): Ray collects such an actor like a finished one and never reads its res
 the trial's run is left incomplete without a word. (CI once saw an incomplete offline
 run, a 7-byte file, with nothing cut off; its log was not kept, so its cause is not
 known, and an error would have left no trace.) The callback here reads every collected
-actor's result and names the trials whose logging failed, with the error (``failed``). (Reading an
-offline run back, for tests, is ``canids_testkit.read_offline_history``.)
+actor's result and names the trials whose logging failed, with the error (``failed``).
+(Reading an offline run back, for tests, is ``canids_testkit.read_offline_history``.)
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ def cut_off_runs(callbacks: list[Any]) -> list[str]:
 
 def failed_runs(callbacks: list[Any]) -> dict[str, str]:
     """The trial ids whose W&B logging actor ended with an error, and the error."""
-    return {tid: err for cb in callbacks for tid, err in sorted(getattr(cb, "failed", {}).items())}
+    return dict(sorted(item for cb in callbacks for item in getattr(cb, "failed", {}).items()))
 
 
 def wandb_callback(opts: Any, exp_dir: Path, echo: Callable[[str], None]) -> list[Any]:
