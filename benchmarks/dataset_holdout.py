@@ -33,7 +33,9 @@ calibration; the verdict of the rule fixed before the runs (:func:`verdict`): a 
 is adopted where the default fusion's mean calibrated F1 over every attack capture of
 the directions it is judged on (:data:`JUDGED_ON`: those whose captures it was not
 shaped on) and the seeds rises by more than 0.005 and its mean calibrated false alarms
-per hour on their attack-free captures rise by no more than half.
+per hour on their attack-free captures rise by no more than half, against its baseline
+(:data:`BASELINES`: 0.22.0's pinned default, or for ``capture_units``, canids-models
+0.24.0's opt-in, 0.23.0's default ``sensitive``, which must then run beside it).
 
 With ``--student``, the distilled student's pipeline also runs in each variant's folder
 (distilled from that folder's teacher, under the same settings), and its default fusion
@@ -80,7 +82,17 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     ),
     # 0.19.0's opt-in: the longest period on a tie alone.
     "longest": (*FUSION_0_20, "calibration.period_ties=longest", "calibration.rule_ties=first"),
+    # 0.24.0's opt-in on 0.23.0's default: the cut fusions' calibrated units at least each
+    # capture's own quantile of its calibration windows.
+    "capture_units": (
+        *FUSION_0_20,
+        "calibration.period_ties=longest",
+        "calibration.rule_ties=sensitive",
+        "fusion.cut_units_at=capture",
+    ),
 }
+# The variant each candidate is judged against ("": 0.22.0's pinned default).
+BASELINES: dict[str, str] = {"capture_units": "sensitive"}
 DIRECTIONS: dict[str, dict[str, Any]] = {
     "set_01_to_hcrl_sa": {
         "train": ["set_01/train_*.parquet"],
@@ -111,6 +123,10 @@ NORMAL = "test_03_new_vehicle_normal"
 JUDGED_ON: dict[str, tuple[str, ...]] = {
     "sensitive": ("hcrl_sa_to_set_01",),
     "longest": ("hcrl_sa_to_set_01",),
+    # Shaped on set_01's test split t04 (a GAT spiking on an unknown vehicle's normal
+    # traffic), on no capture of either direction; judged where the default deploys a cut
+    # fusion (cut_max on two of 0.23.0's three seeds; hcrl_sa_to_set_01 never picked one).
+    "capture_units": ("set_01_to_hcrl_sa",),
 }
 MODELS = ("pick", "cut_max", "gat", "vgae")
 BASELINE = "0.22.0's default"  # the name of variant "" in the printed tables
@@ -221,10 +237,15 @@ def table(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         if not judged:
             lines.append(f"\n{name}: no run of {', '.join(on)}: no verdict")
             continue
-        default = pick_summary({k: variants[""][k] for k in judged})
+        baseline = BASELINES.get(name, "")
+        if baseline not in variants:
+            lines.append(f"\n{name}: its baseline {baseline} did not run: no verdict")
+            continue
+        judged = [k for k in judged if k in variants[baseline]]
+        default = pick_summary({k: variants[baseline][k] for k in judged})
         adopted, why = verdict(default, pick_summary({k: runs[k] for k in judged}))
         lines.append(
-            f"\n{name}, judged on {', '.join(judged)}: {why}: "
+            f"\n{name}, judged on {', '.join(judged)} against {baseline or BASELINE}: {why}: "
             f"**{'adopt' if adopted else 'not adopted'}**"
         )
     return lines

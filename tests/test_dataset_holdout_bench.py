@@ -144,10 +144,32 @@ def test_table_judges_a_variant_only_on_its_independent_direction(dh: ModuleType
         "longest": {"hcrl_sa_to_set_01-s0": bad, "set_01_to_hcrl_sa-s0": good},
     }
     text = "\n".join(dh.table(variants))
-    assert "sensitive, judged on hcrl_sa_to_set_01-s0: " in text
+    assert "sensitive, judged on hcrl_sa_to_set_01-s0 against 0.22.0's default: " in text
     assert text.count("**adopt**") == 1
-    assert "longest, judged on hcrl_sa_to_set_01-s0" in text
+    assert "longest, judged on hcrl_sa_to_set_01-s0 against 0.22.0's default" in text
     assert text.rstrip().endswith("**not adopted**")
+
+
+def test_capture_units_is_judged_against_the_current_default_on_its_own_direction(
+    dh: ModuleType,
+) -> None:
+    """0.24.0's candidate is judged against ``sensitive`` (0.23.0's default), not the
+    pinned 0.22.0 baseline, and on set_01_to_hcrl_sa only; without its baseline's runs
+    there is no verdict."""
+    good, bad = dh.figures(_metrics(dh, 0.9, 10.0)), dh.figures(_metrics(dh, 0.1, 10.0))
+    variants = {
+        # 0.22.0's pinned baseline better than the candidate: it is not what is compared.
+        "": {"set_01_to_hcrl_sa-s0": good, "hcrl_sa_to_set_01-s0": good},
+        "sensitive": {"set_01_to_hcrl_sa-s0": bad, "hcrl_sa_to_set_01-s0": good},
+        # Worse on the direction not judged, better on the judged one: adopted.
+        "capture_units": {"set_01_to_hcrl_sa-s0": good, "hcrl_sa_to_set_01-s0": bad},
+    }
+    text = "\n".join(dh.table(variants))
+    assert "capture_units, judged on set_01_to_hcrl_sa-s0 against sensitive: " in text
+    assert text.rstrip().endswith("**adopt**")
+    del variants["sensitive"]
+    text = "\n".join(dh.table(variants))
+    assert "capture_units: its baseline sensitive did not run: no verdict" in text
 
 
 def test_the_student_is_reported_against_its_teacher_per_split_and_protocol(

@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from .errors import ConfigError
 
 __all__ = [
+    "CUT_UNITS_AT",
     "SIZES",
     "TIE_MARGIN",
     "BatchingConfig",
@@ -219,6 +220,10 @@ RULE_TIES: tuple[str, ...] = get_args(RuleTies)
 # stages.fusion_choice.period_system checks against the same values).
 PeriodOf = Literal["pick", "validation"]
 PERIOD_OF: tuple[str, ...] = get_args(PeriodOf)
+# Each detector's unit in the cut fusions under the calibrated protocol
+# (FusionConfig.cut_units_at; canids_models.fusion_methods.CAPTURE_UNIT_QUANTILE).
+CutUnitsAt = Literal["validation", "capture"]
+CUT_UNITS_AT: tuple[str, ...] = get_args(CutUnitsAt)
 
 
 class CalibrationConfig(_Section):
@@ -335,7 +340,14 @@ class FusionConfig(_Section):
     ``period_of``: whose shared calibration period the run calibrates on: ``pick`` (the
     default since canids-models 0.20.0), the deployed fusion's own, judged for the system
     that runs; ``validation``, validation's own choice whichever fusion the families rule
-    deployed (0.13.0-0.19.0, and their digest)."""
+    deployed (0.13.0-0.19.0, and their digest).
+    ``cut_units_at``: each detector's unit in the cut fusions under the calibrated
+    protocol: ``validation`` (the default), its frozen cut; ``capture`` (opt-in, canids-
+    models 0.24.0), at least the capture's own high quantile of that detector's score over
+    its calibration windows (:data:`~canids_models.fusion_methods.CAPTURE_UNIT_QUANTILE`):
+    a detector whose normal traffic on this capture crosses its validation cut is
+    measured against that traffic instead, so that it cannot lift the fused threshold over
+    the other detector's attacks. The frozen protocol keeps the validation cuts."""
 
     method: Literal["auto", "mean", "max", "logistic", "dqn", "cut_mean", "cut_max", "either"] = (
         "auto"
@@ -346,6 +358,7 @@ class FusionConfig(_Section):
     cut_fusions: bool = True
     tie_order: Literal["simplest", "alone_first"] = "alone_first"
     period_of: PeriodOf = "pick"
+    cut_units_at: CutUnitsAt = "validation"
 
     @field_validator("select")
     @classmethod
@@ -441,7 +454,9 @@ class RunConfig(_Section):
         of 0.23.0 is a new config), ``fusion.tie_order``
         only when it is not ``simplest`` (``simplest`` keeps 0.18.0's digest),
         ``fusion.period_of`` only when it is not ``validation`` (``validation`` keeps
-        0.19.0's digest), ``calibration.rule_ties`` only when it is not ``first``
+        0.19.0's digest), ``fusion.cut_units_at`` only when it is not ``validation``
+        (``validation`` keeps 0.23.0's digest), ``calibration.rule_ties`` only when it is
+        not ``first``
         (``first`` keeps 0.20.0's digest; the ``sensitive`` default of 0.23.0 is a new
         config), ``distill.select`` only when it is
         not ``f1`` (``f1`` keeps 0.21.0's digest).
@@ -477,6 +492,8 @@ class RunConfig(_Section):
             del fusion["tie_order"]
         if fusion["period_of"] == "validation":
             del fusion["period_of"]
+        if fusion["cut_units_at"] == "validation":
+            del fusion["cut_units_at"]
         if data["calibration"]["rule_ties"] == "first":
             del data["calibration"]["rule_ties"]
         if data["calibration"]["period_ties"] == "first":

@@ -23,7 +23,12 @@ fusions, all fitted on validation only:
   mean's cut. In cut units the two weigh the same at their decision boundaries. A cut
   nearer than 1 σ to normal's median counts as 1 σ (:data:`MIN_CUT_UNIT`): a detector
   that cuts into its own normal traffic is not amplified without bound. They are ranked
-  after the four above, so that on a tie the older candidate keeps its place;
+  after the four above, so that on a tie the older candidate keeps its place. Under the
+  calibrated protocol with ``fusion.cut_units_at=capture`` (opt-in, 0.24.0) each unit is
+  at least the capture's own :data:`CAPTURE_UNIT_QUANTILE` of that detector's z over its
+  calibration windows (:func:`capture_cut_units`): where a detector's normal traffic on a
+  new vehicle spikes past its validation cut, the fused score's calibrated threshold
+  would otherwise sit on those spikes, above every attack the other detector carries;
 - ``either`` (:data:`EITHER`): a decision-level OR, each detector at its own threshold of
   the protocol. It has no score of its own for a calibration rule to normalise, so it is
   fitted beside the four (its frozen threshold is 0 on the nearer detector's margin past
@@ -43,6 +48,7 @@ import numpy as np
 from .calibration import MAD_TO_SIGMA
 
 __all__ = [
+    "CAPTURE_UNIT_QUANTILE",
     "CUT_FUSIONS",
     "EITHER",
     "FUSION_METHODS",
@@ -52,6 +58,7 @@ __all__ = [
     "tie_ranked",
     "fit_logistic",
     "fit_normaliser",
+    "capture_cut_units",
     "cut_units",
     "simple_fusion",
     "vgae_raw",
@@ -86,6 +93,12 @@ def tie_ranked(order: tuple[str, ...], methods: tuple[str, ...]) -> list[str]:
 
 
 MIN_CUT_UNIT = 1.0  # σ: the smallest unit a frozen cut gives its detector's score
+# The quantile of a detector's calibration windows below which its capture unit keeps
+# that capture's normal traffic (fusion.cut_units_at=capture). Fixed, not chosen: it is the
+# level of the quantile rule's α 0.02, the calibration most runs choose, so that the unit
+# covers what the fused score's own calibration covers; a spike rarer than one window in 50
+# still counts against the detector.
+CAPTURE_UNIT_QUANTILE = 0.98
 _SCALE_FLOOR = 1e-6
 
 
@@ -129,15 +142,25 @@ def cut_units(cut_gat: float, cut_vgae: float) -> tuple[float, float]:
     return (max(float(cut_gat), MIN_CUT_UNIT), max(float(cut_vgae), MIN_CUT_UNIT))
 
 
+def capture_cut_units(
+    units: tuple[float, float], quantiles: tuple[np.ndarray, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window, each detector's unit under ``fusion.cut_units_at=capture``: its frozen
+    cut ``units`` or its capture's :data:`CAPTURE_UNIT_QUANTILE` of z over the capture's
+    calibration windows (``quantiles``, per window), whichever is larger."""
+    return (np.maximum(units[0], quantiles[0]), np.maximum(units[1], quantiles[1]))
+
+
 def simple_fusion(
     method: str,
     z_gat: np.ndarray,
     z_vgae: np.ndarray,
     weights: np.ndarray | None = None,
-    units: tuple[float, float] | None = None,
+    units: tuple[float, float] | tuple[np.ndarray, np.ndarray] | None = None,
 ) -> np.ndarray:
     """The fused score of ``mean``, ``max``, ``logistic`` (``weights`` = [w_gat, w_vgae,
-    b]) or a cut fusion (``units`` = :func:`cut_units`)."""
+    b]) or a cut fusion (``units`` = :func:`cut_units`, or per window
+    :func:`capture_cut_units`)."""
     if method in CUT_FUSIONS:
         if units is None:
             raise ValueError(f"{method} fusion needs each detector's cut unit (cut_units)")

@@ -18,9 +18,17 @@ import numpy as np
 import torch
 
 from .calibration import MAD_TO_SIGMA, CalibrationRule, calibration_phases
-from .config import GUARD_FLOORS
+from .config import CUT_UNITS_AT, GUARD_FLOORS
 from .fusion_agent import FusionPolicy
-from .fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS, Normaliser, simple_fusion
+from .fusion_methods import (
+    CAPTURE_UNIT_QUANTILE,
+    CUT_FUSIONS,
+    EITHER,
+    FUSION_METHODS,
+    Normaliser,
+    capture_cut_units,
+    simple_fusion,
+)
 from .metrics import Threshold
 from .nn import QNetwork
 from .scoring import SplitScores
@@ -47,12 +55,16 @@ def dqn_state(state: np.ndarray, z_gat: np.ndarray, z_vgae: np.ndarray) -> np.nd
 @dataclass(frozen=True)
 class FusedScores:
     """Normalised inputs of one split under one protocol; ``scored`` marks the windows the
-    protocol scores (all for frozen; all but the calibration windows for calibrated)."""
+    protocol scores (all for frozen; all but the calibration windows for calibrated).
+    ``capture_quantiles`` (calibrated only): per window, its capture's
+    :data:`~canids_models.fusion_methods.CAPTURE_UNIT_QUANTILE` of (z_gat, z_vgae) over
+    that capture's calibration windows, for ``fusion.cut_units_at=capture``."""
 
     z_gat: np.ndarray
     z_vgae: np.ndarray
     state: np.ndarray
     scored: np.ndarray
+    capture_quantiles: tuple[np.ndarray, np.ndarray] | None = None
 
 
 def frozen_scored(scores: SplitScores, warmup: float) -> np.ndarray:
@@ -81,6 +93,8 @@ def calibrated_inputs(
     cal = in_period if exclude is None else in_period & ~exclude
     z_g = np.zeros(len(scores))
     z_v = np.zeros(len(scores))
+    q_g = np.full(len(scores), np.nan)
+    q_v = np.full(len(scores), np.nan)
     for idx in scores.captures():
         c = idx[cal[idx]]
         if len(c) == 0 and in_period[idx].any():
@@ -95,11 +109,15 @@ def calibrated_inputs(
                 f"in its calibration period ({seconds:g} s after a {warmup:g} s warm-up): "
                 "nothing to calibrate on"
             )
-        for raw, out, floor in ((scores.gat, z_g, floors[0]), (scores.vgae, z_v, floors[1])):
+        for raw, out, q, floor in (
+            (scores.gat, z_g, q_g, floors[0]),
+            (scores.vgae, z_v, q_v, floors[1]),
+        ):
             center = float(np.median(raw[c]))
             scale = max(float(np.median(np.abs(raw[c] - center))) * MAD_TO_SIGMA, floor)
             out[idx] = (raw[idx] - center) / scale
-    return FusedScores(z_g, z_v, scores.state, scored)
+            q[idx] = float(np.quantile(out[c], CAPTURE_UNIT_QUANTILE))
+    return FusedScores(z_g, z_v, scores.state, scored, (q_g, q_v))
 
 
 @dataclass
@@ -125,6 +143,10 @@ class FusionModel:
     # Each detector's unit (σ) for the cut fusions: its frozen F1 cut, floored; None where
     # they were not fitted (fusion.cut_fusions=false, or saved before canids-models 0.16.0).
     cut_units: tuple[float, float] | None = None
+    # Under the calibrated protocol, the cut fusions' units: the frozen cuts ("validation")
+    # or at least each capture's own quantile of its calibration windows ("capture",
+    # fusion.cut_units_at; canids-models 0.24.0).
+    cut_units_at: str = "validation"
 
     def guard_flags(self, method: str, frozen_scores: np.ndarray) -> np.ndarray:
         """Where a guarded calibration rule of ``method`` may flag: its frozen score above
@@ -166,7 +188,15 @@ class FusionModel:
             u_g = sigmoid(inputs.z_gat - self.dqn_centers[0])
             u_v = sigmoid(inputs.z_vgae - self.dqn_centers[1])
             return alpha * u_g + (1 - alpha) * u_v
-        return simple_fusion(method, inputs.z_gat, inputs.z_vgae, self.logistic, self.cut_units)
+        units: tuple[float, float] | tuple[np.ndarray, np.ndarray] | None = self.cut_units
+        if (
+            method in CUT_FUSIONS
+            and self.cut_units_at == "capture"
+            and self.cut_units is not None
+            and inputs.capture_quantiles is not None
+        ):
+            units = capture_cut_units(self.cut_units, inputs.capture_quantiles)
+        return simple_fusion(method, inputs.z_gat, inputs.z_vgae, self.logistic, units)
 
     @property
     def methods(self) -> tuple[str, ...]:
@@ -203,7 +233,10 @@ class FusionModel:
                 f"either detector's own: gat {self.calibration['gat'].label(at)}, vgae "
                 f"{self.calibration['vgae'].label(at)}"
             )
-        return self.calibration[method].label(at)
+        label = self.calibration[method].label(at)
+        if method in CUT_FUSIONS and self.cut_units_at == "capture":
+            label += f", units at least the capture's {CAPTURE_UNIT_QUANTILE:g} quantile"
+        return label
 
     # --------------------------------------------------------------- checkpoint
     def to_checkpoint(self) -> dict[str, Any]:
@@ -223,6 +256,8 @@ class FusionModel:
         }
         if self.cut_units is not None:
             ckpt["cut_units"] = list(self.cut_units)
+        if self.cut_units_at != "validation":  # older readers keep validation's units
+            ckpt["cut_units_at"] = self.cut_units_at
         if self.logistic is not None:
             ckpt["logistic"] = torch.from_numpy(self.logistic)
         if self.policy is not None:
@@ -260,14 +295,23 @@ class FusionModel:
                 if "cut_units" in ckpt
                 else None
             ),
+            cut_units_at=_checked(
+                ckpt.get("cut_units_at", "validation"), CUT_UNITS_AT, "cut_units_at"
+            ),
         )
 
 
 def _guard_at(value: Any) -> str:
     """A checkpoint's guard floor, checked: an unknown one would silently guard at the cut."""
-    if value not in GUARD_FLOORS:
+    return _checked(value, GUARD_FLOORS, "guard_at")
+
+
+def _checked(value: Any, known: tuple[str, ...], key: str) -> str:
+    """A checkpoint's setting among ``known``, checked: an unknown one would silently run as
+    the default."""
+    if value not in known:
         raise ValueError(
-            f"fusion checkpoint: guard_at={value!r} is not one of {GUARD_FLOORS} (written by "
+            f"fusion checkpoint: {key}={value!r} is not one of {known} (written by "
             "a newer canids-models, or damaged)"
         )
     return str(value)

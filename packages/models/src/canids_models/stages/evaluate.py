@@ -224,6 +224,7 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         "vgae_false_alarm_rate": (fusion.selection.get("vgae_cut") or {}).get("false_alarm_rate"),
         "calibration": {k: r.to_json() for k, r in fusion.calibration.items()},
         "guard_at": fusion.guard_at,
+        "cut_units_at": fusion.cut_units_at,
         "thresholds": {k: t.to_json() for k, t in fusion.thresholds.items()},
         "audit": audits,
         "held_out_splits": ctx.test_splits(),

@@ -102,6 +102,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         scale_floors=floors,
         frozen_warmup=cfg.eval.frozen_warmup,
         guard_at=cfg.calibration.guard_at,
+        cut_units_at=cfg.fusion.cut_units_at,
     )
     frozen = model.frozen_inputs(val)
     y_fit = y[fit]

@@ -1,0 +1,90 @@
+"""The test splits under ``fusion.cut_units_at=capture`` beside the default, on the same
+detectors: a check read after the candidate's verdict, never a choice.
+
+    uv run python benchmarks/capture_units.py --data ../shared/data/real \\
+        --out benchmarks/out/capture_units [--datasets set_01 hcrl_sa] [--seeds 0 1 2]
+
+The candidate (canids-models 0.24.0's opt-in: under the calibrated protocol each
+detector's unit in the cut fusions is at least its capture's own 0.98 quantile of its
+calibration windows) is judged held out by dataset (``dataset_holdout.py --variants
+sensitive capture_units``), where no test split is read. This script shows what it would
+move on hcrl_sa's and set_01's test splits, for the teacher. Per dataset and seed, the
+teacher pipeline runs once under the current default (``runs/<dataset>-s<seed>``), then
+the fusion and evaluate stages again with the option on copies of its detectors and of
+its held-out family runs' detectors (``runs/<dataset>-capture-s<seed>``). Finished stages
+are reused.
+
+Printed per dataset: both sets' tables and goal lines (``results_tables.py``: the chosen
+fusion's held-out F1 per split and protocol, mean ± std over the seeds; each goal it
+misses) and every cell that differs between the two, with how many are identical.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from _bench import start_out
+from detection_ablation import (
+    build_cache,
+    copy_detectors,
+    copy_family_teachers,
+    results_metrics,
+    run_arguments,
+    run_stages,
+)
+from family_select import write_outputs
+from results_tables import compare, goal_lines, table
+
+CAPTURE = "fusion.cut_units_at=capture"
+
+
+def paired(dataset: str, cache: Path, seed: int, out: Path, log: Path) -> tuple[Path, Path]:
+    """The default teacher run folder and the one with :data:`CAPTURE` on copies of its
+    detectors and of its family runs' detectors (the families rule refits each family's
+    fusion under the option)."""
+    seed_set = f"train.seed={seed}"
+    base = out / "runs" / f"{dataset}-s{seed}"
+    run_stages(dataset, "teacher", base, cache, [seed_set], log)
+    other = out / "runs" / f"{dataset}-capture-s{seed}"
+    copy_detectors(base, other, dataset, "teacher")
+    copy_family_teachers(base, other, dataset, keys=("vgae", "gat"))
+    run_stages(dataset, "teacher", other, cache, [seed_set, CAPTURE], log)
+    return base, other
+
+
+def lines_for(dataset: str, pairs: list[tuple[Path, Path]]) -> tuple[list[str], dict[str, Any]]:
+    """The tables, goal lines and differing cells of one dataset's pairs."""
+    base = [results_metrics(b, dataset, "teacher") for b, _ in pairs]
+    capture = [results_metrics(c, dataset, "teacher") for _, c in pairs]
+    lines = [f"\n### {dataset}, teacher: the default (fusion.cut_units_at=validation)\n"]
+    lines += [*table(base), "", *goal_lines(base, None)]
+    lines += [f"\n### {dataset}, teacher: fusion.cut_units_at=capture\n"]
+    lines += [*table(capture), "", *goal_lines(capture, None)]
+    lines += [f"\n### {dataset}, teacher: cells that differ (capture against the default)\n"]
+    lines += compare(capture, base)
+    data = {
+        "default": [m["fusion_method"] for m in base],
+        "capture": [m["fusion_method"] for m in capture],
+        "runs": [[str(b), str(c)] for b, c in pairs],
+    }
+    return lines, data
+
+
+def main() -> None:
+    ap = run_arguments(__doc__ or "", "benchmarks/out/capture_units", [0, 1, 2])
+    args = ap.parse_args()
+    out, log = start_out(args.out, "capture_units")
+    root = Path(args.data).resolve()
+    lines: list[str] = []
+    data: dict[str, Any] = {}
+    for dataset in args.datasets:
+        cache = build_cache(dataset, root, out, log)
+        pairs = [paired(dataset, cache, s, out, log) for s in args.seeds]
+        more, data[dataset] = lines_for(dataset, pairs)
+        lines += more
+    write_outputs(out, "capture_units", data, lines)
+
+
+if __name__ == "__main__":
+    main()
