@@ -256,7 +256,7 @@ class FusionModel:
         }
         if self.cut_units is not None:
             ckpt["cut_units"] = list(self.cut_units)
-        if self.cut_units_at != "validation":  # older readers keep validation's units
+        if self.cut_units_at != "validation":  # a default checkpoint stays 0.23.0's
             ckpt["cut_units_at"] = self.cut_units_at
         if self.logistic is not None:
             ckpt["logistic"] = torch.from_numpy(self.logistic)
