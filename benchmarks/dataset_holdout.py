@@ -241,7 +241,6 @@ def table(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         if baseline not in variants:
             lines.append(f"\n{name}: its baseline {baseline} did not run: no verdict")
             continue
-        judged = [k for k in judged if k in variants[baseline]]
         default = pick_summary({k: variants[baseline][k] for k in judged})
         adopted, why = verdict(default, pick_summary({k: runs[k] for k in judged}))
         lines.append(

@@ -1,7 +1,8 @@
 """``benchmarks/results_tables.py``: the per-seed tables, goal lines and rerun comparison of
 docs/results.md, read from run folders written through the real ``ArtifactStore`` (rows
 in the evaluate stage's ``results/metrics.json`` schema, their values set by hand so that
-every figure the script prints can be checked)."""
+every figure the script prints can be checked), and ``benchmarks/capture_units.py``, which
+prints them for two sets of runs side by side."""
 
 from __future__ import annotations
 
@@ -213,3 +214,32 @@ def test_the_machine_line_names_each_machine_and_its_runs(rt, tmp_path):
     assert rt.machine_lines(runs[2:], DS, "teacher") == [
         "machine: not recorded (before canids-models 0.14.0) (runs s2)"
     ]
+
+
+def test_capture_units_prints_both_sets_and_the_cells_that_differ(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """``capture_units.lines_for``: the default's and the option's tables and goal lines,
+    then the cells that differ: here only the chosen fusion's calibrated t03."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    cu = importlib.import_module("capture_units")
+    pairs = []
+    for seed, (default, capture) in enumerate(((0.766, 0.951), (0.319, 0.960))):
+        runs = []
+        for name, f1 in (("default", default), ("capture", capture)):
+            cells = figures(gat=0.4, vgae=0.98, mean=0.99, maximum=0.4)
+            cells[(T3, "calibrated", "fusion:mean")] = f1
+            runs.append(write_run(tmp_path / "runs", f"{name}-s{seed}", cells))
+        pairs.append((runs[0], runs[1]))
+    lines, data = cu.lines_for(DS, pairs)
+    text = "\n".join(lines)
+    assert data["default"] == data["capture"] == ["mean", "mean"]
+    default, rest = text.split("fusion.cut_units_at=capture\n")
+    capture, differ = rest.split("cells that differ")
+    assert "run 0 test_03 calibrated 0.766 (goal 0.95)" in default
+    assert "run 1 test_03 calibrated 0.319 (goal 0.95)" in default
+    assert "run 1 test_03 calibrated -0.661" in default
+    assert "chosen fusion short of its F1 goal: none" in capture
+    assert "| test_03 | calibrated | fusion:mean | 0.6410 | 0 of 2 |" in differ
+    assert "| test_03 | calibrated | chosen | 0.6410 | 0 of 2 |" in differ
+    assert "identical in every pair: 18 of 20 cells" in differ

@@ -123,8 +123,8 @@ def test_a_detector_spiking_past_its_cut_no_longer_hides_the_other_ones_attack()
 
 
 def test_it_stays_causal_and_label_free():
-    """Attacks appended after the calibration, and permuted labels, leave every capture
-    quantile and the threshold as they were."""
+    """Other labels on the same scores (a longer attack), and other scores after the
+    calibration windows, leave every capture quantile and the threshold as they were."""
     base = _capture(0, attack=(30.0, 40.0))
     later = _capture(0, attack=(30.0, 55.0))
     assert later.y.sum() > base.y.sum()
