@@ -25,7 +25,10 @@ Each family's run lives in its own artifact store beside the sizes' artifacts
 (``<runs>/<run>/<dataset>/families/<family>/``), so that a student's run distils from the
 teacher's run of the same family, never from a teacher that saw it. Limits: every family
 is one more training of both detectors (the fusion stage's time grows by about that many
-pipelines; give it a SLURM walltime to match); the held-out captures stay in the cache's
+pipelines; give it a SLURM walltime to match), except where the family store's detectors
+were made from the same captures, cache, detector config and upstream artifacts (a fusion
+stage run again with other fusion, calibration or DQN settings:
+:mod:`canids_models.detector_reuse`); the held-out captures stay in the cache's
 vocabulary and feature scaling, which the training captures set at cache build.
 """
 
@@ -42,6 +45,7 @@ import numpy as np
 from .artifacts import ArtifactStore
 from .config import TIE_MARGIN, FusionConfig
 from .context import StageContext, seed_everything
+from .detector_reuse import reusable
 from .errors import ModelsError
 from .fusion_methods import TIE_ORDERS, tie_ranked
 from .fusion_model import FusionModel
@@ -143,7 +147,9 @@ def _family_store(ctx: StageContext, family: str) -> ArtifactStore:
 
 
 def _held_out_run(ctx: StageContext, family: AttackFamily) -> tuple[StageContext, dict[str, Any]]:
-    """Train both detectors and fit every fusion without ``family``; the run's context."""
+    """Train both detectors (or reuse the family store's, where made from the same inputs:
+    :mod:`canids_models.detector_reuse`) and fit every fusion without ``family``; the
+    run's context."""
     from .stages.fusion import run_fusion
     from .stages.gat import run_gat
     from .stages.vgae import run_vgae
@@ -182,14 +188,31 @@ def _held_out_run(ctx: StageContext, family: AttackFamily) -> tuple[StageContext
             _splits={"train": train.subset(~held_train), "val": val.subset(~held_val)},
         )
 
-    run_vgae(sub(distill_from))
-    run_gat(sub(distill_from), curriculum=gat_record["stage"] == "gat_curriculum")
+    gat_stage = gat_record["stage"]
+    trainings = (
+        ("vgae", "vgae", run_vgae),
+        ("gat", gat_stage, lambda c: run_gat(c, curriculum=gat_stage == "gat_curriculum")),
+    )
+    reused: dict[str, bool] = {}
+    for key, stage, train_it in trainings:
+        detector = sub(distill_from)
+        stamp = reusable(detector, key, stage)
+        reused[key] = stamp is not None
+        if stamp is None:
+            train_it(detector)
+        else:
+            detector.log(
+                f"{key} ({ctx.size}): reusing the one finished {stamp}, made from the same "
+                "captures, cache, detector config and upstream artifacts (remove "
+                f"{store.dir(ctx.dataset, ctx.size, key)} to train it again)"
+            )
     fitted = sub(None)
     run_fusion(fitted)
     kept = {
         "train_windows": int((~held_train).sum()),
         "val_windows": int((~held_val).sum()),
         "held_out_windows": int(held_train.sum() + held_val.sum()),
+        "reused": reused,
     }
     return fitted, kept
 

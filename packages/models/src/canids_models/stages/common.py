@@ -30,8 +30,11 @@ def publish(
     checkpoint: dict[str, Any] | None,
     metrics: dict[str, Any],
     extra_files: dict[str, str] | None = None,
+    training: dict[str, Any] | None = None,
 ) -> StageOutcome:
-    """Write checkpoint, metrics and resolved config, then the DONE record last."""
+    """Write checkpoint, metrics and resolved config, then the DONE record last; a
+    detector's record also says what its weights were made from (``training``:
+    :func:`canids_models.detector_reuse.training_record`)."""
     store, ds, size = ctx.store, ctx.dataset, ctx.size
     paths: dict[str, Path] = {}
     if checkpoint is not None:
@@ -61,6 +64,7 @@ def publish(
             "stage": stage,
             "config_digest": ctx.config.digest,
             "summary": {k: v for k, v in metrics.items() if isinstance(v, int | float | str)},
+            **({"training": training} if training is not None else {}),
         },
     )
     return StageOutcome(stage, artifact, metrics, {k: str(v) for k, v in paths.items()})

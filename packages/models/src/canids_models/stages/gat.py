@@ -12,6 +12,7 @@ from ..checkpoints import count_parameters, model_record
 from ..config import BatchingConfig
 from ..context import StageContext, batch_indices
 from ..curriculum import CurriculumSampler, difficulty_percentiles
+from ..detector_reuse import training_record
 from ..distill import gat_distill_loss, soft_label_kl
 from ..loop import run_epochs
 from ..metrics import binary_metrics, fit_threshold
@@ -165,4 +166,4 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
         "history": result.history,
         "distilled_from": ctx.distill_from,
     }
-    return publish(ctx, stage, "gat", ckpt, metrics)
+    return publish(ctx, stage, "gat", ckpt, metrics, training=training_record(ctx, "gat", stage))

@@ -11,6 +11,7 @@ from torch.nn import functional as F
 from ..checkpoints import count_parameters, model_record
 from ..config import BatchingConfig
 from ..context import StageContext, batch_indices
+from ..detector_reuse import training_record
 from ..loop import run_epochs
 from ..metrics import binary_metrics, fit_threshold
 from ..nn import VGAE
@@ -140,4 +141,6 @@ def run_vgae(ctx: StageContext) -> StageOutcome | None:
         "train_graphs": len(normal_train),
         "distilled_from": ctx.distill_from,
     }
-    return publish(ctx, "vgae", "vgae", ckpt, metrics)
+    return publish(
+        ctx, "vgae", "vgae", ckpt, metrics, training=training_record(ctx, "vgae", "vgae")
+    )

@@ -1,0 +1,91 @@
+"""What a detector's weights were made from, and whether a finished one can stand for a
+new training: the held-out family runs of ``fusion.select=families`` reuse theirs.
+
+A fusion stage run again with other fusion, calibration or DQN settings (a researcher's
+sweep, or a benchmark's variant) used to train every family's VGAE and GAT again,
+although no detector reads those sections: on set_01 that was 177 of the stage's 257
+seconds, for weights identical to the bit. Each detector's DONE record now carries
+:func:`training_record`: the digest of the config without those sections
+(:func:`detector_digest`), the cache's manifest digest, which training and validation
+captures it saw and how many windows, its stage, canids-models version, backend and device
+type, and the finished stamp of every artifact it read (its VGAE for a curriculum, its
+teacher's for distillation). A family run reuses a detector only where that record equals
+the one a training now would write; anything else, a record written before the key
+existed included, trains again. A reused VGAE keeps its stamp, so its GAT can be reused
+too; a retrained one gives the GAT a new stamp to compare, so it trains again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+from .config import RunConfig
+from .context import StageContext
+
+__all__ = ["FUSION_ONLY_SECTIONS", "detector_digest", "reusable", "training_record"]
+
+# Read by the fusion and evaluate stages only: no detector's training reads them.
+FUSION_ONLY_SECTIONS: tuple[str, ...] = ("calibration", "dqn", "fusion")
+
+
+def detector_digest(config: RunConfig) -> str:
+    """SHA-256 of the sorted-key JSON of the config without :data:`FUSION_ONLY_SECTIONS`:
+    two configs with the same digest train the same detectors on the same data."""
+    data = config.to_dict()
+    for section in FUSION_ONLY_SECTIONS:
+        del data[section]
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _sources(ctx: StageContext, split: str) -> list[int]:
+    return [int(s) for s in np.unique(ctx.split(split).sources())]
+
+
+def _read(ctx: StageContext, artifact: str, stage: str) -> dict[str, str]:
+    """The finished stamp of each artifact this training loads."""
+    read: dict[str, tuple[str, str]] = {}
+    if ctx.distill_from:
+        read[f"{ctx.distill_from}/{artifact}"] = (ctx.distill_from, artifact)
+    if stage == "gat_curriculum":
+        read[f"{ctx.size}/vgae"] = (ctx.size, "vgae")
+    return {
+        name: str(ctx.store.done_record(ctx.dataset, size, key)["finished"])
+        for name, (size, key) in read.items()
+    }
+
+
+def training_record(ctx: StageContext, artifact: str, stage: str) -> dict[str, Any]:
+    """What ``artifact`` (``vgae`` or ``gat``) trained by ``stage`` in ``ctx`` is made from,
+    as JSON values (compared with the DONE record's ``training`` as read back)."""
+    from . import __version__
+
+    train = ctx.split("train")
+    return {
+        "stage": stage,
+        "detector_digest": detector_digest(ctx.config),
+        "cache_manifest_digest": str(train.manifest.data["manifest_digest"]),
+        "train_sources": _sources(ctx, "train"),
+        "val_sources": _sources(ctx, "val"),
+        "train_windows": len(train),
+        "val_windows": len(ctx.split("val")),
+        "canids_models": __version__,
+        "backend": ctx.backend,
+        "device": ctx.device.type,
+        "read": _read(ctx, artifact, stage),
+    }
+
+
+def reusable(ctx: StageContext, artifact: str, stage: str) -> str | None:
+    """The finished stamp of ``artifact`` where its DONE record says it was made from what
+    a training now would use (:func:`training_record`); None where it must train."""
+    if not ctx.store.is_done(ctx.dataset, ctx.size, artifact):
+        return None
+    record = ctx.store.done_record(ctx.dataset, ctx.size, artifact)
+    if record.get("training") != training_record(ctx, artifact, stage):
+        return None
+    return str(record["finished"])
