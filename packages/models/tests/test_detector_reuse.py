@@ -164,9 +164,56 @@ def test_other_captures_a_newer_upstream_or_an_old_record_train_again(pipelines,
     assert reusable(ctx, "gat", "gat_curriculum") is None
     vgae_ctx = _ctx(demo, store, "teacher")  # the VGAE trained with the tiny epochs
     assert reusable(vgae_ctx, "vgae", "vgae") is not None
+    # Trained where torch ran other kernels (another CPU's, or another thread count): the
+    # weights would differ in their last bits from a training here.
+    record = json.loads(done.read_text())
+    for key, other in (("threads", 999), ("cpu_capability", "another CPU")):
+        changed = {**record["training"], "kernels": {**record["training"]["kernels"], key: other}}
+        done.write_text(json.dumps({**record, "training": changed}))
+        assert reusable(vgae_ctx, "vgae", "vgae") is None, key
+    done.write_text(json.dumps(record))
+    assert reusable(vgae_ctx, "vgae", "vgae") is not None
     # A record from before canids-models 0.25.0 says nothing of its inputs.
     record = json.loads(done.read_text())
     del record["training"]
     done.write_text(json.dumps(record))
     assert reusable(vgae_ctx, "vgae", "vgae") is None
     assert training_record(vgae_ctx, "vgae", "vgae")["canids_models"] == "0.25.0"
+
+
+def _student_fusion(demo, store: ArtifactStore, *extra: str) -> tuple[dict, list[str]]:
+    log: list[str] = []
+    ctx = _ctx(demo, store, "student", "fusion.select=families", *extra, log=log)
+    return run_stage("fusion", ctx).metrics, log
+
+
+def _reused(metrics: dict) -> list[dict[str, bool]]:
+    return [metrics["selection"]["families"][f]["reused"] for f in FAMILIES]
+
+
+def test_a_student_s_family_runs_are_reused_only_beside_the_teacher_runs_they_distilled_from(
+    reruns, pipelines, demo
+):
+    """The student's family detectors read its teacher's family detectors: reused while
+    those are the ones they distilled from, trained again beside teacher family runs
+    finished later (another store's, with other finished stamps)."""
+    *_, store, fresh_store = reruns
+    for target in (store, fresh_store):
+        for key in ("vgae", "gat"):
+            shutil.copytree(pipelines.store.dir(DS, "student", key), target.dir(DS, "student", key))
+    first, _ = _student_fusion(demo, store)
+    assert _reused(first) == [{"vgae": False, "gat": False}] * len(FAMILIES)
+    again, log = _student_fusion(demo, store, OTHER_FUSION)
+    assert _reused(again) == [{"vgae": True, "gat": True}] * len(FAMILIES)
+    assert "[without dos] gat (student): reusing the one finished" in "\n".join(log)
+    # The same student family runs beside the other store's teacher family runs.
+    for fam in FAMILIES:
+        source, target = _family(store, fam), _family(fresh_store, fam)
+        for key in ("vgae", "gat"):
+            shutil.copytree(source.dir(DS, "student", key), target.dir(DS, "student", key))
+    moved, _ = _student_fusion(demo, fresh_store, OTHER_FUSION)
+    assert _reused(moved) == [{"vgae": False, "gat": False}] * len(FAMILIES)
+    assert moved["selection"]["families"] == {
+        fam: {**fig, "reused": {"vgae": False, "gat": False}}
+        for fam, fig in again["selection"]["families"].items()
+    }

@@ -399,3 +399,61 @@ def test_results_and_report_say_the_families_chose(families_run, demo):
     assert said in (results / "report.html").read_text()
     rows = {(r["split"], r["protocol"], r["model"]) for r in metrics["rows"]}
     assert ("val", "frozen", "fusion:either") in rows
+
+
+def test_each_detector_alone_is_scored_on_every_held_out_family_and_never_chosen(
+    families_run, demo
+):
+    """Beside the candidates, each family's figures hold each detector alone at its own
+    frozen cut, and the stage reports their means against the pick's; the pick is still
+    a fusion (or ``either``)."""
+    from canids_models.families import ALONE, detector_means
+
+    _, out = families_run
+    for size in ("teacher", "student"):
+        outcome, log = out[size]
+        sel = outcome.metrics["selection"]
+        figures = sel["families"]
+        for fig in figures.values():
+            assert set(fig["detector_f1"]) == set(ALONE)
+            assert all(0.0 <= v <= 1.0 for v in fig["detector_f1"].values())
+            assert not set(fig["frozen_f1"]) & set(ALONE)
+        means = sel["family_detector_mean_f1"]
+        for name in ALONE:
+            per_family = [fig["detector_f1"][name] for fig in figures.values()]
+            assert means[name] == pytest.approx(float(np.mean(per_family)), abs=1e-6)
+        assert means == detector_means(figures)
+        assert sel["method"] not in ALONE
+        said = "\n".join(log)
+        assert "each detector alone (reported, never chosen): means gat " in said
+        pick = sel["family_mean_f1"][sel["method"]]
+        assert f"; {sel['method']}'s {pick:.3f} " in said
+    # Figures written before 0.25.0 hold no detector alone: nothing to report.
+    assert detector_means({"dos": {"frozen_f1": {"mean": 0.5}}}) == {}
+
+
+@pytest.mark.parametrize(
+    ("pick", "said"),
+    [
+        (0.9, "mean's 0.900 is 0.100 above the better detector's"),
+        (0.7, "mean's 0.700 is 0.100 below the better detector's"),
+        (0.8002, "mean's 0.800 equals the better detector's"),
+    ],
+)
+def test_the_pick_is_set_against_the_better_detector_alone(pick, said):
+    from canids_models.stages.fusion_lines import selection_lines
+
+    selection = {
+        "method": "mean",
+        "criterion": "families",
+        "families": {"dos": {"frozen_f1": {"mean": pick}, "attack_windows": 3}},
+        "family_mean_f1": {"mean": pick},
+        "family_detector_mean_f1": {"gat": 0.6, "vgae": 0.8},
+        "families_margin": 0.005,
+        "validation_choice": "max",
+        "scores": {},
+    }
+    text = selection_lines(selection)
+    assert (
+        f"each detector alone (reported, never chosen): means gat 0.600, vgae 0.800; {said}" in text
+    )

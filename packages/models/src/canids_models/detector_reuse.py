@@ -7,12 +7,14 @@ although no detector reads those sections: on set_01 that was 177 of the stage's
 seconds, for weights identical to the bit. Each detector's DONE record now carries
 :func:`training_record`: the digest of the config without those sections
 (:func:`detector_digest`), the cache's manifest digest, which training and validation
-captures it saw and how many windows, its stage, canids-models version, backend and device
-type, and the finished stamp of every artifact it read (its VGAE for a curriculum, its
-teacher's for distillation). A family run reuses a detector only where that record equals
-the one a training now would write; anything else, a record written before the key
-existed included, trains again. A reused VGAE keeps its stamp, so its GAT can be reused
-too; a retrained one gives the GAT a new stamp to compare, so it trains again.
+captures it saw and how many windows, its stage, canids-models version, backend, device
+type and the CPU kernels torch ran (capability, thread count, torch version, the kernel
+environment variables), and the finished stamp of every artifact it read (its VGAE for a
+curriculum, its teacher's for distillation). A family run reuses a detector only where
+that record equals the one a training now would write; anything else, a record written
+before the key existed or on a machine with other kernels included, trains again. A
+reused VGAE keeps its stamp, so its GAT can be reused too; a retrained one gives the GAT
+a new stamp to compare, so it trains again.
 """
 
 from __future__ import annotations
@@ -25,9 +27,18 @@ import numpy as np
 
 from .config import RunConfig
 from .context import StageContext
+from .cpu_kernels import machine_record
 
-__all__ = ["FUSION_ONLY_SECTIONS", "detector_digest", "reusable", "training_record"]
+__all__ = [
+    "FUSION_ONLY_SECTIONS",
+    "KERNEL_KEYS",
+    "detector_digest",
+    "reusable",
+    "training_record",
+]
 
+# What of the machine record decides a training's numbers (the CPU's name does not).
+KERNEL_KEYS: tuple[str, ...] = ("cpu_capability", "kernel_environment", "threads", "torch")
 # Read by the fusion and evaluate stages only: no detector's training reads them.
 FUSION_ONLY_SECTIONS: tuple[str, ...] = ("calibration", "dqn", "fusion")
 
@@ -65,6 +76,7 @@ def training_record(ctx: StageContext, artifact: str, stage: str) -> dict[str, A
     from . import __version__
 
     train = ctx.split("train")
+    machine = machine_record()
     return {
         "stage": stage,
         "detector_digest": detector_digest(ctx.config),
@@ -76,6 +88,9 @@ def training_record(ctx: StageContext, artifact: str, stage: str) -> dict[str, A
         "canids_models": __version__,
         "backend": ctx.backend,
         "device": ctx.device.type,
+        # The kernels decide the last bits of the weights: another machine's detectors are
+        # trained again here, so that a reused one is the one a training here would give.
+        "kernels": {k: machine[k] for k in KERNEL_KEYS},
         "read": _read(ctx, artifact, stage),
     }
 

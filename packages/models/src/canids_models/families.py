@@ -52,6 +52,7 @@ from .fusion_model import FusionModel
 from .scoring import score_split
 
 __all__ = [
+    "ALONE",
     "CANDIDATES",
     "AttackFamily",
     "attack_families",
@@ -60,11 +61,14 @@ __all__ = [
     "family_figures",
     "require_families",
     "choosing_rule",
+    "detector_means",
 ]
 
 # Every candidate, simpler first, a cut fusion (0.16.0) after the older score fusions: the
 # order a tie followed until 0.18.0 (fusion.tie_order=simplest).
 CANDIDATES = TIE_ORDERS["simplest"]
+# The detectors alone, scored on each held-out family beside the candidates, never chosen.
+ALONE: tuple[str, ...] = ("gat", "vgae")
 _NUMBERED = re.compile(r"^(?P<family>.+?)_\d+$")
 _UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
@@ -237,7 +241,11 @@ def family_figures(ctx: StageContext, families: list[AttackFamily]) -> dict[str,
             "captures": list(family.captures),
             "attack_windows": int(y.sum()),
             **kept,
-            "frozen_f1": {m: round(_f1(y, f), 6) for m, f in flags.items()},
+            "frozen_f1": {m: round(_f1(y, f), 6) for m, f in flags.items() if m not in ALONE},
+            # Each detector alone at its own frozen cut: reported beside the candidates
+            # (does a fusion beat its better input on an attack nobody trained on?), never
+            # one of them.
+            "detector_f1": {m: round(_f1(y, flags[m]), 6) for m in ALONE},
         }
     # The held-out runs seeded the generators as they started; the fusion fitted next
     # starts where a run choosing on validation starts.
@@ -253,7 +261,7 @@ def _held_out_flags(
     fusion = FusionModel.from_checkpoint(fitted.store.load(ctx.dataset, ctx.size, "fusion"))
     gat, vgae = fitted.load_model("gat"), fitted.load_model("vgae")
     y: list[np.ndarray] = []
-    flags: dict[str, list[np.ndarray]] = {m: [] for m in fusion.methods}
+    flags: dict[str, list[np.ndarray]] = {m: [] for m in (*fusion.methods, *ALONE)}
     for split in ("train", "val"):
         view = ctx.split(split)
         held = view.subset(np.isin(view.sources(), family.sources))
@@ -264,7 +272,7 @@ def _held_out_flags(
         inputs = fusion.frozen_inputs(scores)
         keep = inputs.scored  # past each capture's frozen warm-up, where one is set
         y.append(scores.y[keep].astype(bool))
-        for method in fusion.methods:
+        for method in flags:
             fused = fusion.fuse(method, inputs)[keep]
             flags[method].append(fusion.thresholds[method].apply(fused))
     return np.concatenate(y), {m: np.concatenate(f) for m, f in flags.items()}
@@ -289,6 +297,16 @@ def choose_by_families(
     tied = _within(tie_ranked(order, methods), means, margin)
     val = {m: round(val_f1.get(m) or 0.0, 6) for m in tied}
     return _within(tied, val, margin)[0], means
+
+
+def detector_means(figures: dict[str, Any]) -> dict[str, float]:
+    """Each detector's mean frozen F1 alone over the held-out families (figures written
+    before canids-models 0.25.0 have none: empty)."""
+    if not all("detector_f1" in f for f in figures.values()):
+        return {}
+    return {
+        m: round(statistics.fmean(f["detector_f1"][m] for f in figures.values()), 6) for m in ALONE
+    }
 
 
 def _within(order: list[str], score: dict[str, float], margin: float) -> list[str]:

@@ -24,7 +24,13 @@ from ..checkpoints import count_parameters
 from ..config import TIE_MARGIN  # re-exported: validation F1 closer than this is a tie
 from ..context import StageContext
 from ..errors import ModelsError
-from ..families import attack_families, choose_by_families, choosing_rule, family_figures
+from ..families import (
+    attack_families,
+    choose_by_families,
+    choosing_rule,
+    detector_means,
+    family_figures,
+)
 from ..fusion_agent import train_dqn
 from ..fusion_methods import (
     CUT_FUSIONS,
@@ -236,6 +242,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         ),
         "families": families,
         "family_mean_f1": family_means,
+        "family_detector_mean_f1": detector_means(families) if families is not None else {},
         "families_margin": cfg.fusion.families_margin if families is not None else None,
         "tie_order": list(order),
         # Whose shared period the run calibrates on (fusion.period_of), and which system's

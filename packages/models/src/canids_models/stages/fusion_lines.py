@@ -15,6 +15,8 @@ def selection_lines(selection: dict[str, Any]) -> str:
         lines.append(f"  chosen by the {selection['rule']} rule: {selection['rule_reason']}")
     for family, fig in (selection.get("families") or {}).items():
         cells = ", ".join(f"{m} {f:.3f}" for m, f in fig["frozen_f1"].items())
+        if fig.get("detector_f1"):  # none before 0.25.0
+            cells += "; alone " + ", ".join(f"{m} {f:.3f}" for m, f in fig["detector_f1"].items())
         lines.append(f"  held out {family} ({fig['attack_windows']} attack windows): {cells}")
     if selection.get("families"):
         means = ", ".join(f"{m} {f:.3f}" for m, f in selection["family_mean_f1"].items())
@@ -23,6 +25,13 @@ def selection_lines(selection: dict[str, Any]) -> str:
             f"(frozen val F1, then the first of {_order(selection)}, breaks it)"
         )
         lines.append(f"  validation alone would have chosen {selection['validation_choice']}")
+        alone = selection.get("family_detector_mean_f1") or {}  # none before 0.25.0
+        if alone:
+            method = selection["method"]
+            pick = selection["family_mean_f1"].get(method)
+            versus = "" if pick is None else f"; {method}'s {_against(pick, max(alone.values()))}"
+            cells = ", ".join(f"{m} {f:.3f}" for m, f in alone.items())
+            lines.append(f"  each detector alone (reported, never chosen): means {cells}{versus}")
     cut = selection.get("vgae_cut") or {}
     if cut.get("false_alarm_rate") is not None:
         lines.append(
@@ -52,6 +61,14 @@ def selection_lines(selection: dict[str, Any]) -> str:
             f"{_f(cal['val_f1'])} (LOCO {_f(cal['val_loco_f1'])}) with {cal['label']}"
         )
     return "\n".join(lines)
+
+
+def _against(pick: float, best: float) -> str:
+    gap = pick - best
+    if abs(gap) < 5e-4:
+        return f"{pick:.3f} equals the better detector's"
+    side = "above" if gap > 0 else "below"
+    return f"{pick:.3f} is {abs(gap):.3f} {side} the better detector's"
 
 
 def _order(selection: dict[str, Any]) -> str:
