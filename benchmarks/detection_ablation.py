@@ -127,13 +127,27 @@ def run_stages(
     for stage in TEACHER if size == "teacher" else STUDENT:
         if (run_dir / dataset / size / _artifact(stage) / "DONE.json").is_file():
             continue
-        cmd = [tool("canids-train"), stage, "--dataset", dataset, "--size", size]
-        cmd += ["--run", run_dir.name, "--runs-dir", str(run_dir.parent), "--cache-dir", str(cache)]
-        cmd += [a for s in sets for a in ("--set", s)]
-        if size == "student" and stage in ("vgae", "gat"):
-            cmd += ["--distill-from", "teacher"]
-        seconds[stage] = run(cmd, log)
+        seconds[stage] = run(stage_command(dataset, size, stage, run_dir, cache, sets), log)
     return seconds
+
+
+def stage_command(
+    dataset: str,
+    size: str,
+    stage: str,
+    run_dir: Path,
+    cache: Path,
+    sets: list[str],
+    extra: tuple[str, ...] = (),
+) -> list[str]:
+    """The ``canids-train`` command of ``size``'s ``stage`` into run folder ``run_dir``
+    (a student's detectors distilled from the teacher there); ``extra`` options last."""
+    cmd = [tool("canids-train"), stage, "--dataset", dataset, "--size", size]
+    cmd += ["--run", run_dir.name, "--runs-dir", str(run_dir.parent), "--cache-dir", str(cache)]
+    cmd += [a for s in sets for a in ("--set", s)]
+    if size == "student" and stage in ("vgae", "gat"):
+        cmd += ["--distill-from", "teacher"]
+    return [*cmd, *extra]
 
 
 def _artifact(stage: str) -> str:

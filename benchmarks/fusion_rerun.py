@@ -32,30 +32,26 @@ from pathlib import Path
 from typing import Any
 
 from _bench import start_out
-from detection_ablation import build_cache, copy_detectors, run, run_arguments, tool
+from detection_ablation import build_cache, copy_detectors, run, run_arguments, stage_command
 from family_select import write_outputs
 
 COMPARED = ("method", "thresholds", "calibration", "dqn_history")
+
+
+QUIET = ("--no-wandb", "--quiet")
 
 
 def fusion(dataset: str, run_dir: Path, cache: Path, sets: list[str], log: Path) -> float:
     """The teacher's fusion stage into ``run_dir`` (its DONE record removed first, so it
     runs); its wall seconds."""
     shutil.rmtree(run_dir / dataset / "teacher" / "fusion", ignore_errors=True)
-    cmd = [tool("canids-train"), "fusion", "--dataset", dataset, "--size", "teacher"]
-    cmd += ["--run", run_dir.name, "--runs-dir", str(run_dir.parent), "--cache-dir", str(cache)]
-    cmd += ["--no-wandb", "--quiet", *[a for s in sets for a in ("--set", s)]]
-    return run(cmd, log)
+    return run(stage_command(dataset, "teacher", "fusion", run_dir, cache, sets, QUIET), log)
 
 
 def detectors(dataset: str, run_dir: Path, cache: Path, sets: list[str], log: Path) -> None:
     for stage, key in (("vgae", "vgae"), ("gat_curriculum", "gat")):
-        if (run_dir / dataset / "teacher" / key / "DONE.json").is_file():
-            continue
-        cmd = [tool("canids-train"), stage, "--dataset", dataset, "--size", "teacher"]
-        cmd += ["--run", run_dir.name, "--runs-dir", str(run_dir.parent)]
-        cmd += ["--cache-dir", str(cache), "--no-wandb", "--quiet"]
-        run([*cmd, *[a for s in sets for a in ("--set", s)]], log)
+        if not (run_dir / dataset / "teacher" / key / "DONE.json").is_file():
+            run(stage_command(dataset, "teacher", stage, run_dir, cache, sets, QUIET), log)
 
 
 def fit(run_dir: Path, dataset: str) -> dict[str, Any]:

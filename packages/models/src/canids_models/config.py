@@ -30,6 +30,7 @@ from .errors import ConfigError
 
 __all__ = [
     "CUT_UNITS_AT",
+    "FUSION_ONLY_SECTIONS",
     "SIZES",
     "TIE_MARGIN",
     "BatchingConfig",
@@ -414,6 +415,15 @@ class EvalConfig(_Section):
     frozen_warmup: float = Field(default=2.0, ge=0.0)
 
 
+# Read by the fusion and evaluate stages only: no detector's training reads them.
+FUSION_ONLY_SECTIONS: tuple[str, ...] = ("calibration", "dqn", "fusion")
+
+
+def _json_sha256(data: dict[str, Any]) -> str:
+    blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
 class RunConfig(_Section):
     """Everything a stage needs besides its data; ``size`` picks the model presets."""
 
@@ -500,8 +510,18 @@ class RunConfig(_Section):
             del data["calibration"]["period_ties"]
         if data["distill"]["select"] == "f1":
             del data["distill"]["select"]
-        blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
-        return hashlib.sha256(blob).hexdigest()
+        return _json_sha256(data)
+
+    @property
+    def detector_digest(self) -> str:
+        """SHA-256 of the sorted-key JSON of :meth:`to_dict` without
+        :data:`FUSION_ONLY_SECTIONS`: two configs with the same one train the same
+        detectors on the same data (canids-models 0.25.0: a family run reuses its detectors
+        on it, :mod:`canids_models.detector_reuse`)."""
+        data = self.to_dict()
+        for section in FUSION_ONLY_SECTIONS:
+            del data[section]
+        return _json_sha256(data)
 
     @classmethod
     def preset(cls, size: str) -> RunConfig:

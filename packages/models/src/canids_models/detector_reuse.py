@@ -6,7 +6,7 @@ sweep, or a benchmark's variant) used to train every family's VGAE and GAT again
 although no detector reads those sections: on set_01 that was 177 of the stage's 257
 seconds, for weights identical to the bit. Each detector's DONE record now carries
 :func:`training_record`: the digest of the config without those sections
-(:func:`detector_digest`), the cache's manifest digest, which training and validation
+(``RunConfig.detector_digest``), the cache's manifest digest, which training and validation
 captures it saw and how many windows, its stage, canids-models version, backend, device
 type and the CPU kernels torch ran (capability, thread count, torch version, the kernel
 environment variables), and the finished stamp of every artifact it read (its VGAE for a
@@ -19,38 +19,17 @@ a new stamp to compare, so it trains again.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from typing import Any
 
 import numpy as np
 
-from .config import RunConfig
 from .context import StageContext
 from .cpu_kernels import machine_record
 
-__all__ = [
-    "FUSION_ONLY_SECTIONS",
-    "KERNEL_KEYS",
-    "detector_digest",
-    "reusable",
-    "training_record",
-]
+__all__ = ["KERNEL_KEYS", "reusable", "training_record"]
 
 # What of the machine record decides a training's numbers (the CPU's name does not).
 KERNEL_KEYS: tuple[str, ...] = ("cpu_capability", "kernel_environment", "threads", "torch")
-# Read by the fusion and evaluate stages only: no detector's training reads them.
-FUSION_ONLY_SECTIONS: tuple[str, ...] = ("calibration", "dqn", "fusion")
-
-
-def detector_digest(config: RunConfig) -> str:
-    """SHA-256 of the sorted-key JSON of the config without :data:`FUSION_ONLY_SECTIONS`:
-    two configs with the same digest train the same detectors on the same data."""
-    data = config.to_dict()
-    for section in FUSION_ONLY_SECTIONS:
-        del data[section]
-    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sources(ctx: StageContext, split: str) -> list[int]:
@@ -79,7 +58,7 @@ def training_record(ctx: StageContext, artifact: str, stage: str) -> dict[str, A
     machine = machine_record()
     return {
         "stage": stage,
-        "detector_digest": detector_digest(ctx.config),
+        "detector_digest": ctx.config.detector_digest,
         "cache_manifest_digest": str(train.manifest.data["manifest_digest"]),
         "train_sources": _sources(ctx, "train"),
         "val_sources": _sources(ctx, "val"),
