@@ -40,10 +40,13 @@ per hour on their attack-free captures rise by no more than half, against its ba
 With ``--student``, the distilled student's pipeline also runs in each variant's folder
 (distilled from that folder's teacher, under the same settings), and its default fusion
 is reported against the teacher's (``holdout_student.py``: the gap per attack capture and
-protocol, the cells within 0.03, the share of parameters); the student judges nothing.
-``--student-variants fidelity`` reports a student kept by fidelity to its teacher beside
-it (:data:`STUDENT_VARIANTS`), in a folder of its own that copies the teacher and the
-student's VGAE (``holdout_student.distil``).
+protocol, the cells within 0.03, the share of parameters); the default student judges
+nothing. ``--student-variants`` adds students beside it (:data:`STUDENT_VARIANTS`), each in
+a folder of its own that copies the teacher and the default student's detectors it keeps
+(``holdout_student.distil``): ``fidelity`` (a GAT kept by fidelity to its teacher,
+reported) and ``teacher_pick`` (``fusion.select=teacher``: the student deploys its
+teacher's fusion), which gets a verdict against the default student by the rule written
+before its runs (``holdout_student.student_verdict``).
 """
 
 from __future__ import annotations
@@ -66,7 +69,7 @@ from detection_ablation import (
     run_stages,
 )
 from family_select import write_outputs
-from holdout_student import STUDENT_VARIANTS, distil, student_lines
+from holdout_student import STUDENT_VARIANTS, distil, student_lines, verdict_lines
 
 # The fusion choices of canids-models 0.20.0 on, pinned in every variant.
 FUSION_0_20 = ("fusion.tie_order=alone_first", "fusion.period_of=pick")
@@ -338,6 +341,7 @@ def main() -> None:
         lines += [f"\n### Held out by dataset: the distilled student ({label or BASELINE})\n"]
         lines += figure_tables({label: runs})
         lines += ["", *student_lines(variants[name], runs, parameters[label])]
+    lines += verdict_lines(variants, students, pick_summary)
     write_outputs(out, "dataset_holdout", {"variants": variants, "students": students}, lines)
 
 

@@ -141,11 +141,12 @@ def stage_command(
     extra: tuple[str, ...] = (),
 ) -> list[str]:
     """The ``canids-train`` command of ``size``'s ``stage`` into run folder ``run_dir``
-    (a student's detectors distilled from the teacher there); ``extra`` options last."""
+    (a student's detectors distilled from the teacher there, its fusion reading the
+    teacher's); ``extra`` options last."""
     cmd = [tool("canids-train"), stage, "--dataset", dataset, "--size", size]
     cmd += ["--run", run_dir.name, "--runs-dir", str(run_dir.parent), "--cache-dir", str(cache)]
     cmd += [a for s in sets for a in ("--set", s)]
-    if size == "student" and stage in ("vgae", "gat"):
+    if size == "student" and stage in ("vgae", "gat", "fusion"):  # as canids-submit's
         cmd += ["--distill-from", "teacher"]
     return [*cmd, *extra]
 

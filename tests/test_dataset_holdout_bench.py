@@ -239,3 +239,64 @@ def test_a_student_variant_runs_beside_the_default_with_copies_of_its_teacher(
         assert (fidelity / dataset / "teacher" / key / "DONE.json").is_file()
     assert (fidelity / dataset / "student" / "vgae" / "DONE.json").is_file()
     assert not log.exists()  # nothing ran
+
+
+def test_the_teacher_pick_student_is_judged_by_its_rule(dh: ModuleType) -> None:
+    """canids-models 0.26.0's rule, written before its runs: more cells within 0.03 of
+    the teacher, the mean calibrated F1 down by at most 0.005, alarms at most 1.5x."""
+    hs = importlib.import_module("holdout_student")
+    teacher = dh.figures(_metrics(dh, 0.9, 10.0))
+    far = dh.figures(_metrics(dh, 0.8, 10.0))  # every cell 0.05-0.1 below: none within
+    near = dh.figures(_metrics(dh, 0.89, 10.0))  # every cell within
+    teachers = {"sensitive": {"a-s0": teacher, "a-s1": teacher}}
+    students = {
+        "sensitive": {"a-s0": far, "a-s1": near},
+        "sensitive+teacher_pick": {"a-s0": near, "a-s1": near},
+        "sensitive+fidelity": {"a-s0": near, "a-s1": near},  # reported, never judged
+    }
+    lines = hs.verdict_lines(teachers, students, dh.pick_summary)
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        "\nsensitive+teacher_pick, judged on a-s0, a-s1: cells within 0.03 of the teacher "
+        "4 -> 8 of 8 (adopting needs more)"
+    )
+    assert lines[0].endswith("**adopt**")
+    # As many cells within, or a fall of more than 0.005, or alarms past 1.5x: not adopted.
+    same = {"within": 8, "cases": 8, "f1": 0.5, "alarms_h": 10.0}
+    assert not hs.student_verdict(same, same)[0]
+    fewer = {**same, "within": 7}
+    assert hs.student_verdict(fewer, {**same, "f1": 0.495})[0]
+    assert not hs.student_verdict(fewer, {**same, "f1": 0.4949})[0]
+    assert not hs.student_verdict(fewer, {**same, "alarms_h": 15.01})[0]
+    assert hs.student_verdict({**fewer, "alarms_h": 0.0}, {**same, "alarms_h": 1.0})[0]
+    missing = hs.verdict_lines(
+        teachers, {"sensitive+teacher_pick": {"a-s0": near}}, dh.pick_summary
+    )
+    assert missing == [
+        "\nsensitive+teacher_pick: the default student did not run beside it: no verdict"
+    ]
+
+
+def test_a_teacher_pick_student_copies_both_of_the_default_student_s_detectors(
+    dh: ModuleType, tmp_path: Path
+) -> None:
+    hs = importlib.import_module("holdout_student")
+    run_dir, dataset = tmp_path / "runs" / "set_01_to_hcrl_sa-sensitive-s1", "set_01_to_hcrl_sa"
+    _done(run_dir / dataset / "teacher", "vgae", "gat", "fusion", "results")
+    _done(run_dir / dataset / "student", "vgae", "gat", "fusion", "results")
+    gat_config = {"config": {"train": {"seed": 1}}, "distill_from": "teacher"}
+    (run_dir / dataset / "student" / "gat" / "config.json").write_text(json.dumps(gat_config))
+    (run_dir / dataset / "student" / "results" / "metrics.json").write_text('{"who": "f1"}')
+    pick = run_dir.with_name("set_01_to_hcrl_sa-sensitive-teacher_pick-s1")
+    _done(pick / dataset / "student", "fusion", "results")  # its own, finished
+    (pick / dataset / "student" / "results" / "metrics.json").write_text('{"who": "pick"}')
+    got = hs.distil(
+        run_dir, dataset, tmp_path / "cache", ["train.seed=1"], ["teacher_pick"], tmp_path / "log"
+    )
+    assert got == {"": {"who": "f1"}, "teacher_pick": {"who": "pick"}}
+    for key in ("vgae", "gat"):  # copies: the same detectors, only the fusion differs
+        copied = pick / dataset / "student" / key / "DONE.json"
+        assert copied.is_file()
+    assert (
+        json.loads((pick / dataset / "student" / "gat" / "config.json").read_text()) == gat_config
+    )

@@ -257,15 +257,18 @@ def test_student_distils_from_the_teacher(pipelines):
     assert pipelines.metrics("student", "gat")["stage"] == "gat"
 
 
-def test_distilling_fusion_is_refused(pipelines, copy_artifacts, make_ctx, tiny_overrides):
+def test_distilling_evaluate_is_refused(pipelines, copy_artifacts, make_ctx, tiny_overrides):
+    """Evaluate reads no teacher artifact (a student's fusion does since canids-models
+    0.26.0: its teacher's family runs or pick, test_fusion_teacher.py)."""
     from canids_models import ConfigError
     from canids_models.stages import run_stage
 
-    store = copy_artifacts(pipelines.store, [("student", "vgae"), ("student", "gat")])
+    items = [("student", "vgae"), ("student", "gat"), ("student", "fusion")]
+    store = copy_artifacts(pipelines.store, items)
     ctx = make_ctx(store, "student", tiny_overrides("student"), distill_from="teacher")
-    with pytest.raises(ConfigError, match="stage fusion does not distil: drop --distill-from"):
-        run_stage("fusion", ctx)
-    assert not store.dir(DS, "student", "fusion").exists()
+    with pytest.raises(ConfigError, match="stage evaluate does not distil: drop --distill-from"):
+        run_stage("evaluate", ctx)
+    assert not store.dir(DS, "student", "results").exists()
 
 
 def test_a_dqn_worse_than_a_simple_fusion_is_not_the_default(

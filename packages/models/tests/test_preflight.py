@@ -77,8 +77,15 @@ def test_stage_inputs_with_and_without_distillation():
     ]
     assert stage_inputs("vgae", "student", "teacher") == [ArtifactRef("vgae", "teacher")]
     assert stage_inputs("gat", "teacher", None) == []
-    # Fusion does not distil: --distill-from adds nothing to it.
-    assert stage_inputs("fusion", "student", "teacher") == stage_inputs("fusion", "student", None)
+    # A student's fusion reads its teacher's (canids-models 0.26.0: the teacher's family
+    # runs or its pick); evaluate reads no teacher artifact.
+    assert stage_inputs("fusion", "student", "teacher") == [
+        *stage_inputs("fusion", "student", None),
+        ArtifactRef("fusion", "teacher"),
+    ]
+    assert stage_inputs("evaluate", "student", "teacher") == stage_inputs(
+        "evaluate", "student", None
+    )
 
 
 # --- preflight -----------------------------------------------------------------------

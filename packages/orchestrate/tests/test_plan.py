@@ -68,14 +68,19 @@ def test_preflight_runs_before_anything(tmp_path: Path) -> None:
 
 
 def test_student_pipeline_distils_only_the_distilling_stages(tmp_path: Path) -> None:
+    """The detectors distil; the fusion reads the teacher's (its family runs or its
+    pick: canids-models 0.26.0), so it names the teacher too; evaluate reads none."""
     store = ArtifactStore(tmp_path / "runs")
     _mark_done(store, "demo", "teacher", "vgae", "gat")
+    with pytest.raises(PreflightError, match=r"stage fusion needs artifact fusion \(teacher\)"):
+        plan_pipeline(store, get_pipeline("student"), "demo")
+    _mark_done(store, "demo", "teacher", "fusion")
     plan = plan_pipeline(store, get_pipeline("student"), "demo")
     runner = LocalExecutor(store, cache_dir=tmp_path / "cache")
     commands = {s: runner.command(plan, s) for s in plan.run_stages}
     assert "--distill-from" in commands["vgae"]
     assert "--distill-from" in commands["gat"]
-    assert "--distill-from" not in commands["fusion"]
+    assert commands["fusion"][commands["fusion"].index("--distill-from") + 1] == "teacher"
     assert "--distill-from" not in commands["evaluate"]
 
 

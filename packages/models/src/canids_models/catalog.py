@@ -80,6 +80,9 @@ STAGES: dict[str, StageSpec] = {
         "fusion",
         Resources(cpus=4, gpus=1, memory="16G", walltime="01:00:00"),
         "Double-DQN choosing alpha in {0, 0.05, ..., 1} to mix GAT and VGAE scores",
+        # A student's fusion reads its teacher's: the teacher's held-out family runs (the
+        # families rule) or its deployed pick (fusion.select=teacher).
+        distill_consumes=("fusion",),
         data_parallel=False,
         single_worker_reason=(
             "not data-parallel: the DQN learns from one replay buffer whose samples depend "

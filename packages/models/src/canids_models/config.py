@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from canids_core import describe_validation_error
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .errors import ConfigError
 
@@ -225,6 +233,8 @@ PERIOD_OF: tuple[str, ...] = get_args(PeriodOf)
 # (FusionConfig.cut_units_at; canids_models.fusion_methods.CAPTURE_UNIT_QUANTILE).
 CutUnitsAt = Literal["validation", "capture"]
 CUT_UNITS_AT: tuple[str, ...] = get_args(CutUnitsAt)
+# Which rule chooses the deployed fusion (FusionConfig.select; families.choosing_rule).
+FusionSelect = Literal["auto", "validation", "families", "teacher"]
 
 
 class CalibrationConfig(_Section):
@@ -320,7 +330,10 @@ class FusionConfig(_Section):
     families; the fusion stage then trains once more per family), or ``auto`` (the default
     since canids-models 0.17.0): the families rule where ``method`` is ``auto`` and the
     training captures hold two attack families or more, validation's otherwise; the run's
-    fusion metrics record which rule chose and why (:meth:`holds_out_families`).
+    fusion metrics record which rule chose and why (:meth:`holds_out_families`); or
+    ``teacher`` (a distilled student only, canids-models 0.26.0): the fusion its teacher's
+    fusion stage deployed, fitted on the student's own validation like every candidate,
+    with no held-out family runs of the student's (:mod:`canids_models.stages.fusion_teacher`).
     ``vgae_false_alarm_rate``: unset, the VGAE's frozen threshold maximises F1 on
     validation, like the GAT's; a rate (0.01) sets it at the lowest cut that flags at most
     that share of validation's normal windows (an anomaly detector judged by its false
@@ -353,7 +366,7 @@ class FusionConfig(_Section):
     method: Literal["auto", "mean", "max", "logistic", "dqn", "cut_mean", "cut_max", "either"] = (
         "auto"
     )
-    select: Literal["auto", "validation", "families"] = "auto"
+    select: FusionSelect = "auto"
     vgae_false_alarm_rate: float | None = Field(default=None, gt=0.0, lt=0.5)
     families_margin: float = Field(default=TIE_MARGIN, ge=0.0, lt=0.5)
     cut_fusions: bool = True
@@ -365,7 +378,7 @@ class FusionConfig(_Section):
     @classmethod
     def _select_needs_auto(cls, value: str, info: ValidationInfo) -> str:
         method = info.data.get("method")
-        if value == "families" and method != "auto":
+        if value in ("families", "teacher") and method != "auto":
             raise ValueError(
                 f"chooses the fusion, but fusion.method={method} fixes it: set one of them"
             )
@@ -438,6 +451,15 @@ class RunConfig(_Section):
     calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
     fusion: FusionConfig = Field(default_factory=FusionConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
+
+    @model_validator(mode="after")
+    def _teacher_select_needs_student(self) -> RunConfig:
+        if self.fusion.select == "teacher" and self.size != "student":
+            raise ValueError(
+                "fusion.select=teacher deploys the fusion a distilled student's teacher "
+                f"deployed, but size={self.size} has no teacher: set fusion.select=auto"
+            )
+        return self
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON values (tuples as lists): what config.json holds and the digest hashes."""

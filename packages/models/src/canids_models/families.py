@@ -126,8 +126,8 @@ def require_families(families: list[AttackFamily], dataset: str) -> None:
 def choosing_rule(
     fusion: FusionConfig, families: list[AttackFamily], dataset: str
 ) -> tuple[str, str]:
-    """The rule that chooses the default fusion, ``families`` or ``validation``, and why:
-    the run records both, so that ``fusion.select=auto`` never chooses unseen. Raises where
+    """The rule that chooses the default fusion, ``families``, ``validation`` or ``teacher``,
+    and why: the run records both, so that ``fusion.select=auto`` never chooses unseen. Raises where
     ``fusion.select=families`` finds fewer than two families."""
     held = f"{len(families)} attack famil{'y' if len(families) == 1 else 'ies'}"
     named = f"{held} ({', '.join(f.name for f in families) or 'none'})"
@@ -136,6 +136,11 @@ def choosing_rule(
         return "families", f"fusion.select=families; the training captures hold {named}"
     if fusion.select == "validation":
         return "validation", "fusion.select=validation"
+    if fusion.select == "teacher":
+        return "teacher", (
+            f"fusion.select=teacher: the student deploys its teacher's fusion (the training "
+            f"captures hold {named}; no held-out family run of the student's)"
+        )
     if fusion.method != "auto":
         return "validation", f"fusion.select=auto, but fusion.method={fusion.method} fixes it"
     if fusion.holds_out_families(len(families)):

@@ -213,6 +213,12 @@ class FusionModel:
         selection = self.selection
         if selection.get("configured", "auto") != "auto":
             return "set by fusion.method"
+        teacher = selection.get("teacher")  # absent before canids-models 0.26.0
+        if teacher:
+            return (
+                f"the {teacher['teacher']}'s deployed fusion ({teacher['chosen_by']} there); "
+                f"validation alone chose {selection['validation_choice']}"
+            )
         # ``rule`` is what ``select`` resolved to (0.17.0's auto); older metrics lack it.
         if selection.get("rule", selection.get("select")) == "families":
             margin = selection.get("families_margin")  # absent before canids-models 0.12.0

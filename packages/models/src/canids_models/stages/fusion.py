@@ -10,7 +10,8 @@ the training captures, each held out of a training of both detectors
 scores best on validation, frozen and calibrated protocols averaged, a tie going to the
 first in ``fusion.tie_order`` (the metrics record it). The default, ``auto``, is the
 families rule wherever the training captures hold two attack families or more,
-validation's otherwise (the metrics say which).
+validation's otherwise (the metrics say which). A distilled student with
+``fusion.select=teacher`` deploys its teacher's pick (:mod:`.fusion_teacher`).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from .fusion_calibration import (
 from .fusion_checks import require_both_past_warmup, require_normal_for_rate
 from .fusion_choice import choose_by_validation, period_system
 from .fusion_lines import selection_lines
+from .fusion_teacher import teacher_pick
 
 __all__ = ["TIE_MARGIN", "calibration_candidates", "load_fusion", "run_fusion"]
 
@@ -74,6 +76,9 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     held = attack_families(ctx.split("train").manifest.data)
     rule, rule_reason = choosing_rule(cfg.fusion, held, ctx.dataset)
     ctx.log(f"fusion: choosing by {rule} ({rule_reason})")
+    fits = (*FUSION_METHODS, *(CUT_FUSIONS if cfg.fusion.cut_fusions else ()), EITHER)
+    # Read before anything is written, so that a missing teacher stops the stage clean.
+    teacher = teacher_pick(ctx, fits) if rule == "teacher" else None
     families = family_figures(ctx, held) if rule == "families" else None
     gat = ctx.load_model("gat")
     vgae = ctx.load_model("vgae")
@@ -155,10 +160,11 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     order = TIE_ORDERS[cfg.fusion.tie_order]  # which fusion a tie goes to
     # The families rule ranks frozen F1 on held-out families: known before any period.
     family_means: dict[str, float] = {}
-    by_families: str | None = None
+    # The pick of the families rule or of the teacher, known before any period.
+    by_rule: str | None = None if teacher is None else teacher.method
     if families is not None:
         val_f1 = {m: model.thresholds[m].val_f1 for m in model.methods}
-        by_families, family_means = choose_by_families(
+        by_rule, family_means = choose_by_families(
             families, val_f1, model.methods, cfg.fusion.families_margin, order
         )
 
@@ -214,14 +220,14 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         systems = {m: shared_period(ctx, choose, periods, m) for m in fusions}
         choices_at_own = {m: choose(m, system.period) for m, system in systems.items()}
         by_validation = choose_by_validation(cfg.fusion.method, model, choices_at_own, order)
-        pick = by_families or by_validation
+        pick = by_rule or by_validation
         period_from = period_system(cfg.fusion.period_of, pick, by_validation, systems)
         period_choice = systems[period_from]
         for name in ("gat", "vgae", *fusions):
             choices[name] = choose(name, period_choice.period)
     for name, choice in choices.items():
         model.calibration[name] = choice.rule
-    method = by_families or by_validation
+    method = by_rule or by_validation
     model.warmup, model.seconds = choices["gat" if method == EITHER else method].rule.period
     model.method = method
     selection = {
@@ -232,7 +238,10 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
         "rule_reason": rule_reason,
         "validation_choice": by_validation,
         "criterion": (
-            "best mean frozen F1 on the attack families of the training captures, each held "
+            f"the fusion the {teacher.teacher} deployed ({teacher.chosen_by}), fitted on "
+            "this student's validation"
+            if teacher is not None
+            else "best mean frozen F1 on the attack families of the training captures, each held "
             "out of both detectors' training and of the fusion's fit"
             if families is not None
             else "mean of frozen val F1 and calibrated leave-one-capture-out val F1, "
@@ -241,6 +250,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
             else "frozen val F1 (the calibration rule is fixed by the config, not chosen)"
         ),
         "families": families,
+        "teacher": None if teacher is None else teacher.to_json(),
         "family_mean_f1": family_means,
         "family_detector_mean_f1": detector_means(families) if families is not None else {},
         "families_margin": cfg.fusion.families_margin if families is not None else None,

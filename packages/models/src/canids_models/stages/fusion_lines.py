@@ -13,6 +13,12 @@ def selection_lines(selection: dict[str, Any]) -> str:
     lines = [f"fusion: default {selection['method']} ({selection['criterion']})"]
     if selection.get("rule_reason"):  # absent from metrics written before 0.17.0
         lines.append(f"  chosen by the {selection['rule']} rule: {selection['rule_reason']}")
+    teacher = selection.get("teacher")  # absent before canids-models 0.26.0
+    if teacher:
+        lines.append(
+            f"  the {teacher['teacher']}'s fusion finished {teacher['finished']}; validation "
+            f"alone would have chosen {selection['validation_choice']}"
+        )
     for family, fig in (selection.get("families") or {}).items():
         cells = ", ".join(f"{m} {f:.3f}" for m, f in fig["frozen_f1"].items())
         if fig.get("detector_f1"):  # none before 0.25.0
