@@ -29,7 +29,11 @@ import pytest
 from canids_models import ConfigError, RunConfig, load_config
 
 TEACHER = "b19adcf1446ac59cf347bcfdbf662c07b9ca4b88d3f92fa195f8ffe42b6c09b5"
-STUDENT = "9e07bf697a60850687b5290361dd312b535f083d9e9845194d5a922920446784"
+# Since canids-models 0.26.0 the student deploys its teacher's fusion
+# (fusion.select=teacher); every older student digest below is under fusion.select=auto.
+STUDENT = "636731369917de6bf473b2f49e596bf614126d2415ccfd0726f3a7cfbda92a4e"
+STUDENT_AUTO = "fusion.select=auto"
+STUDENT_0_25 = "9e07bf697a60850687b5290361dd312b535f083d9e9845194d5a922920446784"
 # canids-models 0.20.0-0.22.0, whose ties between calibration periods and between rules
 # went to the earliest listed.
 TIES_0_22 = ("calibration.period_ties=first", "calibration.rule_ties=first")
@@ -85,7 +89,8 @@ TEACHER_SET_0_15 = "826d8dc16c712125d5f11b98310f93d556d0374750b2bf39371ee1e37534
 TEACHER_SET_0_14 = "7572b985de793e45148b3f70b61cb69861066894d23a5b78b9f0aebac38943a9"
 TEACHER_SET_0_12 = "c33860a913ffcf74777cd477a383047fe4553dd5cf57f7127882becf4ecf8a19"
 STUDENT_SET = ("vgae.latent=4", "distill.alpha=0", "train.epochs=2", "train.seed=7")
-STUDENT_SET_DIGEST = "2e3d7789a72daefbb5394484e4f34b1b38840097787de089ffdc4c1d69805bdd"
+STUDENT_SET_DIGEST = "9c6ca452f604d679ee90e39f7a2d0ba64ec214b8cea98bfa24b80000f2cf800b"
+STUDENT_SET_0_25 = "2e3d7789a72daefbb5394484e4f34b1b38840097787de089ffdc4c1d69805bdd"
 STUDENT_SET_0_22 = "ac444087f55a3850168e9e8c1cf54782dc3eef463452950a1a4e1754dc316ecf"
 STUDENT_SET_0_19 = "21784e56f4d6014cb24c45c043d6fbf0ea5ba0b41ec2dbbf28b876ea57d58d99"
 STUDENT_SET_0_18 = "083029f9e815087a5573965342a219ff56d0ce227f23f534f1293d0256f25e12"
@@ -103,6 +108,9 @@ def test_preset_digests_are_unchanged():
     assert RunConfig.preset("teacher").digest == TEACHER
     assert RunConfig.preset("student").digest == STUDENT
     assert load_config("teacher").digest == TEACHER
+    assert load_config("student", overrides=[STUDENT_AUTO]).digest == STUDENT_0_25
+    set_0_25 = load_config("student", overrides=[*STUDENT_SET, STUDENT_AUTO])
+    assert set_0_25.digest == STUDENT_SET_0_25
 
 
 @pytest.mark.parametrize(
@@ -117,9 +125,9 @@ def test_overridden_digests_are_unchanged(size, overrides, digest):
     ("size", "overrides", "digest"),
     [
         ("teacher", (), TEACHER_0_12),
-        ("student", (), STUDENT_0_12),
+        ("student", (STUDENT_AUTO,), STUDENT_0_12),
         ("teacher", TEACHER_SET, TEACHER_SET_0_12),
-        ("student", STUDENT_SET, STUDENT_SET_0_12),
+        ("student", (*STUDENT_SET, STUDENT_AUTO), STUDENT_SET_0_12),
     ],
 )
 def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
@@ -134,9 +142,9 @@ def test_every_window_keeps_the_0_12_digests(size, overrides, digest):
     ("size", "overrides", "digest"),
     [
         ("teacher", (), TEACHER_0_14),
-        ("student", (), STUDENT_0_14),
+        ("student", (STUDENT_AUTO,), STUDENT_0_14),
         ("teacher", TEACHER_SET, TEACHER_SET_0_14),
-        ("student", STUDENT_SET, STUDENT_SET_0_14),
+        ("student", (*STUDENT_SET, STUDENT_AUTO), STUDENT_SET_0_14),
     ],
 )
 def test_guard_at_the_cut_keeps_the_0_14_digests(size, overrides, digest):
@@ -152,9 +160,9 @@ def test_guard_at_the_cut_keeps_the_0_14_digests(size, overrides, digest):
     ("size", "overrides", "digest"),
     [
         ("teacher", (), TEACHER_0_15),
-        ("student", (), STUDENT_0_15),
+        ("student", (STUDENT_AUTO,), STUDENT_0_15),
         ("teacher", TEACHER_SET, TEACHER_SET_0_15),
-        ("student", STUDENT_SET, STUDENT_SET_0_15),
+        ("student", (*STUDENT_SET, STUDENT_AUTO), STUDENT_SET_0_15),
     ],
 )
 def test_no_cut_fusion_keeps_the_0_15_digests(size, overrides, digest):
@@ -175,9 +183,9 @@ def test_no_cut_fusion_keeps_the_0_15_digests(size, overrides, digest):
     ("size", "overrides", "digest"),
     [
         ("teacher", (), TEACHER_0_16),
-        ("student", (), STUDENT_0_16),
+        ("student", (STUDENT_AUTO,), STUDENT_0_16),
         ("teacher", TEACHER_SET, TEACHER_SET_0_16),
-        ("student", STUDENT_SET, STUDENT_SET_0_16),
+        ("student", (*STUDENT_SET, STUDENT_AUTO), STUDENT_SET_0_16),
     ],
 )
 def test_validation_s_rule_keeps_the_0_16_digests(size, overrides, digest):
@@ -244,9 +252,9 @@ def test_int_for_a_float_is_recorded_as_a_float():
     ("size", "overrides", "digest"),
     [
         ("teacher", (), TEACHER_0_17),
-        ("student", (), STUDENT_0_17),
+        ("student", (STUDENT_AUTO,), STUDENT_0_17),
         ("teacher", TEACHER_SET, TEACHER_SET_0_17),
-        ("student", STUDENT_SET, STUDENT_SET_0_17),
+        ("student", (*STUDENT_SET, STUDENT_AUTO), STUDENT_SET_0_17),
     ],
 )
 def test_the_0_17_judge_keeps_the_0_17_digests(size, overrides, digest):
@@ -275,9 +283,9 @@ def test_period_ties_count_only_when_not_first():
     ("size", "overrides", "digest"),
     [
         ("teacher", (), TEACHER_0_18),
-        ("student", (), STUDENT_0_18),
+        ("student", (STUDENT_AUTO,), STUDENT_0_18),
         ("teacher", TEACHER_SET, TEACHER_SET_0_18),
-        ("student", STUDENT_SET, STUDENT_SET_0_18),
+        ("student", (*STUDENT_SET, STUDENT_AUTO), STUDENT_SET_0_18),
     ],
 )
 def test_the_simplest_tie_order_keeps_the_0_18_digests(size, overrides, digest):
@@ -293,9 +301,9 @@ def test_the_simplest_tie_order_keeps_the_0_18_digests(size, overrides, digest):
     ("size", "overrides", "digest"),
     [
         ("teacher", (), TEACHER_0_19),
-        ("student", (), STUDENT_0_19),
+        ("student", (STUDENT_AUTO,), STUDENT_0_19),
         ("teacher", TEACHER_SET, TEACHER_SET_0_19),
-        ("student", STUDENT_SET, STUDENT_SET_0_19),
+        ("student", (*STUDENT_SET, STUDENT_AUTO), STUDENT_SET_0_19),
     ],
 )
 def test_validation_s_period_keeps_the_0_19_digests(size, overrides, digest):
@@ -316,9 +324,9 @@ def test_validation_s_period_keeps_the_0_19_digests(size, overrides, digest):
     ("size", "overrides", "digest"),
     [
         ("teacher", (), TEACHER_0_22),
-        ("student", (), STUDENT_0_22),
+        ("student", (STUDENT_AUTO,), STUDENT_0_22),
         ("teacher", TEACHER_SET, TEACHER_SET_0_22),
-        ("student", STUDENT_SET, STUDENT_SET_0_22),
+        ("student", (*STUDENT_SET, STUDENT_AUTO), STUDENT_SET_0_22),
     ],
 )
 def test_the_first_ties_keep_the_0_22_digests(size, overrides, digest):

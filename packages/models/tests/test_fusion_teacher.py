@@ -150,8 +150,12 @@ def test_a_teacher_has_no_teacher_to_follow():
         load_config("teacher", None, [TEACHER_SELECT])
     with pytest.raises(ConfigError, match=r"fusion.method=max fixes it"):
         load_config("student", None, ["fusion.method=max", TEACHER_SELECT])
-    auto = load_config("student", None, [])
-    assert load_config("student", None, [TEACHER_SELECT]).digest != auto.digest
+    # The student's default since canids-models 0.26.0; auto (0.25.0's) is another config.
+    default = load_config("student", None, [])
+    assert default.fusion.select == "teacher"
+    assert load_config("student", None, [TEACHER_SELECT]).digest == default.digest
+    assert load_config("student", None, ["fusion.select=auto"]).digest != default.digest
+    assert load_config("teacher", None, []).fusion.select == "auto"
 
 
 def test_a_student_s_fusion_waits_for_its_teacher_s_and_names_it(tmp_path):

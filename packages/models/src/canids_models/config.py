@@ -547,7 +547,8 @@ class RunConfig(_Section):
 
     @classmethod
     def preset(cls, size: str) -> RunConfig:
-        """The original authors' sizes: teacher GAT 5x8x32, VGAE 3x4x32; student 2x4x16, 2x2x16."""
+        """The original authors' sizes: teacher GAT 5x8x32, VGAE 3x4x32; student 2x4x16, 2x2x16.
+        The student deploys its teacher's fusion (``fusion.select=teacher``)."""
         if size not in SIZES:
             raise ConfigError(f"size must be teacher or student, not {size!r}")
         if size == "teacher":
@@ -557,6 +558,9 @@ class RunConfig(_Section):
             gat=GATConfig(layers=2, heads=4, hidden=16, mlp_hidden=32, embed_dim=8),
             vgae=VGAEConfig(layers=2, heads=2, hidden=16, latent=8, embed_dim=8),
             dqn=DQNConfig(hidden=64),
+            # canids-models 0.26.0: the student deploys its teacher's fusion, adopted by a
+            # rule written before its runs (docs/results.md); fusion.select=auto is 0.25.0's.
+            fusion=FusionConfig(select="teacher"),
         )
 
     def merged(self, data: dict[str, Any], source: str) -> RunConfig:
