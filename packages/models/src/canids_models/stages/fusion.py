@@ -76,9 +76,9 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     held = attack_families(ctx.split("train").manifest.data)
     rule, rule_reason = choosing_rule(cfg.fusion, held, ctx.dataset)
     ctx.log(f"fusion: choosing by {rule} ({rule_reason})")
-    fits = (*FUSION_METHODS, *(CUT_FUSIONS if cfg.fusion.cut_fusions else ()), EITHER)
+    fusions = FUSION_METHODS + (CUT_FUSIONS if cfg.fusion.cut_fusions else ())
     # Read before anything is written, so that a missing teacher stops the stage clean.
-    teacher = teacher_pick(ctx, fits) if rule == "teacher" else None
+    teacher = teacher_pick(ctx, (*fusions, EITHER)) if rule == "teacher" else None
     families = family_figures(ctx, held) if rule == "families" else None
     gat = ctx.load_model("gat")
     vgae = ctx.load_model("vgae")
@@ -134,7 +134,6 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     # false-alarm-rate cut moves the VGAE's decisions (and either's) and nothing else.
     model.dqn_centers = (model.thresholds["gat"].value, model.thresholds["vgae"].value)
     # The cut fusions' units are those F1 cuts too, for the same reason.
-    fusions = FUSION_METHODS + (CUT_FUSIONS if cfg.fusion.cut_fusions else ())
     if cfg.fusion.cut_fusions:
         model.cut_units = cut_units(*model.dqn_centers)
     vgae_f1_cut = model.thresholds["vgae"]
@@ -158,9 +157,9 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     )
 
     order = TIE_ORDERS[cfg.fusion.tie_order]  # which fusion a tie goes to
-    # The families rule ranks frozen F1 on held-out families: known before any period.
+    # The pick of the families rule (frozen F1 on held-out families) or of the teacher:
+    # known before any period.
     family_means: dict[str, float] = {}
-    # The pick of the families rule or of the teacher, known before any period.
     by_rule: str | None = None if teacher is None else teacher.method
     if families is not None:
         val_f1 = {m: model.thresholds[m].val_f1 for m in model.methods}

@@ -12,7 +12,7 @@ fusion artifact in the same run, whose finished stamp the student's metrics reco
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from ..context import StageContext
@@ -33,13 +33,7 @@ class TeacherPick:
     finished: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "teacher": self.teacher,
-            "method": self.method,
-            "rule": self.rule,
-            "chosen_by": self.chosen_by,
-            "finished": self.finished,
-        }
+        return asdict(self)
 
 
 def teacher_of(ctx: StageContext) -> str:
