@@ -216,3 +216,27 @@ def test_a_families_fusion_stage_asks_for_the_trainings_it_holds(
         assert plain.returncode == 0, plain.stderr
         assert "#SBATCH --time=01:00:00" in plain.stdout.split("# ---- ")[3]
         assert "the families rule (fusion.select)" not in plain.stdout
+
+
+def test_a_student_deploying_its_teachers_pick_asks_only_its_own_walltime(
+    cache: Path, tmp_path: Path
+) -> None:
+    """Submitted together, the teacher's fusion holds the demo's three attack families out
+    and asks for their trainings; the student's (its preset deploys the teacher's pick,
+    fusion.select=teacher) trains nothing more and asks its own hour."""
+    done = _submit(
+        "teacher", "student", "--dataset", "demo", "--executor", "slurm", "--dry-run",
+        "--cache-dir", cache, "--runs-dir", tmp_path / "runs",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scripts = {
+        head.split("\n", 1)[0]: body
+        for head, body in (s.split("\n", 1) for s in done.stdout.split("# ---- ")[1:])
+    }
+    fusion = {p: b for p, b in scripts.items() if "/fusion" in p}
+    assert len(fusion) == 2, list(scripts)
+    (teacher,) = (b for p, b in fusion.items() if "/teacher-teacher/" in p)
+    (student,) = (b for p, b in fusion.items() if "/student-student/" in p)
+    assert "#SBATCH --time=19:00:00" in teacher  # 1 h + 3 x (vgae 2 h + gat_curriculum 4 h)
+    assert "#SBATCH --time=01:00:00" in student
+    assert done.stdout.count("the families rule (fusion.select)") == 1

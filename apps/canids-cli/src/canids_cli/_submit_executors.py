@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -147,7 +148,7 @@ def submit_slurm(
     gpu_type: str | None,
     dry_run: bool,
     workers: int = 1,
-    families: int = 0,
+    families: Mapping[str, int] | None = None,
 ) -> None:
     from canids_jobs import Ledger, SlurmSubmitter, load_profile, parse_stage_resources
 
@@ -165,7 +166,7 @@ def submit_slurm(
         gpu_type=gpu_type,
         echo=click.echo,
         workers=workers,
-        families=families,
+        families=families or {},
     )
     jobs = submitter.render(plans)
     if dry_run:

@@ -262,14 +262,19 @@ def pipeline(
         # only when it starts, after SLURM had queued the whole chain).
         sizes = sorted({plan.size for plan in plans})
         configs = [load_config(plan_size, config_path, list(overrides)) for plan_size in sizes]
-        families = 0
+        families: dict[str, int] = {}
         # The cache's manifest is read only where a config could take the families rule
-        # (it would with two families); then the count decides whether one does.
+        # (it would with two families); then the count decides, per size, whether one
+        # does (the student's preset deploys its teacher's pick and holds none out).
         if any(c.fusion.holds_out_families(2) for c in configs) and any(
             "fusion" in plan.run_stages for plan in plans
         ):
             held = attack_families(cache.cache_dir, dataset)
-            families = held if any(c.fusion.holds_out_families(held) for c in configs) else 0
+            families = {
+                size_: held
+                for size_, config in zip(sizes, configs, strict=True)
+                if config.fusion.holds_out_families(held)
+            }
         for plan in plans:
             for stage, reason in plan.skipped.items():
                 click.echo(f"skipping {plan.pipeline.name}/{stage}: {reason}")

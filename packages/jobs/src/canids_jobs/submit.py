@@ -76,7 +76,7 @@ class SlurmSubmitter:
         echo: Callable[[str], None] = lambda _line: None,
         stage_args: Callable[[PipelinePlan, str], Sequence[str]] | None = None,
         workers: int = 1,
-        families: int = 0,
+        families: int | Mapping[str, int] = 0,
     ) -> None:
         self.store = store
         self.cache_dir = Path(cache_dir).resolve()
@@ -99,8 +99,15 @@ class SlurmSubmitter:
         self.workers = workers
         # Attack families the fusion stage holds out (the families rule of fusion.select,
         # which the default auto takes where there are two or more): it trains
-        # both detectors again for each, and its walltime must hold them.
+        # both detectors again for each, and its walltime must hold them. A mapping gives
+        # the count per plan size: a student deploying its teacher's pick holds none out.
         self.families = families
+
+    def families_of(self, plan: PipelinePlan) -> int:
+        """The attack families ``plan``'s fusion stage holds out (0: none)."""
+        if isinstance(self.families, Mapping):
+            return self.families.get(plan.size, 0)
+        return self.families
 
     def _families_walltime(
         self, plan: PipelinePlan
@@ -108,7 +115,7 @@ class SlurmSubmitter:
         """The fusion stage's walltime when it holds out ``families`` attack families: its
         own plus, per family, the plan's VGAE and GAT stages' (the user's walltime, where
         given, stands)."""
-        n = self.families
+        n = self.families_of(plan)
         if "walltime" in self.overrides or "walltime" in self.stage_overrides.get("fusion", {}):
             return self.stage_overrides, None
         gat = "gat_curriculum" if "gat_curriculum" in plan.pipeline.stages else "gat"
@@ -135,7 +142,7 @@ class SlurmSubmitter:
             for stage in plan.run_stages:
                 sid = stage_id(plan, stage)
                 stage_overrides, held_out = self.stage_overrides, None
-                if stage == "fusion" and self.families:
+                if stage == "fusion" and self.families_of(plan):
                     stage_overrides, held_out = self._families_walltime(plan)
                 resources, notes = resolve_resources(
                     stage, self.profile, self.overrides, stage_overrides, self.workers
