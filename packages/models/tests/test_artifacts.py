@@ -218,9 +218,9 @@ def test_load_is_weights_only(store, tmp_path):
     assert "will likely succeed" not in message
     assert message.splitlines()[-1] == (
         f"  fix: delete it and retrain its stage: rm {path}, then "
-        f"canids-train gat --dataset {DS} --size {SIZE} --run {store.run} "
-        f"--runs-dir {store.runs_dir} or canids-train gat_curriculum --dataset {DS} "
-        f"--size {SIZE} --run {store.run} --runs-dir {store.runs_dir}"
+        f"canids-train gat --dataset {DS} --size {SIZE} --runs-dir {store.runs_dir} "
+        f"--run {store.run} or canids-train gat_curriculum --dataset {DS} --size {SIZE} "
+        f"--runs-dir {store.runs_dir} --run {store.run}"
     )
     assert not marker.exists(), "unpickling ran code"
     # The same file does run code with weights_only=False: the test means something.
@@ -257,3 +257,16 @@ def test_model_checkpoint_rebuilds_its_own_model(store, batch, model_inputs):
     assert "canids-train gat --dataset demo --size teacher" in str(err.value)
     record = json.loads(store.path(DS, SIZE, "gat", "DONE.json").read_text())
     assert record["artifact"] == "gat"
+
+
+def test_the_train_command_every_fix_names(tmp_path: Path) -> None:
+    """One form for every fix that names a stage to run: ``--run`` only where the run is
+    not the default, and a path with a space shell-quoted, so it can be pasted."""
+    default = ArtifactStore(tmp_path / "my runs")
+    assert default.train_command("fusion", DS, "student") == (
+        f"canids-train fusion --dataset {DS} --size student --runs-dir '{tmp_path}/my runs'"
+    )
+    named = ArtifactStore(tmp_path / "runs", "exp7")
+    assert named.train_command("vgae", DS, "teacher") == (
+        f"canids-train vgae --dataset {DS} --size teacher --runs-dir {tmp_path}/runs --run exp7"
+    )

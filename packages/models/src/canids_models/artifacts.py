@@ -109,6 +109,13 @@ class ArtifactStore:
         atomic_write_bytes(path, _json_bytes(data))
         return path
 
+    def train_command(self, stage: str, dataset: str, size: str) -> str:
+        """The ``canids-train`` command that runs ``stage`` into this store, as every fix
+        names it (``--run`` only where it is not the default, shell-quoted)."""
+        run = ["--run", self.run] if self.run != "default" else []
+        argv = ["canids-train", stage, "--dataset", dataset, "--size", size]
+        return quoted_command([*argv, "--runs-dir", str(self.runs_dir), *run])
+
     # ------------------------------------------------------------------ state
     def is_done(self, dataset: str, size: str, key: str) -> bool:
         return self.path(dataset, size, key, "DONE.json").is_file()
@@ -243,23 +250,7 @@ class ArtifactStore:
 
         text = str(exc)
         stages = [name for name, spec in STAGES.items() if spec.produces == key] or [key]
-        retrain = " or ".join(
-            quoted_command(
-                [
-                    "canids-train",
-                    stage,
-                    "--dataset",
-                    dataset,
-                    "--size",
-                    size,
-                    "--run",
-                    self.run,
-                    "--runs-dir",
-                    str(self.runs_dir),
-                ]
-            )
-            for stage in stages
-        )
+        retrain = " or ".join(self.train_command(stage, dataset, size) for stage in stages)
         fix = (
             f"delete it and retrain its stage: {quoted_command(['rm', str(path)])}, then {retrain}"
         )

@@ -70,11 +70,7 @@ def preflight(
             if (ref.key, ref.size) in produced or store.is_done(dataset, ref.size, ref.key):
                 continue
             producers = _producers(ref.key)
-            flag = f" --run {store.run}" if store.run != "default" else ""
-            cmd = (
-                f"canids-train {producers[-1]} --dataset {dataset} --size {ref.size}"
-                f" --runs-dir {store.runs_dir}{flag}"
-            )
+            cmd = store.train_command(producers[-1], dataset, ref.size)
             missing.append(
                 MissingArtifact(stage, ref, store.dir(dataset, ref.size, ref.key), producers, cmd)
             )

@@ -337,9 +337,8 @@ def load_fusion(ctx: StageContext) -> FusionModel:
     except ValueError as exc:
         where = ctx.store.dir(ctx.dataset, ctx.size, "fusion")
         raise ModelsError(
-            f"{where}: {exc}; to fit it again: rm -r {where}, then canids-train fusion "
-            f"--dataset {ctx.dataset} --size {ctx.size} --run {ctx.store.run} "
-            f"--runs-dir {ctx.store.runs_dir}"
+            f"{where}: {exc}; to fit it again: rm -r {where}, then "
+            f"{ctx.store.train_command('fusion', ctx.dataset, ctx.size)}"
         ) from exc
 
 

@@ -65,11 +65,10 @@ def teacher_pick(ctx: StageContext, fitted: Collection[str]) -> TeacherPick:
     store, dataset = ctx.store, ctx.dataset
     where = store.dir(dataset, teacher, "fusion")
     if not store.is_done(dataset, teacher, "fusion"):
-        flag = f" --run {store.run}" if store.run != "default" else ""
         raise ModelsError(
             f"{dataset}: fusion.select=teacher deploys the {teacher}'s fusion, which is not "
-            f"done ({where}): run canids-train fusion --dataset {dataset} --size {teacher} "
-            f"--runs-dir {store.runs_dir}{flag} first (or the {teacher} pipeline)"
+            f"done ({where}): run {store.train_command('fusion', dataset, teacher)} first "
+            f"(or the {teacher} pipeline)"
         )
     metrics = store.read_json(dataset, teacher, "fusion", "metrics.json")
     method = str(metrics["method"])
