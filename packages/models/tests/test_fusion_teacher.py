@@ -9,9 +9,11 @@ import shutil
 from pathlib import Path
 
 import pytest
+from canids_data.cache.manifest import load_manifest
 from canids_models import ArtifactStore, StageContext, load_config
 from canids_models.catalog import PIPELINES
 from canids_models.errors import ConfigError, ModelsError
+from canids_models.families import attack_families
 from canids_models.plan import PipelinePlan, stage_command, stage_graph
 from canids_models.stages import run_stage
 from canids_testkit import tiny_overrides as tiny
@@ -88,9 +90,22 @@ def test_only_the_choice_is_the_teacher_s_every_candidate_is_fitted_as_before(in
     assert set(metrics["selection"]["scores"]) == set(own["selection"]["scores"])
 
 
-def test_no_attack_family_is_held_out_for_the_student(inherited):
-    store, _, _ = inherited
+def test_no_attack_family_is_held_out_for_the_student(inherited, demo):
+    """The demo's training captures hold the families that ``fusion.select=auto`` would
+    hold out under the same config (so the empty families folder means something), and
+    the student with the teacher's pick trains none of them."""
+    store, metrics, _ = inherited
+    manifest = load_manifest(demo.cache_dir / DS, DS).data
+    held = len(attack_families(manifest))
+    assert held >= 2
+    assert load_config(
+        "student", None, tiny("student", "fusion.select=auto")
+    ).fusion.holds_out_families(held)
+    assert not load_config(
+        "student", None, tiny("student", TEACHER_SELECT)
+    ).fusion.holds_out_families(held)
     assert not (store.runs_dir / store.run / DS / "families").exists()
+    assert metrics["selection"]["families"] is None
 
 
 def test_evaluate_says_the_teacher_chose(inherited, demo):
