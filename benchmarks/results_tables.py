@@ -20,6 +20,8 @@ every cell is identical. A missing F1 (no attack in the split) equals a missing 
 from __future__ import annotations
 
 import argparse
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -123,13 +125,58 @@ def _guard(metrics: dict[str, Any]) -> str:
     return ", guarded at the edge" if metrics.get("guard_at") == "edge" else ", guarded"
 
 
-def goal_lines(metrics: list[dict[str, Any]], teachers: list[dict[str, Any]] | None) -> list[str]:
-    """Per run, issue 10's goals read off every held-out split × protocol: the chosen
-    fusion's F1 against its goal (0.95 calibrated; hcrl_sa frozen t02 and t04 0.80, t03
-    0.70), the chosen fusion against the better of its two inputs (a miss: more than 0.02
-    below it) and, for a student, against its teacher's chosen fusion in the same run
-    folder (a miss: more than 0.03 below it)."""
-    below, short_of, within, cases = [], [], 0, 0
+@dataclass
+class Miss:
+    """One held-out cell that misses a goal: run index, split, protocol, the chosen fusion's
+    F1 and what it is held against (``goal``, ``input``: its better input, ``teacher``)."""
+
+    run: int
+    split: str
+    protocol: str
+    f1: float
+    against: str
+    bar: float  # the goal's F1, the better input's or the teacher's
+
+    def __str__(self) -> str:
+        where = f"run {self.run} {short(self.split)} {self.protocol}"
+        if self.against == "goal":
+            return f"{where} {self.f1:.3f} (goal {self.bar:.2f})"
+        suffix = " against the teacher" if self.against == "teacher" else ""
+        return f"{where} {self.f1 - self.bar:+.3f}{suffix}"
+
+
+@dataclass
+class GoalMisses:
+    """Issue 10's goals read off every held-out split × protocol of a set of runs: the
+    misses in the order met, and how many cells each goal was read on."""
+
+    misses: list[Miss] = field(default_factory=list)
+    read: Counter[tuple[str, str]] = field(default_factory=Counter)  # (against, protocol)
+
+    def of(self, against: str, protocol: str | None = None) -> list[Miss]:
+        return [
+            m
+            for m in self.misses
+            if m.against == against and (protocol is None or m.protocol == protocol)
+        ]
+
+    def cells(self, against: str, protocol: str | None = None) -> int:
+        """How many cells the goal was read on (0: it does not apply to these runs)."""
+        return sum(n for (a, p), n in self.read.items() if a == against and protocol in (None, p))
+
+
+def goal_of(split: str, protocol: str, dataset: str) -> float:
+    """A chosen fusion's F1 goal: 0.95 calibrated; hcrl_sa frozen t02 and t04 0.80, t03
+    0.70; none (0.0) elsewhere."""
+    goal = GOALS.get((short(split), protocol), 0.0) if dataset == "hcrl_sa" else 0.0
+    return max(goal, 0.95 if protocol == "calibrated" else 0.0)
+
+
+def goal_misses(metrics: list[dict[str, Any]], teachers: list[dict[str, Any]] | None) -> GoalMisses:
+    """Per run, the chosen fusion's F1 against its goal, against the better of its two
+    inputs (a miss: more than 0.02 below it) and, for a student, against its teacher's
+    chosen fusion in the same run folder (a miss: more than 0.03 below it)."""
+    out = GoalMisses()
     teacher_cells = None if teachers is None else [cells(t) for t in teachers]
     for i, m in enumerate(metrics):
         c = cells(m)
@@ -137,30 +184,39 @@ def goal_lines(metrics: list[dict[str, Any]], teachers: list[dict[str, Any]] | N
             if model != CHOSEN or c[(split, protocol, model)]["f1"] is None:
                 continue
             f1, dataset = c[(split, protocol, model)]["f1"], c[(split, protocol, model)]["dataset"]
-            goal = GOALS.get((short(split), protocol), 0.0) if dataset == "hcrl_sa" else 0.0
-            goal = max(goal, 0.95 if protocol == "calibrated" else 0.0)
-            if f1 < goal:
-                short_of.append(f"run {i} {short(split)} {protocol} {f1:.3f} (goal {goal:.2f})")
+            goal = goal_of(split, protocol, dataset)
+            if goal > 0.0:
+                out.read["goal", protocol] += 1
+                if f1 < goal:
+                    out.misses.append(Miss(i, split, protocol, f1, "goal", goal))
             inputs = [c[(split, protocol, d)]["f1"] for d in ("gat", "vgae")]
             better = max(v for v in inputs if v is not None)
+            out.read["input", protocol] += 1
             if f1 < better - 0.02:
-                below.append(f"run {i} {short(split)} {protocol} {f1 - better:+.3f}")
+                out.misses.append(Miss(i, split, protocol, f1, "input", better))
             if teacher_cells is not None:
                 t = teacher_cells[i][(split, protocol, CHOSEN)]["f1"]
-                cases += 1
-                if f1 >= t - 0.03:
-                    within += 1
-                else:
-                    below.append(
-                        f"run {i} {short(split)} {protocol} {f1 - t:+.3f} against the teacher"
-                    )
+                out.read["teacher", protocol] += 1
+                if f1 < t - 0.03:
+                    out.misses.append(Miss(i, split, protocol, f1, "teacher", t))
+    return out
+
+
+def goal_lines(metrics: list[dict[str, Any]], teachers: list[dict[str, Any]] | None) -> list[str]:
+    """The goals of :func:`goal_misses` as results.md's per-table lines."""
+    found = goal_misses(metrics, teachers)
+    short_of = [str(m) for m in found.of("goal")]
+    below = [str(m) for m in found.misses if m.against != "goal"]
     out = [f"chosen fusion short of its F1 goal: {', '.join(short_of) or 'none'}"]
     out.append(
         "fusion below its better input by more than 0.02, or a student more than 0.03 below "
         f"its teacher: {', '.join(below) or 'none'}"
     )
     if teachers is not None:
-        out.append(f"student within 0.03 of its teacher: {within} of {cases}")
+        read = found.cells("teacher")
+        out.append(
+            f"student within 0.03 of its teacher: {read - len(found.of('teacher'))} of {read}"
+        )
     return out
 
 

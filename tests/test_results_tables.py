@@ -1,8 +1,9 @@
 """``benchmarks/results_tables.py``: the per-seed tables, goal lines and rerun comparison of
 docs/results.md, read from run folders written through the real ``ArtifactStore`` (rows
 in the evaluate stage's ``results/metrics.json`` schema, their values set by hand so that
-every figure the script prints can be checked), and ``benchmarks/capture_units.py``, which
-prints them for two sets of runs side by side."""
+every figure the script prints can be checked), ``benchmarks/capture_units.py``, which
+prints them for two sets of runs side by side, and ``benchmarks/goal_table.py``, which
+prints the goal table from the same goal reading."""
 
 from __future__ import annotations
 
@@ -26,14 +27,16 @@ def rt(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return importlib.import_module("results_tables")
 
 
-def _row(split: str, protocol: str, model: str, f1: float | None, default: bool) -> dict:
+def _row(
+    split: str, protocol: str, model: str, f1: float | None, default: bool, dataset: str = DS
+) -> dict:
     return {
         "split": split,
         "protocol": protocol,
         "model": model,
         "held_out": split != "val",
         "default": default,
-        "dataset": DS,
+        "dataset": dataset,
         "f1": f1,
         "flag_all_f1": 0.65,
         "auroc": 0.99,
@@ -47,13 +50,15 @@ def write_run(
     f1: dict[tuple[str, str, str], float | None],
     size: str = "teacher",
     guard_at: str | None = None,
+    dataset: str = DS,
 ) -> Path:
     """A finished evaluate artifact whose default fusion is ``mean``; ``f1`` maps (split,
     protocol, model) to F1."""
     store = ArtifactStore(root, run)
-    store.begin(DS, size, "results")
-    rows = [_row(s, p, m, v, m in ("vgae", "gat", "fusion:mean")) for (s, p, m), v in f1.items()]
-    rows.append(_row("val", "frozen", "fusion:mean", 0.0, True))  # not held out: left out
+    store.begin(dataset, size, "results")
+    chosen = ("vgae", "gat", "fusion:mean")
+    rows = [_row(s, p, m, v, m in chosen, dataset) for (s, p, m), v in f1.items()]
+    rows.append(_row("val", "frozen", "fusion:mean", 0.0, True, dataset))  # not held out
     rule = {"rule": "zscore", "param": 3.0, "seconds": 7.5, "warmup": 2.0, "guard": True}
     metrics = {
         "rows": rows,
@@ -63,8 +68,8 @@ def write_run(
     }
     if guard_at is not None:  # results of canids-models 0.15.0 and later name the floor
         metrics["guard_at"] = guard_at
-    store.write_json(DS, size, "results", "metrics.json", metrics)
-    store.finish(DS, size, "results", {"status": "ok"})
+    store.write_json(dataset, size, "results", "metrics.json", metrics)
+    store.finish(dataset, size, "results", {"status": "ok"})
     return root / run
 
 
@@ -243,3 +248,46 @@ def test_capture_units_prints_both_sets_and_the_cells_that_differ(
     assert "| test_03 | calibrated | fusion:mean | 0.6410 | 0 of 2 |" in differ
     assert "| test_03 | calibrated | chosen | 0.6410 | 0 of 2 |" in differ
     assert "identical in every pair: 18 of 20 cells" in differ
+
+
+@pytest.fixture
+def gt(rt: ModuleType) -> ModuleType:
+    return importlib.import_module("goal_table")
+
+
+def test_the_goal_table_reads_each_goal_per_column(gt, tmp_path):
+    """``benchmarks/goal_table.py``: one row per goal, one column per dataset and size; a
+    teacher at 0.94 misses the calibrated goal on both splits and its better input (the
+    GAT, 0.99) by 0.050 everywhere, meets hcrl_sa's frozen t03 goal (0.70); its student at
+    0.90 is 0.040 below it everywhere (a miss: more than 0.03)."""
+    run = write_run(tmp_path, "s0", figures(0.99, 0.80, 0.94, 0.99))
+    write_run(tmp_path, "s0", figures(0.95, 0.70, 0.90, 0.95), size="student")
+    lines = gt.table([gt.column(DS, "teacher", [run]), gt.column(DS, "student", [run])])
+    assert lines[0] == "| goal | hcrl_sa teacher (mean) | hcrl_sa student (mean) |"
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ")[1:] for line in lines[2:]}
+    calibrated = rows["calibrated F1 ≥ 0.95"]
+    assert calibrated[0] == "**missed in 2 of 2**: seed 0 test_01 0.940, seed 0 test_03 0.940"
+    frozen = rows["frozen F1 ≥ 0.80 on hcrl_sa t02 and t04, ≥ 0.70 on t03"]
+    assert frozen[0] == "met (1 cell)"  # test_03 frozen 0.94 ≥ 0.70; test_01 has no goal
+    inputs = rows["fusion no more than 0.02 below its better input"]
+    assert inputs[0].startswith("**missed in 4 of 4**: seed 0 test_01 calibrated by 0.050")
+    teacher = rows["student within 0.03 F1 of its teacher"]
+    assert teacher[0] == ""  # the teacher's own column: the goal does not apply
+    assert teacher[1].startswith("**missed in 4 of 4**: seed 0 test_01 calibrated by 0.040")
+
+
+def test_a_set_01_column_has_no_frozen_goal_and_meets_the_rest(gt, tmp_path):
+    """hcrl_sa's frozen goals do not apply to set_01: that cell is empty, not met."""
+    runs = [
+        write_run(tmp_path, f"s{i}", figures(0.97, 0.80, 0.98, 0.99), dataset="set_01")
+        for i in (0, 1)
+    ]
+    head, cells = gt.column("set_01", "teacher", runs)
+    assert head == "set_01 teacher (mean / mean)"
+    assert cells == ["met (4 cells)", "", "met (8 cells)", ""]
+
+
+def test_a_column_without_runs_or_with_a_bad_size_is_refused(gt):
+    for values in (["hcrl_sa", "teacher"], ["hcrl_sa", "tutor", "runs/s0"]):
+        with pytest.raises(SystemExit, match=r"give DATASET SIZE RUN \[RUN \.\.\.\], SIZE one of"):
+            gt._column_arg(values)
