@@ -350,3 +350,41 @@ def test_default_executor_is_printed(workdir: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "(default: " in result.output.splitlines()[0]
     assert "choose with --executor" in result.output
+
+
+@pytest.mark.slow
+@pytest.mark.ray
+def test_ray_student_deploys_its_teacher_s_fusion_after_it(workdir: Path) -> None:
+    """The student preset's default (``fusion.select=teacher``, canids-models 0.26.0) run as
+    a user runs it, without the tiny config's select pin: Ray starts independent stages at
+    once, the student's fusion waits for its teacher's (whose default, auto, holds the
+    demo's three attack families out) and deploys the fusion the teacher deployed, with no
+    family run of its own; its evaluate names who chose it."""
+    items = tiny_overrides("teacher", "train.epochs=1", "dqn.steps=20", "dqn.batch_size=32")
+    unpinned = set_args([i for i in items if i != "fusion.select=validation"])
+    assert len(unpinned) == len(TINY) - 2  # the pin was there, and only it is gone
+    runs = "runs_student_pick"
+    args = _args(workdir, runs, "ray", "teacher", "student")
+    assert args[1 : 1 + len(TINY)] == TINY
+    args[1 : 1 + len(TINY)] = unpinned
+    proc = subprocess.run([*SUBMIT, *args], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    record = _record(workdir, runs, "student-student")
+    waits = {s["stage"]: s["waits_for"] for s in record["stages"]}
+    assert "teacher/teacher/fusion" in waits["fusion"]
+    store = ArtifactStore(workdir / runs)
+    teacher = store.read_json("demo", "teacher", "fusion", "metrics.json")
+    student = store.read_json("demo", "student", "fusion", "metrics.json")
+    assert teacher["selection"]["rule"] == "families"
+    assert student["selection"]["rule"] == "teacher"
+    assert student["method"] == teacher["method"]
+    # It read the teacher's finished fusion, not one being written.
+    finished = store.done_record("demo", "teacher", "fusion")["finished"]
+    assert student["selection"]["teacher"]["finished"] == finished
+    assert student["selection"]["families"] is None
+    families = workdir / runs / "default" / "demo" / "families"
+    assert sorted(p.name for p in families.iterdir()) == ["dos", "fuzzing", "spoofing"]
+    for family in families.iterdir():  # the teacher's held-out runs only
+        assert not list(family.rglob("student"))
+    results = store.read_json("demo", "student", "results", "metrics.json")
+    assert results["fusion_chosen_by"].startswith("the teacher's deployed fusion")
