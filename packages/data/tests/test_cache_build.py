@@ -574,6 +574,7 @@ _KILLABLE_BUILD = textwrap.dedent(
     import sys, time
     from pathlib import Path
     import canids_data.cache.build as b
+    import canids_data.cache.build_store as store_build
     from canids_data import CacheManager
 
     cache, root, where = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -585,13 +586,13 @@ _KILLABLE_BUILD = textwrap.dedent(
             return meta
         b.process_source = slow
     else:  # stall in assembly, after the first split is written to the staged store
-        real = b.assemble_split
+        real = store_build.assemble_split
         def slow(*args):
             out = real(*args)
             Path(cache, "assembling").touch()
             time.sleep(120)
             return out
-        b.assemble_split = slow
+        store_build.assemble_split = slow
     CacheManager(cache).build("demo", root, workers=1)
     """
 )

@@ -38,7 +38,7 @@ def _leftovers(cache: Path) -> list[Path]:
 def _reference_usage(tmpfs, demo_root: Path, monkeypatch) -> tuple[int, int]:
     """Bytes the tmpfs holds once every part is staged, and just before publishing."""
     seen: dict[str, int] = {}
-    real_assemble, real_publish = build_mod._assemble, build_mod._publish
+    real_assemble, real_publish = build_mod.write_store, build_mod._publish
 
     def assemble(*args, **kw):
         seen["parts"] = tmpfs.used
@@ -48,11 +48,11 @@ def _reference_usage(tmpfs, demo_root: Path, monkeypatch) -> tuple[int, int]:
         seen["store"] = tmpfs.used
         return real_publish(*args, **kw)
 
-    monkeypatch.setattr(build_mod, "_assemble", assemble)
+    monkeypatch.setattr(build_mod, "write_store", assemble)
     monkeypatch.setattr(build_mod, "_publish", publish)
     cache = tmpfs.path / "ref"
     CacheManager(cache).build("demo", demo_root, workers=1, check_space=False)
-    monkeypatch.setattr(build_mod, "_assemble", real_assemble)
+    monkeypatch.setattr(build_mod, "write_store", real_assemble)
     monkeypatch.setattr(build_mod, "_publish", real_publish)
     subprocess.run(["rm", "-rf", str(cache)], check=True)
     base = tmpfs.used

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 # Static, as in canids_core: importlib.metadata costs ~0.1 s per process, paid by every
 # command and every build worker (tests/test_public_api.py keeps it equal to the
 # installed distribution's version).
-__version__ = "0.4.0"
+__version__ = "0.4.1"
 
 # public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
