@@ -260,10 +260,12 @@ def profile_workers(root: Path, dataset: str, window: int, stride: int) -> dict[
     """Per-file stage times of the worker's job, run serially in this process."""
     from canids_data import BuildConfig, get_dataset, read_capture
     from canids_data.cache import worker
+    from canids_data.cache.parts import GRAPH_FIELDS, save_part
     from canids_data.catalog import discover_sources
     from canids_data.graphs import build_graphs
 
-    cfg = BuildConfig(window=window, stride=stride)
+    # The stages of canids_data.cache.worker's job, on the feature set the build measured.
+    cfg = BuildConfig(window=window, stride=stride, features="v1")
     spec = get_dataset(dataset)
     sources, _ = discover_sources(spec, root)
     t = {
@@ -271,7 +273,7 @@ def profile_workers(root: Path, dataset: str, window: int, stride: int) -> dict[
         "read_capture": 0.0,
         "content sha256": 0.0,
         "build_graphs": 0.0,
-        "save part (.npy + fsync)": 0.0,
+        "save part (one file + fsync)": 0.0,
     }
     tmp = Path(tempfile.mkdtemp(prefix="canids-prof-"))
     try:
@@ -283,10 +285,10 @@ def profile_workers(root: Path, dataset: str, window: int, stride: int) -> dict[
             t2 = time.perf_counter()
             worker.content_sha256(table)
             t3 = time.perf_counter()
-            g = build_graphs(table, cfg.window, cfg.stride)
+            g = build_graphs(table, cfg.window, cfg.stride, cfg.features)
             t4 = time.perf_counter()
-            arrays = {n: getattr(g, n) for n in worker._GRAPH_FIELDS}
-            worker.save_arrays_atomic(tmp / str(i), arrays, {"n": len(table)})
+            arrays = {n: getattr(g, n) for n in GRAPH_FIELDS}
+            save_part(tmp / str(i), arrays, {"n": len(table)})
             t5 = time.perf_counter()
             for k, v in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
                 t[k] += v
@@ -380,7 +382,10 @@ def main(argv: list[str] | None = None) -> int:
         import canids_data
         from canids_data import BuildConfig, CacheManager
 
-        cfg = BuildConfig()
+        # The pandas baseline implements the v1 feature set (23 node features); the cache is
+        # built with it so the two can be checked value for value (the default since
+        # issue 10 is `invariant`, whose per-ID periods the baseline lacks.)
+        cfg = BuildConfig(features="v1")
         runs = {}
         order = [args.workers] + ([] if args.no_workers1 or args.workers == 1 else [1])
         timer = PhaseTimer() if args.profile else None
@@ -389,13 +394,19 @@ def main(argv: list[str] | None = None) -> int:
             cache_dir = tmp_base / f"cache-w{workers}"
             if timer is not None and workers == args.workers:
                 from canids_data.cache import build as build_mod
+                from canids_data.cache import build_store as store_build_mod
                 from canids_data.cache import store as store_mod
 
+                # Each phase is wrapped where its caller looks it up (the module that
+                # imported it), or the wrapper would never run.
                 timer.wrap(build_mod, "_run_jobs", "pool: read + graphs + staged parts")
-                timer.wrap(build_mod, "_assemble", "assemble + Zarr write + manifest")
-                timer.wrap(build_mod, "assemble_split", "  Σthreads assemble_split (parts→split)")
-                timer.wrap(build_mod, "write_split", "  Σthreads write_split (zstd + sha256)")
-                timer.wrap(store_mod, "array_sha256", "    of which array_sha256")
+                timer.wrap(build_mod, "write_store", "assemble + Zarr write + manifest")
+                timer.wrap(
+                    store_build_mod,
+                    "assemble_split",
+                    "  Σthreads assemble_split (parts→split, chunks zstd-encoded)",
+                )
+                timer.wrap(store_mod.SplitWriter, "close", "  Σthreads SplitWriter.close (drain)")
                 timer.wrap(build_mod, "_publish", "publish (rename)")
             t0 = time.perf_counter()
             res = CacheManager(cache_dir).build(dataset, root, cfg, workers=workers)
