@@ -40,10 +40,10 @@ def _miss(m: Miss) -> str:
     return f"{where} {m.protocol} by {m.bar - m.f1:.3f}"
 
 
-def cell(found: GoalMisses, against: str, protocol: str | None, cells: int) -> str:
+def cell(found: GoalMisses, against: str, protocol: str | None) -> str:
     """``met (n cells)`` or ``**missed in k of n**: ...``; empty where the goal does not
     apply (no cell read)."""
-    misses = found.of(against, protocol)
+    misses, cells = found.of(against, protocol), found.cells(against, protocol)
     if cells == 0:
         return ""
     if not misses:
@@ -57,10 +57,7 @@ def column(dataset: str, size: str, runs: list[Path]) -> tuple[str, list[str]]:
     found = goal_misses(metrics, teachers)
     picks = " / ".join(str(m.get("fusion_method")) for m in metrics)
     head = f"{dataset} {size} ({picks})"
-    return head, [
-        cell(found, against, protocol, found.cells(against, protocol))
-        for _, against, protocol in ROWS
-    ]
+    return head, [cell(found, against, protocol) for _, against, protocol in ROWS]
 
 
 def table(columns: list[tuple[str, list[str]]]) -> list[str]:

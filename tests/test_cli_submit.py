@@ -22,7 +22,8 @@ from canids_testkit import read_offline_run, set_args, tiny_overrides
 from click.testing import CliRunner
 
 # The one tiny config, a little shorter still: these tests run whole pipelines many times.
-TINY = set_args(tiny_overrides("teacher", "train.epochs=1", "dqn.steps=20", "dqn.batch_size=32"))
+TINY_ITEMS = tiny_overrides("teacher", "train.epochs=1", "dqn.steps=20", "dqn.batch_size=32")
+TINY = set_args(TINY_ITEMS)
 SUBMIT = [sys.executable, "-c", "from canids_cli.submit_cmd import main; main()"]
 
 
@@ -360,8 +361,7 @@ def test_ray_student_deploys_its_teacher_s_fusion_after_it(workdir: Path) -> Non
     once, the student's fusion waits for its teacher's (whose default, auto, holds the
     demo's three attack families out) and deploys the fusion the teacher deployed, with no
     family run of its own; its evaluate names who chose it."""
-    items = tiny_overrides("teacher", "train.epochs=1", "dqn.steps=20", "dqn.batch_size=32")
-    unpinned = set_args([i for i in items if i != "fusion.select=validation"])
+    unpinned = set_args([i for i in TINY_ITEMS if i != "fusion.select=validation"])
     assert len(unpinned) == len(TINY) - 2  # the pin was there, and only it is gone
     runs = "runs_student_pick"
     args = _args(workdir, runs, "ray", "teacher", "student")
