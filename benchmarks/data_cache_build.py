@@ -189,7 +189,7 @@ class CacheGraphs:
 
 
 def check_equal(base: list[dict], cache: CacheGraphs, rel: str, rtol: float, atol: float) -> dict:
-    from canids_data.graphs import EDGE_FEATURES, NODE_FEATURES
+    from canids_data.feature_sets import EDGE_FEATURES, NODE_FEATURES
 
     if len(base) > len(cache):
         raise SystemExit(

@@ -10,7 +10,7 @@ import pytest
 from canids_batching import Profile
 from canids_cli.profile_cmd import main as profile_main
 from canids_data import CacheManager
-from canids_data.graphs import FEATURE_SETS
+from canids_data.feature_sets import FEATURE_SETS
 from click.testing import CliRunner
 
 

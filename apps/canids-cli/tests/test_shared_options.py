@@ -72,7 +72,7 @@ def test_the_shared_options_read_the_same_in_every_help(name: str) -> None:
 
 def test_the_feature_set_choices_are_the_data_packages():
     from canids_cli.cache_cmd import FEATURE_SET_NAMES
-    from canids_data.graphs import FEATURE_SETS
+    from canids_data.feature_sets import FEATURE_SETS
 
     # Spelt out in the CLI so that --help stays free of numpy; held equal here.
     assert sorted(FEATURE_SET_NAMES) == sorted(FEATURE_SETS)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canids_data import MessageTable, build_graphs
-from canids_data.graphs import INVARIANT_NODE_FEATURES, LOAD_NODE_FEATURES
+from canids_data.feature_sets import INVARIANT_NODE_FEATURES, LOAD_NODE_FEATURES
 from canids_data.invariant import (
     LOAD_CLIP,
     TYPICAL_GAP_MESSAGES,

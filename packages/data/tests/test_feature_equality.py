@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 from canids_data import MessageTable, build_graphs, read_capture
 from canids_data import graphs as graphs_mod
-from canids_data.graphs import INVARIANT_NODE_FEATURES, WindowLayout, window_layout
+from canids_data.feature_sets import INVARIANT_NODE_FEATURES
+from canids_data.graphs import WindowLayout, window_layout
 from canids_data.invariant import (
     _AGE_SCALE,
     _RATIO_CLIP,

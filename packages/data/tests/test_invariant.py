@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canids_data import MessageTable, build_graphs
-from canids_data.graphs import INVARIANT_NODE_FEATURES
+from canids_data.feature_sets import INVARIANT_NODE_FEATURES
 from canids_data.message_stats import PERIOD_WARMUP, message_stats
 from canids_data.synthetic import Vehicle, generate_capture
 from canids_data.synthetic.attacks import Fuzzing, Spoofing
@@ -170,7 +170,7 @@ def test_normal_traffic_features_are_stationary_after_the_warm_up():
 
 @pytest.mark.parametrize("features", ["v1", "invariant", "invariant_load"])
 def test_both_feature_sets_have_their_declared_widths(features):
-    from canids_data.graphs import feature_names
+    from canids_data.feature_sets import feature_names
 
     cap = generate_capture(Vehicle.known(0), 2.0, seed=1)
     g = build_graphs(cap, 100, 100, features)

@@ -13,11 +13,11 @@ from canids_models.calibration import (
     calibration_mask,
     saturates,
 )
+from canids_models.calibration_period import select_period
 from canids_models.calibration_select import (
     CaptureStream,
     calibrated_flags,
     select_calibration,
-    select_period,
 )
 from canids_models.stages.fusion_calibration import calibration_candidates, fixed_rule
 

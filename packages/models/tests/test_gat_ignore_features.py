@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 from canids_data import BuildConfig, CachedGraphDataset, CacheManager
-from canids_data.graphs import LOAD_NODE_FEATURES
+from canids_data.feature_sets import LOAD_NODE_FEATURES
 from canids_models import ArtifactStore, StageContext, load_config
 from canids_models.checkpoints import load_model
 from canids_models.errors import ConfigError

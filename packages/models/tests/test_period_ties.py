@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 from canids_models import load_config
 from canids_models.calibration import CalibrationRule
-from canids_models.calibration_select import (
-    CaptureStream,
-    calibrate_stream,
-    select_calibration,
-    select_period,
-)
+from canids_models.calibration_period import select_period
+from canids_models.calibration_select import CaptureStream, calibrate_stream, select_calibration
 
 RATE = 20.0
 PERIODS = [(0.0, 1.0), (0.0, 5.0), (3.0, 1.0), (3.0, 5.0)]

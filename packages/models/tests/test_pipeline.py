@@ -18,6 +18,7 @@ from canids_models.fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS, TI
 from canids_models.fusion_model import FusionModel
 from canids_models.nn import QNetwork
 from canids_models.stages import fusion as fusion_stage
+from canids_models.stages import fusion_fit
 
 DS = "demo"
 SCORE_FUSIONS = (*FUSION_METHODS, *CUT_FUSIONS)  # ranked in this order: ties keep the first
@@ -288,7 +289,7 @@ def test_a_dqn_worse_than_a_simple_fusion_is_not_the_default(
 
         return Worst(QNetwork(states.shape[1], cfg.hidden), states.mean(0), states.std(0)), []
 
-    monkeypatch.setattr(fusion_stage, "train_dqn", adversary)
+    monkeypatch.setattr(fusion_fit, "train_dqn", adversary)
     log: list[str] = []
     m = run_stage_on_demo(store, "fusion", "teacher", tiny_overrides("teacher"), log=log).metrics
     assert m["method"] != "dqn"

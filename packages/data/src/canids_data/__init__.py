@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 # Static, as in canids_core: importlib.metadata costs ~0.1 s per process, paid by every
 # command and every build worker (tests/test_public_api.py keeps it equal to the
 # installed distribution's version).
-__version__ = "0.4.1"
+__version__ = "0.4.2"
 
 # public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
     "BUILTIN_DATASETS": "catalog",
-    "EDGE_FEATURES": "graphs",
+    "EDGE_FEATURES": "feature_sets",
     "EXIT_CODES": "cache",
-    "NODE_FEATURES": "graphs",
+    "NODE_FEATURES": "feature_sets",
     "OOV_INDEX": "vocab",
     "READER_FORMATS": "readers",
     "SCHEMA_VERSION": "config",
@@ -129,7 +129,8 @@ if TYPE_CHECKING:
     from .config import SCHEMA_VERSION, BuildConfig
     from .dataset import CachedGraphDataset
     from .errors import CacheError, CanidsDataError, CatalogError, ReaderError, WriterError
-    from .graphs import EDGE_FEATURES, NODE_FEATURES, GraphArrays, build_graphs
+    from .feature_sets import EDGE_FEATURES, NODE_FEATURES
+    from .graphs import GraphArrays, build_graphs
     from .readers import READER_FORMATS, detect_format, read_capture
     from .table import MessageTable, ReadReport
     from .vocab import OOV_INDEX, Vocabulary

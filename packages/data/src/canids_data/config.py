@@ -8,7 +8,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 from .errors import CatalogError
-from .graphs import FEATURE_SETS
+from .feature_sets import FEATURE_SETS
 
 __all__ = ["SCHEMA_VERSION", "VALIDATION_MODES", "BuildConfig"]
 

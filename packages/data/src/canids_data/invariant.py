@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graphs import INVARIANT_NODE_FEATURES, WindowLayout
+from .feature_sets import INVARIANT_NODE_FEATURES
+from .graphs import WindowLayout
 from .message_stats import PERIOD_WARMUP, MessageStats, message_stats
 from .table import MessageTable
 

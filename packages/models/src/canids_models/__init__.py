@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.26.1"
+__version__ = "0.26.2"
 
 # public name -> the submodule that defines it (never a module named as a public name:
 # importing canids_models.X would replace the lazy function X by the module)
@@ -84,8 +84,8 @@ _LAZY: dict[str, str] = {
     "resolve_runs_dir": "artifacts",
     "run_stage": "stages",
     "select_calibration": "calibration_select",
-    "select_period": "calibration_select",
-    "PeriodChoice": "calibration_select",
+    "select_period": "calibration_period",
+    "PeriodChoice": "calibration_period",
     "stage_command": "plan",
     "stage_graph": "plan",
     "stage_id": "plan",
@@ -200,10 +200,12 @@ if TYPE_CHECKING:
         CalibrationRule,
         CaptureCalibration,
     )
-    from .calibration_select import (
+    from .calibration_period import (
         PeriodChoice,
-        select_calibration,
         select_period,
+    )
+    from .calibration_select import (
+        select_calibration,
     )
     from .catalog import (
         PIPELINES,
