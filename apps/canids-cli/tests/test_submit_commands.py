@@ -240,3 +240,100 @@ def test_a_student_deploying_its_teachers_pick_asks_only_its_own_walltime(
     assert "#SBATCH --time=19:00:00" in teacher  # 1 h + 3 x (vgae 2 h + gat_curriculum 4 h)
     assert "#SBATCH --time=01:00:00" in student
     assert done.stdout.count("the families rule (fusion.select)") == 1
+
+
+def _scripts(stdout: str) -> dict[str, str]:
+    """A dry run's sbatch scripts by their path."""
+    return {
+        head.split("\n", 1)[0]: body
+        for head, body in (s.split("\n", 1) for s in stdout.split("# ---- ")[1:])
+    }
+
+
+def test_a_size_prefixed_set_reaches_that_size_s_stages_only(cache: Path, tmp_path: Path) -> None:
+    """``--set student:fusion.select=auto`` (the teacher refuses ``fusion.select=teacher``,
+    so one shared item cannot set the student's rule): every student stage gets it after
+    the shared items, no teacher stage does, and the student's fusion then holds the demo's
+    three families out and asks for their trainings, as the teacher's does (with 0.26.0's
+    student default it asked its own hour: the test above)."""
+    done = _submit(
+        "teacher", "student", "--dataset", "demo", "--executor", "slurm", "--dry-run",
+        "--cache-dir", cache, "--runs-dir", tmp_path / "runs", "--set", "train.threads=1",
+        "--set", "student:fusion.select=auto", "--set", "student:train.seed=3",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    scripts = _scripts(done.stdout)
+    teacher = {p: b for p, b in scripts.items() if "/teacher-teacher/" in p}
+    student = {p: b for p, b in scripts.items() if "/student-student/" in p}
+    assert len(teacher) == 4, list(scripts)
+    assert len(student) == 4, list(scripts)
+    order = ("--set train.threads=1", "--set fusion.select=auto", "--set train.seed=3")
+    for body in student.values():
+        at = [body.find(item) for item in order]
+        assert -1 not in at, body
+        assert at == sorted(at), body  # the shared items first: the size's own win
+    for body in teacher.values():
+        assert "--set train.threads=1" in body
+        assert "fusion.select" not in body
+        assert "train.seed" not in body
+    # Each fusion holds the families out of its own pipeline's detectors: the teacher's
+    # vgae and gat_curriculum (1 h + 3 x (2 h + 4 h)), the student's vgae and gat (+ 2 h).
+    for side, walltime in ((teacher, "19:00:00"), (student, "13:00:00")):
+        (fusion,) = (b for p, b in side.items() if "/fusion" in p)
+        assert f"#SBATCH --time={walltime}" in fusion
+    assert done.stdout.count("the families rule (fusion.select)") == 2
+
+
+@pytest.mark.parametrize(
+    ("names", "item", "message"),
+    [
+        (
+            ("teacher", "student"),
+            "pupil:train.epochs=1",
+            "--set pupil:train.epochs=1: 'pupil' is not a size; prefix an item with one of "
+            "teacher, student",
+        ),
+        (
+            ("teacher",),
+            "student:train.epochs=1",
+            "--set student:train.epochs=1: no student pipeline is planned (planned: teacher)",
+        ),
+        (("teacher", "student"), "student:", "--set student:: nothing after student:"),
+        (
+            ("teacher", "student"),
+            "student:vgae.heads=0",
+            "error: --set vgae.heads=0: vgae.heads: must be >= 1 (got 0)",
+        ),
+    ],
+)
+def test_a_bad_size_prefix_is_refused_before_anything_is_queued(
+    cache: Path, tmp_path: Path, names: tuple[str, ...], item: str, message: str
+) -> None:
+    runs = tmp_path / "runs"
+    done = _submit(
+        *names, "--dataset", "demo", "--executor", "slurm", "--cache-dir", cache,
+        "--runs-dir", runs, "--set", item,
+    )  # fmt: skip
+    assert done.returncode in (1, 2), done.stderr
+    assert message in " ".join(done.stderr.split()), done.stderr
+    assert "Traceback" not in done.stderr
+    assert "#SBATCH" not in done.stdout
+    assert "submitted" not in done.stdout
+    assert not (runs / "jobs").exists()
+    assert not (runs / "default" / "demo").exists()
+
+
+def test_a_size_prefixed_set_reaches_the_local_executor_s_commands(
+    cache: Path, tmp_path: Path
+) -> None:
+    done = _submit(
+        "teacher", "student", "--dataset", "demo", "--executor", "local", "--dry-run",
+        "--cache-dir", cache, "--runs-dir", tmp_path / "runs", "--no-wandb",
+        "--set", "student:fusion.select=auto",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    commands = [line for line in done.stdout.splitlines() if "canids-train " in line]
+    sizes = [line.split("--size ")[1].split()[0] for line in commands]
+    assert sizes == ["teacher"] * 4 + ["student"] * 4
+    for line, size in zip(commands, sizes, strict=True):
+        assert ("--set fusion.select=auto" in line) == (size == "student"), line

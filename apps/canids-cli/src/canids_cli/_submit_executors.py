@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     from canids_models import ArtifactStore, PipelinePlan
     from canids_orchestrate import LocalExecutor, RayCluster, RayExecutor
 
+    from ._size_overrides import SizeOverrides
+
 __all__ = [
-    "attack_families",
+    "families_per_size",
     "make_runner",
     "print_dry_run",
     "print_outcome",
+    "slurm_overrides",
     "submit_slurm",
     "train_command",
     "wandb_group",
@@ -127,14 +130,52 @@ def print_outcome(store: ArtifactStore, plan: PipelinePlan, record: dict) -> Non
         click.echo(f"report: {report}")
 
 
-def attack_families(cache_dir: Path, dataset: str) -> int:
-    """How many attack families the fusion stage's families rule holds out (each one more
-    training of both detectors inside it; ``fusion.select=auto`` takes the rule where there
-    are two or more)."""
+def families_per_size(
+    cache_dir: Path,
+    dataset: str,
+    plans: list[PipelinePlan],
+    config_path: Path | None,
+    sets: SizeOverrides,
+) -> dict[str, int]:
+    """Per planned size, how many attack families its fusion stage holds out (each one more
+    training of both detectors inside it), where its config takes the families rule. The
+    config file and the size's ``--set`` items (the shared ones, then its own) are checked
+    against each size's config model first, before anything runs or is queued (a stage
+    would refuse them only when it starts, after SLURM had queued the whole chain)."""
     from canids_data.cache.manifest import load_manifest
+    from canids_models import load_config
     from canids_models.families import attack_families
 
-    return len(attack_families(load_manifest(cache_dir / dataset, dataset).data))
+    sizes = sorted({plan.size for plan in plans})
+    configs = [load_config(size, config_path, sets.for_size(size)) for size in sizes]
+    # The cache's manifest is read only where a config could take the families rule (it
+    # would with two families); then the count decides, per size, whether one does (the
+    # student's preset deploys its teacher's pick and holds none out).
+    if not any(c.fusion.holds_out_families(2) for c in configs) or not any(
+        "fusion" in plan.run_stages for plan in plans
+    ):
+        return {}
+    held = len(attack_families(load_manifest(cache_dir / dataset, dataset).data))
+    return {
+        size: held
+        for size, config in zip(sizes, configs, strict=True)
+        if config.fusion.holds_out_families(held)
+    }
+
+
+def slurm_overrides(
+    walltime: str | None, memory: str | None, cpus: float | None, gpus: float | None
+) -> dict[str, str]:
+    """The SLURM resources given on the command line, as the profile's keys."""
+    given = {
+        "walltime": walltime,
+        "mem": memory,
+        # As given: a fraction is refused by the SLURM executor, never rounded (--cpus 0.5
+        # once became --cpus-per-task=0).
+        "cpus": None if cpus is None else f"{cpus:g}",
+        "gpus": None if gpus is None else f"{gpus:g}",
+    }
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def submit_slurm(

@@ -35,11 +35,13 @@ from ._options import (
     runs_dir_option,
 )
 from ._progress import ProgressDisplay
+from ._size_overrides import split_size_overrides
 from ._submit_executors import (
-    attack_families,
+    families_per_size,
     make_runner,
     print_dry_run,
     print_outcome,
+    slurm_overrides,
     submit_slurm,
     wandb_group,
     with_progress,
@@ -122,7 +124,8 @@ def main() -> None:
     "overrides",
     multiple=True,
     metavar="SECTION.KEY=VALUE",
-    help="Override passed to every stage (repeatable).",
+    help="Override passed to every stage (repeatable); SIZE:SECTION.KEY=VALUE to the stages "
+    "of that size only (e.g. student:fusion.select=auto), after the shared ones.",
 )
 @run_option()
 @runs_dir_option()
@@ -201,7 +204,7 @@ def pipeline(
         click.echo(f"executor: {executor}")
     user_errors = _user_errors()
     from canids_data import CacheManager
-    from canids_models import ArtifactStore, get_pipeline, load_config, plan_pipelines
+    from canids_models import ArtifactStore, get_pipeline, plan_pipelines
 
     try:
         cache = CacheManager(cache_dir)
@@ -211,9 +214,13 @@ def pipeline(
     click.echo(f"cache: {cache.cache_dir}")
     click.echo(f"artifacts: {store.runs_dir / store.run}")
     wandb = WandbOptions("disabled" if no_wandb else wandb_mode, wandb_project)
+    try:
+        sets = split_size_overrides(overrides)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--set") from exc
     extra = [
         *(["--config", str(config_path)] if config_path else []),
-        *(a for item in overrides for a in ("--set", item)),
+        *(a for item in sets.shared for a in ("--set", item)),
         *(["--workers", str(workers)] if workers else []),
         *wandb.args(),
     ]
@@ -240,7 +247,7 @@ def pipeline(
         "extra_args": extra,
         "check_sources": not no_source_check,
         "echo": display.echo,
-        "stage_args": None if wandb.mode == "disabled" else wandb_group(store),
+        "stage_args": sets.stage_args(None if wandb.mode == "disabled" else wandb_group(store)),
     }
     cluster = None
     recorder = None
@@ -257,24 +264,11 @@ def pipeline(
             cache=cache,
             check_sources=not no_source_check,
         )
-        # The config file and every --set item, checked against the config model of each
-        # planned size here, before anything runs or is queued (a stage would refuse them
-        # only when it starts, after SLURM had queued the whole chain).
-        sizes = sorted({plan.size for plan in plans})
-        configs = [load_config(plan_size, config_path, list(overrides)) for plan_size in sizes]
-        families: dict[str, int] = {}
-        # The cache's manifest is read only where a config could take the families rule
-        # (it would with two families); then the count decides, per size, whether one
-        # does (the student's preset deploys its teacher's pick and holds none out).
-        if any(c.fusion.holds_out_families(2) for c in configs) and any(
-            "fusion" in plan.run_stages for plan in plans
-        ):
-            held = attack_families(cache.cache_dir, dataset)
-            families = {
-                size_: held
-                for size_, config in zip(sizes, configs, strict=True)
-                if config.fusion.holds_out_families(held)
-            }
+        try:
+            sets.check_planned({plan.size for plan in plans})
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--set") from exc
+        families = families_per_size(cache.cache_dir, dataset, plans, config_path, sets)
         for plan in plans:
             for stage, reason in plan.skipped.items():
                 click.echo(f"skipping {plan.pipeline.name}/{stage}: {reason}")
@@ -288,18 +282,7 @@ def pipeline(
                 plans,
                 common,
                 profile=profile,
-                overrides={
-                    k: v
-                    for k, v in {
-                        "walltime": walltime,
-                        "mem": memory,
-                        # As given: a fraction is refused by the SLURM executor, never
-                        # rounded (--cpus 0.5 once became --cpus-per-task=0).
-                        "cpus": None if cpus is None else f"{cpus:g}",
-                        "gpus": None if gpus is None else f"{gpus:g}",
-                    }.items()
-                    if v is not None
-                },
+                overrides=slurm_overrides(walltime, memory, cpus, gpus),
                 stage_resources=stage_resources,
                 gpu_type=gpu_type,
                 dry_run=dry_run,
