@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -260,6 +261,26 @@ def test_local_restart_and_failure(workdir: Path, local_teacher: tuple[str, str]
     assert outcomes[result["job_id"]] == ("local", "fusion", "failed")
     # The completed stages before it were recorded too (failure rates need them).
     assert ("local", "vgae", "completed") in outcomes.values()
+
+    # The restart it prints is the submission as given: with the GAT's weights back, it
+    # runs fusion and evaluate under the config the detectors were trained with (it once
+    # dropped every --set item, and the stages ran under the preset's config).
+    line = next(x for x in out.splitlines() if "restart from it: " in x)
+    words = shlex.split(line.split("restart from it: ", 1)[1])
+    assert [words[i + 1] for i, w in enumerate(words) if w == "--set"] == list(TINY_ITEMS)
+    assert words[-2:] == ["--from-stage", "fusion"]
+    teacher = workdir / runs / "default" / "demo" / "teacher"
+    source = workdir / "runs" / "default" / "demo" / "teacher" / "gat" / "checkpoint.pt"
+    shutil.copy2(source, teacher / "gat" / "checkpoint.pt")
+    restarted = CliRunner().invoke(submit_main, words[1:])
+    assert restarted.exit_code == 0, restarted.output
+    statuses = [s["status"] for s in _record(workdir, runs)["stages"]]
+    assert statuses == ["skipped", "skipped", "completed", "completed"]
+    digests = {
+        key: json.loads((teacher / key / "DONE.json").read_text())["config_digest"]
+        for key in ("vgae", "gat", "fusion", "results")
+    }
+    assert len(set(digests.values())) == 1, digests
 
 
 def _attempts(log: Path) -> list[str]:

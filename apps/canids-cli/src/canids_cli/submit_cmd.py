@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from canids_core import CanidsError, quoted_command
+from canids_core import CanidsError
 
 from ._console import fail
 from ._options import (
@@ -35,6 +35,7 @@ from ._options import (
     runs_dir_option,
 )
 from ._progress import ProgressDisplay
+from ._restart import restart_command
 from ._size_overrides import split_size_overrides
 from ._submit_executors import (
     families_per_size,
@@ -224,22 +225,15 @@ def pipeline(
         *(["--workers", str(workers)] if workers else []),
         *wandb.args(),
     ]
-    hint = quoted_command(
-        [
-            "canids-submit",
-            "pipeline",
-            *names,
-            "--dataset",
-            dataset,
-            "--executor",
-            executor,
-            "--run",
-            run_name,
-            "--runs-dir",
-            str(store.runs_dir),
-            "--cache-dir",
-            str(cache.cache_dir),
-        ]
+    # The submission as given, so that a restart runs under the same config.
+    hint = restart_command(
+        click.get_current_context(),
+        {
+            "executor": executor,
+            "run_name": run_name,
+            "runs_dir": store.runs_dir,
+            "cache_dir": cache.cache_dir,
+        },
     )
     display = ProgressDisplay(quiet=quiet)
     common: dict[str, Any] = {
