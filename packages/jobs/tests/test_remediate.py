@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import shlex
 from pathlib import Path
 
 import pytest
 from canids_core import find_report
 from canids_jobs.classification import Classification, classify
+from canids_jobs.errors import JobsError
+from canids_jobs.failed_jobs import submitted_settings
 from canids_jobs.history import History, JobEvent
 from canids_jobs.remediate import FailedJob, suggest
 from canids_jobs.rules import FailureType
@@ -158,3 +163,56 @@ def test_untried_fix_keeps_rule_order() -> None:
         ("halve-budget", "never tried", 0.5),
         ("profile-budget", "never tried", 0.5),
     ]
+
+
+def _record(runs: Path, command: str, job_id: str = "local-7") -> None:
+    folder = runs / "default" / "set_02" / "pipelines" / "teacher-teacher"
+    folder.mkdir(parents=True)
+    stages = [
+        {"stage": "vgae", "job_id": "local-6", "command": "canids-train vgae --set train.seed=9"},
+        {"stage": "gat_curriculum", "job_id": job_id, "command": command},
+    ]
+    (folder / "pipeline.json").write_text(json.dumps({"stages": stages}))
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_a_local_or_ray_rerun_keeps_the_settings_the_stage_ran_with(
+    tmp_path: Path, executor: str
+) -> None:
+    """The rerun repeats the failed stage's --config, --set and --workers (read from its
+    pipeline's run record), the fix's item after them: it once dropped them, and the
+    rerun trained under the preset's config beside artifacts of another."""
+    _record(
+        tmp_path,
+        "/venv/bin/canids-train gat_curriculum --dataset set_02 --size teacher --run default "
+        "--runs-dir /r --cache-dir /c --set train.seed=3 --config '/cfg dir/best.json' "
+        "--set student:x=1 --workers 2 --wandb-group g --set batching.budget=4000",
+    )
+    job = failed(
+        "gat_curriculum", cause_of("verbatim_cuda_oom"), pipeline="teacher",
+        executor=executor, runs_dir=str(tmp_path), budget=4000,
+    )  # fmt: skip
+    job = dataclasses.replace(job, job_id="local-7")
+    halve = suggest(job)[0]
+    words = shlex.split(halve.command)
+    assert words[:3] == ["canids-submit", "pipeline", "teacher"]
+    settings = words[words.index(str(tmp_path)) + 1 :]
+    assert settings == [
+        "--set", "train.seed=3", "--config", "/cfg dir/best.json", "--set", "student:x=1",
+        "--workers", "2", "--set", "batching.budget=4000", "--set", "batching.budget=2000",
+    ]  # fmt: skip
+    # Another job of the record, or no record: nothing to repeat.
+    assert submitted_settings(dataclasses.replace(job, job_id="local-99")) == []
+    assert submitted_settings(dataclasses.replace(job, runs_dir=str(tmp_path / "none"))) == []
+    # A SLURM job's script is resubmitted as it was.
+    assert submitted_settings(dataclasses.replace(job, executor="slurm")) == []
+
+
+def test_an_unreadable_run_record_is_named(tmp_path: Path) -> None:
+    folder = tmp_path / "default" / "set_02" / "pipelines" / "teacher-teacher"
+    folder.mkdir(parents=True)
+    (folder / "pipeline.json").write_text("{not json")
+    job = failed("gat", FailureType.PYTHON_EXCEPTION, pipeline="teacher", executor="local")
+    job = dataclasses.replace(job, runs_dir=str(tmp_path))
+    with pytest.raises(JobsError, match=r"pipeline\.json: the pipeline's run record"):
+        submitted_settings(job)

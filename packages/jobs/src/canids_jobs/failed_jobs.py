@@ -7,9 +7,11 @@ stage has no ledger row, so it is read from the failure history, which keeps the
 
 from __future__ import annotations
 
+import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from canids_core import StageResult
@@ -18,7 +20,7 @@ from canids_models.catalog import PIPELINES, STAGES
 from .classification import Classification
 from .errors import JobsError
 
-__all__ = ["FailedJob", "failed_job", "rerun_command"]
+__all__ = ["FailedJob", "failed_job", "rerun_command", "submitted_settings"]
 
 
 @dataclass(frozen=True)
@@ -64,13 +66,50 @@ def failed_job(event: Mapping[str, Any], *, runs_dir: str | None = None) -> Fail
     )
 
 
+# The canids-train arguments that make a stage's config (the rest name places and logs).
+_SETTINGS = ("--config", "--set", "--workers")
+
+
+def submitted_settings(job: FailedJob) -> list[str]:
+    """The ``--config``, ``--set`` and ``--workers`` arguments a local or Ray stage ran
+    with, from its pipeline's run record (the ``canids-train`` command of the entry with
+    the job's id). Empty for a SLURM job (its script is resubmitted as it was) and where
+    the record no longer holds the job (the pipeline was submitted again since)."""
+    if job.executor == "slurm" or job.pipeline is None or job.runs_dir is None:
+        return []
+    record = Path(job.runs_dir, job.run, job.dataset, "pipelines", f"{job.pipeline}-{job.size}")
+    path = record / "pipeline.json"
+    if not path.is_file():
+        return []
+    try:
+        stages = json.loads(path.read_text()).get("stages", [])
+    except (OSError, ValueError) as exc:
+        raise JobsError(f"{path}: the pipeline's run record cannot be read ({exc})") from exc
+    command = next((s.get("command") for s in stages if s.get("job_id") == job.job_id), None)
+    if not command:
+        return []
+    words, settings, i = shlex.split(command), [], 0
+    while i < len(words) - 1:
+        if words[i] in _SETTINGS:
+            settings += words[i : i + 2]
+            i += 2
+        else:
+            i += 1
+    return settings
+
+
 def rerun_command(
     job: FailedJob, stage: str, resources: Mapping[str, str], config: Mapping[str, str]
 ) -> str:
     """``canids-submit`` from ``stage`` on the job's executor when its pipeline is known,
     else ``canids-train``. SLURM resources go to ``--stage-resources``; Ray takes
-    ``--memory``; the local executor takes none (its rules never ask for any)."""
-    sets = [a for k, v in config.items() for a in ("--set", f"{k}={v}")]
+    ``--memory``; the local executor takes none (its rules never ask for any). A local or
+    Ray rerun repeats the settings the stage ran with (:func:`submitted_settings`), the
+    fix's ``config`` after them, so that it wins and the rest of the config stays."""
+    sets = [
+        *submitted_settings(job),
+        *(a for k, v in config.items() for a in ("--set", f"{k}={v}")),
+    ]
     where = []
     if job.executor != "slurm":  # the ledger knows a SLURM job's runs; a person needs these
         if job.run != "default":
