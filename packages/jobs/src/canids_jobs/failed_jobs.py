@@ -11,10 +11,10 @@ import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from canids_core import StageResult
+from canids_models.artifacts import ArtifactStore
 from canids_models.catalog import PIPELINES, STAGES
 
 from .classification import Classification
@@ -77,8 +77,7 @@ def submitted_settings(job: FailedJob) -> list[str]:
     the record no longer holds the job (the pipeline was submitted again since)."""
     if job.executor == "slurm" or job.pipeline is None or job.runs_dir is None:
         return []
-    record = Path(job.runs_dir, job.run, job.dataset, "pipelines", f"{job.pipeline}-{job.size}")
-    path = record / "pipeline.json"
+    path = ArtifactStore(job.runs_dir, job.run).pipeline_record(job.dataset, job.pipeline, job.size)
     if not path.is_file():
         return []
     try:
