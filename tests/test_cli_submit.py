@@ -283,6 +283,35 @@ def test_local_restart_and_failure(workdir: Path, local_teacher: tuple[str, str]
     assert len(set(digests.values())) == 1, digests
 
 
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.mark.slow
+def test_a_restart_under_another_seed_is_refused_before_anything_runs(
+    workdir: Path, local_teacher: tuple[str, str]
+) -> None:
+    # --from-stage fusion with a new seed would fit seed 1's fusion on seed 0's detectors
+    # and label the results seed 1: refused at submission, the runs folder as it was.
+    runs = _copy_runs(workdir, "runs", "runs_seed")
+    before = _tree(workdir / runs)
+    code, out = _submit(
+        workdir, "teacher", "--from-stage", "fusion", "--set", "train.seed=1", runs=runs
+    )
+    assert code == 1, out
+    assert "error: preflight failed" in out
+    for key in ("vgae", "gat"):
+        assert f"artifact {key} (teacher) of demo was made under another config" in out
+    assert out.count("train.seed: 0 there, 1 here") == 2
+    assert "give the stages that read it its values: --set train.seed=0" in out
+    assert _tree(workdir / runs) == before
+    # With the detectors' seed the restart reads them.
+    code, out = _submit(
+        workdir, "teacher", "--from-stage", "fusion", "--set", "train.seed=0", runs=runs
+    )
+    assert code == 0, out
+
+
 def _attempts(log: Path) -> list[str]:
     """The attempt header lines of a Ray stage log (empty while the task has not started)."""
     if not log.is_file():

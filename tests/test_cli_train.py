@@ -214,3 +214,30 @@ def test_bad_options_fail_with_the_reason(tmp_path, demo_cache, extra, error_typ
     result, record = train("gat", "teacher", demo_cache, tmp_path / "runs", *extra)
     assert text in _refused(result, record, error_type)
     assert not (tmp_path / "runs").exists()
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def test_a_stage_reads_only_current_artifacts_of_its_config(runs, demo_cache, tmp_path):
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(runs["dir"], runs_dir)
+    before = _tree(runs_dir)
+    # Another seed's fusion over seed 0's detectors: refused, nothing written.
+    result, record = train("fusion", "teacher", demo_cache, runs_dir, "--set", "train.seed=1")
+    error = _refused(result, record, "PreflightError")
+    assert error.count("train.seed: 0 there, 1 here") == 2
+    assert _tree(runs_dir) == before
+    # The GAT trained again: the fusion fitted on the old one is stale for evaluate.
+    result, _ = train("gat_curriculum", "teacher", demo_cache, runs_dir)
+    assert result.exit_code == 0, result.output
+    result, record = train("evaluate", "teacher", demo_cache, runs_dir)
+    error = _refused(result, record, "PreflightError")
+    assert "artifact fusion (teacher) of demo" in error
+    assert "was made from teacher/gat finished" in error
+    assert "canids-train fusion --dataset demo --size teacher" in error
+    # The fix it names: fit the fusion again; then evaluate runs.
+    for stage in ("fusion", "evaluate"):
+        result, _ = train(stage, "teacher", demo_cache, runs_dir)
+        assert result.exit_code == 0, result.output

@@ -14,6 +14,7 @@ from canids_models import ArtifactStore, StageContext, load_config
 from canids_models.catalog import PIPELINES
 from canids_models.errors import ConfigError, ModelsError
 from canids_models.families import attack_families
+from canids_models.lineage import input_problems
 from canids_models.plan import PipelinePlan, stage_command, stage_graph
 from canids_models.stages import run_stage
 from canids_testkit import tiny_overrides as tiny
@@ -78,6 +79,24 @@ def test_the_student_deploys_the_teacher_s_fusion_not_its_own_choice(inherited, 
     assert selection["family_mean_f1"] == {}
     assert any(f"fusion: default {teacher['method']} (the fusion the teacher" in x for x in log)
     assert any("chosen by the teacher rule: fusion.select=teacher" in x for x in log)
+
+
+def test_the_student_s_fusion_reads_its_teacher_s_and_goes_stale_with_it(inherited, demo, tmp_path):
+    store, _, _ = inherited
+    read = store.done_record(DS, "student", "fusion")["read"]
+    assert read == {
+        f"{size}/{key}": store.done_record(DS, size, key)["finished"]
+        for size, key in (("student", "gat"), ("student", "vgae"), ("teacher", "fusion"))
+    }
+    # The teacher's fusion fitted again (in a copy): the student's pick may no longer be
+    # what its teacher deploys, so its evaluate is refused until its fusion is fitted again.
+    copy = ArtifactStore(tmp_path / "runs", store.run)
+    shutil.copytree(store.runs_dir / store.run, copy.runs_dir / copy.run)
+    run_stage("fusion", make_context(demo, copy, "teacher", tiny("teacher")))
+    config = load_config("student", None, tiny("student", TEACHER_SELECT))
+    (problem,) = input_problems(copy, DS, "student", "evaluate", config)
+    assert problem.startswith("artifact fusion (student) of demo")
+    assert f"was made from teacher/fusion finished {read['teacher/fusion']}" in problem
 
 
 def test_only_the_choice_is_the_teacher_s_every_candidate_is_fitted_as_before(inherited, pipelines):

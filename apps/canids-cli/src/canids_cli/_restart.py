@@ -5,8 +5,9 @@ its environment variable), with the executor, run and folders as resolved, so th
 restart does not depend on the shell it is typed in. Before canids-cli 0.9.0 it named only
 the pipelines, dataset, executor, run and folders: a submission made with ``--set``,
 ``--config``, ``--workers``, ``--size`` or ``--stages`` restarted its later stages under
-another config than the artifacts they read (no stage refuses an upstream artifact of
-another config digest), so a restart silently mixed configs.
+another config than the artifacts they read, so a restart silently mixed configs (since
+canids-models 0.27.0 a stage refuses a done artifact its config does not describe, so
+such a restart would now stop in preflight instead).
 """
 
 from __future__ import annotations

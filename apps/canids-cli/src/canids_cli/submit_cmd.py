@@ -205,7 +205,7 @@ def pipeline(
         click.echo(f"executor: {executor}")
     user_errors = _user_errors()
     from canids_data import CacheManager
-    from canids_models import ArtifactStore, get_pipeline, plan_pipelines
+    from canids_models import ArtifactStore, get_pipeline, load_config, plan_pipelines
 
     try:
         cache = CacheManager(cache_dir)
@@ -250,6 +250,10 @@ def pipeline(
         pipes = [(get_pipeline(name, chosen), size) for name in names]
         if distill_from is not None:
             pipes = [(replace(p, distill_from=distill_from), s) for p, s in pipes]
+        # Each size's config, so that the done artifacts a plan reads but does not make
+        # again are checked against it before anything runs or is queued.
+        planned = sorted(x for x in {given or p.size for p, given in pipes} if x is not None)
+        configs = {s: load_config(s, config_path, sets.for_size(s)) for s in planned}
         plans = plan_pipelines(
             store,
             pipes,
@@ -257,6 +261,7 @@ def pipeline(
             from_stage=from_stage,
             cache=cache,
             check_sources=not no_source_check,
+            configs=configs,
         )
         try:
             sets.check_planned({plan.size for plan in plans})

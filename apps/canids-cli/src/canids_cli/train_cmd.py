@@ -198,6 +198,7 @@ def main(
             distill_from=distill_from,
             cache=cache,
             check_sources=not no_source_check,
+            config=config,
         )
         ctx = StageContext(
             dataset,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.26.2"
+__version__ = "0.27.0"
 
 # public name -> the submodule that defines it (never a module named as a public name:
 # importing canids_models.X would replace the lazy function X by the module)
@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "FusionConfig": "config",
     "FusionModel": "fusion_model",
     "GATConfig": "config",
+    "LineageError": "errors",
     "MissingArtifact": "preflight_checks",
     "ModelsError": "errors",
     "PIPELINES": "catalog",
@@ -114,6 +115,7 @@ __all__ = [
     "FusionConfig",
     "FusionModel",
     "GATConfig",
+    "LineageError",
     "MissingArtifact",
     "PeriodChoice",
     "ModelsError",
@@ -241,6 +243,7 @@ if TYPE_CHECKING:
         ArtifactError,
         BackendError,
         ConfigError,
+        LineageError,
         ModelsError,
         PreflightError,
     )

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from canids_core import CanidsError
 
-__all__ = ["ArtifactError", "BackendError", "ConfigError", "ModelsError", "PreflightError"]
+__all__ = [
+    "ArtifactError",
+    "BackendError",
+    "ConfigError",
+    "LineageError",
+    "ModelsError",
+    "PreflightError",
+]
 
 
 class ModelsError(CanidsError):
@@ -25,3 +32,8 @@ class PreflightError(ModelsError, RuntimeError):
 
 class BackendError(ModelsError, RuntimeError):
     """A conv backend was asked for where it cannot run."""
+
+
+class LineageError(ModelsError, RuntimeError):
+    """A stage would read an artifact made under another config, or one whose own inputs
+    were made again since it was (:mod:`canids_models.lineage`)."""

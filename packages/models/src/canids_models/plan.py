@@ -4,7 +4,7 @@ and starts stages through here."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from canids_data import CacheManager
 
 from .artifacts import ArtifactStore
 from .catalog import STAGES, ArtifactRef, Pipeline, stage_inputs
+from .config import RunConfig
 from .errors import PreflightError
 from .preflight_checks import preflight
 
@@ -71,12 +72,15 @@ def plan_pipeline(
     cache: CacheManager | None = None,
     check_sources: bool = True,
     produced_upstream: Iterable[ArtifactRef] = (),
+    config: RunConfig | None = None,
 ) -> PipelinePlan:
     """Decide what runs, then run preflight over it (so nothing trains if an input is missing).
 
     With ``from_stage``, the stages before it are skipped, and each of them must already be
     DONE; from ``from_stage`` on, every stage runs again. ``produced_upstream``: artifacts
     that pipelines submitted together with this one make first (see :func:`plan_pipelines`).
+    ``config``: the stages' run config, against which the done inputs it does not make
+    again are checked (:func:`canids_models.lineage.input_problems`).
     """
     size = size or pipeline.size
     if size is None:
@@ -111,6 +115,7 @@ def plan_pipeline(
         cache=cache,
         check_sources=check_sources,
         produced_upstream=produced_upstream,
+        config=config,
     )
     return PipelinePlan(pipeline, dataset, size, distill_from, tuple(stages), skipped)
 
@@ -123,12 +128,14 @@ def plan_pipelines(
     from_stage: str | None = None,
     cache: CacheManager | None = None,
     check_sources: bool = True,
+    configs: Mapping[str, RunConfig] | None = None,
 ) -> list[PipelinePlan]:
     """Plan several pipelines submitted together (``(pipeline, size)`` pairs, in order).
 
     A pipeline may consume what an earlier one of the list makes (a student distilling from
     the teacher submitted with it). Two pipelines writing the same artifact are refused:
-    they would overwrite each other's checkpoints.
+    they would overwrite each other's checkpoints. ``configs``: each size's run config,
+    for :func:`plan_pipeline`'s check of the done inputs.
     """
     plans: list[PipelinePlan] = []
     made: dict[ArtifactRef, str] = {}
@@ -142,6 +149,7 @@ def plan_pipelines(
             cache=cache,
             check_sources=check_sources,
             produced_upstream=made,
+            config=None if configs is None else configs.get(size or pipeline.size or ""),
         )
         for ref in plan.produces():
             if ref in made:

@@ -10,7 +10,9 @@ from canids_data import CacheManager
 
 from .artifacts import ArtifactStore
 from .catalog import STAGES, ArtifactRef, stage_inputs
+from .config import RunConfig
 from .errors import PreflightError
+from .lineage import input_problems
 
 __all__ = ["MissingArtifact", "preflight"]
 
@@ -45,12 +47,16 @@ def preflight(
     cache: CacheManager | None = None,
     check_sources: bool = True,
     produced_upstream: Iterable[ArtifactRef] = (),
+    config: RunConfig | None = None,
 ) -> None:
     """Raise :class:`PreflightError` listing every missing input (and a cache problem).
 
     An input is satisfied when its DONE record exists, when a stage earlier in ``stages``
     (same size) produces it, or when it is in ``produced_upstream`` (made by another
-    pipeline of the same submission that runs first). ``cache`` is verified first.
+    pipeline of the same submission that runs first). ``cache`` is verified first. With
+    ``config`` (the stages' run config), a done input that no earlier stage makes again
+    must also be one this config describes, made from the inputs on disk now
+    (:func:`canids_models.lineage.input_problems`).
     """
     problems: list[str] = []
     if cache is not None:
@@ -66,6 +72,10 @@ def preflight(
     for stage in stages:
         if stage not in STAGES:
             raise PreflightError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
+        if config is not None:
+            problems += input_problems(
+                store, dataset, size, stage, config, distill_from, skip=produced
+            )
         for ref in stage_inputs(stage, size, distill_from):
             if (ref.key, ref.size) in produced or store.is_done(dataset, ref.size, ref.key):
                 continue
@@ -76,5 +86,7 @@ def preflight(
             )
         produced.add((STAGES[stage].produces, size))
     problems += [m.describe() for m in missing]
+    # Two stages of a plan may read the same done artifact: one line for it.
+    problems = list(dict.fromkeys(problems))
     if problems:
         raise PreflightError("preflight failed:\n  - " + "\n  - ".join(problems))

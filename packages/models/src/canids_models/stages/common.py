@@ -31,10 +31,12 @@ def publish(
     metrics: dict[str, Any],
     extra_files: dict[str, str] | None = None,
     training: dict[str, Any] | None = None,
+    read: dict[str, str] | None = None,
 ) -> StageOutcome:
     """Write checkpoint, metrics and resolved config, then the DONE record last; a
     detector's record also says what its weights were made from (``training``:
-    :func:`canids_models.detector_reuse.training_record`)."""
+    :func:`canids_models.detector_reuse.training_record`), a fusion's or a result's the
+    finished stamps of what it read (``read``: :func:`canids_models.lineage.read_stamps`)."""
     store, ds, size = ctx.store, ctx.dataset, ctx.size
     paths: dict[str, Path] = {}
     if checkpoint is not None:
@@ -65,6 +67,7 @@ def publish(
             "config_digest": ctx.config.digest,
             "summary": {k: v for k, v in metrics.items() if isinstance(v, int | float | str)},
             **({"training": training} if training is not None else {}),
+            **({"read": read} if read is not None else {}),
         },
     )
     return StageOutcome(stage, artifact, metrics, {k: str(v) for k, v in paths.items()})

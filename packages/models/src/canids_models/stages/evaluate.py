@@ -19,6 +19,7 @@ from ..checkpoints import count_parameters
 from ..context import StageContext
 from ..fusion_methods import EITHER
 from ..fusion_model import FusedScores, FusionModel
+from ..lineage import read_stamps
 from ..metrics import binary_metrics
 from ..run_report import run_report_html
 from ..scoring import SplitScores
@@ -167,6 +168,7 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
     params = {"gat": count_parameters(gat), "vgae": count_parameters(vgae)}
     dqn = count_parameters(fusion.policy.qnet) if fusion.policy is not None else 0  # type: ignore[union-attr]
     del gat, vgae
+    read = read_stamps(ctx.store, ctx.dataset, [(ctx.size, k) for k in ("vgae", "gat", "fusion")])
     models = ("vgae", "gat", f"fusion:{fusion.method}")
     candidates = tuple(f"fusion:{m}" for m in fusion.methods if m != fusion.method)
     ctx.store.begin(ctx.dataset, ctx.size, "results")
@@ -238,4 +240,5 @@ def run_evaluate(ctx: StageContext) -> StageOutcome:
         None,
         metrics,
         {"results.md": table + "\n", "report.html": run_report_html(ctx, metrics, arrays)},
+        read=read,
     )

@@ -22,6 +22,7 @@ from ..errors import ModelsError
 from ..families import attack_families, choose_by_families, choosing_rule, family_figures
 from ..fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS, TIE_ORDERS
 from ..fusion_model import FusionModel
+from ..lineage import read_stamps
 from ..scoring import SplitScores, score_split
 from .common import StageOutcome, publish, require_two_classes
 from .fusion_calibration import calibration_candidates, choose_calibration
@@ -49,6 +50,9 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     families = family_figures(ctx, held) if rule == "families" else None
     gat = ctx.load_model("gat")
     vgae = ctx.load_model("vgae")
+    inputs = [(ctx.size, "gat"), (ctx.size, "vgae")]
+    inputs += [(teacher.teacher, "fusion")] if teacher is not None else []
+    read = read_stamps(ctx.store, ctx.dataset, inputs)
     ctx.store.begin(ctx.dataset, ctx.size, "fusion")
     val = score_split(
         ctx.split("val"),
@@ -90,7 +94,7 @@ def run_fusion(ctx: StageContext) -> StageOutcome:
     )
     ctx.log(selection_lines(model.selection))
     metrics = fusion_metrics(fitted, model.selection, (gat, vgae), cfg.eval.frozen_warmup)
-    return publish(ctx, "fusion", "fusion", model.to_checkpoint(), metrics)
+    return publish(ctx, "fusion", "fusion", model.to_checkpoint(), metrics, read=read)
 
 
 def load_fusion(ctx: StageContext) -> FusionModel:
