@@ -139,10 +139,12 @@ def test_done_is_written_last_and_begin_removes_it(store):
     assert not store.path(DS, SIZE, "vgae", "train_state.pt").exists()
 
 
-def test_publish_writes_done_last(store, monkeypatch):
-    """Every file of a stage's artifact lands (by rename) before its DONE record."""
+def test_publish_writes_done_last(store, monkeypatch, demo):
+    """Every file of a stage's artifact lands (by rename) before its DONE record, which
+    names the cache the stage read."""
     from canids_models import RunConfig, StageContext
     from canids_models import artifacts as artifacts_module
+    from canids_models.lineage import cache_identity
     from canids_models.stages.common import publish
 
     landed: list[str] = []
@@ -153,7 +155,7 @@ def test_publish_writes_done_last(store, monkeypatch):
         landed.append(Path(dst).name)
 
     monkeypatch.setattr(artifacts_module.os, "replace", spy)
-    ctx = StageContext(DS, SIZE, RunConfig(), store, log=lambda _: None)
+    ctx = StageContext(DS, SIZE, RunConfig(), store, demo.cache_dir, log=lambda _: None)
     store.begin(DS, SIZE, "gat")
     store.save(DS, SIZE, "gat", "train_state.pt", {"epoch": 1})
     landed.clear()
@@ -167,6 +169,7 @@ def test_publish_writes_done_last(store, monkeypatch):
     done = store.done_record(DS, SIZE, "gat")
     assert done["config_digest"] == RunConfig().digest
     assert done["summary"] == {"f1": 0.5}  # flat values only
+    assert done["cache"] == cache_identity(demo.split("train").manifest.data)
     config = store.read_json(DS, SIZE, "gat", "config.json")
     assert config["config"] == RunConfig().to_dict()
     assert (config["backend"], config["device"]) == ("pyg", str(ctx.device))

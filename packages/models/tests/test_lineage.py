@@ -227,3 +227,49 @@ def test_plan_refuses_a_from_stage_restart_under_another_seed(teacher_run, tiny_
     # Every stage made again under the new config: nothing done is read, nothing refused.
     plan = plan_pipeline(teacher_run, get_pipeline("teacher"), DS, config=config)
     assert plan.run_stages == ("vgae", "gat_curriculum", "fusion", "evaluate")
+
+
+def test_a_detector_made_on_another_build_of_the_cache_is_refused(
+    pipelines, demo, tmp_path, tiny_overrides
+):
+    from canids_data import BuildConfig, CacheManager
+    from canids_data.cache.manifest import load_manifest
+    from canids_models import StageContext
+    from canids_models.lineage import cache_identity
+    from canids_models.stages import run_stage
+
+    def identity(cache_dir: Path) -> str:
+        return cache_identity(load_manifest(cache_dir / DS, DS).data)
+
+    built = identity(demo.cache_dir)
+    assert {pipelines.store.done_record(DS, "teacher", k)["cache"] for k in ("gat", "vgae")} == {
+        built
+    }
+    # The same captures under the same config built again: the same arrays, readable.
+    CacheManager(tmp_path / "same").build(DS, demo.root, BuildConfig(), workers=1)
+    assert identity(tmp_path / "same") == built
+    # Another validation draw moves windows between training and validation.
+    CacheManager(tmp_path / "other").build(DS, demo.root, BuildConfig(val_seed=1), workers=1)
+    other = identity(tmp_path / "other")
+    assert other != built
+    config = load_config("teacher", None, tiny_overrides("teacher"))
+    ctx = StageContext(DS, "teacher", config, pipelines.store, tmp_path / "other")
+    before = _digests(pipelines.store.runs_dir)
+    with pytest.raises(LineageError) as err:
+        run_stage("evaluate", ctx)
+    text = str(err.value)
+    # Both detectors and the fusion were made on the first build.
+    for key in ("vgae", "gat", "fusion"):
+        assert f"artifact {key} (teacher) of demo (" in text
+    assert (
+        text.count(
+            f"made on another build of the demo cache than the one there now "
+            f"(identity {built[:12]}, now {other[:12]}"
+        )
+        == 3
+    )
+    assert _digests(pipelines.store.runs_dir) == before
+    problems = input_problems(
+        pipelines.store, DS, "teacher", "evaluate", config, cache=identity(tmp_path / "same")
+    )
+    assert problems == []

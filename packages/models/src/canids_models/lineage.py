@@ -23,12 +23,21 @@ not make them:
   that differs from the one on disk now is refused. An input that is no longer in the
   store (an artifact copied alone, a pruned teacher) cannot be compared and is not.
 
+A third, the cache: each DONE record also carries the identity of the cache the stage
+read (:func:`cache_identity`: its build config's digest and the checksum of every
+array), so that a detector trained before the cache was rebuilt with other features,
+windows or splits (another validation rule, a test capture moved into training) is not
+read beside windows it never saw, or saw as training. A rebuild of the same captures
+under the same config writes the same arrays and keeps the identity.
+
 A record written before a key existed is compared with that key's default, as the
-preset of the artifact's size gives it.
+preset of the artifact's size gives it; one written before 0.27.0 has no ``read`` or
+``cache``, and only its config is compared.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -40,6 +49,7 @@ from .config import FUSION_ONLY_SECTIONS, RunConfig
 from .errors import LineageError, ModelsError
 
 __all__ = [
+    "cache_identity",
     "config_mismatches",
     "describing_keys",
     "input_problems",
@@ -62,6 +72,17 @@ _CURRICULUM = tuple(
     f"curriculum.{k}"
     for k in ("start_ratio", "end_ratio", "start_percentile", "end_percentile", "ramp_epochs")
 )
+
+
+def cache_identity(manifest: dict[str, Any]) -> str:
+    """What a stage read of a cache, from its manifest: the build config's digest and each
+    array's checksum (not the build's id, time, host or the captures' folder)."""
+    content = {
+        "config_digest": manifest["config_digest"],
+        "arrays": {name: spec["sha256"] for name, spec in manifest["arrays"].items()},
+    }
+    blob = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+    return hashlib.sha256(blob).hexdigest()
 
 
 def describing_keys(
@@ -170,11 +191,17 @@ def _items(pairs: list[tuple[str, Any]]) -> list[str]:
 
 
 def lineage_problems(
-    store: ArtifactStore, dataset: str, size: str, key: str, config: RunConfig | None
+    store: ArtifactStore,
+    dataset: str,
+    size: str,
+    key: str,
+    config: RunConfig | None,
+    cache: str | None = None,
 ) -> list[str]:
-    """Each reason why a stage running ``config`` may not read artifact ``key`` of
-    ``size`` (done), with its fix; ``config`` None compares the inputs' stamps only (an
-    artifact of another size: its config is its own)."""
+    """Each reason why a stage running ``config`` on the cache of identity ``cache`` may
+    not read artifact ``key`` of ``size`` (done), with its fix; ``config`` None compares
+    the inputs' stamps only (an artifact of another size: its config is its own), and
+    ``cache`` None does not compare the cache."""
     where = store.dir(dataset, size, key)
     record = store.done_record(dataset, size, key)
     command = store.train_command(_producer(key, record), dataset, size)
@@ -195,6 +222,15 @@ def lineage_problems(
                 f"{again} (with the rest of the settings given here), or give the stages "
                 f"that read it its values: {theirs}"
             )
+    made_on = record.get("cache")
+    if cache is not None and made_on is not None and made_on != cache:
+        problems.append(
+            f"artifact {key} ({size}) of {dataset} ({where}) was made on another build of "
+            f"the {dataset} cache than the one there now (identity {str(made_on)[:12]}, now "
+            f"{cache[:12]}: rebuilt since with other features, windows, splits or "
+            f"captures), so its windows are not the ones it saw: make it again on this "
+            f"cache: {command} (with this run's settings)"
+        )
     for name, stamp, now in stale_inputs(store, dataset, size, key):
         problems.append(
             f"artifact {key} ({size}) of {dataset} ({where}) was made from {name} finished "
@@ -212,16 +248,18 @@ def input_problems(
     config: RunConfig,
     distill_from: str | None = None,
     *,
+    cache: str | None = None,
     skip: set[tuple[str, str]] | frozenset[tuple[str, str]] = frozenset(),
 ) -> list[str]:
-    """:func:`lineage_problems` of every done input of ``stage`` (the catalogue's), but
-    those in ``skip`` (``(key, size)`` made again before it, in the same plan)."""
+    """:func:`lineage_problems` of every done input of ``stage`` (the catalogue's) on the
+    cache of identity ``cache``, but those in ``skip`` (``(key, size)`` made again before
+    it, in the same plan)."""
     problems: list[str] = []
     for ref in stage_inputs(stage, size, distill_from):
         if (ref.key, ref.size) in skip or not store.is_done(dataset, ref.size, ref.key):
             continue
         same = config if ref.size == size else None
-        problems += lineage_problems(store, dataset, ref.size, ref.key, same)
+        problems += lineage_problems(store, dataset, ref.size, ref.key, same, cache)
     return problems
 
 
@@ -232,9 +270,11 @@ def require_current_inputs(
     stage: str,
     config: RunConfig,
     distill_from: str | None = None,
+    *,
+    cache: str | None = None,
 ) -> None:
     """Raise :class:`LineageError` listing :func:`input_problems`, if any."""
-    problems = input_problems(store, dataset, size, stage, config, distill_from)
+    problems = input_problems(store, dataset, size, stage, config, distill_from, cache=cache)
     if problems:
         raise LineageError(
             f"stage {stage} ({size}) of {dataset} refuses its inputs:\n  - "

@@ -12,7 +12,7 @@ from .artifacts import ArtifactStore
 from .catalog import STAGES, ArtifactRef, stage_inputs
 from .config import RunConfig
 from .errors import PreflightError
-from .lineage import input_problems
+from .lineage import cache_identity, input_problems
 
 __all__ = ["MissingArtifact", "preflight"]
 
@@ -55,12 +55,15 @@ def preflight(
     (same size) produces it, or when it is in ``produced_upstream`` (made by another
     pipeline of the same submission that runs first). ``cache`` is verified first. With
     ``config`` (the stages' run config), a done input that no earlier stage makes again
-    must also be one this config describes, made from the inputs on disk now
-    (:func:`canids_models.lineage.input_problems`).
+    must also be one this config describes, made from the inputs on disk now and on this
+    cache (:func:`canids_models.lineage.input_problems`).
     """
     problems: list[str] = []
+    identity = None  # the cache a stage would read now, where it verifies
     if cache is not None:
         report = cache.verify(dataset, check_sources=check_sources)
+        if report.ok and report.manifest is not None:
+            identity = cache_identity(report.manifest.data)
         if not report.ok:
             first = report.problems[0]
             problems.append(
@@ -74,7 +77,7 @@ def preflight(
             raise PreflightError(f"unknown stage {stage!r}; known: {', '.join(STAGES)}")
         if config is not None:
             problems += input_problems(
-                store, dataset, size, stage, config, distill_from, skip=produced
+                store, dataset, size, stage, config, distill_from, cache=identity, skip=produced
             )
         for ref in stage_inputs(stage, size, distill_from):
             if (ref.key, ref.size) in produced or store.is_done(dataset, ref.size, ref.key):

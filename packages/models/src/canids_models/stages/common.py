@@ -11,6 +11,7 @@ import numpy as np
 from ..context import StageContext
 from ..cpu_kernels import machine_record
 from ..errors import ModelsError
+from ..lineage import cache_identity
 
 __all__ = ["StageOutcome", "publish", "require_two_classes"]
 
@@ -36,7 +37,8 @@ def publish(
     """Write checkpoint, metrics and resolved config, then the DONE record last; a
     detector's record also says what its weights were made from (``training``:
     :func:`canids_models.detector_reuse.training_record`), a fusion's or a result's the
-    finished stamps of what it read (``read``: :func:`canids_models.lineage.read_stamps`)."""
+    finished stamps of what it read (``read``: :func:`canids_models.lineage.read_stamps`);
+    every record the identity of the cache it read (``cache``)."""
     store, ds, size = ctx.store, ctx.dataset, ctx.size
     paths: dict[str, Path] = {}
     if checkpoint is not None:
@@ -68,6 +70,7 @@ def publish(
             "summary": {k: v for k, v in metrics.items() if isinstance(v, int | float | str)},
             **({"training": training} if training is not None else {}),
             **({"read": read} if read is not None else {}),
+            "cache": cache_identity(ctx.split("train").manifest.data),
         },
     )
     return StageOutcome(stage, artifact, metrics, {k: str(v) for k, v in paths.items()})
