@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from canids_core import quoted_command
 
@@ -47,6 +47,9 @@ from .artifacts import ArtifactStore
 from .catalog import STAGES, stage_inputs
 from .config import FUSION_ONLY_SECTIONS, RunConfig
 from .errors import LineageError, ModelsError
+
+if TYPE_CHECKING:  # the context imports torch; preflight reads this module without it
+    from .context import StageContext
 
 __all__ = [
     "cache_identity",
@@ -263,20 +266,20 @@ def input_problems(
     return problems
 
 
-def require_current_inputs(
-    store: ArtifactStore,
-    dataset: str,
-    size: str,
-    stage: str,
-    config: RunConfig,
-    distill_from: str | None = None,
-    *,
-    cache: str | None = None,
-) -> None:
-    """Raise :class:`LineageError` listing :func:`input_problems`, if any."""
-    problems = input_problems(store, dataset, size, stage, config, distill_from, cache=cache)
+def require_current_inputs(ctx: StageContext, stage: str) -> None:
+    """Raise :class:`LineageError` listing :func:`input_problems` of ``stage`` run in
+    ``ctx`` (its config, distillation and the cache it reads), if any."""
+    problems = input_problems(
+        ctx.store,
+        ctx.dataset,
+        ctx.size,
+        stage,
+        ctx.config,
+        ctx.distill_from,
+        cache=cache_identity(ctx.split("train").manifest.data),
+    )
     if problems:
         raise LineageError(
-            f"stage {stage} ({size}) of {dataset} refuses its inputs:\n  - "
+            f"stage {stage} ({ctx.size}) of {ctx.dataset} refuses its inputs:\n  - "
             + "\n  - ".join(problems)
         )

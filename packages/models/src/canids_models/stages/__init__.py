@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..catalog import STAGES
 from ..context import StageContext
 from ..errors import ConfigError
-from ..lineage import cache_identity, require_current_inputs
+from ..lineage import require_current_inputs
 from .common import StageOutcome
 from .evaluate import run_evaluate
 from .fusion import run_fusion
@@ -28,17 +28,10 @@ def run_stage(stage: str, ctx: StageContext) -> StageOutcome | None:
         if not ctx.ranks.is_main:
             return None
         ctx.log(f"{stage}: {STAGES[stage].single_worker_reason}; running on rank 0 alone")
-    # Before anything is loaded or written: an input of another config, or one whose own
-    # inputs were made again since, is refused (canids_models.lineage).
-    require_current_inputs(
-        ctx.store,
-        ctx.dataset,
-        ctx.size,
-        stage,
-        ctx.config,
-        ctx.distill_from,
-        cache=cache_identity(ctx.split("train").manifest.data),
-    )
+    # Before anything is loaded or written: an input of another config, one whose own
+    # inputs were made again since, or one made on another build of the cache is refused
+    # (canids_models.lineage).
+    require_current_inputs(ctx, stage)
     if stage == "vgae":
         return run_vgae(ctx)
     if stage in ("gat", "gat_curriculum"):
