@@ -21,10 +21,9 @@ from ._progress import ProgressDisplay
 
 if TYPE_CHECKING:
     from canids_core import StageResult
-    from canids_models import ArtifactStore, PipelinePlan
+    from canids_models import ArtifactStore, PipelinePlan, RunConfig
     from canids_orchestrate import LocalExecutor, RayCluster, RayExecutor
 
-    from ._size_overrides import SizeOverrides
 
 __all__ = [
     "families_per_size",
@@ -134,31 +133,27 @@ def families_per_size(
     cache_dir: Path,
     dataset: str,
     plans: list[PipelinePlan],
-    config_path: Path | None,
-    sets: SizeOverrides,
+    configs: Mapping[str, RunConfig],
 ) -> dict[str, int]:
     """Per planned size, how many attack families its fusion stage holds out (each one more
-    training of both detectors inside it), where its config takes the families rule. The
-    config file and the size's ``--set`` items (the shared ones, then its own) are checked
-    against each size's config model first, before anything runs or is queued (a stage
-    would refuse them only when it starts, after SLURM had queued the whole chain)."""
+    training of both detectors inside it), where its config (``configs``: each planned
+    size's, loaded by ``canids-submit`` before planning) takes the families rule."""
     from canids_data.cache.manifest import load_manifest
-    from canids_models import load_config
     from canids_models.families import attack_families
 
     sizes = sorted({plan.size for plan in plans})
-    configs = [load_config(size, config_path, sets.for_size(size)) for size in sizes]
+    per_size = [configs[size] for size in sizes]
     # The cache's manifest is read only where a config could take the families rule (it
     # would with two families); then the count decides, per size, whether one does (the
     # student's preset deploys its teacher's pick and holds none out).
-    if not any(c.fusion.holds_out_families(2) for c in configs) or not any(
+    if not any(c.fusion.holds_out_families(2) for c in per_size) or not any(
         "fusion" in plan.run_stages for plan in plans
     ):
         return {}
     held = len(attack_families(load_manifest(cache_dir / dataset, dataset).data))
     return {
         size: held
-        for size, config in zip(sizes, configs, strict=True)
+        for size, config in zip(sizes, per_size, strict=True)
         if config.fusion.holds_out_families(held)
     }
 

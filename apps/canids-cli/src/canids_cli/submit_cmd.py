@@ -250,8 +250,10 @@ def pipeline(
         pipes = [(get_pipeline(name, chosen), size) for name in names]
         if distill_from is not None:
             pipes = [(replace(p, distill_from=distill_from), s) for p, s in pipes]
-        # Each size's config, so that the done artifacts a plan reads but does not make
-        # again are checked against it before anything runs or is queued.
+        # Each size's config (the file and its --set items, checked against the config
+        # model before anything runs or is queued: a stage would refuse them only when it
+        # starts, after SLURM had queued the whole chain), against which the done
+        # artifacts a plan reads but does not make again are checked.
         planned = sorted(x for x in {given or p.size for p, given in pipes} if x is not None)
         configs = {s: load_config(s, config_path, sets.for_size(s)) for s in planned}
         plans = plan_pipelines(
@@ -267,7 +269,7 @@ def pipeline(
             sets.check_planned({plan.size for plan in plans})
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--set") from exc
-        families = families_per_size(cache.cache_dir, dataset, plans, config_path, sets)
+        families = families_per_size(cache.cache_dir, dataset, plans, configs)
         for plan in plans:
             for stage, reason in plan.skipped.items():
                 click.echo(f"skipping {plan.pipeline.name}/{stage}: {reason}")

@@ -25,6 +25,7 @@ import numpy as np
 
 from .context import StageContext
 from .cpu_kernels import machine_record
+from .lineage import read_stamps
 
 __all__ = ["KERNEL_KEYS", "reusable", "training_record"]
 
@@ -38,15 +39,9 @@ def _sources(ctx: StageContext, split: str) -> list[int]:
 
 def _read(ctx: StageContext, artifact: str, stage: str) -> dict[str, str]:
     """The finished stamp of each artifact this training loads."""
-    read: dict[str, tuple[str, str]] = {}
-    if ctx.distill_from:
-        read[f"{ctx.distill_from}/{artifact}"] = (ctx.distill_from, artifact)
-    if stage == "gat_curriculum":
-        read[f"{ctx.size}/vgae"] = (ctx.size, "vgae")
-    return {
-        name: str(ctx.store.done_record(ctx.dataset, size, key)["finished"])
-        for name, (size, key) in read.items()
-    }
+    refs = [(ctx.distill_from, artifact)] if ctx.distill_from else []
+    refs += [(ctx.size, "vgae")] if stage == "gat_curriculum" else []
+    return read_stamps(ctx.store, ctx.dataset, refs)
 
 
 def training_record(ctx: StageContext, artifact: str, stage: str) -> dict[str, Any]:

@@ -123,7 +123,17 @@ def config_mismatches(
 ) -> list[tuple[str, Any, Any]]:
     """``(key, the artifact's value, the config's value)`` for each describing key where
     the artifact's recorded config and ``config`` differ."""
-    record = store.done_record(dataset, size, key)
+    return _mismatches(store, dataset, size, key, store.done_record(dataset, size, key), config)
+
+
+def _mismatches(
+    store: ArtifactStore,
+    dataset: str,
+    size: str,
+    key: str,
+    record: dict[str, Any],
+    config: RunConfig,
+) -> list[tuple[str, Any, Any]]:
     config_json = store.read_json(dataset, size, key, "config.json")
     recorded = config_json.get("config")
     if not isinstance(recorded, dict):
@@ -148,7 +158,8 @@ def read_stamps(store: ArtifactStore, dataset: str, refs: list[tuple[str, str]])
     }
 
 
-def _read_stamps(record: dict[str, Any]) -> dict[str, str]:
+def _recorded_reads(record: dict[str, Any]) -> dict[str, str]:
+    """What a DONE record says its stage read: ``read``, or a detector's ``training.read``."""
     read = record.get("read")
     if read is None:
         read = (record.get("training") or {}).get("read", {})
@@ -161,8 +172,14 @@ def stale_inputs(
     """``(input as size/key, the stamp the artifact was made from, the stamp on disk)``
     for each input of ``key`` made again since; inputs no longer in the store are not
     compared."""
+    return _stale(store, dataset, store.done_record(dataset, size, key))
+
+
+def _stale(
+    store: ArtifactStore, dataset: str, record: dict[str, Any]
+) -> list[tuple[str, str, str]]:
     out = []
-    for name, stamp in _read_stamps(store.done_record(dataset, size, key)).items():
+    for name, stamp in _recorded_reads(record).items():
         their_size, _, their_key = name.partition("/")
         if not store.is_done(dataset, their_size, their_key):
             continue
@@ -210,7 +227,7 @@ def lineage_problems(
     command = store.train_command(_producer(key, record), dataset, size)
     problems = []
     if config is not None:
-        diff = config_mismatches(store, dataset, size, key, config)
+        diff = _mismatches(store, dataset, size, key, record, config)
         recorded = store.path(dataset, size, key, "config.json")
         if diff:
             lines = "; ".join(
@@ -234,7 +251,7 @@ def lineage_problems(
             f"captures), so its windows are not the ones it saw: make it again on this "
             f"cache: {command} (with this run's settings)"
         )
-    for name, stamp, now in stale_inputs(store, dataset, size, key):
+    for name, stamp, now in _stale(store, dataset, record):
         problems.append(
             f"artifact {key} ({size}) of {dataset} ({where}) was made from {name} finished "
             f"{stamp}, but the {name} there now finished {now} (made again since): make "
