@@ -195,6 +195,8 @@ def test_a_student_without_teacher_artifacts_is_refused(tmp_path, demo_cache):
     assert str(store.dir("demo", "teacher", "gat")) in error
     assert "canids-train gat_curriculum --dataset demo --size teacher" in error
     assert "--run r2" in error
+    # The fix names the cache this run read: without it, it would train on ./cache.
+    assert f"--run r2 --cache-dir {Path(demo_cache).resolve()}" in error
     assert not runs_dir.exists()
 
 

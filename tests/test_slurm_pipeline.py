@@ -182,6 +182,9 @@ def test_a_failed_middle_stage_then_a_fix_that_works(local_slurm, workdir: Path)
     assert code == 0, out
     assert "1. [double-memory]" in out
     assert "350M → 700M" in out
+    # The fix's command repeats the settings the job's script ran with (the tiny config).
+    assert "--set train.epochs=1" in out
+    assert "note:" not in out
     code, out = _run(env, "jobs_cmd", "resubmit", gat, "--apply", "1", *runs)
     assert code == 0, out
     new = {r.resubmit_of: r for r in ledger.jobs(pid) if r.resubmit_of}

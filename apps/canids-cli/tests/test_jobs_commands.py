@@ -141,6 +141,13 @@ def test_remediate_a_local_failure(runs: Path) -> None:
     assert lines[0].startswith("job local-1 (fusion, local executor): missing_or_stale_cache")
     assert "1. [build-cache]" in done.stdout
     assert "canids-cache build --dataset demo --cache-dir /c" in done.stdout
+    # Its pipeline wrote no run record here: the rerun cannot repeat its settings, and says so.
+    assert lines[-2] == (
+        f"note: there is no run record {runs.resolve()}/default/demo/pipelines/"
+        "teacher-teacher/pipeline.json: these commands repeat none of the settings the job "
+        "ran with; add its --config, --set, --workers and --cache-dir, or they run the preset's "
+        "config"
+    )
     assert "resubmit --apply resubmits SLURM jobs only" in lines[-1]
 
 
@@ -148,6 +155,7 @@ def test_remediate_a_ray_failure_reruns_on_ray(runs: Path) -> None:
     done = _cli("canids-jobs", "remediate", "ray-2", "--runs-dir", runs, "--json")
     assert done.returncode == 0, done.stderr
     (fix,) = json.loads(done.stdout)
+    assert "note: there is no run record" in done.stderr
     assert fix["fix_id"] == "double-memory"
     assert "--executor ray --from-stage gat" in fix["command"]
     assert f"--runs-dir {runs.resolve()}" in fix["command"]

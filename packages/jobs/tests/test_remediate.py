@@ -11,7 +11,7 @@ import pytest
 from canids_core import find_report
 from canids_jobs.classification import Classification, classify
 from canids_jobs.errors import JobsError
-from canids_jobs.failed_jobs import submitted_settings
+from canids_jobs.failed_jobs import settings_unknown, submitted_settings
 from canids_jobs.history import History, JobEvent
 from canids_jobs.remediate import FailedJob, suggest
 from canids_jobs.rules import FailureType
@@ -179,9 +179,9 @@ def _record(runs: Path, command: str, job_id: str = "local-7") -> None:
 def test_a_local_or_ray_rerun_keeps_the_settings_the_stage_ran_with(
     tmp_path: Path, executor: str
 ) -> None:
-    """The rerun repeats the failed stage's --config, --set and --workers (read from its
-    pipeline's run record), the fix's item after them: it once dropped them, and the
-    rerun trained under the preset's config beside artifacts of another."""
+    """The rerun repeats the failed stage's --config, --set, --workers and --cache-dir
+    (from its pipeline's run record), the fix's item after them: it once dropped them, and
+    the rerun trained under the preset's config beside artifacts of another."""
     _record(
         tmp_path,
         "/venv/bin/canids-train gat_curriculum --dataset set_02 --size teacher --run default "
@@ -198,14 +198,24 @@ def test_a_local_or_ray_rerun_keeps_the_settings_the_stage_ran_with(
     assert words[:3] == ["canids-submit", "pipeline", "teacher"]
     settings = words[words.index(str(tmp_path)) + 1 :]
     assert settings == [
-        "--set", "train.seed=3", "--config", "/cfg dir/best.json", "--set", "student:x=1",
-        "--workers", "2", "--set", "batching.budget=4000", "--set", "batching.budget=2000",
+        "--cache-dir", "/c", "--set", "train.seed=3", "--config", "/cfg dir/best.json",
+        "--set", "student:x=1", "--workers", "2", "--set", "batching.budget=4000",
+        "--set", "batching.budget=2000",
     ]  # fmt: skip
-    # Another job of the record, or no record: nothing to repeat.
-    assert submitted_settings(dataclasses.replace(job, job_id="local-99")) == []
-    assert submitted_settings(dataclasses.replace(job, runs_dir=str(tmp_path / "none"))) == []
-    # A SLURM job's script is resubmitted as it was.
+    assert settings_unknown(job) is None
+    # Another job of the record, or no record: nothing to repeat, and the reason is named.
+    again = dataclasses.replace(job, job_id="local-99")
+    assert submitted_settings(again) == []
+    assert settings_unknown(again) == (
+        f"the run record {tmp_path}/default/set_02/pipelines/teacher-teacher/pipeline.json "
+        "no longer holds job local-99 (the pipeline was submitted again since)"
+    )
+    gone = dataclasses.replace(job, runs_dir=str(tmp_path / "none"))
+    assert submitted_settings(gone) == []
+    assert str(settings_unknown(gone)).startswith(f"there is no run record {tmp_path}/none/")
+    # A SLURM job's script is resubmitted as it was: nothing is unknown.
     assert submitted_settings(dataclasses.replace(job, executor="slurm")) == []
+    assert settings_unknown(dataclasses.replace(job, executor="slurm")) is None
 
 
 def test_an_unreadable_run_record_is_named(tmp_path: Path) -> None:
@@ -216,3 +226,71 @@ def test_an_unreadable_run_record_is_named(tmp_path: Path) -> None:
     job = dataclasses.replace(job, runs_dir=str(tmp_path))
     with pytest.raises(JobsError, match=r"pipeline\.json: the pipeline's run record"):
         submitted_settings(job)
+
+
+def test_an_input_of_another_config_is_made_again_from_its_producer_on() -> None:
+    """Each refused detector gets its own fix: the pipeline again from its producer under
+    the failed stage's config (the refusal's --set items), the other way round named."""
+    cause = cause_of("real_preflight_other_config")
+    assert cause.type == FailureType.UPSTREAM_ARTIFACT_OF_ANOTHER_LINEAGE
+    assert (cause.facts["artifact"], cause.facts["how"]) == ("vgae", "under another config")
+    job = failed("fusion", cause, dataset="demo", pipeline="student")
+    vgae, gat = suggest(dataclasses.replace(job, size="student"))
+    assert [(s.fix_id, s.stage, s.config) for s in (vgae, gat)] == [
+        ("remake-input", "vgae", {"train.seed": "1"}),
+        ("remake-input", "gat", {"train.seed": "1"}),
+    ]
+    assert vgae.command == (
+        "canids-submit pipeline student --dataset demo --size student --executor slurm "
+        "--from-stage vgae --set train.seed=1"
+    )
+    assert vgae.description.endswith(
+        "(or rerun fusion and what follows it with the values vgae was made under: "
+        "--set train.seed=0)"
+    )
+    # Another size's artifact (a student's teacher), or no known pipeline: the refusal's
+    # own canids-train command, as it names it.
+    assert suggest(job)[0].config == {}
+    vgae, _ = suggest(failed("fusion", cause, dataset="demo"))
+    assert vgae.command.startswith("canids-train vgae --dataset demo --size student --runs-dir /")
+    assert vgae.command.endswith(" --set train.seed=1")
+    assert vgae.config == {}
+
+
+def test_an_input_of_another_cache_build_is_made_again_on_this_one() -> None:
+    cause = cause_of("real_preflight_other_cache_build")
+    assert cause.facts["how"] == "on another build"
+    job = dataclasses.replace(
+        failed("fusion", cause, dataset="demo", pipeline="student"), size="student"
+    )
+    vgae, gat = suggest(job)
+    assert [(s.fix_id, s.stage, s.config) for s in (vgae, gat)] == [
+        ("remake-input", "vgae", {}),
+        ("remake-input", "gat", {}),
+    ]
+    assert gat.command == (
+        "canids-submit pipeline student --dataset demo --size student --executor slurm "
+        "--from-stage gat"
+    )
+    assert "or rerun" not in gat.description
+    # A refusal whose log names no command leaves a person to read it.
+    (only,) = suggest(failed("fusion", FailureType.UPSTREAM_ARTIFACT_OF_ANOTHER_LINEAGE))
+    assert (only.fix_id, only.command) == ("investigate", "")
+
+
+def test_a_slurm_rerun_keeps_the_settings_its_script_ran_with(tmp_path: Path) -> None:
+    script = tmp_path / "gat.sbatch"
+    script.write_text(
+        "#!/bin/bash\n#SBATCH --mem=16G\nset -euo pipefail\n"
+        "exec /venv/bin/canids-train gat --dataset set_02 --size teacher --runs-dir /r "
+        "--set train.seed=3 --workers 2\n"
+    )
+    job = failed("gat", cause_of("verbatim_oom_kill"), pipeline="teacher", script=str(script))
+    (fix,) = suggest(job)
+    assert fix.command.endswith("--stage-resources gat:mem=32G --set train.seed=3 --workers 2")
+    assert settings_unknown(job) is None
+    script.unlink()
+    assert suggest(job)[0].command.endswith("--stage-resources gat:mem=32G")
+    assert settings_unknown(job) == f"the job script {script} is gone"
+    script.write_text("#!/bin/bash\n#SBATCH --mem=16G\n")
+    assert settings_unknown(job) == f"the job script {script} has no exec canids-train line"

@@ -264,7 +264,9 @@ def test_model_checkpoint_rebuilds_its_own_model(store, batch, model_inputs):
 
 def test_the_train_command_every_fix_names(tmp_path: Path) -> None:
     """One form for every fix that names a stage to run: ``--run`` only where the run is
-    not the default, and a path with a space shell-quoted, so it can be pasted."""
+    not the default, ``--cache-dir`` where the store was given the cache its stages read
+    (else the fix would train on $CANIDS_CACHE_DIR or ./cache), and a path with a space
+    shell-quoted, so it can be pasted."""
     default = ArtifactStore(tmp_path / "my runs")
     assert default.train_command("fusion", DS, "student") == (
         f"canids-train fusion --dataset {DS} --size student --runs-dir '{tmp_path}/my runs'"
@@ -272,4 +274,10 @@ def test_the_train_command_every_fix_names(tmp_path: Path) -> None:
     named = ArtifactStore(tmp_path / "runs", "exp7")
     assert named.train_command("vgae", DS, "teacher") == (
         f"canids-train vgae --dataset {DS} --size teacher --runs-dir {tmp_path}/runs --run exp7"
+    )
+    cached = ArtifactStore(tmp_path / "runs", cache_dir=tmp_path / "my cache")
+    assert cached.cache_dir == (tmp_path / "my cache").resolve()
+    assert cached.train_command("gat", DS, "teacher") == (
+        f"canids-train gat --dataset {DS} --size teacher --runs-dir {tmp_path}/runs "
+        f"--cache-dir '{tmp_path}/my cache'"
     )

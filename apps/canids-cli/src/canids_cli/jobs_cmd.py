@@ -289,6 +289,7 @@ def _failed_job(ledger: Ledger, history: History, job_id: str, runs_dir: Path) -
         walltime=res.get("walltime"),
         pipeline=job.pipeline,
         node=st.outcome.node,
+        script=job.script,
     )
 
 
@@ -299,14 +300,17 @@ def _failed_job(ledger: Ledger, history: History, job_id: str, runs_dir: Path) -
 def remediate(job_id: str, runs_dir: Path | None, as_json: bool) -> None:
     """Ranked fixes for failed JOB_ID (SLURM, local or Ray): rules, and how often each
     worked before."""
-    from canids_jobs import suggest
+    from canids_jobs import settings_unknown, suggest
 
     try:
         ledger, history = _dirs(runs_dir)
         failed = _failed_job(ledger, history, job_id, ledger.path.parent.parent)
         fixes = suggest(failed, history)
+        unknown = settings_unknown(failed)
     except CanidsError as exc:
         fail(exc)
+    if as_json and unknown:  # stdout stays the fixes' JSON
+        click.echo(f"note: {unknown}: the commands repeat none of its settings", err=True)
     if as_json:
         click.echo(json.dumps([f.to_json() for f in fixes], indent=2))
         return
@@ -316,6 +320,11 @@ def remediate(job_id: str, runs_dir: Path | None, as_json: bool) -> None:
         click.echo(f"  {n}. [{fix.fix_id}] {fix.description} ({fix.track_record})")
         if fix.command:
             click.echo(f"     {fix.command}")
+    if unknown:
+        click.echo(
+            f"note: {unknown}: these commands repeat none of the settings the job ran with; "
+            "add its --config, --set, --workers and --cache-dir, or they run the preset's config"
+        )
     if failed.executor == "slurm":
         click.echo(f"apply one: canids-jobs resubmit {job_id} --apply N")
     else:

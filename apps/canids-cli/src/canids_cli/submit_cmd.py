@@ -209,7 +209,7 @@ def pipeline(
 
     try:
         cache = CacheManager(cache_dir)
-        store = ArtifactStore(runs_dir, run_name)
+        store = ArtifactStore(runs_dir, run_name, cache_dir=cache_dir)
     except user_errors as exc:
         fail(exc)
     click.echo(f"cache: {cache.cache_dir}")

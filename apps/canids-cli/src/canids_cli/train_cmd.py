@@ -177,7 +177,7 @@ def main(
     user_errors = (CanidsError, CanidsDataError)
     try:
         cache = CacheManager(cache_dir)
-        store = ArtifactStore(runs_dir, run_name)
+        store = ArtifactStore(runs_dir, run_name, cache_dir=cache_dir)
         click.echo(f"cache: {cache.cache_dir}")
         click.echo(f"artifacts: {store.runs_dir / store.run}")
         config = load_config(size, config_path, overrides)

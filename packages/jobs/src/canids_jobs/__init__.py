@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.5.3"
+__version__ = "0.6.0"
 
 # public name -> the submodule that defines it (never a module of the same name as a
 # function: importing ``canids_jobs.analyze`` would replace the function by the module)
@@ -60,6 +60,7 @@ _LAZY: dict[str, str] = {
     "resubmit": "resubmission",
     "sbatch": "slurm",
     "scancel": "slurm",
+    "settings_unknown": "failed_jobs",
     "suggest": "remediate",
     "summarize": "summary",
 }
@@ -109,6 +110,7 @@ __all__ = [
     "resubmit",
     "sbatch",
     "scancel",
+    "settings_unknown",
     "suggest",
     "summarize",
     "__version__",
@@ -141,6 +143,7 @@ if TYPE_CHECKING:
         ResourcesError,
         SlurmError,
     )
+    from .failed_jobs import settings_unknown
     from .history import History, JobEvent
     from .jobs_report import (
         Resubmission,

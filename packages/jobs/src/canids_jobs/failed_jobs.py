@@ -11,6 +11,7 @@ import json
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from canids_core import StageResult
@@ -20,7 +21,13 @@ from canids_models.catalog import PIPELINES, STAGES
 from .classification import Classification
 from .errors import JobsError
 
-__all__ = ["FailedJob", "failed_job", "rerun_command", "submitted_settings"]
+__all__ = [
+    "FailedJob",
+    "failed_job",
+    "rerun_command",
+    "settings_unknown",
+    "submitted_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,7 @@ class FailedJob:
     executor: str = "slurm"  # slurm | local | ray: how a rerun is started
     run: str = "default"
     runs_dir: str | None = None  # where its artifacts are (local and Ray reruns name it)
+    script: str | None = None  # a SLURM job's sbatch script, from the ledger
 
 
 def failed_job(event: Mapping[str, Any], *, runs_dir: str | None = None) -> FailedJob:
@@ -66,25 +74,58 @@ def failed_job(event: Mapping[str, Any], *, runs_dir: str | None = None) -> Fail
     )
 
 
-# The canids-train arguments that make a stage's config (the rest name places and logs).
-_SETTINGS = ("--config", "--set", "--workers")
+# The canids-train arguments a rerun repeats: those that make the stage's config, and the
+# cache it read (a rerun without it reads $CANIDS_CACHE_DIR or ./cache). The runs folder
+# and run name are the job's own fields; the rest name logs.
+_SETTINGS = ("--config", "--set", "--workers", "--cache-dir")
 
 
-def submitted_settings(job: FailedJob) -> list[str]:
-    """The ``--config``, ``--set`` and ``--workers`` arguments a local or Ray stage ran
-    with, from its pipeline's run record (the ``canids-train`` command of the entry with
-    the job's id). Empty for a SLURM job (its script is resubmitted as it was) and where
-    the record no longer holds the job (the pipeline was submitted again since)."""
-    if job.executor == "slurm" or job.pipeline is None or job.runs_dir is None:
-        return []
+def _recorded_command(job: FailedJob) -> tuple[str | None, str | None]:
+    """The ``canids-train`` command the job ran: a SLURM job's from its script's ``exec``
+    line, a local or Ray stage's from its pipeline's run record; or why there is none
+    (None, None: nothing to look up, a SLURM job of no known script or a stage of no known
+    pipeline)."""
+    if job.executor == "slurm":
+        return _script_command(job.script) if job.script is not None else (None, None)
+    if job.pipeline is None or job.runs_dir is None:
+        return None, None
     path = ArtifactStore(job.runs_dir, job.run).pipeline_record(job.dataset, job.pipeline, job.size)
     if not path.is_file():
-        return []
+        return None, f"there is no run record {path}"
     try:
         stages = json.loads(path.read_text()).get("stages", [])
     except (OSError, ValueError) as exc:
         raise JobsError(f"{path}: the pipeline's run record cannot be read ({exc})") from exc
     command = next((s.get("command") for s in stages if s.get("job_id") == job.job_id), None)
+    if not command:
+        return None, (
+            f"the run record {path} no longer holds job {job.job_id} (the pipeline was "
+            "submitted again since)"
+        )
+    return command, None
+
+
+def _script_command(script: str) -> tuple[str | None, str | None]:
+    path = Path(script)
+    if not path.is_file():
+        return None, f"the job script {path} is gone"
+    try:
+        lines = path.read_text().splitlines()
+    except OSError as exc:
+        raise JobsError(f"{path}: the job script cannot be read ({exc})") from exc
+    command = next((x[len("exec ") :] for x in lines if x.startswith("exec ")), None)
+    if command is None:
+        return None, f"the job script {path} has no exec canids-train line"
+    return command, None
+
+
+def submitted_settings(job: FailedJob) -> list[str]:
+    """The ``--config``, ``--set``, ``--workers`` and ``--cache-dir`` arguments the job's
+    stage ran with: a SLURM job's from its script (the ledger's), a local or Ray stage's
+    from its pipeline's run record (the ``canids-train`` command of the entry with the
+    job's id). Empty where neither is known, or the record no longer holds the job
+    (:func:`settings_unknown` says why)."""
+    command, _ = _recorded_command(job)
     if not command:
         return []
     words, settings, i = shlex.split(command), [], 0
@@ -97,14 +138,21 @@ def submitted_settings(job: FailedJob) -> list[str]:
     return settings
 
 
+def settings_unknown(job: FailedJob) -> str | None:
+    """Why a rerun command cannot repeat the settings the job ran with (its pipeline's run
+    record or its SLURM script is gone, or the record was overwritten), or None when it
+    can or there is nothing to look up."""
+    return _recorded_command(job)[1]
+
+
 def rerun_command(
     job: FailedJob, stage: str, resources: Mapping[str, str], config: Mapping[str, str]
 ) -> str:
     """``canids-submit`` from ``stage`` on the job's executor when its pipeline is known,
     else ``canids-train``. SLURM resources go to ``--stage-resources``; Ray takes
-    ``--memory``; the local executor takes none (its rules never ask for any). A local or
-    Ray rerun repeats the settings the stage ran with (:func:`submitted_settings`), the
-    fix's ``config`` after them, so that it wins and the rest of the config stays."""
+    ``--memory``; the local executor takes none (its rules never ask for any). The rerun
+    repeats the settings the stage ran with (:func:`submitted_settings`), the fix's
+    ``config`` after them, so that it wins and the rest of the config stays."""
     sets = [
         *submitted_settings(job),
         *(a for k, v in config.items() for a in ("--set", f"{k}={v}")),

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from canids_core import format_memory, format_slurm_time, parse_memory, parse_slurm_time
-from canids_models.catalog import STAGES
+from canids_models.catalog import PIPELINES, STAGES
 from canids_models.config import BatchingConfig
 
 from .failed_jobs import FailedJob, failed_job, producer, rerun_command
@@ -138,6 +139,8 @@ def _rules(job: FailedJob) -> list[Suggestion]:
                     maker,
                 )
             )
+    elif kind == FailureType.UPSTREAM_ARTIFACT_OF_ANOTHER_LINEAGE:
+        out += _remake_inputs(job, facts)
     elif kind == FailureType.MISSING_OR_STALE_CACHE:
         cmd = facts.get("command") or shlex.join(
             ["canids-cache", "build", "--dataset", job.dataset]
@@ -186,6 +189,52 @@ def _rules(job: FailedJob) -> list[Suggestion]:
             Suggestion("investigate", f"no automatic fix for {kind}: read {where}", "", stage)
         )
     return out
+
+
+def _remake_inputs(job: FailedJob, facts: Mapping[str, str]) -> list[Suggestion]:
+    """One fix per refused input: make it again as the failed stage's run describes it,
+    from its producer on, where the job's pipeline is known (so every artifact made from it
+    is made again too), else the refusal's own ``canids-train`` command."""
+    out = []
+    for cmd in facts.get("commands", "").splitlines():
+        maker, command = producer(job, cmd)
+        words = shlex.split(command)
+        size = words[words.index("--size") + 1] if "--size" in words[:-1] else job.size
+        config = dict(
+            words[i + 1].split("=", 1)
+            for i, w in enumerate(words[:-1])
+            if w == "--set" and "=" in words[i + 1]
+        )
+        if job.pipeline in PIPELINES and size == job.size:
+            command = rerun_command(job, maker, {}, config)
+        else:  # another size's artifact (a student's teacher) is not in the job's pipeline
+            config = {}
+        out.append(
+            Suggestion(
+                "remake-input",
+                f"make {STAGES[maker].produces} ({size}) again from {maker} on, as this "
+                f"run describes it, then {job.stage}",
+                command,
+                maker,
+                config=config,
+            )
+        )
+    if out and facts.get("adopt"):  # the other way round: a person's choice, not a rerun
+        first = out[0]
+        out[0] = dataclasses.replace(
+            first,
+            description=f"{first.description} (or rerun {job.stage} and what follows it "
+            f"with the values {facts.get('artifact')} was made under: {facts['adopt']})",
+        )
+    return out or [
+        Suggestion(
+            "investigate",
+            f"an input of {job.stage} was refused, but the log names no command: read "
+            f"{job.cause.evidence_line}",
+            "",
+            job.stage,
+        )
+    ]
 
 
 def suggest(job: FailedJob, history: History | None = None) -> list[Suggestion]:

@@ -32,6 +32,9 @@ class FailureType(enum.StrEnum):
     DEPENDENCY_NEVER_SATISFIED = "dependency_never_satisfied"
     MISSING_UPSTREAM_ARTIFACT = "missing_upstream_artifact"
     MISSING_OR_STALE_CACHE = "missing_or_stale_cache"
+    # A done input the stage may not read (canids_models.lineage): another config, another
+    # build of the cache, or made before its own inputs were made again.
+    UPSTREAM_ARTIFACT_OF_ANOTHER_LINEAGE = "upstream_artifact_of_another_lineage"
     GPU_RUNTIME = "gpu_runtime"  # NCCL and CUDA runtime/driver errors
     PYTHON_EXCEPTION = "python_exception"
     ARTIFACTS_MISSING = "artifacts_missing"
@@ -263,6 +266,18 @@ RULES: tuple[Rule, ...] = tuple(
                             r"|artifact (?P<artifact2>\w+) \((?P<size2>\w+)\) of \S+ "
                             r"(?:is not done|was trained on a cache with another)[^\n]*?"
                             r"(?:(?:run|retrain it): (?P<command2>canids-train[^\n]*))?$", _RX)),
+            # After the missing artifact: a stage with an input missing and another refused
+            # can run only once the missing one is made.
+            Rule("lineage_log", FailureType.UPSTREAM_ARTIFACT_OF_ANOTHER_LINEAGE, Source.LOG,
+                 232, "an upstream artifact is done but may not be read: made under another "
+                 "config, on another build of the cache, or before its own inputs were made "
+                 "again",
+                 re.compile(r"artifact (?P<artifact>\w+) \((?P<size>\w+)\) of (?P<dataset>\S+) "
+                            r"(?:\([^)\n]*\) )?was made (?P<how>under another config|on another "
+                            r"build|from \S+ finished)[^\n]*?(?:under this one|on this cache|"
+                            r"again from it): (?P<command>canids-train [^\n]*?) \(with "
+                            r"[^)\n]*\)(?:, or give the stages that read it its values: "
+                            r"(?P<adopt>[^\n]*))?$", _RX)),
             Rule("dependency_log", FailureType.DEPENDENCY_NEVER_SATISFIED, Source.LOG, 240,
                  "its dependency can never be satisfied (a parent failed)",
                  re.compile(r"DependencyNeverSatisfied", _RX)),

@@ -28,6 +28,14 @@ torch.save(ckpt, sys.argv[1])
 PY
 cap real_train_type_error fusion --dataset demo --size student --runs-dir "$work/runs" \
   --cache-dir "$work/cache"
+# Lineage: the student's detectors were made under train.seed 0; a fusion under seed 1 may
+# not read them, nor may one on another build of the cache (another validation draw).
+cap real_preflight_other_config fusion --dataset demo --size student --runs-dir "$work/runs" \
+  --cache-dir "$work/cache" --set train.seed=1
+uv run --no-sync canids-cache build --dataset demo --root "$work/data/demo" \
+  --cache-dir "$work/cache_val1" --val-seed 1 >/dev/null 2>&1
+cap real_preflight_other_cache_build fusion --dataset demo --size student \
+  --runs-dir "$work/runs" --cache-dir "$work/cache_val1"
 touch -d 2020-01-01 "$(ls "$work"/data/demo/train_01_attack_free/*.parquet | head -n1)"
 cap real_preflight_stale_cache gat --dataset demo --size student --runs-dir "$work/runs" \
   --cache-dir "$work/cache"

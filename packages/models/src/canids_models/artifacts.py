@@ -47,9 +47,18 @@ def _safe(kind: str, value: str) -> str:
 
 
 class ArtifactStore:
-    def __init__(self, runs_dir: str | Path | None = None, run: str = "default") -> None:
+    def __init__(
+        self,
+        runs_dir: str | Path | None = None,
+        run: str = "default",
+        *,
+        cache_dir: str | Path | None = None,
+    ) -> None:
         self.runs_dir = resolve_runs_dir(runs_dir)
         self.run = _safe("run", run)
+        # The cache a user named for the stages that write here: every fix's command names
+        # it, else the command would train on $CANIDS_CACHE_DIR or ./cache instead.
+        self.cache_dir = None if cache_dir is None else Path(cache_dir).expanduser().resolve()
 
     # ------------------------------------------------------------------ paths
     def dir(self, dataset: str, size: str, key: str) -> Path:
@@ -111,10 +120,12 @@ class ArtifactStore:
 
     def train_command(self, stage: str, dataset: str, size: str) -> str:
         """The ``canids-train`` command that runs ``stage`` into this store, as every fix
-        names it (``--run`` only where it is not the default, shell-quoted)."""
+        names it (``--run`` only where it is not the default, ``--cache-dir`` where the
+        store was given one, shell-quoted)."""
         run = ["--run", self.run] if self.run != "default" else []
+        cache = ["--cache-dir", str(self.cache_dir)] if self.cache_dir is not None else []
         argv = ["canids-train", stage, "--dataset", dataset, "--size", size]
-        return quoted_command([*argv, "--runs-dir", str(self.runs_dir), *run])
+        return quoted_command([*argv, "--runs-dir", str(self.runs_dir), *run, *cache])
 
     # ------------------------------------------------------------------ state
     def is_done(self, dataset: str, size: str, key: str) -> bool:
