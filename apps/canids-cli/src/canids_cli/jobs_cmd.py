@@ -309,9 +309,13 @@ def remediate(job_id: str, runs_dir: Path | None, as_json: bool) -> None:
         unknown = settings_unknown(failed)
     except CanidsError as exc:
         fail(exc)
-    if as_json and unknown:  # stdout stays the fixes' JSON
-        click.echo(f"note: {unknown}: the commands repeat none of its settings", err=True)
+    note = unknown and (
+        f"note: {unknown}: these commands repeat none of the settings the job ran with; "
+        "add its --config, --set, --workers and --cache-dir, or they run the preset's config"
+    )
     if as_json:
+        if note:  # stdout stays the fixes' JSON
+            click.echo(note, err=True)
         click.echo(json.dumps([f.to_json() for f in fixes], indent=2))
         return
     where = "" if failed.executor == "slurm" else f", {failed.executor} executor"
@@ -320,11 +324,8 @@ def remediate(job_id: str, runs_dir: Path | None, as_json: bool) -> None:
         click.echo(f"  {n}. [{fix.fix_id}] {fix.description} ({fix.track_record})")
         if fix.command:
             click.echo(f"     {fix.command}")
-    if unknown:
-        click.echo(
-            f"note: {unknown}: these commands repeat none of the settings the job ran with; "
-            "add its --config, --set, --workers and --cache-dir, or they run the preset's config"
-        )
+    if note:
+        click.echo(note)
     if failed.executor == "slurm":
         click.echo(f"apply one: canids-jobs resubmit {job_id} --apply N")
     else:

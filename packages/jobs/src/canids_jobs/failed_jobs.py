@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,10 +20,12 @@ from canids_models.catalog import PIPELINES, STAGES
 
 from .classification import Classification
 from .errors import JobsError
+from .stage_script import EXEC, exec_line
 
 __all__ = [
     "FailedJob",
     "failed_job",
+    "option_values",
     "rerun_command",
     "settings_unknown",
     "submitted_settings",
@@ -113,10 +115,10 @@ def _script_command(script: str) -> tuple[str | None, str | None]:
         lines = path.read_text().splitlines()
     except OSError as exc:
         raise JobsError(f"{path}: the job script cannot be read ({exc})") from exc
-    command = next((x[len("exec ") :] for x in lines if x.startswith("exec ")), None)
-    if command is None:
+    at = exec_line(lines)
+    if at is None:
         return None, f"the job script {path} has no exec canids-train line"
-    return command, None
+    return lines[at][len(EXEC) :], None
 
 
 def submitted_settings(job: FailedJob) -> list[str]:
@@ -128,14 +130,20 @@ def submitted_settings(job: FailedJob) -> list[str]:
     command, _ = _recorded_command(job)
     if not command:
         return []
-    words, settings, i = shlex.split(command), [], 0
+    return [word for pair in option_values(shlex.split(command), _SETTINGS) for word in pair]
+
+
+def option_values(words: Sequence[str], flags: Collection[str]) -> list[tuple[str, str]]:
+    """``(flag, value)`` of each of ``flags`` in a command's ``words``, in order (a value
+    is never read as a flag)."""
+    pairs, i = [], 0
     while i < len(words) - 1:
-        if words[i] in _SETTINGS:
-            settings += words[i : i + 2]
+        if words[i] in flags:
+            pairs.append((words[i], words[i + 1]))
             i += 2
         else:
             i += 1
-    return settings
+    return pairs
 
 
 def settings_unknown(job: FailedJob) -> str | None:

@@ -21,7 +21,7 @@ from canids_core import format_memory, format_slurm_time, parse_memory, parse_sl
 from canids_models.catalog import PIPELINES, STAGES
 from canids_models.config import BatchingConfig
 
-from .failed_jobs import FailedJob, failed_job, producer, rerun_command
+from .failed_jobs import FailedJob, failed_job, option_values, producer, rerun_command
 from .history import History
 from .rules import FailureType
 
@@ -183,7 +183,7 @@ def _rules(job: FailedJob) -> list[Suggestion]:
                 stage,
             )
         )
-    if not out:  # python_exception, unknown: a person has to read it
+    if not out:  # python_exception, unknown, a refusal naming no fix: a person reads it
         where = job.cause.facts.get("last_frame") or job.cause.evidence_line
         out.append(
             Suggestion("investigate", f"no automatic fix for {kind}: read {where}", "", stage)
@@ -192,19 +192,16 @@ def _rules(job: FailedJob) -> list[Suggestion]:
 
 
 def _remake_inputs(job: FailedJob, facts: Mapping[str, str]) -> list[Suggestion]:
-    """One fix per refused input: make it again as the failed stage's run describes it,
-    from its producer on, where the job's pipeline is known (so every artifact made from it
-    is made again too), else the refusal's own ``canids-train`` command."""
+    """One fix per refused input (none where the log names no command): make it again as
+    the failed stage's run describes it, from its producer on, where the job's pipeline is
+    known (so every artifact made from it is made again too), else the refusal's own
+    ``canids-train`` command."""
     out = []
     for cmd in facts.get("commands", "").splitlines():
         maker, command = producer(job, cmd)
-        words = shlex.split(command)
-        size = words[words.index("--size") + 1] if "--size" in words[:-1] else job.size
-        config = dict(
-            words[i + 1].split("=", 1)
-            for i, w in enumerate(words[:-1])
-            if w == "--set" and "=" in words[i + 1]
-        )
+        options = option_values(shlex.split(command), ("--size", "--set"))
+        size = next((v for flag, v in options if flag == "--size"), job.size)
+        config = dict(v.split("=", 1) for flag, v in options if flag == "--set" and "=" in v)
         if job.pipeline in PIPELINES and size == job.size:
             command = rerun_command(job, maker, {}, config)
         else:  # another size's artifact (a student's teacher) is not in the job's pipeline
@@ -226,15 +223,7 @@ def _remake_inputs(job: FailedJob, facts: Mapping[str, str]) -> list[Suggestion]
             description=f"{first.description} (or rerun {job.stage} and what follows it "
             f"with the values {facts.get('artifact')} was made under: {facts['adopt']})",
         )
-    return out or [
-        Suggestion(
-            "investigate",
-            f"an input of {job.stage} was refused, but the log names no command: read "
-            f"{job.cause.evidence_line}",
-            "",
-            job.stage,
-        )
-    ]
+    return out  # none where the log names no command: the rules' "investigate" follows
 
 
 def suggest(job: FailedJob, history: History | None = None) -> list[Suggestion]:

@@ -23,6 +23,7 @@ from .history import History
 from .ledger import Ledger, LedgerJob
 from .remediate import Suggestion
 from .slurm import sbatch
+from .stage_script import EXEC, exec_line
 
 __all__ = ["apply_fix", "downstream", "resubmit"]
 
@@ -61,13 +62,13 @@ def apply_fix(script: str, resources: Mapping[str, str], config: Mapping[str, st
         else:
             raise JobsError(f"cannot apply resource {key!r} to a job script")
     if config:
-        at = next((i for i, x in enumerate(lines) if x.startswith("exec ")), None)
+        at = exec_line(lines)
         if at is None:
             raise JobsError("the job script has no exec canids-train line to add --set to")
-        words = shlex.split(lines[at][len("exec ") :])
+        words = shlex.split(lines[at][len(EXEC) :])
         for key, value in config.items():
             words += ["--set", f"{key}={value}"]
-        lines[at] = "exec " + shlex.join(words)
+        lines[at] = EXEC + shlex.join(words)
     return "\n".join(lines) + "\n"
 
 

@@ -29,7 +29,9 @@ if TYPE_CHECKING:  # planning imports canids-data, which a status command never 
     from canids_models import PipelinePlan
 
 __all__ = [
+    "EXEC",
     "RESOURCE_KEYS",
+    "exec_line",
     "parse_stage_resources",
     "render_stage_script",
     "resolve_resources",
@@ -39,6 +41,15 @@ __all__ = [
 # The words a user may write (``mem`` as SLURM's flag, ``memory`` as the field).
 RESOURCE_KEYS = {"walltime": "walltime", "time": "walltime", "mem": "memory", "memory": "memory"}
 RESOURCE_KEYS |= {"cpus": "cpus", "gpus": "gpus"}
+
+# How the one line that runs the stage starts: rendered here, read by remediation (the
+# settings it ran with) and rewritten by resubmission (a fix's --set items).
+EXEC = "exec "
+
+
+def exec_line(lines: Sequence[str]) -> int | None:
+    """The index of a stage script's ``exec canids-train`` line, None where it has none."""
+    return next((i for i, x in enumerate(lines) if x.startswith(EXEC)), None)
 
 
 def validate_name(value: str, what: str) -> str:
@@ -197,7 +208,7 @@ def render_stage_script(
         *(line.replace("{venv}", shlex.quote(venv)) for line in profile.setup.lines),
         'echo "host: $(hostname -s)"',
         f'echo "job: ${{SLURM_JOB_ID}} {name}"',
-        "exec " + shlex.join(command),
+        EXEC + shlex.join(command),
         "",
     ]
     return "\n".join(lines)
