@@ -7,19 +7,28 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+import click
 import pytest
 from canids_cli._restart import restart_command
-from canids_cli.submit_cmd import pipeline
+from canids_cli.submit_cmd import main, pipeline
 
 RESOLVED = {"executor": "local", "run_name": "r1", "runs_dir": Path("/abs/runs")}
 
 
+def _parse(args: list[str]) -> click.Context:
+    # Under the group's context, as canids-submit parses it: click caches a command's help
+    # option on its first parse, so a parse without the group's help names (-h) would
+    # change `canids-submit pipeline --help` for every later test in the process.
+    parent = click.Context(main, info_name="canids-submit", **main.context_settings)
+    return pipeline.make_context("pipeline", list(args), parent=parent)
+
+
 def _reparsed(args: list[str], **resolved: object) -> tuple[dict, dict, list[str]]:
-    given = pipeline.make_context("pipeline", list(args))
+    given = _parse(args)
     hint = restart_command(given, {**RESOLVED, "cache_dir": Path("/abs/cache"), **resolved})
     words = shlex.split(hint)
     assert words[:2] == ["canids-submit", "pipeline"]
-    again = pipeline.make_context("pipeline", words[2:])
+    again = _parse(words[2:])
     return given.params, again.params, words
 
 

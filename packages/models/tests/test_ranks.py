@@ -57,3 +57,22 @@ def test_workers_enter_the_digest_only_when_not_one() -> None:
     two = load_config("teacher", overrides=["train.workers=2"])
     assert two.train.workers == 2
     assert two.digest != one.digest
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_leaving_the_group_ends_it_and_leaving_none_is_nothing(tmp_path, wait: bool) -> None:
+    import torch.distributed as dist
+    from canids_models import leave_process_group
+
+    leave_process_group(wait=wait)  # no group: nothing to leave, nothing raised
+    assert not dist.is_initialized()
+    store = dist.FileStore(str(tmp_path / "store"), 1)
+    dist.init_process_group("gloo", store=store, rank=0, world_size=1)
+    try:
+        assert Ranks.current().world_size == 1
+        leave_process_group(wait=wait)
+        assert not dist.is_initialized()
+        assert Ranks.current() == Ranks()
+    finally:
+        if dist.is_initialized():  # a failed assertion must not leave the group to others
+            dist.destroy_process_group()

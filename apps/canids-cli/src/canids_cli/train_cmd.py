@@ -163,6 +163,7 @@ def main(
             ArtifactStore,
             StageContext,
             kernels_pinned,
+            leave_process_group,
             load_config,
             preflight,
             ranks_from_env,
@@ -175,6 +176,7 @@ def main(
         _finish(record, started, None, exc)
     # canids-data's base error is not a CanidsError yet; both are the user's to fix.
     user_errors = (CanidsError, CanidsDataError)
+    ranks = None  # this process's torch.distributed ranks, when it joined a group
     try:
         cache = CacheManager(cache_dir)
         store = ArtifactStore(runs_dir, run_name, cache_dir=cache_dir)
@@ -238,6 +240,8 @@ def main(
             )
         else:
             outcome = run_stage(stage, ctx)
+        if ranks is not None:
+            leave_process_group(wait=True)
         if outcome is None:  # a torchrun rank other than 0: rank 0 reports the stage
             display.close()
             sys.exit(0)
@@ -254,6 +258,8 @@ def main(
         display.close()
         traceback.print_exc()
         error = exc
+    if error is not None and ranks is not None:
+        leave_process_group(wait=False)
     display.close()
     _finish(
         record,

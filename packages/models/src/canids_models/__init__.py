@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.27.1"
+__version__ = "0.28.0"
 
 # public name -> the submodule that defines it (never a module named as a public name:
 # importing canids_models.X would replace the lazy function X by the module)
@@ -72,6 +72,7 @@ _LAZY: dict[str, str] = {
     "format_result": "result_line",
     "format_walltime": "resources",
     "get_pipeline": "catalog",
+    "leave_process_group": "ranks",
     "load_config": "config",
     "parse_memory": "resources",
     "parse_result": "result_line",
@@ -153,6 +154,7 @@ __all__ = [
     "format_result",
     "format_walltime",
     "get_pipeline",
+    "leave_process_group",
     "load_config",
     "parse_memory",
     "parse_result",
@@ -274,6 +276,7 @@ if TYPE_CHECKING:
     from .ranks import (
         LossStep,
         Ranks,
+        leave_process_group,
         ranks_from_env,
     )
     from .resources import (

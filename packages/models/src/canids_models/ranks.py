@@ -29,7 +29,7 @@ from torch import nn
 
 from .config import BatchingConfig
 
-__all__ = ["CommTimer", "LossStep", "Ranks", "ranks_from_env"]
+__all__ = ["CommTimer", "LossStep", "Ranks", "leave_process_group", "ranks_from_env"]
 
 T = TypeVar("T")
 
@@ -199,3 +199,20 @@ def ranks_from_env(device: str = "auto") -> Ranks:
     gpu = device != "cpu" and torch.cuda.is_available()
     dist.init_process_group("nccl" if gpu else "gloo", init_method="env://")
     return Ranks.current()
+
+
+def leave_process_group(*, wait: bool) -> None:
+    """Leave the group :func:`ranks_from_env` joined, before the process exits: a gloo
+    group still open at exit aborted a rank ("terminate called without an active
+    exception", exit -6) after a stage had completed on every rank. ``wait`` (a stage
+    that ended well on this rank) meets the other ranks at a barrier first, so no rank
+    closes its connections while another still reads from them; a rank that failed
+    leaves at once (the others then fail on the closed connection, instead of waiting
+    for a barrier this rank never reaches)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    if wait:
+        dist.barrier()
+    dist.destroy_process_group()
