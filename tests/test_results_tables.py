@@ -3,7 +3,10 @@ docs/results.md, read from run folders written through the real ``ArtifactStore`
 in the evaluate stage's ``results/metrics.json`` schema, their values set by hand so that
 every figure the script prints can be checked), ``benchmarks/capture_units.py``, which
 prints them for two sets of runs side by side, and ``benchmarks/goal_table.py``, which
-prints the goal table from the same goal reading."""
+prints the goal table from the same goal reading, and ``benchmarks/technique_ablation.py``:
+each technique's switch is a setting the stage accepts that moves the config off its
+default (so a renamed key fails here, not an hour into an ablation), and its table, picks
+and goal counts."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from types import ModuleType
 
 import pytest
 from canids_models import ArtifactStore
+from canids_models.config import load_config
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 DS = "hcrl_sa"
@@ -291,3 +295,61 @@ def test_a_column_without_runs_or_with_a_bad_size_is_refused(gt):
     for values in (["hcrl_sa", "teacher"], ["hcrl_sa", "tutor", "runs/s0"]):
         with pytest.raises(SystemExit, match=r"give DATASET SIZE RUN \[RUN \.\.\.\], SIZE one of"):
             gt._column_arg(values)
+
+
+@pytest.fixture
+def ta(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
+    return importlib.import_module("technique_ablation")
+
+
+def test_each_technique_switches_off_something_the_default_has(ta):
+    for name, technique in ta.TECHNIQUES.items():
+        assert technique.teacher or technique.student, name
+        for size in ("teacher", "student"):
+            items = getattr(technique, size)
+            default = load_config(size).model_dump()
+            changed = load_config(size, overrides=items).model_dump()
+            # Every item names a key of the config, and together they move it off the
+            # default: a switch that sets the default again would ablate nothing.
+            assert bool(items) == (changed != default), (name, size)
+
+
+def test_the_families_switch_leaves_the_student_deploying_its_teachers_pick(ta):
+    # Otherwise the student column would switch two techniques off at once.
+    assert ta.TECHNIQUES["families"].student == ()
+    assert load_config("student").fusion.select == "teacher"
+    assert ta.TECHNIQUES["teacher_pick"].teacher == ()
+
+
+def test_the_ablation_table_sets_full_beside_each_technique_off(ta, rt, tmp_path):
+    full = [
+        rt.load(write_run(tmp_path, f"full-s{i}", figures(0.99, 0.80, f1, 0.99)), DS, "teacher")
+        for i, f1 in enumerate((0.97, 0.93))
+    ]
+    cut = [
+        rt.load(write_run(tmp_path, f"cut-s{i}", figures(0.99, 0.80, f1, 0.99)), DS, "teacher")
+        for i, f1 in enumerate((0.90, 0.90))
+    ]
+    lines = ta.table({"full": full, "cut": cut})
+    assert lines[0] == "| split | protocol | full | cut |"
+    body = [line.split(" | ") for line in lines[2:]]
+    assert [b[:2] for b in body] == [
+        ["| test_01", "calibrated"],
+        ["| test_01", "frozen"],
+        ["| test_03", "calibrated"],
+        ["| test_03", "frozen"],
+    ]
+    assert body[0][2] == f"0.950 ± {statistics.stdev([0.97, 0.93]):.3f}"
+    assert body[0][3] == "0.900 ± 0.000 |"
+    assert ta.picks({"full": full, "cut": cut}) == ["- full: mean / mean", "- cut: mean / mean"]
+    # Goals, per run: the chosen fusion (mean) against 0.95 on both calibrated splits and
+    # against 0.70 on frozen t03 (hcrl_sa's unseen attack), and against its better input
+    # (the GAT, 0.99) on all four cells: 0.97 meets all, 0.93 only t03 frozen, 0.90 too.
+    assert ta.goals({"full": full, "cut": cut}, None) == [
+        "- full: F1 goal 4 of 6 cells met; fusion within 0.02 of its better input 4 of 8",
+        "- cut: F1 goal 2 of 6 cells met; fusion within 0.02 of its better input 0 of 8",
+    ]
+    assert set(ta.chosen_f1(full[0])) == {
+        (s, p) for s in (T1, T3) for p in ("frozen", "calibrated")
+    }

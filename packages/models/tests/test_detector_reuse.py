@@ -9,8 +9,10 @@ import shutil
 
 import canids_models
 import pytest
+from canids_data import BuildConfig, CachedGraphDataset, CacheManager
 from canids_models import ArtifactStore, StageContext, load_config
 from canids_models.detector_reuse import reusable, training_record
+from canids_models.lineage import cache_identity
 from canids_models.stages import run_stage
 from canids_testkit import tiny_overrides as tiny
 
@@ -102,8 +104,7 @@ def test_the_done_record_says_what_the_weights_were_made_from(pipelines, demo):
     teacher_gat = pipelines.store.done_record(DS, "teacher", "gat")["finished"]
     assert record["stage"] == "gat"
     assert record["read"] == {"teacher/gat": teacher_gat}
-    manifest = demo.split("train").manifest.data["manifest_digest"]
-    assert record["cache_manifest_digest"] == manifest
+    assert record["cache"] == cache_identity(demo.split("train").manifest.data)
     assert record["train_windows"] == len(demo.split("train"))
     curriculum = pipelines.store.done_record(DS, "teacher", "gat")["training"]
     vgae_done = pipelines.store.done_record(DS, "teacher", "vgae")["finished"]
@@ -218,3 +219,22 @@ def test_a_student_s_family_runs_are_reused_only_beside_the_teacher_runs_they_di
         fam: {**fig, "reused": {"vgae": False, "gat": False}}
         for fam, fig in again["selection"]["families"].items()
     }
+
+
+def test_a_cache_built_again_elsewhere_keeps_its_detectors_reusable(pipelines, demo, tmp_path):
+    # The same captures under the same build config, in another folder: another build
+    # (its manifest's own digest differs), the same windows (its identity does not).
+    other = tmp_path / "cache"
+    CacheManager(other).build(DS, demo.root, BuildConfig(), workers=1)
+    built, first = (
+        CachedGraphDataset(other, DS, "train").manifest.data,
+        demo.split("train").manifest.data,
+    )
+    assert built["manifest_digest"] != first["manifest_digest"]
+    assert cache_identity(built) == cache_identity(first)
+    store = pipelines.store
+    for key, stage in (("vgae", "vgae"), ("gat", "gat_curriculum")):
+        config = load_config("teacher", store.path(DS, "teacher", key, "config.json"))
+        ctx = StageContext(DS, "teacher", config, store, other, log=lambda _: None)
+        stamp = store.done_record(DS, "teacher", key)["finished"]
+        assert reusable(ctx, key, stage) == stamp, key

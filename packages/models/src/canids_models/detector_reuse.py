@@ -6,7 +6,11 @@ sweep, or a benchmark's variant) used to train every family's VGAE and GAT again
 although no detector reads those sections: on set_01 that was 177 of the stage's 257
 seconds, for weights identical to the bit. Each detector's DONE record now carries
 :func:`training_record`: the digest of the config without those sections
-(``RunConfig.detector_digest``), the cache's manifest digest, which training and validation
+(``RunConfig.detector_digest``), the cache's identity (:func:`~canids_models.lineage.
+cache_identity`: its build config's digest and every array's checksum, so that the same
+captures built again, in another folder or on another day, keep it; until canids-models
+0.28.1 the manifest's own digest, which names the build, so a rebuild trained every
+family's detectors again, to identical weights), which training and validation
 captures it saw and how many windows, its stage, canids-models version, backend, device
 type and the CPU kernels torch ran (capability, thread count, torch version, the kernel
 environment variables), and the finished stamp of every artifact it read (its VGAE for a
@@ -25,7 +29,7 @@ import numpy as np
 
 from .context import StageContext
 from .cpu_kernels import machine_record
-from .lineage import read_stamps
+from .lineage import cache_identity, read_stamps
 
 __all__ = ["KERNEL_KEYS", "reusable", "training_record"]
 
@@ -54,7 +58,7 @@ def training_record(ctx: StageContext, artifact: str, stage: str) -> dict[str, A
     return {
         "stage": stage,
         "detector_digest": ctx.config.detector_digest,
-        "cache_manifest_digest": str(train.manifest.data["manifest_digest"]),
+        "cache": cache_identity(train.manifest.data),
         "train_sources": _sources(ctx, "train"),
         "val_sources": _sources(ctx, "val"),
         "train_windows": len(train),
