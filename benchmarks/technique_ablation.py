@@ -99,7 +99,6 @@ TECHNIQUES: dict[str, Technique] = {
         ("fusion.select=auto",),
     ),
 }
-LATER = ("fusion", "evaluate")  # the stages a technique runs again
 
 
 def full_run(dataset: str, seed: int, sizes: list[str], cache: Path, out: Path, log: Path) -> Path:
