@@ -27,6 +27,7 @@ stages are reused, so an interrupted run resumes.
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from dataclasses import dataclass
@@ -52,6 +53,14 @@ class Technique:
     what: str
     teacher: tuple[str, ...]
     student: tuple[str, ...]
+
+    def switches(self, size: str) -> tuple[str, ...]:
+        return self.teacher if size == "teacher" else self.student
+
+    def reaches(self, size: str) -> bool:
+        """Whether switching it off can move ``size``'s figures: a teacher technique
+        reaches the student through the fusion its teacher deploys."""
+        return size == "student" or bool(self.teacher)
 
 
 TECHNIQUES: dict[str, Technique] = {
@@ -133,7 +142,7 @@ def technique_run(
         copy_detectors(base, folder, dataset, size)
         if size == "teacher" and not technique.teacher:
             continue
-        sets = [f"train.seed={seed}", *getattr(technique, size)]
+        sets = [f"train.seed={seed}", *technique.switches(size)]
         ran = run_stages(dataset, size, folder, cache, sets, log)
         seconds.update({f"{size}/{k}": round(v, 1) for k, v in ran.items()})
     return folder, seconds
@@ -200,7 +209,7 @@ def main() -> None:
             folders[dataset, "full", seed] = base
             print(f"{dataset} full seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
             for name in args.techniques:
-                if not any(getattr(TECHNIQUES[name], s) for s in sizes):
+                if not any(TECHNIQUES[name].reaches(s) for s in sizes):
                     continue  # a student's technique, and no student
                 folder, seconds = technique_run(dataset, seed, name, sizes, base, cache, out, log)
                 folders[dataset, name, seed] = folder
@@ -216,19 +225,23 @@ def report(
     folders: dict[tuple[str, str, int], Path],
     out: Path,
 ) -> None:
-    summary: dict[str, Any] = {}
+    # Each dataset's entries replace that dataset's alone: datasets run by separate
+    # invocations (set_01's hours apart from hcrl_sa's) accumulate in one file.
+    path = out / "technique_ablation.json"
+    summary: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    loaded = functools.cache(load)  # the student's goals read the teacher's folders again
     for dataset in datasets:
         for size in sizes:
             columns = {
-                n: [load(folders[dataset, n, s], dataset, size) for s in seeds]
+                n: [loaded(folders[dataset, n, s], dataset, size) for s in seeds]
                 for n in names
                 if all((dataset, n, s) in folders for s in seeds)
-                and (n == "full" or getattr(TECHNIQUES[n], size) or size == "student")
+                and (n == "full" or TECHNIQUES[n].reaches(size))
             }
             teachers = None
             if size == "student":
                 teachers = {
-                    n: [load(folders[dataset, n, s], dataset, "teacher") for s in seeds]
+                    n: [loaded(folders[dataset, n, s], dataset, "teacher") for s in seeds]
                     for n in columns
                 }
             print(
@@ -239,6 +252,7 @@ def report(
             print("\nissue 10's goals:\n" + "\n".join(goals(columns, teachers)))
             summary[f"{dataset}/{size}"] = {
                 n: {
+                    "seeds": seeds,
                     "picks": [m["fusion_method"] for m in runs],
                     "chosen_f1": [
                         {f"{k[0]}/{k[1]}": v for k, v in chosen_f1(m).items()} for m in runs
@@ -246,7 +260,7 @@ def report(
                 }
                 for n, runs in columns.items()
             }
-    (out / "technique_ablation.json").write_text(json.dumps(summary, indent=1))
+    path.write_text(json.dumps(summary, indent=1))
     print(
         "\ntechniques switched off:\n"
         + "\n".join(f"- {n}: {TECHNIQUES[n].what}" for n in names if n in TECHNIQUES)

@@ -11,6 +11,7 @@ and goal counts."""
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import statistics
 from pathlib import Path
@@ -307,7 +308,7 @@ def test_each_technique_switches_off_something_the_default_has(ta):
     for name, technique in ta.TECHNIQUES.items():
         assert technique.teacher or technique.student, name
         for size in ("teacher", "student"):
-            items = getattr(technique, size)
+            items = technique.switches(size)
             default = load_config(size).model_dump()
             changed = load_config(size, overrides=items).model_dump()
             # Every item names a key of the config, and together they move it off the
@@ -320,6 +321,16 @@ def test_the_families_switch_leaves_the_student_deploying_its_teachers_pick(ta):
     assert ta.TECHNIQUES["families"].student == ()
     assert load_config("student").fusion.select == "teacher"
     assert ta.TECHNIQUES["teacher_pick"].teacher == ()
+
+
+def test_a_teacher_technique_reaches_the_student_and_a_student_one_not_the_teacher(ta):
+    # The report's columns and the runs' skips both read this: a student column for
+    # every technique (a teacher's reaches it through the fusion it deploys), a teacher
+    # column only where the teacher's own settings move.
+    techniques = ta.TECHNIQUES
+    assert all(t.reaches("student") for t in techniques.values())
+    teacher_side = {n for n, t in techniques.items() if t.reaches("teacher")}
+    assert teacher_side == set(techniques) - {"teacher_pick"}
 
 
 def test_the_ablation_table_sets_full_beside_each_technique_off(ta, rt, tmp_path):
@@ -353,3 +364,23 @@ def test_the_ablation_table_sets_full_beside_each_technique_off(ta, rt, tmp_path
     assert set(ta.chosen_f1(full[0])) == {
         (s, p) for s in (T1, T3) for p in ("frozen", "calibrated")
     }
+
+
+def test_the_ablation_summary_keeps_each_dataset_run_by_another_invocation(ta, tmp_path, capsys):
+    # set_01's ablation takes hours and runs apart from hcrl_sa's: its report must not
+    # erase hcrl_sa's entries, and a dataset run again replaces its own.
+    def run(dataset: str, f1: float) -> None:
+        folder = write_run(
+            tmp_path, f"{dataset}-full-s0", figures(0.99, 0.8, f1, 0.99), dataset=dataset
+        )
+        ta.report([dataset], ["full"], [0], ["teacher"], {(dataset, "full", 0): folder}, tmp_path)
+
+    run("hcrl_sa", 0.97)
+    run("set_01", 0.91)
+    run("hcrl_sa", 0.96)
+    summary = json.loads((tmp_path / "technique_ablation.json").read_text())
+    assert set(summary) == {"hcrl_sa/teacher", "set_01/teacher"}
+    assert summary["set_01/teacher"]["full"]["seeds"] == [0]
+    assert summary["set_01/teacher"]["full"]["chosen_f1"][0][f"{T1}/calibrated"] == 0.91
+    assert summary["hcrl_sa/teacher"]["full"]["chosen_f1"][0][f"{T1}/calibrated"] == 0.96
+    assert "## set_01, teacher (seeds 0)" in capsys.readouterr().out
