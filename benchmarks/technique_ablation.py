@@ -217,6 +217,23 @@ def main() -> None:
     report(args.datasets, ["full", *args.techniques], args.seeds, sizes, folders, out)
 
 
+def read_summary(path: Path) -> dict[str, Any]:
+    """The entries earlier invocations reported into ``path`` (none where it is absent)."""
+    if not path.exists():
+        return {}
+    try:
+        summary = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise SystemExit(
+            f"{path}: not a summary this script wrote ({err}); move it aside and run this "
+            "command again, and each other dataset's whose entries it held: the script "
+            "resumes their run folders and reads every figure again from them"
+        ) from err
+    if not isinstance(summary, dict):
+        raise SystemExit(f"{path}: holds a {type(summary).__name__}, not a summary; move it aside")
+    return summary
+
+
 def report(
     datasets: list[str],
     names: list[str],
@@ -228,7 +245,7 @@ def report(
     # Each dataset's entries replace that dataset's alone: datasets run by separate
     # invocations (set_01's hours apart from hcrl_sa's) accumulate in one file.
     path = out / "technique_ablation.json"
-    summary: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    summary = read_summary(path)
     loaded = functools.cache(load)  # the student's goals read the teacher's folders again
     for dataset in datasets:
         for size in sizes:
@@ -260,7 +277,9 @@ def report(
                 }
                 for n, runs in columns.items()
             }
-    path.write_text(json.dumps(summary, indent=1))
+    partial = path.with_name(path.name + ".partial")  # a killed report leaves the old file whole
+    partial.write_text(json.dumps(summary, indent=1))
+    partial.replace(path)
     print(
         "\ntechniques switched off:\n"
         + "\n".join(f"- {n}: {TECHNIQUES[n].what}" for n in names if n in TECHNIQUES)

@@ -384,3 +384,18 @@ def test_the_ablation_summary_keeps_each_dataset_run_by_another_invocation(ta, t
     assert summary["set_01/teacher"]["full"]["chosen_f1"][0][f"{T1}/calibrated"] == 0.91
     assert summary["hcrl_sa/teacher"]["full"]["chosen_f1"][0][f"{T1}/calibrated"] == 0.96
     assert "## set_01, teacher (seeds 0)" in capsys.readouterr().out
+    assert not list(tmp_path.glob("*.partial"))  # written whole, then moved into place
+
+
+def test_an_unreadable_ablation_summary_stops_the_report_and_stays_as_it_was(ta, tmp_path):
+    folder = write_run(tmp_path, "hcrl_sa-full-s0", figures(0.99, 0.8, 0.97, 0.99))
+    summary = tmp_path / "technique_ablation.json"
+    summary.write_text('{"hcrl_sa/teacher": {"full"')  # a file cut short
+    unreadable = r"technique_ablation\.json: not a summary .*move it aside"
+    with pytest.raises(SystemExit, match=unreadable):
+        ta.report([DS], ["full"], [0], ["teacher"], {(DS, "full", 0): folder}, tmp_path)
+    assert summary.read_text() == '{"hcrl_sa/teacher": {"full"'
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "hcrl_sa-full-s0",
+        "technique_ablation.json",
+    ]
