@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from _bench import start_out
+from canids_core.atomic import atomic_write_json
 from detection_ablation import (
     build_cache,
     copy_detectors,
@@ -277,9 +278,7 @@ def report(
                 }
                 for n, runs in columns.items()
             }
-    partial = path.with_name(path.name + ".partial")  # a killed report leaves the old file whole
-    partial.write_text(json.dumps(summary, indent=1))
-    partial.replace(path)
+    atomic_write_json(path, summary)  # a killed report leaves the old file whole
     print(
         "\ntechniques switched off:\n"
         + "\n".join(f"- {n}: {TECHNIQUES[n].what}" for n in names if n in TECHNIQUES)

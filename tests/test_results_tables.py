@@ -384,7 +384,12 @@ def test_the_ablation_summary_keeps_each_dataset_run_by_another_invocation(ta, t
     assert summary["set_01/teacher"]["full"]["chosen_f1"][0][f"{T1}/calibrated"] == 0.91
     assert summary["hcrl_sa/teacher"]["full"]["chosen_f1"][0][f"{T1}/calibrated"] == 0.96
     assert "## set_01, teacher (seeds 0)" in capsys.readouterr().out
-    assert not list(tmp_path.glob("*.partial"))  # written whole, then moved into place
+    # Written whole, then moved into place: no temporary file stays beside it.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "hcrl_sa-full-s0",
+        "set_01-full-s0",
+        "technique_ablation.json",
+    ]
 
 
 def test_an_unreadable_ablation_summary_stops_the_report_and_stays_as_it_was(ta, tmp_path):
