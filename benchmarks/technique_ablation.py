@@ -46,6 +46,8 @@ from detection_ablation import (
 )
 from results_tables import CHOSEN, cells, goal_misses, load, short
 
+SUMMARY = "technique_ablation.json"  # in --out: every dataset's entries, across invocations
+
 
 @dataclass(frozen=True)
 class Technique:
@@ -56,6 +58,7 @@ class Technique:
     student: tuple[str, ...]
 
     def switches(self, size: str) -> tuple[str, ...]:
+        """The config items that switch this technique off in a ``size`` pipeline."""
         return self.teacher if size == "teacher" else self.student
 
     def reaches(self, size: str) -> bool:
@@ -200,6 +203,9 @@ def main() -> None:
     ap.add_argument("--no-student", action="store_true")
     args = ap.parse_args()
     out, log = start_out(args.out, "technique_ablation")
+    # Read before the runs, not after them: an unreadable summary stops in a second, not at
+    # the end of hours of pipelines.
+    earlier = read_summary(out / SUMMARY)
     sizes = ["teacher"] if args.no_student else ["teacher", "student"]
     folders: dict[tuple[str, str, int], Path] = {}
     for dataset in args.datasets:
@@ -215,7 +221,7 @@ def main() -> None:
                 folder, seconds = technique_run(dataset, seed, name, sizes, base, cache, out, log)
                 folders[dataset, name, seed] = folder
                 print(f"{dataset} {name} off, seed {seed}: {seconds}", flush=True)
-    report(args.datasets, ["full", *args.techniques], args.seeds, sizes, folders, out)
+    report(args.datasets, ["full", *args.techniques], args.seeds, sizes, folders, out, earlier)
 
 
 def read_summary(path: Path) -> dict[str, Any]:
@@ -242,11 +248,14 @@ def report(
     sizes: list[str],
     folders: dict[tuple[str, str, int], Path],
     out: Path,
+    earlier: dict[str, Any] | None = None,
 ) -> None:
-    # Each dataset's entries replace that dataset's alone: datasets run by separate
-    # invocations (set_01's hours apart from hcrl_sa's) accumulate in one file.
-    path = out / "technique_ablation.json"
-    summary = read_summary(path)
+    """Print each dataset's tables and write the summary. Each dataset's entries replace
+    that dataset's alone: datasets run by separate invocations (set_01's hours apart from
+    hcrl_sa's) accumulate in one file. ``earlier``: the summary as :func:`main` read it
+    before its runs (read here where it is not given)."""
+    path = out / SUMMARY
+    summary = read_summary(path) if earlier is None else dict(earlier)
     loaded = functools.cache(load)  # the student's goals read the teacher's folders again
     for dataset in datasets:
         for size in sizes:

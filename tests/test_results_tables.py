@@ -14,6 +14,7 @@ import importlib
 import json
 import re
 import statistics
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -404,3 +405,16 @@ def test_an_unreadable_ablation_summary_stops_the_report_and_stays_as_it_was(ta,
         "hcrl_sa-full-s0",
         "technique_ablation.json",
     ]
+
+
+def test_an_unreadable_ablation_summary_stops_the_script_before_any_run(ta, tmp_path, monkeypatch):
+    summary = tmp_path / "technique_ablation.json"
+    summary.write_text("[1, 2]")
+    # --data names no capture at all: reaching a cache build or a pipeline would fail
+    # with another error, so the stop below is the summary's, before any run.
+    argv = ["technique_ablation.py", "--data", str(tmp_path / "absent"), "--out", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit, match=r"technique_ablation\.json: holds a list, not a summary"):
+        ta.main()
+    assert summary.read_text() == "[1, 2]"
+    assert [p.name for p in tmp_path.iterdir()] == ["technique_ablation.json"]
