@@ -34,8 +34,9 @@ is adopted where the default fusion's mean calibrated F1 over every attack captu
 the directions it is judged on (:data:`JUDGED_ON`: those whose captures it was not
 shaped on) and the seeds rises by more than 0.005 and its mean calibrated false alarms
 per hour on their attack-free captures rise by no more than half, against its baseline
-(:data:`BASELINES`: 0.22.0's pinned default, or for ``capture_units``, canids-models
-0.24.0's opt-in, 0.23.0's default ``sensitive``, which must then run beside it).
+(:data:`BASELINES`: 0.22.0's pinned default, or for ``capture_units`` and
+``capture_scale``, canids-models 0.24.0's and 0.29.0's opt-ins, 0.23.0's default
+``sensitive``, which must then run beside it).
 
 With ``--student``, the distilled student's pipeline also runs in each variant's folder
 (distilled from that folder's teacher, under the same settings), and its default fusion
@@ -93,9 +94,17 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "calibration.rule_ties=sensitive",
         "fusion.cut_units_at=capture",
     ),
+    # canids-models 0.29.0's opt-in on the current default: the cut fusions' calibrated
+    # units are the frozen cuts in each capture's own scale.
+    "capture_scale": (
+        *FUSION_0_20,
+        "calibration.period_ties=longest",
+        "calibration.rule_ties=sensitive",
+        "fusion.cut_units_at=capture_scale",
+    ),
 }
 # The variant each candidate is judged against ("": 0.22.0's pinned default).
-BASELINES: dict[str, str] = {"capture_units": "sensitive"}
+BASELINES: dict[str, str] = {"capture_units": "sensitive", "capture_scale": "sensitive"}
 DIRECTIONS: dict[str, dict[str, Any]] = {
     "set_01_to_hcrl_sa": {
         "train": ["set_01/train_*.parquet"],
@@ -130,6 +139,10 @@ JUDGED_ON: dict[str, tuple[str, ...]] = {
     # traffic), on no capture of either direction; judged where the default deploys a cut
     # fusion (cut_max on two of 0.23.0's three seeds; hcrl_sa_to_set_01 never picked one).
     "capture_units": ("set_01_to_hcrl_sa",),
+    # Shaped on the same test split's scores (the GAT's clean start at its scale floor,
+    # 2.9 times quieter than validation) and, read before the rule, on hcrl_sa's test
+    # splits (where it costs the cut fusions t02: neither is a capture of either direction).
+    "capture_scale": ("set_01_to_hcrl_sa",),
 }
 MODELS = ("pick", "cut_max", "gat", "vgae")
 BASELINE = "0.22.0's default"  # the name of variant "" in the printed tables

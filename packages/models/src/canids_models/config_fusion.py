@@ -77,8 +77,9 @@ RULE_TIES: tuple[str, ...] = get_args(RuleTies)
 PeriodOf = Literal["pick", "validation"]
 PERIOD_OF: tuple[str, ...] = get_args(PeriodOf)
 # Each detector's unit in the cut fusions under the calibrated protocol
-# (FusionConfig.cut_units_at; canids_models.fusion_methods.CAPTURE_UNIT_QUANTILE).
-CutUnitsAt = Literal["validation", "capture"]
+# (FusionConfig.cut_units_at; canids_models.fusion_methods.CAPTURE_UNIT_QUANTILE and
+# capture_scale_units).
+CutUnitsAt = Literal["validation", "capture", "capture_scale"]
 CUT_UNITS_AT: tuple[str, ...] = get_args(CutUnitsAt)
 # Which rule chooses the deployed fusion (FusionConfig.select; families.choosing_rule).
 FusionSelect = Literal["auto", "validation", "families", "teacher"]
@@ -208,7 +209,12 @@ class FusionConfig(_Section):
     its calibration windows (:data:`~canids_models.fusion_methods.CAPTURE_UNIT_QUANTILE`):
     a detector whose normal traffic on this capture crosses its validation cut is
     measured against that traffic instead, so that it cannot lift the fused threshold over
-    the other detector's attacks. The frozen protocol keeps the validation cuts."""
+    the other detector's attacks; ``capture_scale`` (opt-in, canids-models 0.29.0), its
+    frozen cut re-expressed in the capture's own normalisation
+    (:func:`~canids_models.fusion_methods.capture_scale_units`): the calibrated z divides
+    by the capture's MAD, the validation cut is in validation's, and a detector whose
+    capture is quieter than validation would otherwise be magnified by the ratio. The
+    frozen protocol keeps the validation cuts."""
 
     method: Literal["auto", "mean", "max", "logistic", "dqn", "cut_mean", "cut_max", "either"] = (
         "auto"

@@ -28,7 +28,9 @@ fusions, all fitted on validation only:
   at least the capture's own :data:`CAPTURE_UNIT_QUANTILE` of that detector's z over its
   calibration windows (:func:`capture_cut_units`): where a detector's normal traffic on a
   new vehicle spikes past its validation cut, the fused score's calibrated threshold
-  would otherwise sit on those spikes, above every attack the other detector carries;
+  would otherwise sit on those spikes, above every attack the other detector carries.
+  With ``fusion.cut_units_at=capture_scale`` (opt-in, 0.29.0) each unit is its frozen cut
+  re-expressed in the capture's own normalisation (:func:`capture_scale_units`);
 - ``either`` (:data:`EITHER`): a decision-level OR, each detector at its own threshold of
   the protocol. It has no score of its own for a calibration rule to normalise, so it is
   fitted beside the four (its frozen threshold is 0 on the nearer detector's margin past
@@ -50,6 +52,7 @@ from .calibration import MAD_TO_SIGMA
 __all__ = [
     "CAPTURE_UNIT_QUANTILE",
     "CUT_FUSIONS",
+    "CaptureNorms",
     "EITHER",
     "FUSION_METHODS",
     "MIN_CUT_UNIT",
@@ -59,6 +62,7 @@ __all__ = [
     "fit_logistic",
     "fit_normaliser",
     "capture_cut_units",
+    "capture_scale_units",
     "cut_units",
     "simple_fusion",
     "vgae_raw",
@@ -151,6 +155,36 @@ def capture_cut_units(
     return (np.maximum(units[0], quantiles[0]), np.maximum(units[1], quantiles[1]))
 
 
+# Per window, (centre, scale) of each detector's raw score over its capture's calibration
+# windows: the GAT's, then the VGAE's.
+CaptureNorms = tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def capture_scale_units(
+    units: tuple[float, float],
+    normalisers: tuple[Normaliser, Normaliser],
+    norms: CaptureNorms,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per window, each detector's unit under ``fusion.cut_units_at=capture_scale``: its
+    frozen cut ``units`` (σ of validation, :func:`cut_units`) moved to its raw score by the
+    validation ``normalisers``, then expressed in its capture's own normalisation
+    (``norms``: per window, the capture's (centre, scale) in raw units), at least
+    :data:`MIN_CUT_UNIT`.
+
+    Calibrated z is in units of the capture's MAD and the cut in validation's, so with the
+    cut as is a detector whose capture is ten times quieter than validation weighs ten
+    times its share: set_01 t04's GAT, whose clean start sits at the scale floor, spikes
+    to twice its cut there on normal traffic (docs/results.md). Here the unit moves by the
+    same ratio, and the cut keeps its place in raw score; a capture centred at or past the
+    cut (a new vehicle whose normal traffic the frozen cut flags) floors the unit at 1 σ
+    of the capture."""
+    out = []
+    for unit, norm, (centre, scale) in zip(units, normalisers, norms, strict=True):
+        raw_cut = norm.center + unit * norm.scale
+        out.append(np.maximum((raw_cut - centre) / scale, MIN_CUT_UNIT))
+    return out[0], out[1]
+
+
 def simple_fusion(
     method: str,
     z_gat: np.ndarray,
@@ -160,7 +194,7 @@ def simple_fusion(
 ) -> np.ndarray:
     """The fused score of ``mean``, ``max``, ``logistic`` (``weights`` = [w_gat, w_vgae,
     b]) or a cut fusion (``units`` = :func:`cut_units`, or per window
-    :func:`capture_cut_units`)."""
+    :func:`capture_cut_units` or :func:`capture_scale_units`)."""
     if method in CUT_FUSIONS:
         if units is None:
             raise ValueError(f"{method} fusion needs each detector's cut unit (cut_units)")

@@ -25,8 +25,10 @@ from .fusion_methods import (
     CUT_FUSIONS,
     EITHER,
     FUSION_METHODS,
+    CaptureNorms,
     Normaliser,
     capture_cut_units,
+    capture_scale_units,
     simple_fusion,
 )
 from .metrics import Threshold
@@ -58,13 +60,16 @@ class FusedScores:
     protocol scores (all for frozen; all but the calibration windows for calibrated).
     ``capture_quantiles`` (calibrated only): per window, its capture's
     :data:`~canids_models.fusion_methods.CAPTURE_UNIT_QUANTILE` of (z_gat, z_vgae) over
-    that capture's calibration windows, for ``fusion.cut_units_at=capture``."""
+    that capture's calibration windows, for ``fusion.cut_units_at=capture``;
+    ``capture_norms`` (calibrated only): per window, its capture's (centre, scale) of the
+    GAT's and of the VGAE's raw score, for ``fusion.cut_units_at=capture_scale``."""
 
     z_gat: np.ndarray
     z_vgae: np.ndarray
     state: np.ndarray
     scored: np.ndarray
     capture_quantiles: tuple[np.ndarray, np.ndarray] | None = None
+    capture_norms: CaptureNorms | None = None
 
 
 def frozen_scored(scores: SplitScores, warmup: float) -> np.ndarray:
@@ -95,6 +100,10 @@ def calibrated_inputs(
     z_v = np.zeros(len(scores))
     q_g = np.full(len(scores), np.nan)
     q_v = np.full(len(scores), np.nan)
+    norms = (
+        (np.full(len(scores), np.nan), np.full(len(scores), np.nan)),
+        (np.full(len(scores), np.nan), np.full(len(scores), np.nan)),
+    )
     for idx in scores.captures():
         c = idx[cal[idx]]
         if len(c) == 0 and in_period[idx].any():
@@ -109,15 +118,16 @@ def calibrated_inputs(
                 f"in its calibration period ({seconds:g} s after a {warmup:g} s warm-up): "
                 "nothing to calibrate on"
             )
-        for raw, out, q, floor in (
-            (scores.gat, z_g, q_g, floors[0]),
-            (scores.vgae, z_v, q_v, floors[1]),
+        for raw, out, q, floor, (centres, scales) in (
+            (scores.gat, z_g, q_g, floors[0], norms[0]),
+            (scores.vgae, z_v, q_v, floors[1], norms[1]),
         ):
             center = float(np.median(raw[c]))
             scale = max(float(np.median(np.abs(raw[c] - center))) * MAD_TO_SIGMA, floor)
             out[idx] = (raw[idx] - center) / scale
             q[idx] = float(np.quantile(out[c], CAPTURE_UNIT_QUANTILE))
-    return FusedScores(z_g, z_v, scores.state, scored, (q_g, q_v))
+            centres[idx], scales[idx] = center, scale
+    return FusedScores(z_g, z_v, scores.state, scored, (q_g, q_v), norms)
 
 
 @dataclass
@@ -143,9 +153,10 @@ class FusionModel:
     # Each detector's unit (σ) for the cut fusions: its frozen F1 cut, floored; None where
     # they were not fitted (fusion.cut_fusions=false, or saved before canids-models 0.16.0).
     cut_units: tuple[float, float] | None = None
-    # Under the calibrated protocol, the cut fusions' units: the frozen cuts ("validation")
-    # or at least each capture's own quantile of its calibration windows ("capture",
-    # fusion.cut_units_at; canids-models 0.24.0).
+    # Under the calibrated protocol, the cut fusions' units: the frozen cuts ("validation"),
+    # at least each capture's own quantile of its calibration windows ("capture", canids-
+    # models 0.24.0) or the frozen cuts in each capture's own scale ("capture_scale",
+    # 0.29.0); fusion.cut_units_at.
     cut_units_at: str = "validation"
 
     def guard_flags(self, method: str, frozen_scores: np.ndarray) -> np.ndarray:
@@ -196,6 +207,14 @@ class FusionModel:
             and inputs.capture_quantiles is not None
         ):
             units = capture_cut_units(self.cut_units, inputs.capture_quantiles)
+        if (
+            method in CUT_FUSIONS
+            and self.cut_units_at == "capture_scale"
+            and self.cut_units is not None
+            and inputs.capture_norms is not None
+        ):
+            detectors = (self.normalisers["gat"], self.normalisers["vgae"])
+            units = capture_scale_units(self.cut_units, detectors, inputs.capture_norms)
         return simple_fusion(method, inputs.z_gat, inputs.z_vgae, self.logistic, units)
 
     @property
@@ -242,6 +261,8 @@ class FusionModel:
         label = self.calibration[method].label(at)
         if method in CUT_FUSIONS and self.cut_units_at == "capture":
             label += f", units at least the capture's {CAPTURE_UNIT_QUANTILE:g} quantile"
+        if method in CUT_FUSIONS and self.cut_units_at == "capture_scale":
+            label += ", units the frozen cuts in the capture's own scale"
         return label
 
     # --------------------------------------------------------------- checkpoint
