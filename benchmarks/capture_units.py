@@ -1,18 +1,20 @@
-"""The test splits under ``fusion.cut_units_at=capture`` beside the default, on the same
-detectors: a check read after the candidate's verdict, never a choice.
+"""The test splits under ``fusion.cut_units_at=capture`` (or ``capture_scale``) beside the
+default, on the same detectors: a check read after the candidate's verdict, never a choice.
 
     uv run python benchmarks/capture_units.py --data ../shared/data/real \\
-        --out benchmarks/out/capture_units [--datasets set_01 hcrl_sa] [--seeds 0 1 2]
+        --out benchmarks/out/capture_units [--datasets set_01 hcrl_sa] [--seeds 0 1 2] \\
+        [--units capture|capture_scale]
 
-The candidate (canids-models 0.24.0's opt-in: under the calibrated protocol each
-detector's unit in the cut fusions is at least its capture's own 0.98 quantile of its
-calibration windows) is judged held out by dataset (``dataset_holdout.py --variants
-sensitive capture_units``), where no test split is read. This script shows what it would
-move on hcrl_sa's and set_01's test splits, for the teacher. Per dataset and seed, the
-teacher pipeline runs once under the current default (``runs/<dataset>-s<seed>``), then
-the fusion and evaluate stages again with the option on copies of its detectors and of
-its held-out family runs' detectors (``runs/<dataset>-capture-s<seed>``). Finished stages
-are reused.
+The candidates (canids-models 0.24.0's opt-in, ``capture``: under the calibrated protocol
+each detector's unit in the cut fusions is at least its capture's own 0.98 quantile of
+its calibration windows; 0.29.0's, ``capture_scale``: its frozen cut in the capture's own
+scale) are judged held out by dataset (``dataset_holdout.py --variants sensitive
+capture_units`` or ``capture_scale``), where no test split is read. This script shows
+what one would move on hcrl_sa's and set_01's test splits, for the teacher. Per dataset
+and seed, the teacher pipeline runs once under the current default
+(``runs/<dataset>-s<seed>``), then the fusion and evaluate stages again with the option
+on copies of its detectors and of its held-out family runs' detectors
+(``runs/<dataset>-capture-s<seed>``, or ``-capture_scale-``). Finished stages are reused.
 
 Printed per dataset: both sets' tables and goal lines (``results_tables.py``: the chosen
 fusion's held-out F1 per split and protocol, mean ± std over the seeds; each goal it
@@ -36,36 +38,40 @@ from detection_ablation import (
 from family_select import write_outputs
 from results_tables import compare, goal_lines, table
 
-CAPTURE = "fusion.cut_units_at=capture"
+UNITS = ("capture", "capture_scale")  # the opt-in values of fusion.cut_units_at
 
 
-def paired(dataset: str, cache: Path, seed: int, out: Path, log: Path) -> tuple[Path, Path]:
-    """The default teacher run folder and the one with :data:`CAPTURE` on copies of its
-    detectors and of its family runs' detectors (the families rule refits each family's
-    fusion under the option)."""
+def paired(
+    dataset: str, cache: Path, seed: int, out: Path, log: Path, units: str = "capture"
+) -> tuple[Path, Path]:
+    """The default teacher run folder and the one with ``fusion.cut_units_at=<units>`` on
+    copies of its detectors and of its family runs' detectors (the families rule refits
+    each family's fusion under the option)."""
     seed_set = f"train.seed={seed}"
     base = out / "runs" / f"{dataset}-s{seed}"
     run_stages(dataset, "teacher", base, cache, [seed_set], log)
-    other = out / "runs" / f"{dataset}-capture-s{seed}"
+    other = out / "runs" / f"{dataset}-{units}-s{seed}"
     copy_detectors(base, other, dataset, "teacher")
     copy_family_teachers(base, other, dataset, keys=("vgae", "gat"))
-    run_stages(dataset, "teacher", other, cache, [seed_set, CAPTURE], log)
+    run_stages(dataset, "teacher", other, cache, [seed_set, f"fusion.cut_units_at={units}"], log)
     return base, other
 
 
-def lines_for(dataset: str, pairs: list[tuple[Path, Path]]) -> tuple[list[str], dict[str, Any]]:
+def lines_for(
+    dataset: str, pairs: list[tuple[Path, Path]], units: str = "capture"
+) -> tuple[list[str], dict[str, Any]]:
     """The tables, goal lines and differing cells of one dataset's pairs."""
     base = [results_metrics(b, dataset, "teacher") for b, _ in pairs]
-    capture = [results_metrics(c, dataset, "teacher") for _, c in pairs]
+    option = [results_metrics(c, dataset, "teacher") for _, c in pairs]
     lines = [f"\n### {dataset}, teacher: the default (fusion.cut_units_at=validation)\n"]
     lines += [*table(base), "", *goal_lines(base, None)]
-    lines += [f"\n### {dataset}, teacher: fusion.cut_units_at=capture\n"]
-    lines += [*table(capture), "", *goal_lines(capture, None)]
-    lines += [f"\n### {dataset}, teacher: cells that differ (capture against the default)\n"]
-    lines += compare(capture, base)
+    lines += [f"\n### {dataset}, teacher: fusion.cut_units_at={units}\n"]
+    lines += [*table(option), "", *goal_lines(option, None)]
+    lines += [f"\n### {dataset}, teacher: cells that differ ({units} against the default)\n"]
+    lines += compare(option, base)
     data = {
         "default": [m["fusion_method"] for m in base],
-        "capture": [m["fusion_method"] for m in capture],
+        units: [m["fusion_method"] for m in option],
         "runs": [[str(b), str(c)] for b, c in pairs],
     }
     return lines, data
@@ -73,6 +79,7 @@ def lines_for(dataset: str, pairs: list[tuple[Path, Path]]) -> tuple[list[str], 
 
 def main() -> None:
     ap = run_arguments(__doc__ or "", "benchmarks/out/capture_units", [0, 1, 2])
+    ap.add_argument("--units", choices=UNITS, default="capture")
     args = ap.parse_args()
     out, log = start_out(args.out, "capture_units")
     root = Path(args.data).resolve()
@@ -80,8 +87,8 @@ def main() -> None:
     data: dict[str, Any] = {}
     for dataset in args.datasets:
         cache = build_cache(dataset, root, out, log)
-        pairs = [paired(dataset, cache, s, out, log) for s in args.seeds]
-        more, data[dataset] = lines_for(dataset, pairs)
+        pairs = [paired(dataset, cache, s, out, log, args.units) for s in args.seeds]
+        more, data[dataset] = lines_for(dataset, pairs, args.units)
         lines += more
     write_outputs(out, "capture_units", data, lines)
 

@@ -172,6 +172,27 @@ def test_capture_units_is_judged_against_the_current_default_on_its_own_directio
     assert "capture_units: its baseline sensitive did not run: no verdict" in text
 
 
+def test_capture_scale_is_judged_like_capture_units_and_beside_it(dh: ModuleType) -> None:
+    """0.29.0's candidate: against ``sensitive`` on set_01_to_hcrl_sa only, by the same
+    rule, each candidate with its own verdict in one table."""
+    assert dh.BASELINES["capture_scale"] == "sensitive"
+    assert dh.JUDGED_ON["capture_scale"] == ("set_01_to_hcrl_sa",)
+    assert "fusion.cut_units_at=capture_scale" in dh.VARIANTS["capture_scale"]
+    assert set(dh.VARIANTS["sensitive"]) < set(dh.VARIANTS["capture_scale"])
+    good, bad = dh.figures(_metrics(dh, 0.9, 10.0)), dh.figures(_metrics(dh, 0.1, 10.0))
+    noisy = dh.figures(_metrics(dh, 0.9, 16.0))  # 1.6 times the baseline's false alarms
+    variants = {
+        "": {"set_01_to_hcrl_sa-s0": good},
+        "sensitive": {"set_01_to_hcrl_sa-s0": bad},
+        "capture_units": {"set_01_to_hcrl_sa-s0": good},
+        "capture_scale": {"set_01_to_hcrl_sa-s0": noisy},
+    }
+    text = "\n".join(dh.table(variants))
+    units, scale = text.split("capture_scale, judged on set_01_to_hcrl_sa-s0 against sensitive: ")
+    assert units.rstrip().endswith("**adopt**")
+    assert scale.rstrip().endswith("**not adopted**")
+
+
 def test_the_student_is_reported_against_its_teacher_per_split_and_protocol(
     dh: ModuleType,
 ) -> None:

@@ -254,6 +254,11 @@ def test_capture_units_prints_both_sets_and_the_cells_that_differ(
     assert "| test_03 | calibrated | fusion:mean | 0.6410 | 0 of 2 |" in differ
     assert "| test_03 | calibrated | chosen | 0.6410 | 0 of 2 |" in differ
     assert "identical in every pair: 18 of 20 cells" in differ
+    # The other candidate's check names its own option and keys its picks by it.
+    lines, data = cu.lines_for(DS, pairs, "capture_scale")
+    assert data["capture_scale"] == ["mean", "mean"]
+    assert "### hcrl_sa, teacher: fusion.cut_units_at=capture_scale" in "\n".join(lines)
+    assert "cells that differ (capture_scale against the default)" in "\n".join(lines)
 
 
 @pytest.fixture

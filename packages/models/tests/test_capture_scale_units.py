@@ -85,7 +85,8 @@ def test_the_unit_is_the_frozen_cut_in_the_captures_own_scale_floored():
     np.testing.assert_allclose(g[:2], [(49.5 - 1.5) / 0.1, 95.0])  # 480: five times quieter
     # A capture centred past the cut (the frozen cut flags its normal traffic) floors it.
     np.testing.assert_allclose(v[:2], [3.0, MIN_CUT_UNIT])
-    assert np.isnan(g[2]) and np.isnan(v[2])  # a capture that could not calibrate stays NaN
+    assert np.isnan(g[2])
+    assert np.isnan(v[2])
 
 
 def test_each_windows_norm_is_its_own_captures_clean_start():
@@ -142,7 +143,8 @@ def test_it_stays_causal_and_label_free():
     later.vgae[:] = base.vgae  # the same scores; only what is labelled differs
     n_base = calibrated_inputs(base, 0.0, CAL_SECONDS, (1e-6, 1e-6)).capture_norms
     n_later = calibrated_inputs(later, 0.0, CAL_SECONDS, (1e-6, 1e-6)).capture_norms
-    assert n_base is not None and n_later is not None
+    assert n_base is not None
+    assert n_later is not None
     for detector_base, detector_later in zip(n_base, n_later, strict=True):
         for a, b in zip(detector_base, detector_later, strict=True):
             np.testing.assert_array_equal(a, b)
