@@ -12,6 +12,8 @@ These tests call the library's own entry point, ``run_stage(stage, StageContext(
 directly (``run_demo_stage``): they test canids-models, not the command line. What
 ``canids-train`` adds (options, preflight before any write, the result line, exit codes)
 is tested on the real command in ``apps/canids-cli/tests`` and the root ``tests/``.
+``cut_max_capture`` builds one capture's detector scores and calibrates ``cut_max`` on
+it under a ``fusion.cut_units_at`` value (the capture-unit tests).
 """
 
 from __future__ import annotations
@@ -27,6 +29,11 @@ import pytest
 from canids_data import BuildConfig, CachedGraphDataset, CacheManager
 from canids_data.synthetic import write_demo_dataset
 from canids_models import ArtifactStore, StageContext, StageOutcome, load_config
+from canids_models.calibration import MAD_TO_SIGMA, CalibrationRule
+from canids_models.calibration_select import calibrate_stream
+from canids_models.fusion_methods import Normaliser
+from canids_models.fusion_model import FusionModel
+from canids_models.scoring import SplitScores
 from canids_models.stages import run_stage
 from canids_testkit import tiny_overrides as tiny
 
@@ -234,3 +241,87 @@ def copy_artifacts(tmp_path: Path) -> Callable[..., ArtifactStore]:
         return target
 
     return copy
+
+
+@dataclass(frozen=True)
+class CutMaxCapture:
+    """One capture of window scores (raw, validation's normalisation the identity) and
+    ``cut_max`` calibrated on it by the quantile rule α 0.02 over its first ``seconds``."""
+
+    cuts: tuple[float, float]  # the GAT's and the VGAE's frozen cuts, in validation σ
+    seconds: float
+
+    def scores(self, gat: np.ndarray, vgae: np.ndarray, y: np.ndarray, step: float) -> SplitScores:
+        """Windows ending every ``step`` s from ``step`` on, one capture (source 0)."""
+        n = len(gat)
+        ends = np.arange(1, n + 1) * step
+        z = np.zeros(n)
+        return SplitScores(
+            "test_04", gat, vgae, np.zeros((n, 15)), y, z.astype(np.int64), ends - step, ends, z
+        )
+
+    def new_vehicle(
+        self,
+        seed: int,
+        gat_spread: float,
+        spikes: tuple[float, float],
+        attack: tuple[float, float] = (30.0, 40.0),
+    ) -> SplitScores:
+        """60 s of a new vehicle, windows every 0.1 s: the GAT's normal traffic spreads
+        ``gat_spread`` validation σ and spikes into ``spikes`` (validation σ) on one window
+        in 20, before and after calibration alike; the VGAE is quiet except inside
+        ``attack``, where it stands at 1.5 of its cut in the capture's own scale."""
+        rng = np.random.default_rng(seed)
+        step = 0.1
+        ends = np.arange(1, 601) * step
+        n = len(ends)
+        gat = rng.normal(0.0, gat_spread, n)
+        spiking = np.arange(n) % 20 == 7
+        gat[spiking] = rng.uniform(*spikes, spiking.sum())
+        vgae = rng.normal(0.0, 1.0, n)
+        y = ((ends > attack[0]) & (ends <= attack[1])).astype(np.int64)
+        start = vgae[ends <= self.seconds]
+        centre = np.median(start)
+        mad_sigma = MAD_TO_SIGMA * np.median(np.abs(start - centre))
+        vgae[y == 1] = centre + 1.5 * self.cuts[1] * mad_sigma
+        return self.scores(gat, vgae, y, step)
+
+    @staticmethod
+    def together(first: SplitScores, second: SplitScores) -> SplitScores:
+        """Two single captures as one split: sources 0 and 1."""
+        n = len(first) + len(second)
+
+        def cat(name: str) -> np.ndarray:
+            return np.concatenate((getattr(first, name), getattr(second, name)))
+
+        sources = np.repeat([0, 1], [len(first), len(second)])
+        return SplitScores(
+            "test_04", cat("gat"), cat("vgae"), np.zeros((n, 15)), cat("y"), sources,
+            cat("window_start"), cat("window_end"), np.zeros(n),
+        )  # fmt: skip
+
+    def model(self, at: str) -> FusionModel:
+        rule = CalibrationRule("quantile", 0.02, self.seconds)
+        return FusionModel(
+            {"gat": Normaliser(0.0, 1.0), "vgae": Normaliser(0.0, 1.0)},
+            "cut_max",
+            {},
+            {"cut_max": rule},
+            self.seconds,
+            cut_units=self.cuts,
+            cut_units_at=at,
+        )
+
+    def calibrated(self, at: str, scores: SplitScores) -> tuple[np.ndarray, np.ndarray, float]:
+        """(flags on the scored windows, their labels, the capture's threshold)."""
+        model = self.model(at)
+        fused = model.fuse("cut_max", model.calibrated_inputs(scores))
+        (stream,) = scores.streams(fused, with_labels=False)
+        scored, flags, calib = calibrate_stream(stream, model.calibration["cut_max"])
+        return flags, scores.y[scored], calib.threshold
+
+
+@pytest.fixture(scope="session")
+def cut_max_capture() -> Callable[[tuple[float, float], float], CutMaxCapture]:
+    """``cut_max_capture(cuts, seconds)``: see :class:`CutMaxCapture`."""
+    return CutMaxCapture

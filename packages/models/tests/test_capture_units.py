@@ -2,16 +2,19 @@
 protocol each detector's unit in the cut fusions is at least its capture's own
 ``CAPTURE_UNIT_QUANTILE`` of z over the calibration windows, so a detector whose normal
 traffic on a new vehicle spikes past its validation cut cannot lift the fused threshold
-over the attacks the other detector carries (set_01 t04's mechanism, docs/results.md)."""
+over the attacks the other detector carries (set_01 t04's mechanism, docs/results.md).
+What both opt-ins share (``capture`` and 0.29.0's ``capture_scale``: causal, label-free,
+the frozen protocol and the other fusions untouched) is tested here for both."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
 from canids_models import ConfigError, load_config
-from canids_models.calibration import MAD_TO_SIGMA, CalibrationRule
-from canids_models.calibration_select import calibrate_stream
-from canids_models.fusion_methods import CAPTURE_UNIT_QUANTILE, Normaliser, capture_cut_units
+from canids_models.fusion_methods import CAPTURE_UNIT_QUANTILE, capture_cut_units
 from canids_models.fusion_model import FusedScores, FusionModel, calibrated_inputs
 from canids_models.scoring import SplitScores
 
@@ -20,55 +23,17 @@ CAL_SECONDS = 10.0
 CUTS = (95.0, 2.0)  # validation cuts in σ: set_01's GAT and VGAE scale
 
 
-def _capture(seed: int, attack: tuple[float, float] = (30.0, 40.0)) -> SplitScores:
+@pytest.fixture
+def cm(cut_max_capture: Callable[..., Any]) -> Any:
+    return cut_max_capture(CUTS, CAL_SECONDS)
+
+
+def _capture(cm: Any, seed: int, attack: tuple[float, float] = (30.0, 40.0)) -> SplitScores:
     """One 60 s capture of a new vehicle: the GAT's normal traffic spikes to 150-200 σ on
     one window in 20 (past its 95 σ cut), before and after calibration alike; the VGAE is
     quiet except inside ``attack``, where it stands at 1.5 of its cut in the capture's own
     scale."""
-    rng = np.random.default_rng(seed)
-    ends = np.arange(1, 601) * STEP
-    n = len(ends)
-    gat = rng.normal(0.0, 1.0, n)
-    spikes = np.arange(n) % 20 == 7
-    gat[spikes] = rng.uniform(150.0, 200.0, spikes.sum())
-    vgae = rng.normal(0.0, 1.0, n)
-    y = ((ends > attack[0]) & (ends <= attack[1])).astype(np.int64)
-    cal = vgae[ends <= CAL_SECONDS]
-    centre = np.median(cal)
-    vgae[y == 1] = centre + 1.5 * CUTS[1] * MAD_TO_SIGMA * np.median(np.abs(cal - centre))
-    return SplitScores(
-        "test_04",
-        gat,
-        vgae,
-        np.zeros((n, 15)),
-        y,
-        np.zeros(n, np.int64),
-        ends - STEP,
-        ends,
-        np.zeros(n),
-    )
-
-
-def _model(at: str) -> FusionModel:
-    rule = CalibrationRule("quantile", 0.02, CAL_SECONDS)
-    return FusionModel(
-        {"gat": Normaliser(0.0, 1.0), "vgae": Normaliser(0.0, 1.0)},
-        "cut_max",
-        {},
-        {"cut_max": rule},
-        CAL_SECONDS,
-        cut_units=CUTS,
-        cut_units_at=at,
-    )
-
-
-def _calibrated(at: str, scores: SplitScores) -> tuple[np.ndarray, np.ndarray, float]:
-    """(flags on the scored windows, their labels, the capture's threshold) of cut_max."""
-    model = _model(at)
-    fused = model.fuse("cut_max", model.calibrated_inputs(scores))
-    (stream,) = scores.streams(fused, with_labels=False)
-    scored, flags, calib = calibrate_stream(stream, model.calibration["cut_max"])
-    return flags, scores.y[scored], calib.threshold
+    return cm.new_vehicle(seed, 1.0, (150.0, 200.0), attack)
 
 
 def test_the_unit_is_the_cut_or_the_captures_quantile_whichever_is_larger():
@@ -79,19 +44,10 @@ def test_the_unit_is_the_cut_or_the_captures_quantile_whichever_is_larger():
     assert np.isnan(v[1])  # a capture that could not calibrate stays NaN
 
 
-def test_each_captures_quantile_comes_from_its_own_calibration_windows():
-    a, b = _capture(0), _capture(1)
-    both = SplitScores(
-        "test_04",
-        np.concatenate((a.gat, 3.0 * b.gat)),
-        np.concatenate((a.vgae, b.vgae)),
-        np.zeros((1200, 15)),
-        np.concatenate((a.y, b.y)),
-        np.repeat([0, 1], 600),
-        np.concatenate((a.window_start, b.window_start)),
-        np.concatenate((a.window_end, b.window_end)),
-        np.zeros(1200),
-    )
+def test_each_captures_quantile_comes_from_its_own_calibration_windows(cm):
+    a, b = _capture(cm, 0), _capture(cm, 1)
+    b.gat[:] = 3.0 * b.gat
+    both = cm.together(a, b)
     inputs = calibrated_inputs(both, 0.0, CAL_SECONDS, (1e-6, 1e-6))
     assert inputs.capture_quantiles is not None
     q_g, q_v = inputs.capture_quantiles
@@ -106,65 +62,80 @@ def test_each_captures_quantile_comes_from_its_own_calibration_windows():
     assert q_g[0] > CUTS[0]  # the spikes lie past the GAT's validation cut
 
 
-def test_a_detector_spiking_past_its_cut_no_longer_hides_the_other_ones_attack():
+def test_a_detector_spiking_past_its_cut_no_longer_hides_the_other_ones_attack(cm):
     """With the validation cuts, the GAT's calibration spikes (about 2 of its cuts) set
     cut_max's threshold above every VGAE attack window (1.5 of its cut): only the GAT's
     own spikes inside the attack are flagged.
     In capture units the GAT's spikes count 1 or less and the attack is caught, at no more
     false alarms than the quantile rule's α allows on the spikes."""
-    scores = _capture(0)
-    flags, y, threshold = _calibrated("validation", scores)
+    scores = _capture(cm, 0)
+    flags, y, threshold = cm.calibrated("validation", scores)
     assert threshold > 1.5
     assert flags[y == 1].mean() < 0.1
-    flags, y, threshold = _calibrated("capture", scores)
+    flags, y, threshold = cm.calibrated("capture", scores)
     assert threshold < 1.5
     assert flags[y == 1].all()
     assert flags[y == 0].mean() <= 0.05
 
 
-def test_it_stays_causal_and_label_free():
+OPTIONS = ("capture", "capture_scale")  # every opt-in value of fusion.cut_units_at
+
+
+def _per_capture(inputs: FusedScores) -> list[np.ndarray]:
+    """Every per-window array the capture units read: quantiles and (centre, scale)."""
+    assert inputs.capture_quantiles is not None
+    assert inputs.capture_norms is not None
+    return [*inputs.capture_quantiles, *(a for pair in inputs.capture_norms for a in pair)]
+
+
+@pytest.mark.parametrize("at", OPTIONS)
+def test_it_stays_causal_and_label_free(cm, at):
     """Other labels on the same scores (a longer attack), and other scores after the
-    calibration windows, leave every capture quantile and the threshold as they were."""
-    base = _capture(0, attack=(30.0, 40.0))
-    later = _capture(0, attack=(30.0, 55.0))
+    calibration windows, leave every capture's quantiles and norms and the threshold as
+    they were (each option reads one of them)."""
+    base = _capture(cm, 0, attack=(30.0, 40.0))
+    later = _capture(cm, 0, attack=(30.0, 55.0))
     assert later.y.sum() > base.y.sum()
     later.vgae[:] = base.vgae  # the same scores; only what is labelled differs
-    q_base = calibrated_inputs(base, 0.0, CAL_SECONDS, (1e-6, 1e-6)).capture_quantiles
-    q_later = calibrated_inputs(later, 0.0, CAL_SECONDS, (1e-6, 1e-6)).capture_quantiles
-    assert q_base is not None
-    assert q_later is not None
-    for a, b in zip(q_base, q_later, strict=True):
+    a_base = _per_capture(calibrated_inputs(base, 0.0, CAL_SECONDS, (1e-6, 1e-6)))
+    a_later = _per_capture(calibrated_inputs(later, 0.0, CAL_SECONDS, (1e-6, 1e-6)))
+    for a, b in zip(a_base, a_later, strict=True):
         np.testing.assert_array_equal(a, b)
-    assert _calibrated("capture", base)[2] == _calibrated("capture", later)[2]
-    tail = _capture(0)
+    assert cm.calibrated(at, base)[2] == cm.calibrated(at, later)[2]
+    tail = _capture(cm, 0)
     tail.gat[tail.window_end > CAL_SECONDS] += 500.0  # anything after calibration
-    assert _calibrated("capture", tail)[2] == _calibrated("capture", base)[2]
+    assert cm.calibrated(at, tail)[2] == cm.calibrated(at, base)[2]
 
 
-def test_the_frozen_protocol_and_the_other_fusions_keep_the_validation_cuts():
-    scores = _capture(0)
-    capture, validation = _model("capture"), _model("validation")
-    frozen = capture.frozen_inputs(scores)
+@pytest.mark.parametrize("at", OPTIONS)
+def test_the_frozen_protocol_and_the_other_fusions_keep_the_validation_cuts(cm, at):
+    scores = _capture(cm, 0)
+    option, validation = cm.model(at), cm.model("validation")
+    frozen = option.frozen_inputs(scores)
     assert frozen.capture_quantiles is None
+    assert frozen.capture_norms is None
     np.testing.assert_array_equal(
-        capture.fuse("cut_max", frozen), validation.fuse("cut_max", frozen)
+        option.fuse("cut_max", frozen), validation.fuse("cut_max", frozen)
     )
-    calibrated = capture.calibrated_inputs(scores)
+    calibrated = option.calibrated_inputs(scores)
+    assert not np.array_equal(
+        option.fuse("cut_max", calibrated), validation.fuse("cut_max", calibrated)
+    )
     for method in ("max", "mean", "gat", "vgae"):
         np.testing.assert_array_equal(
-            capture.fuse(method, calibrated), validation.fuse(method, calibrated)
+            option.fuse(method, calibrated), validation.fuse(method, calibrated)
         )
-    # Inputs built without quantiles (saved arrays, older callers) fuse in validation units.
+    # Inputs built without them (saved arrays, older callers) fuse in validation units.
     bare = FusedScores(calibrated.z_gat, calibrated.z_vgae, calibrated.state, calibrated.scored)
     np.testing.assert_array_equal(
-        capture.fuse("cut_max", bare), validation.fuse("cut_max", calibrated)
+        option.fuse("cut_max", bare), validation.fuse("cut_max", calibrated)
     )
 
 
-def test_a_checkpoint_keeps_the_setting_and_refuses_an_unknown_one():
-    ckpt = _model("capture").to_checkpoint()
+def test_a_checkpoint_keeps_the_setting_and_refuses_an_unknown_one(cm):
+    ckpt = cm.model("capture").to_checkpoint()
     assert FusionModel.from_checkpoint(ckpt).cut_units_at == "capture"
-    default = _model("validation").to_checkpoint()
+    default = cm.model("validation").to_checkpoint()
     assert "cut_units_at" not in default  # saved as canids-models 0.23.0 saved it
     assert FusionModel.from_checkpoint(default).cut_units_at == "validation"
     ckpt["cut_units_at"] = "median"
@@ -183,16 +154,21 @@ def test_the_default_keeps_its_digest_and_capture_is_a_new_config():
         load_config("teacher", overrides=["fusion.cut_units_at=median"])
 
 
-def test_the_pipeline_fits_with_it_and_says_so(refit_fusion, tmp_path):
+# What each option's calibration label adds to a cut fusion's.
+LABELS = {"capture": "capture's 0.98 quantile", "capture_scale": "frozen cuts in the capture's"}
+
+
+@pytest.mark.parametrize("at", OPTIONS)
+def test_the_pipeline_fits_with_it_and_says_so(refit_fusion, tmp_path, at):
     """The demo's fusion and evaluate stages under the option: the checkpoint and metrics
     record it, the cut fusions' calibration labels say it, and every frozen row and every
     row of a fusion that is not a cut fusion is the default's."""
-    _, _, evaluate, _, _ = refit_fusion(tmp_path / "capture", "c", "fusion.cut_units_at=capture")
+    _, _, evaluate, _, _ = refit_fusion(tmp_path / at, at, f"fusion.cut_units_at={at}")
     _, _, base, _, _ = refit_fusion(tmp_path / "validation", "v")
-    assert evaluate["cut_units_at"] == "capture"
+    assert evaluate["cut_units_at"] == at
     assert base["cut_units_at"] == "validation"
     labels = {r["model"]: r.get("calibration", "") for r in evaluate["rows"]}
-    assert "capture's 0.98 quantile" in labels["fusion:cut_max"]
+    assert LABELS[at] in labels["fusion:cut_max"]
     assert "capture's" not in labels["fusion:max"]
     assert evaluate["fusion_method"] == base["fusion_method"] != "cut_max"
     moved = set()
