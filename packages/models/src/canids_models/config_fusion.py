@@ -213,8 +213,9 @@ class FusionConfig(_Section):
     frozen cut re-expressed in the capture's own normalisation
     (:func:`~canids_models.fusion_methods.capture_scale_units`): the calibrated z divides
     by the capture's MAD, the validation cut is in validation's, and a detector whose
-    capture is quieter than validation would otherwise be magnified by the ratio. The
-    frozen protocol keeps the validation cuts."""
+    capture is quieter than validation would otherwise be magnified by the ratio (judged
+    held out by dataset and not adopted, docs/results.md). The frozen protocol keeps the
+    validation cuts."""
 
     method: Literal["auto", "mean", "max", "logistic", "dqn", "cut_mean", "cut_max", "either"] = (
         "auto"
