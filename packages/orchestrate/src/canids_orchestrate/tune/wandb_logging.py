@@ -12,10 +12,14 @@ named (``cut_off``), never dropped in silence.
 
 A logging actor can also end with an error (W&B's service connection closing under it,
 for one): Ray collects such an actor like a finished one and never reads its result, so
-the trial's run is left incomplete without a word. (CI once saw an incomplete offline
-run, a 7-byte file, with nothing cut off; its log was not kept, so its cause is not
-known, and an error would have left no trace.) The callback here reads every collected
-actor's result and names the trials whose logging failed, with the error (``failed``).
+the trial's run is left incomplete without a word. The callback here reads every
+collected actor's result and names the trials whose logging failed, with the error
+(``failed``). One loss is still not seen: CI has twice kept an incomplete offline run, a
+7-byte file, with nothing cut off and nothing failed. The second time its logs were
+kept (2026-12-07): the actor's W&B client returned from its finish (from atexit) 30 ms
+before W&B's core server received it, and the server, which exits with its parent
+process, wrote nothing after; the actor's future was done, so Ray collected it as
+finished.
 (Reading an offline run back, for tests, is ``canids_testkit.read_offline_history``.)
 """
 
