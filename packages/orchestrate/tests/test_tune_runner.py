@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from canids_orchestrate import TuneConfigError
+from canids_orchestrate.ray_cluster import import_ray
 from canids_orchestrate.tune import TARGETS, WANDB_MODES, TrialSetup, TuneOptions, run_tune
 from canids_orchestrate.tune.runner import TrialSummary, TuneSummary, _jsonable, trial_number
 from canids_orchestrate.tune.trainable import trial_overrides
@@ -141,7 +142,10 @@ def test_the_end_of_a_search_names_and_stops_the_runs_still_writing() -> None:
     """A real local Ray: one logging actor done, one still writing when the wait ends, one
     ended by an error. The second is named in ``cut_off`` and killed, the third in
     ``failed`` with its error; the first is collected, not named."""
-    import ray
+    # Through canids' import, as the callback's own: a bare `import ray` under `uv run`
+    # leaves Ray's uv hook on, and its workers then never start (this test hung when run
+    # alone, passing only after another test had imported Ray the canids way).
+    ray = import_ray()
 
     @ray.remote(num_cpus=0)
     class Writer:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.5.4"
+__version__ = "0.5.5"
 
 # public name -> the module that defines it (``canids_models`` for the re-exported planning)
 _LAZY: dict[str, str] = {

@@ -14,12 +14,18 @@ A logging actor can also end with an error (W&B's service connection closing und
 for one): Ray collects such an actor like a finished one and never reads its result, so
 the trial's run is left incomplete without a word. The callback here reads every
 collected actor's result and names the trials whose logging failed, with the error
-(``failed``). One loss is still not seen: CI has twice kept an incomplete offline run, a
-7-byte file, with nothing cut off and nothing failed. The second time its logs were
-kept (2026-12-07): the actor's W&B client returned from its finish (from atexit) 30 ms
-before W&B's core server received it, and the server, which exits with its parent
-process, wrote nothing after; the actor's future was done, so Ray collected it as
-finished.
+(``failed``).
+
+A finished run can still be lost after ``wandb.finish`` returns, and this module closes
+that gap (:func:`_flushing_actor_class`). W&B's core server (a child process of the
+logging actor) holds an offline run's records in memory and writes them to the run file
+only when the run's stream closes; ``finish`` only *sends* the close (``inform_finish``)
+and returns. Ray kills a collected actor at once, with its children, so on a loaded
+machine the core could die before it had read the close: CI twice kept a 7-byte run file
+(its header alone), with nothing cut off and nothing failed; its logs (2026-12-07) show
+the core receiving the finish 30 ms after the client returned, then nothing. Each logging
+actor therefore tears W&B down (``wandb.teardown``) before its ``run`` returns, which
+waits for the core process to close every stream and exit.
 (Reading an offline run back, for tests, is ``canids_testkit.read_offline_history``.)
 """
 
@@ -102,14 +108,20 @@ def wandb_callback(opts: Any, exp_dir: Path, echo: Callable[[str], None]) -> lis
 
 def _counting_callback_class() -> type:
     """Ray's ``WandbLoggerCallback``, which records the trials whose logging actor it
-    kills at the end of the search (Ray kills them without a word). It reads the callback's
+    kills at the end of the search (Ray kills them without a word), and whose logging actors
+    flush their run before they return (:func:`_flushing_actor_class`). It reads the callback's
     own bookkeeping (``_trial_logging_futures``, ``_logging_future_to_trial``,
     ``_upload_timeout``, ``_cleanup_logging_actors``, ``_cleanup_logging_actor``): a test
     checks that the locked Ray still has them."""
-    import ray
     from ray.air.integrations.wandb import WandbLoggerCallback
 
+    from ..ray_cluster import import_ray
+
+    ray = import_ray()
+
     class CountingWandbLoggerCallback(WandbLoggerCallback):  # type: ignore[misc]
+        _logger_actor_cls = _flushing_actor_class()
+
         def __init__(self, **kwargs: Any) -> None:
             super().__init__(**kwargs)
             self.cut_off: list[str] = []
@@ -143,3 +155,21 @@ def _counting_callback_class() -> type:
             self._cleanup_logging_actors(timeout=0, kill_on_timeout=True)
 
     return CountingWandbLoggerCallback
+
+
+def _flushing_actor_class() -> type:
+    """Ray's W&B logging actor, whose ``run`` returns only once W&B's core server has
+    written the run to disk and exited (``wandb.teardown``), so Ray's kill that follows
+    cannot lose it (see the module docstring). The teardown runs even when logging
+    failed: it also finishes a run that ``finish`` never reached, and the error still
+    reaches the callback's ``failed``."""
+    from ray.air.integrations.wandb import _WandbLoggingActor
+
+    class FlushingWandbLoggingActor(_WandbLoggingActor):  # type: ignore[misc]
+        def run(self) -> None:
+            try:
+                super().run()
+            finally:
+                self._wandb.teardown()
+
+    return FlushingWandbLoggingActor
