@@ -46,7 +46,8 @@ def ray_module() -> Iterator[Any]:
         ray.shutdown()
 
 
-def _start(ray: Any, tmp_path: Path, run_id: str) -> tuple[Any, Any, int]:
+def _start(ray: Any, tmp_path: Path, run_id: str) -> tuple[Any, Any, int, Any]:
+    """A flushing logging actor, its queue, its process id and its ``run`` future."""
     from ray.util.queue import Queue
 
     os.environ["WANDB_SILENT"] = "true"
@@ -64,11 +65,21 @@ def _start(ray: Any, tmp_path: Path, run_id: str) -> tuple[Any, Any, int]:
         name=run_id,
     )
     pid = ray.get(actor.__ray_call__.remote(lambda _self: os.getpid()), timeout=120)
-    return actor, queue, pid
+    return actor, queue, pid, actor.run.remote()
 
 
 def _result(epoch: int) -> dict[str, float]:
     return {"training_iteration": epoch, "val_f1": 0.5 + epoch / 10}
+
+
+def _rows_after_kill(ray: Any, actor: Any, pid: int, tmp_path: Path, run_id: str) -> list:
+    """Right after the actor's ``run`` returned: no W&B core is left under the actor, so
+    everything it held is on disk; then Ray's kill (what its callback does next), and the
+    run's history rows read back."""
+    assert [name for name in _children(pid) if "wandb" in name] == []
+    ray.kill(actor)
+    (run_dir,) = (tmp_path / "wandb").glob(f"offline-run-*-{run_id}")
+    return read_offline_history(run_dir)
 
 
 def test_the_tuning_callback_logs_through_the_flushing_actor() -> None:
@@ -82,8 +93,7 @@ def test_a_returned_logging_actor_has_written_its_run_and_left_no_core(
     from ray.air.integrations.wandb import _QueueItem
 
     ray = ray_module
-    actor, queue, pid = _start(ray, tmp_path, "flush1")
-    future = actor.run.remote()
+    actor, queue, pid, future = _start(ray, tmp_path, "flush1")
     for epoch in (1, 2, 3):
         queue.put((_QueueItem.RESULT, _result(epoch)))
     # The core is started by wandb.init inside run: wait until it is there.
@@ -94,12 +104,7 @@ def test_a_returned_logging_actor_has_written_its_run_and_left_no_core(
     assert "wandb-core" in _children(pid)
     queue.put((_QueueItem.END, None))
     assert ray.get(future, timeout=300) is None
-    # At once, before anything could still be written: no W&B core is left under the
-    # actor, so everything it held is on disk.
-    assert [name for name in _children(pid) if "wandb" in name] == []
-    ray.kill(actor)  # what Ray's callback does next
-    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*-flush1")
-    rows = read_offline_history(run_dir)
+    rows = _rows_after_kill(ray, actor, pid, tmp_path, "flush1")
     assert [row["training_iteration"] for row in rows] == [1, 2, 3]
     assert [row["val_f1"] for row in rows] == pytest.approx([0.6, 0.7, 0.8])
 
@@ -110,14 +115,11 @@ def test_a_logging_actor_that_fails_still_writes_what_it_logged(
     from ray.air.integrations.wandb import _QueueItem
 
     ray = ray_module
-    actor, queue, pid = _start(ray, tmp_path, "flush2")
-    future = actor.run.remote()
+    actor, queue, pid, future = _start(ray, tmp_path, "flush2")
     queue.put((_QueueItem.RESULT, _result(1)))
     queue.put(("not-a-queue-item", None))  # Ray's actor asserts on the item type
     with pytest.raises(ray.exceptions.RayTaskError, match="AssertionError"):
         ray.get(future, timeout=300)
     # The error reaches the callback (its `failed`); the row logged before it is on disk.
-    assert [name for name in _children(pid) if "wandb" in name] == []
-    ray.kill(actor)
-    (run_dir,) = (tmp_path / "wandb").glob("offline-run-*-flush2")
-    assert [row["training_iteration"] for row in read_offline_history(run_dir)] == [1]
+    rows = _rows_after_kill(ray, actor, pid, tmp_path, "flush2")
+    assert [row["training_iteration"] for row in rows] == [1]
