@@ -134,6 +134,14 @@ def test_the_locked_ray_keeps_what_the_counting_callback_reads() -> None:
     assert cut_off_runs([cb, object()]) == []
     assert cb.failed == {}
     assert failed_runs([cb, object()]) == {}
+    # Ray starts each trial's logging actor from `_logger_actor_cls`: canids' flushing
+    # actor (wandb_logging) replaces Ray's there, so a Ray that moved it must fail here.
+    from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
+
+    assert WandbLoggerCallback._logger_actor_cls is _WandbLoggingActor
+    assert issubclass(cb._logger_actor_cls, _WandbLoggingActor)
+    assert cb._logger_actor_cls is not _WandbLoggingActor
+    assert callable(_WandbLoggingActor.run)
 
 
 @pytest.mark.slow
