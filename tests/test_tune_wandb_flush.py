@@ -1,6 +1,6 @@
 """The tuning callback's W&B logging actor, on a real local Ray with real offline W&B runs:
 when its ``run`` returns, W&B's core server has written the run and exited, so the kill
-Ray sends next (to the actor and its children) cannot lose it. Without the teardown the
+Ray sends next (the core exits with the actor) cannot lose it. Without the teardown the
 core outlives ``finish`` and holds the records in memory until it reads the close; CI
 twice kept the 7-byte header of such a run."""
 

@@ -20,8 +20,8 @@ A finished run can still be lost after ``wandb.finish`` returns, and this module
 that gap (:func:`_flushing_actor_class`). W&B's core server (a child process of the
 logging actor) holds an offline run's records in memory and writes them to the run file
 only when the run's stream closes; ``finish`` only *sends* the close (``inform_finish``)
-and returns. Ray kills a collected actor at once, with its children, so on a loaded
-machine the core could die before it had read the close: CI twice kept a 7-byte run file
+and returns. Ray kills a collected actor at once, and the core exits with its parent, so
+on a loaded machine the core could die before it had read the close: CI twice kept a 7-byte run file
 (its header alone), with nothing cut off and nothing failed; its logs (2026-12-07) show
 the core receiving the finish 30 ms after the client returned, then nothing. Each logging
 actor therefore tears W&B down (``wandb.teardown``) before its ``run`` returns, which
@@ -113,11 +113,10 @@ def _counting_callback_class() -> type:
     own bookkeeping (``_trial_logging_futures``, ``_logging_future_to_trial``,
     ``_upload_timeout``, ``_cleanup_logging_actors``, ``_cleanup_logging_actor``): a test
     checks that the locked Ray still has them."""
-    from ray.air.integrations.wandb import WandbLoggerCallback
-
     from ..ray_cluster import import_ray
 
     ray = import_ray()
+    from ray.air.integrations.wandb import WandbLoggerCallback
 
     class CountingWandbLoggerCallback(WandbLoggerCallback):  # type: ignore[misc]
         _logger_actor_cls = _flushing_actor_class()
