@@ -37,13 +37,23 @@ def _children(pid: int) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def ray_module() -> Iterator[Any]:
+def ray_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A local Ray whose workers inherit a live W&B service of this process, as after any
+    earlier W&B run in it (the full ``make test``): W&B leaves its service's address in
+    ``WANDB_SERVICE``, and an actor that took it would log through this process's core,
+    which its teardown does not wait for."""
+    import wandb
+
+    run = wandb.init(mode="offline", dir=str(tmp_path_factory.mktemp("driver")), project="p")
+    run.finish()
+    assert os.environ.get("WANDB_SERVICE")
     ray = import_ray()
     ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
     try:
         yield ray
     finally:
         ray.shutdown()
+        wandb.teardown()
 
 
 def _start(ray: Any, tmp_path: Path, run_id: str) -> tuple[Any, Any, int, Any]:

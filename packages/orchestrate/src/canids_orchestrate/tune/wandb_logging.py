@@ -25,7 +25,11 @@ on a loaded machine the core could die before it had read the close: CI twice ke
 (its header alone), with nothing cut off and nothing failed; its logs (2026-12-07) show
 the core receiving the finish 30 ms after the client returned, then nothing. Each logging
 actor therefore tears W&B down (``wandb.teardown``) before its ``run`` returns, which
-waits for the core process to close every stream and exit.
+waits for the core process to close every stream and exit. That wait needs the actor to
+own its core: a driver that has used W&B leaves its core's address in the environment,
+Ray's workers inherit it, and an actor would then log through the driver's core, which
+its teardown does not wait for (the full ``make test`` met this, W&B having run in the
+test process before). The actor drops that address before it starts W&B.
 (Reading an offline run back, for tests, is ``canids_testkit.read_offline_history``.)
 """
 
@@ -49,6 +53,7 @@ __all__ = [
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 FINISH_TIMEOUT = {"online": 30, "offline": 300}
 """Seconds the end of a search waits for the trials' W&B runs, by mode (see above)."""
+_SERVICE_VARIABLE = "WANDB_SERVICE"  # wandb.env.SERVICE: the address of a running W&B core
 
 
 def wandb_mode(requested: str) -> str:
@@ -166,6 +171,11 @@ def _flushing_actor_class() -> type:
 
     class FlushingWandbLoggingActor(_WandbLoggingActor):  # type: ignore[misc]
         def run(self) -> None:
+            # A driver that has used W&B leaves its service's address in WANDB_SERVICE,
+            # and Ray's workers inherit it: the actor would log through the driver's core,
+            # which its teardown neither owns nor waits for (a run whose logging raised
+            # then stayed unwritten). Each actor starts, owns and waits for its own.
+            os.environ.pop(_SERVICE_VARIABLE, None)
             try:
                 super().run()
             finally:
