@@ -44,23 +44,25 @@ def ray_module(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     which its teardown does not wait for."""
     import wandb
 
-    run = wandb.init(mode="offline", dir=str(tmp_path_factory.mktemp("driver")), project="p")
-    run.finish()
-    assert os.environ.get("WANDB_SERVICE")
-    ray = import_ray()
-    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
-    try:
-        yield ray
-    finally:
-        ray.shutdown()
-        wandb.teardown()
+    with pytest.MonkeyPatch.context() as env:
+        # Set before Ray starts, so its workers inherit it; undone for the tests after.
+        env.setenv("WANDB_SILENT", "true")
+        driver = str(tmp_path_factory.mktemp("driver"))
+        wandb.init(mode="offline", dir=driver, project="p").finish()
+        assert os.environ.get(wandb.env.SERVICE)
+        ray = import_ray()
+        ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+        try:
+            yield ray
+        finally:
+            ray.shutdown()
+            wandb.teardown()
 
 
 def _start(ray: Any, tmp_path: Path, run_id: str) -> tuple[Any, Any, int, Any]:
     """A flushing logging actor, its queue, its process id and its ``run`` future."""
     from ray.util.queue import Queue
 
-    os.environ["WANDB_SILENT"] = "true"
     actor_cls = ray.remote(num_cpus=0)(_flushing_actor_class())
     queue = Queue(actor_options={"num_cpus": 0})
     actor = actor_cls.remote(

@@ -20,10 +20,11 @@ A finished run can still be lost after ``wandb.finish`` returns, and this module
 that gap (:func:`_flushing_actor_class`). W&B's core server (a child process of the
 logging actor) holds an offline run's records in memory and writes them to the run file
 only when the run's stream closes; ``finish`` only *sends* the close (``inform_finish``)
-and returns. Ray kills a collected actor at once, and the core exits with its parent, so
-on a loaded machine the core could die before it had read the close: CI twice kept a 7-byte run file
-(its header alone), with nothing cut off and nothing failed; its logs (2026-12-07) show
-the core receiving the finish 30 ms after the client returned, then nothing. Each logging
+and returns. Ray kills a collected actor at once, and the core exits with its parent,
+so on a loaded machine the core could die before it had read the close: CI twice kept a
+7-byte run file (its header alone), with nothing cut off and nothing failed; its logs
+(2026-12-07) show the core receiving the finish 30 ms after the client returned, then
+nothing. Each logging
 actor therefore tears W&B down (``wandb.teardown``) before its ``run`` returns, which
 waits for the core process to close every stream and exit. That wait needs the actor to
 own its core: a driver that has used W&B leaves its core's address in the environment,
@@ -53,7 +54,6 @@ __all__ = [
 WANDB_MODES = ("auto", "online", "offline", "disabled")
 FINISH_TIMEOUT = {"online": 30, "offline": 300}
 """Seconds the end of a search waits for the trials' W&B runs, by mode (see above)."""
-_SERVICE_VARIABLE = "WANDB_SERVICE"  # wandb.env.SERVICE: the address of a running W&B core
 
 
 def wandb_mode(requested: str) -> str:
@@ -113,9 +113,9 @@ def wandb_callback(opts: Any, exp_dir: Path, echo: Callable[[str], None]) -> lis
 
 def _counting_callback_class() -> type:
     """Ray's ``WandbLoggerCallback``, which records the trials whose logging actor it
-    kills at the end of the search (Ray kills them without a word), and whose logging actors
-    flush their run before they return (:func:`_flushing_actor_class`). It reads the callback's
-    own bookkeeping (``_trial_logging_futures``, ``_logging_future_to_trial``,
+    kills at the end of the search (Ray kills them without a word), and whose logging
+    actors flush their run before they return (:func:`_flushing_actor_class`). It reads
+    the callback's own bookkeeping (``_trial_logging_futures``, ``_logging_future_to_trial``,
     ``_upload_timeout``, ``_cleanup_logging_actors``, ``_cleanup_logging_actor``): a test
     checks that the locked Ray still has them."""
     from ..ray_cluster import import_ray
@@ -175,7 +175,7 @@ def _flushing_actor_class() -> type:
             # and Ray's workers inherit it: the actor would log through the driver's core,
             # which its teardown neither owns nor waits for (a run whose logging raised
             # then stayed unwritten). Each actor starts, owns and waits for its own.
-            os.environ.pop(_SERVICE_VARIABLE, None)
+            os.environ.pop(self._wandb.env.SERVICE, None)
             try:
                 super().run()
             finally:
