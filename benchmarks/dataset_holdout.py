@@ -34,9 +34,12 @@ is adopted where the default fusion's mean calibrated F1 over every attack captu
 the directions it is judged on (:data:`JUDGED_ON`: those whose captures it was not
 shaped on) and the seeds rises by more than 0.005 and its mean calibrated false alarms
 per hour on their attack-free captures rise by no more than half, against its baseline
-(:data:`BASELINES`: 0.22.0's pinned default, or for ``capture_units`` and
-``capture_scale``, canids-models 0.24.0's and 0.29.0's opt-ins, 0.23.0's default
-``sensitive``, which must then run beside it).
+(:data:`BASELINES`: 0.22.0's pinned default, or for ``capture_units``, ``capture_scale``
+and ``guard_each``, canids-models 0.24.0's, 0.29.0's and 0.30.0's opt-ins, 0.23.0's
+default ``sensitive``, which must then run beside it). ``guard_each`` moves the student's
+default as much as the teacher's, so its verdict is read on both sizes together
+(``holdout_both.py``), its students on copies of the ``sensitive`` students' detectors
+(:data:`STUDENT_FROM`).
 
 With ``--student``, the distilled student's pipeline also runs in each variant's folder
 (distilled from that folder's teacher, under the same settings), and its default fusion
@@ -70,6 +73,7 @@ from detection_ablation import (
     run_stages,
 )
 from family_select import write_outputs
+from holdout_both import BOTH_JUDGED, both_lines
 from holdout_student import STUDENT_VARIANTS, distil, student_lines, verdict_lines
 
 # The fusion choices of canids-models 0.20.0 on, pinned in every variant.
@@ -102,9 +106,26 @@ VARIANTS: dict[str, tuple[str, ...]] = {
         "calibration.rule_ties=sensitive",
         "fusion.cut_units_at=capture_scale",
     ),
+    # canids-models 0.30.0's opt-in on the current default: a guarded max or cut_max may
+    # flag where either detector is past its own validation edge (holdout_both.py judges
+    # it on the teacher and the student together).
+    "guard_each": (
+        *FUSION_0_20,
+        "calibration.period_ties=longest",
+        "calibration.rule_ties=sensitive",
+        "calibration.guard_at=each",
+    ),
 }
 # The variant each candidate is judged against ("": 0.22.0's pinned default).
-BASELINES: dict[str, str] = {"capture_units": "sensitive", "capture_scale": "sensitive"}
+BASELINES: dict[str, str] = {
+    "capture_units": "sensitive",
+    "capture_scale": "sensitive",
+    "guard_each": "sensitive",
+}
+# Teacher variants that change only the fusion and evaluate stages: with --student, their
+# folder's student keeps the named variant's student detectors (copies; a student's
+# detectors are distilled from the teacher's, which the variant shares).
+STUDENT_FROM: dict[str, str] = {"guard_each": "sensitive"}
 DIRECTIONS: dict[str, dict[str, Any]] = {
     "set_01_to_hcrl_sa": {
         "train": ["set_01/train_*.parquet"],
@@ -143,6 +164,9 @@ JUDGED_ON: dict[str, tuple[str, ...]] = {
     # 2.9 times quieter than validation) and, read before the rule, on hcrl_sa's test
     # splits (where it costs the cut fusions t02: neither is a capture of either direction).
     "capture_scale": ("set_01_to_hcrl_sa",),
+    # Shaped on hcrl_sa's test splits (the student's seed 2), on no capture of either
+    # direction: judged on both.
+    "guard_each": ("set_01_to_hcrl_sa", "hcrl_sa_to_set_01"),
 }
 MODELS = ("pick", "cut_max", "gat", "vgae")
 BASELINE = "0.22.0's default"  # the name of variant "" in the printed tables
@@ -197,8 +221,11 @@ def figures(metrics: dict[str, Any]) -> dict[str, Any]:
     pick = metrics["fusion_method"]
     models: dict[str, dict[str, float | None]] = {}
     every: dict[str, dict[str, float | None]] = {}
+    val_f1 = None
     for r in metrics["rows"]:
         name = r["model"].removeprefix("fusion:")
+        if r["split"] == "val" and r["protocol"] == "calibrated" and name == pick:
+            val_f1 = r["f1"]  # the training vehicles: holdout_both.py's rule (d)
         if not r["split"].startswith("test_"):
             continue  # validation rows
         key = "alarms_h" if r["split"] == NORMAL else "f1"
@@ -208,7 +235,7 @@ def figures(metrics: dict[str, Any]) -> dict[str, Any]:
         for model in [m for m in MODELS if m == name or (m == "pick" and name == pick)]:
             models.setdefault(model, {})[f"{r['protocol']} {key} {r['split']}"] = value
     rule = calibration_label(metrics, pick)
-    return {"pick": pick, "rule": rule, "models": models, "every": every}
+    return {"pick": pick, "rule": rule, "models": models, "every": every, "val_f1": val_f1}
 
 
 def pick_summary(runs: dict[str, dict[str, Any]]) -> dict[str, float]:
@@ -247,6 +274,9 @@ def table(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     lines += figure_tables(variants)
     for name, runs in variants.items():
         if not name:
+            continue
+        if name in BOTH_JUDGED:
+            lines.append(f"\n{name}: judged on the teacher and the student together, below")
             continue
         on = JUDGED_ON[name]
         judged = [k for k in runs if k.rsplit("-s", 1)[0] in on]
@@ -320,6 +350,10 @@ def main() -> None:
     args = ap.parse_args()
     if args.student_variants and not args.student:
         ap.error("--student-variants needs --student")
+    for name, source in STUDENT_FROM.items():
+        if args.student and name in args.variants and source not in args.variants:
+            ap.error(f"--student with variant {name} needs variant {source}: its students")
+    names = ["", *sorted(set(args.variants), key=list(VARIANTS).index)]  # sources first
     out, log = start_out(args.out, "dataset_holdout")
     root = Path(args.data).resolve()
     os.environ["CANIDS_DATASETS"] = str(datasets_file(out, root))
@@ -331,7 +365,7 @@ def main() -> None:
     with_student = args.variants or [""]
     for seed in args.seeds:
         for dataset in args.directions:
-            for name in ["", *args.variants]:
+            for name in names:
                 run_dir = variant_run(dataset, caches[dataset], seed, name, out, log)
                 key = f"{dataset}-s{seed}"
                 teacher = results_metrics(run_dir, dataset, "teacher")
@@ -339,6 +373,9 @@ def main() -> None:
                 if not args.student or name not in with_student:
                     continue
                 sets = [f"train.seed={seed}", *VARIANTS[name]]
+                if name in STUDENT_FROM:
+                    source = out / "runs" / f"{dataset}-{STUDENT_FROM[name]}-s{seed}"
+                    copy_detectors(source, run_dir, dataset, "student")
                 for other, student in distil(
                     run_dir, dataset, caches[dataset], sets, args.student_variants, log
                 ).items():
@@ -355,6 +392,7 @@ def main() -> None:
         lines += figure_tables({label: runs})
         lines += ["", *student_lines(variants[name], runs, parameters[label])]
     lines += verdict_lines(variants, students, pick_summary)
+    lines += both_lines(variants, students, JUDGED_ON, BASELINES)
     write_outputs(out, "dataset_holdout", {"variants": variants, "students": students}, lines)
 
 

@@ -121,8 +121,10 @@ def table(metrics: list[dict[str, Any]]) -> list[str]:
 
 def _guard(metrics: dict[str, Any]) -> str:
     """How a guarded rule's floor is set: at the frozen cut (canids-models 0.7.0-0.14.x,
-    whose results name no floor) or at validation's normal edge under it (0.15.0)."""
-    return ", guarded at the edge" if metrics.get("guard_at") == "edge" else ", guarded"
+    whose results name no floor), at validation's normal edge under it (0.15.0), or, in
+    max and cut_max, at each detector's own edge (0.30.0's ``each``)."""
+    floors = {"edge": ", guarded at the edge", "each": ", guarded at each detector's edge"}
+    return floors.get(metrics.get("guard_at", ""), ", guarded")
 
 
 @dataclass

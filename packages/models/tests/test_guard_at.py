@@ -64,7 +64,7 @@ def test_an_unknown_floor_in_a_checkpoint_stops_evaluate_with_the_fix(
         run_stage_on_demo(store, "evaluate", "teacher", tiny_overrides("teacher"))
     text = str(err.value)
     where = store.dir(DATASET, "teacher", "fusion")
-    assert "guard_at='median' is not one of ('edge', 'threshold')" in text
+    assert "guard_at='median' is not one of ('edge', 'threshold', 'each')" in text
     assert f"rm -r {where}, then canids-train fusion --dataset {DATASET} --size teacher" in text
     assert not store.dir(DATASET, "teacher", "results").exists()
     assert torch.load(path, weights_only=True)["guard_at"] == "median"  # left for the user

@@ -116,7 +116,11 @@ class CalibrationRule:
         validation edge under it: :meth:`canids_models.metrics.Threshold.above_edge`)."""
         name = "k" if self.rule == "zscore" else "α"
         after = f" after a {self.warmup:g} s warm-up" if self.warmup else ""
-        floor = "validation's normal edge" if guard_at == "edge" else "the frozen threshold"
+        floor = {
+            "edge": "validation's normal edge",
+            # FusionModel.guard_flags: max and cut_max guard by each detector's own edge.
+            "each": "validation's normal edge (in max and cut_max, each detector's own)",
+        }.get(guard_at, "the frozen threshold")
         guard = f", never below {floor}" if self.guard else ""
         return f"{self.rule} {name}={self.param:g}, {self.seconds:g} s{after}{guard}"
 

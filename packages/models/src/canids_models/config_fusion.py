@@ -62,7 +62,7 @@ def _positive_grid(values: tuple[float, ...], upper: float | None = None) -> tup
 
 # Where a guarded calibration rule's floor lies (CalibrationConfig.guard_at); fusion
 # checkpoints are checked against the same values.
-GuardAt = Literal["edge", "threshold"]
+GuardAt = Literal["edge", "threshold", "each"]
 GUARD_FLOORS: tuple[str, ...] = get_args(GuardAt)
 # How a tie between calibration periods is broken (CalibrationConfig.period_ties;
 # calibration_select.select_period checks against the same values).
@@ -112,7 +112,10 @@ class CalibrationConfig(_Section):
     # cut leaves unflagged (the default since canids-models 0.15.0: on validation it flags
     # exactly what "threshold" flags), or "threshold", the frozen cut itself, which sits
     # midway into the gap validation's known attacks leave (0.7.0-0.14.x; keeps their
-    # digest).
+    # digest), or "each" (canids-models 0.30.0, opt-in): in the fusions where either
+    # detector flags alone (max, cut_max) each detector's own edge, so that a fused cut
+    # one detector's normal tail set on validation does not hold back what only the other
+    # detector sees (canids_models.fusion_model.FusionModel.guard_flags).
     guard_at: GuardAt = "edge"
     # Judge the periods as a deployment that calibrates before any attack would see them:
     # on validation (never on test), each capture's labelled attack windows are left out of

@@ -53,6 +53,7 @@ __all__ = [
     "CAPTURE_UNIT_QUANTILE",
     "CUT_FUSIONS",
     "CaptureNorms",
+    "EACH_GUARDED",
     "EITHER",
     "FUSION_METHODS",
     "MIN_CUT_UNIT",
@@ -71,6 +72,9 @@ __all__ = [
 FUSION_METHODS = ("mean", "max", "logistic", "dqn")  # score fusions, ranked on validation
 CUT_FUSIONS = ("cut_mean", "cut_max")  # score fusions in cut units, ranked after those
 EITHER = "either"
+# The score fusions in which either detector flags alone: under calibration.guard_at=each
+# (canids-models 0.30.0) their guard is each detector's own (FusionModel.guard_flags).
+EACH_GUARDED = ("max", "cut_max")
 # Which fusion a tie goes to, first to last (FusionConfig.tie_order), in validation's rule
 # and the families rule alike.
 TIE_ORDERS: dict[str, tuple[str, ...]] = {

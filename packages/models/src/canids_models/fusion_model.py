@@ -23,6 +23,7 @@ from .fusion_agent import FusionPolicy
 from .fusion_methods import (
     CAPTURE_UNIT_QUANTILE,
     CUT_FUSIONS,
+    EACH_GUARDED,
     EITHER,
     FUSION_METHODS,
     CaptureNorms,
@@ -159,11 +160,24 @@ class FusionModel:
     # 0.29.0); fusion.cut_units_at.
     cut_units_at: str = "validation"
 
-    def guard_flags(self, method: str, frozen_scores: np.ndarray) -> np.ndarray:
+    def guard_flags(
+        self, method: str, frozen_scores: np.ndarray, frozen: FusedScores | None = None
+    ) -> np.ndarray:
         """Where a guarded calibration rule of ``method`` may flag: its frozen score above
-        the frozen cut, or above validation's edge below that cut (``guard_at``)."""
+        the frozen cut, or above validation's edge below that cut (``guard_at``). With
+        ``guard_at="each"`` a fusion in which either detector flags alone
+        (:data:`EACH_GUARDED`) may flag where either detector's frozen score (``frozen``,
+        the frozen inputs) is above that detector's own edge: the fused edge is the edge of
+        whichever detector's normal tail reaches furthest, which on validation may be a
+        classifier's alone, and would hold back every window only the other one sees."""
         threshold = self.thresholds[method]
-        if self.guard_at == "edge":
+        if self.guard_at == "each" and method in EACH_GUARDED:
+            if frozen is None:
+                raise ValueError(f"guard_at=each guards {method} by each detector: pass its inputs")
+            return self.thresholds["gat"].above_edge(frozen.z_gat) | self.thresholds[
+                "vgae"
+            ].above_edge(frozen.z_vgae)
+        if self.guard_at in ("edge", "each"):
             return threshold.above_edge(frozen_scores)
         return threshold.apply(frozen_scores)
 
@@ -252,7 +266,8 @@ class FusionModel:
 
     def calibration_label(self, method: str) -> str:
         """How ``method``'s calibrated decisions are made, in words."""
-        at = self.guard_at
+        # guard_at=each guards only max and cut_max by each detector; the rest at the edge.
+        at = "edge" if self.guard_at == "each" and method not in EACH_GUARDED else self.guard_at
         if method == EITHER:
             return (
                 f"either detector's own: gat {self.calibration['gat'].label(at)}, vgae "

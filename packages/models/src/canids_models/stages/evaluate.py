@@ -113,7 +113,7 @@ def evaluate_split(
                 thr = fusion.thresholds[method]
                 flags, info = thr.apply(fused), {"threshold": thr.value}
                 if method != EITHER:  # its calibrated decision ORs the detectors' own
-                    guard_flags[model] = fusion.guard_flags(method, fused)
+                    guard_flags[model] = fusion.guard_flags(method, fused, inputs)
                 per_window = np.full(len(fused), thr.value)
                 if clean_start is not None:
                     audit["clean_start_frozen_alarms"][model] = clean_start_shares(

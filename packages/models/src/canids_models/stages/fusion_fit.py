@@ -110,7 +110,7 @@ def fit_frozen(ctx: StageContext, val: SplitScores, fusions: tuple[str, ...]) ->
         inputs=frozen,
         y=y,
         fit=fit,
-        guard_flags={name: model.guard_flags(name, z) for name, z in frozen_scores.items()},
+        guard_flags={name: model.guard_flags(name, z, frozen) for name, z in frozen_scores.items()},
         dqn_history=history,
         vgae_f1_cut=vgae_f1_cut,
     )
