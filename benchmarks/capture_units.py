@@ -26,17 +26,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import option_check
 from _bench import start_out
-from detection_ablation import (
-    build_cache,
-    copy_detectors,
-    copy_family_teachers,
-    results_metrics,
-    run_arguments,
-    run_stages,
-)
+from detection_ablation import build_cache, run_arguments
 from family_select import write_outputs
-from results_tables import compare, goal_lines, table
 
 UNITS = ("capture", "capture_scale")  # the opt-in values of fusion.cut_units_at
 
@@ -46,35 +39,17 @@ def paired(
 ) -> tuple[Path, Path]:
     """The default teacher run folder and the one with ``fusion.cut_units_at=<units>`` on
     copies of its detectors and of its family runs' detectors (the families rule refits
-    each family's fusion under the option)."""
-    seed_set = f"train.seed={seed}"
-    base = out / "runs" / f"{dataset}-s{seed}"
-    run_stages(dataset, "teacher", base, cache, [seed_set], log)
-    other = out / "runs" / f"{dataset}-{units}-s{seed}"
-    copy_detectors(base, other, dataset, "teacher")
-    copy_family_teachers(base, other, dataset, keys=("vgae", "gat"))
-    run_stages(dataset, "teacher", other, cache, [seed_set, f"fusion.cut_units_at={units}"], log)
-    return base, other
+    each family's fusion under the option): ``option_check.paired``."""
+    option = (units, [f"fusion.cut_units_at={units}"])
+    return option_check.paired(dataset, cache, seed, out, log, option, student=False)
 
 
 def lines_for(
     dataset: str, pairs: list[tuple[Path, Path]], units: str = "capture"
 ) -> tuple[list[str], dict[str, Any]]:
     """The tables, goal lines and differing cells of one dataset's pairs."""
-    base = [results_metrics(b, dataset, "teacher") for b, _ in pairs]
-    option = [results_metrics(c, dataset, "teacher") for _, c in pairs]
-    lines = [f"\n### {dataset}, teacher: the default (fusion.cut_units_at=validation)\n"]
-    lines += [*table(base), "", *goal_lines(base, None)]
-    lines += [f"\n### {dataset}, teacher: fusion.cut_units_at={units}\n"]
-    lines += [*table(option), "", *goal_lines(option, None)]
-    lines += [f"\n### {dataset}, teacher: cells that differ ({units} against the default)\n"]
-    lines += compare(option, base)
-    data = {
-        "default": [m["fusion_method"] for m in base],
-        units: [m["fusion_method"] for m in option],
-        "runs": [[str(b), str(c)] for b, c in pairs],
-    }
-    return lines, data
+    heading = f"fusion.cut_units_at={units}"
+    return option_check.lines_for(dataset, "teacher", pairs, units, heading)
 
 
 def main() -> None:
