@@ -73,7 +73,7 @@ from detection_ablation import (
     run_stages,
 )
 from family_select import write_outputs
-from holdout_both import BOTH_JUDGED, both_lines
+from holdout_both import BOTH_JUDGED, both_lines, pick_cells
 from holdout_student import STUDENT_VARIANTS, distil, student_lines, verdict_lines
 
 # The fusion choices of canids-models 0.20.0 on, pinned in every variant.
@@ -241,13 +241,7 @@ def figures(metrics: dict[str, Any]) -> dict[str, Any]:
 def pick_summary(runs: dict[str, dict[str, Any]]) -> dict[str, float]:
     """The default fusion's mean calibrated F1 over every attack split of every run, and
     its mean calibrated false alarms per hour on the attack-free split."""
-    f1s, alarms = [], []
-    for fig in runs.values():
-        for key, value in fig["models"]["pick"].items():
-            if key.startswith("calibrated f1 "):
-                f1s.append(value or 0.0)
-            elif key.startswith("calibrated alarms_h ") and value is not None:
-                alarms.append(value)
+    f1s, alarms = pick_cells(runs)
     return {
         "f1": statistics.fmean(f1s) if f1s else 0.0,
         "alarms_h": statistics.fmean(alarms) if alarms else 0.0,

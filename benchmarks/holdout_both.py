@@ -23,7 +23,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-__all__ = ["BOTH_JUDGED", "both_lines", "both_verdict", "size_summary"]
+__all__ = ["BOTH_JUDGED", "both_lines", "both_verdict", "pick_cells", "size_summary"]
 
 # Teacher variants whose verdict is this module's (dataset_holdout.table leaves them out).
 BOTH_JUDGED: tuple[str, ...] = ("guard_each",)
@@ -34,19 +34,25 @@ VAL_FALL = 0.005
 SIZES = ("teacher", "student")
 
 
-def size_summary(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Of one size's runs (``dataset_holdout.figures``): the deployed fusion's calibrated F1
-    per attack cell (an undefined F1 counts 0), its mean calibrated false alarms per hour on
-    the attack-free captures, and its mean calibrated F1 on validation."""
-    cells, alarms, val = [], [], []
+def pick_cells(runs: dict[str, dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """Of runs' figures (``dataset_holdout.figures``): the deployed fusion's calibrated F1
+    per attack cell (an undefined F1 counts 0) and its calibrated false alarms per hour on
+    each attack-free capture."""
+    cells, alarms = [], []
     for fig in runs.values():
         for key, value in fig["models"]["pick"].items():
             if key.startswith("calibrated f1 "):
                 cells.append(value or 0.0)
             elif key.startswith("calibrated alarms_h ") and value is not None:
                 alarms.append(value)
-        if fig.get("val_f1") is not None:
-            val.append(fig["val_f1"])
+    return cells, alarms
+
+
+def size_summary(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Of one size's runs: :func:`pick_cells`, the mean of each, and the deployed fusion's
+    mean calibrated F1 on validation."""
+    cells, alarms = pick_cells(runs)
+    val = [fig["val_f1"] for fig in runs.values() if fig.get("val_f1") is not None]
     return {
         "cells": cells,
         "f1": statistics.fmean(cells) if cells else 0.0,
