@@ -41,7 +41,7 @@ def paired(
     copies of its detectors and of its family runs' detectors (the families rule refits
     each family's fusion under the option): ``option_check.paired``."""
     option = (units, [f"fusion.cut_units_at={units}"])
-    return option_check.paired(dataset, cache, seed, out, log, option, student=False)
+    return option_check.paired(dataset, cache, seed, out, log, option)
 
 
 def lines_for(

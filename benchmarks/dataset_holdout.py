@@ -47,10 +47,11 @@ is reported against the teacher's (``holdout_student.py``: the gap per attack ca
 protocol, the cells within 0.03, the share of parameters); the default student judges
 nothing. ``--student-variants`` adds students beside it (:data:`STUDENT_VARIANTS`), each in
 a folder of its own that copies the teacher and the default student's detectors it keeps
-(``holdout_student.distil``): ``fidelity`` (a GAT kept by fidelity to its teacher,
-reported) and ``teacher_pick`` (``fusion.select=teacher``: the student deploys its
-teacher's fusion), which gets a verdict against the default student by the rule written
-before its runs (``holdout_student.student_verdict``).
+(``holdout_student.distil``): ``fidelity`` (a GAT kept by fidelity to its teacher) and
+``teacher_pick`` (``fusion.select=teacher``: the student deploys its teacher's fusion),
+each of which gets a verdict against the default student by the rule written before its
+runs (``holdout_student.student_verdict``, on the directions ``holdout_student.JUDGED``
+names).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 default fusion against its teacher's in the same run folder, on another dataset's
 vehicles, under issue 10's student goal (within 0.03 F1 of the teacher, at most 10 % of
 its parameters). The default student judges nothing; a student variant with a rule of its
-own (:data:`JUDGED`) gets a verdict against it (:func:`student_verdict`)."""
+own (:data:`JUDGED`) gets a verdict against it (:func:`student_verdict`), on each group of
+directions its rule names."""
 
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ __all__ = [
     "PARAMETER_SHARE",
     "STUDENT_COPIES",
     "STUDENT_VARIANTS",
+    "VALIDATION_JUDGED",
+    "VAL_FALL",
     "distil",
     "student_gaps",
     "student_lines",
@@ -45,13 +48,25 @@ STUDENT_COPIES: dict[str, tuple[str, ...]] = {
     "fidelity": ("vgae",),
     "teacher_pick": ("vgae", "gat"),
 }
-# The student variants judged against the default student, by the rule written before
-# their runs (docs/results.md, canids-models 0.26.0): more cells within GAP of the
-# teacher, the mean calibrated F1 not down by more than FALL, false alarms per hour at
-# most ALARM_GROWTH times the default student's. ``fidelity`` is reported only.
-JUDGED: tuple[str, ...] = ("teacher_pick",)
+# The student variants judged against the default student, each by the rule written
+# before its runs (docs/results.md): more cells within GAP of the teacher, the mean
+# calibrated F1 not down by more than FALL, false alarms per hour at most ALARM_GROWTH
+# times the default student's; each group of directions named must pass (an empty group:
+# every run both have). canids-models 0.26.0's teacher_pick: every run. fidelity (0.22.0's
+# opt-in, judged here on 2026-12-07): hcrl_sa_to_set_01, whose captures no student kept by
+# fidelity had been run on, alone, and both directions together (set_01_to_hcrl_sa's
+# fidelity students were read in the section after 0.23.0's).
+JUDGED: dict[str, tuple[tuple[str, ...], ...]] = {
+    "teacher_pick": ((),),
+    "fidelity": (("hcrl_sa_to_set_01",), ("hcrl_sa_to_set_01", "set_01_to_hcrl_sa")),
+}
+# Variants whose rule also bounds the fall of the student's deployed fusion's calibrated
+# F1 on validation, the training vehicles (by VAL_FALL): a new vehicle must not be bought
+# with the known one (holdout_both.py's condition (d)).
+VALIDATION_JUDGED: tuple[str, ...] = ("fidelity",)
 FALL = 0.005
 ALARM_GROWTH = 1.5
+VAL_FALL = 0.005
 
 
 def distil(
@@ -126,18 +141,24 @@ def student_summary(
     students: dict[str, dict[str, Any]],
     pick_summary: Callable[[dict[str, dict[str, Any]]], dict[str, float]],
 ) -> dict[str, float]:
-    """The cells within :data:`GAP`, and ``pick_summary`` of the students (dataset_holdout's:
+    """The cells within :data:`GAP`, ``pick_summary`` of the students (dataset_holdout's:
     the default fusion's mean calibrated F1 over every attack capture and its mean
-    calibrated false alarms per hour on the attack-free one)."""
+    calibrated false alarms per hour on the attack-free one) and its mean calibrated F1 on
+    validation (``None`` where no run has it)."""
     within, cases = within_cells(teachers, students)
-    return {"within": within, "cases": cases, **pick_summary(students)}
+    val = [fig["val_f1"] for fig in students.values() if fig.get("val_f1") is not None]
+    val_f1 = sum(val) / len(val) if val else None
+    return {"within": within, "cases": cases, **pick_summary(students), "val_f1": val_f1}
 
 
-def student_verdict(default: dict[str, float], candidate: dict[str, float]) -> tuple[bool, str]:
+def student_verdict(
+    default: dict[str, Any], candidate: dict[str, Any], validation: bool = False
+) -> tuple[bool, str]:
     """The rule written before the runs (:data:`JUDGED`): adopt where the cells within
     :data:`GAP` strictly rise, the mean calibrated F1 falls by at most :data:`FALL`, and
     the false alarms per hour grow by at most :data:`ALARM_GROWTH` times (from a quiet
-    default, by at most 1 per hour)."""
+    default, by at most 1 per hour); with ``validation``, also where the mean calibrated
+    F1 on validation falls by at most :data:`VAL_FALL` (a run without it fails)."""
     change = round(candidate["f1"] - default["f1"], 6)
     limit = max(default["alarms_h"] * ALARM_GROWTH, default["alarms_h"] + 1.0)
     ok = (
@@ -152,7 +173,21 @@ def student_verdict(default: dict[str, float], candidate: dict[str, float]) -> t
         f"most -{FALL}), false alarms per hour {default['alarms_h']:.1f} -> "
         f"{candidate['alarms_h']:.1f} (at most {limit:.1f})"
     )
+    if validation:
+        before, after = default.get("val_f1"), candidate.get("val_f1")
+        if before is None or after is None:
+            return False, f"{why}, validation calibrated F1 missing (its rule needs it)"
+        fall = round(after - before, 6)
+        ok = ok and fall >= -VAL_FALL
+        why += (
+            f", validation calibrated F1 {before:.4f} -> {after:.4f} ({fall:+.4f}; at most "
+            f"-{VAL_FALL})"
+        )
     return ok, why
+
+
+def _direction(run: str) -> str:
+    return run.rsplit("-s", 1)[0]
 
 
 def verdict_lines(
@@ -161,7 +196,8 @@ def verdict_lines(
     pick_summary: Callable[[dict[str, dict[str, Any]]], dict[str, float]],
 ) -> list[str]:
     """Each judged student variant (label ``<variant>+<student variant>``) against the
-    default student of the same teacher variant, on the runs both have."""
+    default student of the same teacher variant, on the runs both have, once per group of
+    directions its rule names (:data:`JUDGED`): adopted where every group passes."""
     lines = []
     for label, runs in students.items():
         name, _, other = label.partition("+")
@@ -172,11 +208,27 @@ def verdict_lines(
         if not both:
             lines.append(f"\n{label}: the default student did not run beside it: no verdict")
             continue
-        pick = teachers[name]
-        adopted, why = student_verdict(
-            student_summary(pick, {k: default[k] for k in both}, pick_summary),
-            student_summary(pick, {k: runs[k] for k in both}, pick_summary),
-        )
-        verdict = "adopt" if adopted else "not adopted"
-        lines.append(f"\n{label}, judged on {', '.join(both)}: {why}: **{verdict}**")
+        groups, passed = JUDGED[other], []
+        for group in groups:
+            keys = [k for k in both if not group or _direction(k) in group]
+            absent = [d for d in group if d not in {_direction(k) for k in keys}]
+            if absent:
+                lines.append(f"\n{label}: no run of {', '.join(absent)} beside it: no verdict")
+                break
+            ok, why = student_verdict(
+                student_summary(teachers[name], {k: default[k] for k in keys}, pick_summary),
+                student_summary(teachers[name], {k: runs[k] for k in keys}, pick_summary),
+                validation=other in VALIDATION_JUDGED,
+            )
+            passed.append(ok)
+            mark = (
+                ("adopt" if ok else "not adopted")
+                if len(groups) == 1
+                else ("holds" if ok else "fails")
+            )
+            lines.append(f"\n{label}, judged on {', '.join(keys)}: {why}: **{mark}**")
+        else:
+            if len(groups) > 1:
+                verdict = "adopt" if all(passed) else "not adopted"
+                lines.append(f"\n{label}, every group of its rule: **{verdict}**")
     return lines

@@ -4,7 +4,8 @@ after the candidate's verdict, never a choice.
 
     uv run python benchmarks/option_check.py --data ../shared/data/real \\
         --out benchmarks/out/guard_each --name guard_each --set calibration.guard_at=each \\
-        [--datasets set_01 hcrl_sa] [--seeds 0 1 2] [--student]
+        [--datasets set_01 hcrl_sa] [--seeds 0 1 2] [--student | --student-only]
+        [--student-keeps vgae gat]
 
 A candidate is judged held out by dataset (``dataset_holdout.py``), where no test split
 is read; this script shows what it moves on hcrl_sa's and set_01's test splits. Per
@@ -16,6 +17,11 @@ under them), and with ``--student`` the student's on copies of the default stude
 detectors (it deploys the fusion of the teacher beside it). Only settings that the fusion
 and evaluate stages read belong here: the copies would not be trained again. Finished
 stages are reused.
+
+A setting of the student alone (``--student-only``, e.g. ``distill.select=fidelity``):
+the option's folder holds a copy of the default teacher's whole pipeline (its detectors,
+fusion, results and family runs: nothing of the teacher runs again), and the student's
+detectors not named by ``--student-keeps`` are distilled again under the setting.
 
 Printed per dataset and size: both sets' tables and goal lines (``results_tables.py``:
 the deployed fusion's held-out F1 per split and protocol, mean ± std over the seeds; each
@@ -39,6 +45,9 @@ from detection_ablation import (
 from family_select import write_outputs
 from results_tables import compare, goal_lines, table
 
+# A teacher copied whole beside a student-only option: what its student reads.
+TEACHER_WHOLE = ("vgae", "gat", "fusion", "results")
+
 
 def paired(
     dataset: str,
@@ -47,21 +56,27 @@ def paired(
     out: Path,
     log: Path,
     option: tuple[str, list[str]],
-    student: bool,
+    sizes: tuple[str, ...] = ("teacher",),
+    keeps: tuple[str, ...] = ("vgae", "gat"),
 ) -> tuple[Path, Path]:
-    """The default run folder and ``option``'s (name, ``--set`` items) beside it, on copies
-    of the default's detectors (the teacher's, its family runs', and the student's)."""
+    """The default run folder and ``option``'s (name, ``--set`` items) beside it: for each
+    of ``sizes`` its stages under the option on copies of the default's detectors (the
+    student's ``keeps``); a teacher not in ``sizes`` is copied whole and runs nothing."""
     name, sets = option
     seed_set = f"train.seed={seed}"
     base = out / "runs" / f"{dataset}-s{seed}"
     other = out / "runs" / f"{dataset}-{name}-s{seed}"
     run_stages(dataset, "teacher", base, cache, [seed_set], log)
-    copy_detectors(base, other, dataset, "teacher")
-    copy_family_teachers(base, other, dataset, keys=("vgae", "gat"))
-    run_stages(dataset, "teacher", other, cache, [seed_set, *sets], log)
-    if student:
+    if "teacher" in sizes:
+        copy_detectors(base, other, dataset, "teacher")
+        copy_family_teachers(base, other, dataset, keys=("vgae", "gat"))
+        run_stages(dataset, "teacher", other, cache, [seed_set, *sets], log)
+    else:
+        copy_detectors(base, other, dataset, "teacher", keys=TEACHER_WHOLE)
+        copy_family_teachers(base, other, dataset)
+    if "student" in sizes:
         run_stages(dataset, "student", base, cache, [seed_set], log)
-        copy_detectors(base, other, dataset, "student")
+        copy_detectors(base, other, dataset, "student", keys=keeps)
         run_stages(dataset, "student", other, cache, [seed_set, *sets], log)
     return base, other
 
@@ -102,16 +117,34 @@ def main() -> None:
         help="a setting of the option (repeatable), e.g. calibration.guard_at=each",
     )
     ap.add_argument("--student", action="store_true", help="also the distilled student")
+    ap.add_argument(
+        "--student-only",
+        action="store_true",
+        help="a setting of the student alone: the teacher is copied whole, not run again",
+    )
+    ap.add_argument(
+        "--student-keeps",
+        nargs="*",
+        default=["vgae", "gat"],
+        choices=["vgae", "gat"],
+        help="the default student's detectors the option's student copies; the others are "
+        "distilled again under the option (e.g. --student-keeps vgae for distill.select)",
+    )
     args = ap.parse_args()
+    if args.student and args.student_only:
+        ap.error("give --student or --student-only, not both")
     out, log = start_out(args.out, "option_check")
     root = Path(args.data).resolve()
     lines: list[str] = []
     data: dict[str, Any] = {}
     sizes = ("teacher", "student") if args.student else ("teacher",)
+    if args.student_only:
+        sizes = ("student",)
     for dataset in args.datasets:
         cache = build_cache(dataset, root, out, log)
         option = (args.name, list(args.sets))
-        pairs = [paired(dataset, cache, s, out, log, option, args.student) for s in args.seeds]
+        keeps = tuple(args.student_keeps)
+        pairs = [paired(dataset, cache, s, out, log, option, sizes, keeps) for s in args.seeds]
         for size in sizes:
             more, data[f"{dataset} {size}"] = lines_for(dataset, size, pairs, args.name)
             lines += more

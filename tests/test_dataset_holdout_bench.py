@@ -273,7 +273,6 @@ def test_the_teacher_pick_student_is_judged_by_its_rule(dh: ModuleType) -> None:
     students = {
         "sensitive": {"a-s0": far, "a-s1": near},
         "sensitive+teacher_pick": {"a-s0": near, "a-s1": near},
-        "sensitive+fidelity": {"a-s0": near, "a-s1": near},  # reported, never judged
     }
     lines = hs.verdict_lines(teachers, students, dh.pick_summary)
     assert len(lines) == 1
@@ -296,6 +295,54 @@ def test_the_teacher_pick_student_is_judged_by_its_rule(dh: ModuleType) -> None:
     assert missing == [
         "\nsensitive+teacher_pick: the default student did not run beside it: no verdict"
     ]
+
+
+def _val(dh: ModuleType, f1: float, val_f1: float) -> dict[str, Any]:
+    """A run's figures whose deployed fusion scores ``val_f1`` on validation, calibrated."""
+    metrics = _metrics(dh, f1, 10.0)
+    metrics["rows"].append(_row("val", "calibrated", "fusion:max", val_f1, 0.0))
+    return dh.figures(metrics)
+
+
+def test_the_fidelity_student_is_judged_on_its_unread_direction_and_on_both(
+    dh: ModuleType,
+) -> None:
+    """The rule written on 2026-12-07 before its runs: teacher_pick's three conditions and
+    validation's calibrated F1 down by at most 0.005, on hcrl_sa_to_set_01 alone and on
+    both directions together; adopted only where both groups pass."""
+    hs = importlib.import_module("holdout_student")
+    teacher = dh.figures(_metrics(dh, 0.9, 10.0))
+    runs = ("hcrl_sa_to_set_01-s0", "set_01_to_hcrl_sa-s0")
+    teachers = {"sensitive": dict.fromkeys(runs, teacher)}
+    far, near = _val(dh, 0.8, 0.99), _val(dh, 0.89, 0.99)
+    students = {
+        "sensitive": dict.fromkeys(runs, far),
+        "sensitive+fidelity": dict.fromkeys(runs, near),
+    }
+    lines = hs.verdict_lines(teachers, students, dh.pick_summary)
+    assert [line.split(":")[0] for line in lines] == [
+        "\nsensitive+fidelity, judged on hcrl_sa_to_set_01-s0",
+        "\nsensitive+fidelity, judged on hcrl_sa_to_set_01-s0, set_01_to_hcrl_sa-s0",
+        "\nsensitive+fidelity, every group of its rule",
+    ]
+    assert "cells within 0.03 of the teacher 0 -> 4 of 4" in lines[0]
+    assert "validation calibrated F1 0.9900 -> 0.9900 (+0.0000; at most -0.005)" in lines[0]
+    assert [line.rsplit("**", 2)[1] for line in lines] == ["holds", "holds", "adopt"]
+    # The unread direction alone fails on validation: not adopted, whatever both show.
+    worse = {**students["sensitive+fidelity"], runs[0]: _val(dh, 0.89, 0.9849)}
+    lines = hs.verdict_lines(teachers, {**students, "sensitive+fidelity": worse}, dh.pick_summary)
+    assert [line.rsplit("**", 2)[1] for line in lines] == ["fails", "holds", "not adopted"]
+    assert "(-0.0051; at most -0.005)" in lines[0]
+    # A run without validation's row cannot pass its rule.
+    same = {"within": 4, "cases": 8, "f1": 0.5, "alarms_h": 10.0, "val_f1": 0.99}
+    ok, why = hs.student_verdict(same, {**same, "within": 5, "val_f1": None}, validation=True)
+    assert not ok
+    assert why.endswith("validation calibrated F1 missing (its rule needs it)")
+    assert hs.student_verdict(same, {**same, "within": 5, "val_f1": 0.985}, validation=True)[0]
+    # Without the unread direction there is no verdict.
+    alone = {k: {runs[1]: v[runs[1]]} for k, v in students.items()}
+    lines = hs.verdict_lines(teachers, alone, dh.pick_summary)
+    assert lines == ["\nsensitive+fidelity: no run of hcrl_sa_to_set_01 beside it: no verdict"]
 
 
 def test_a_teacher_pick_student_copies_both_of_the_default_student_s_detectors(
