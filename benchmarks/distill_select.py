@@ -19,6 +19,12 @@ families and candidates). The rule, fixed before the first run (docs/results.md)
 every run given (give ``--dataset``, ``--cache-dir`` and ``--runs`` once per dataset) and
 the student GAT's validation F1 falls by no more than 0.005. ``--judge-only`` reads
 finished runs and trains nothing.
+
+Since canids-models 0.26.0 the student deploys its teacher's fusion and runs no families
+rule of its own, so this judge reads only baselines made with ``--set
+fusion.select=auto`` (0.25.0's student); a baseline without it is refused before anything
+is copied or trained. ``dataset_holdout.py --student --student-variants fidelity`` judges
+the same choice held out by dataset (docs/results.md, 2026-12-07).
 """
 
 from __future__ import annotations
@@ -102,13 +108,14 @@ def main() -> None:
     pairs = []
     for i, (dataset, runs) in enumerate(zip(a.dataset, a.runs, strict=True)):
         for baseline in runs:
+            before = judge(baseline, dataset)  # a baseline it cannot judge: refused first
             target = a.out / "runs" / f"{baseline.name}-fidelity"
             if not a.judge_only:
                 seed = prepare(baseline, target, dataset)
                 sets = [f"train.seed={seed}", "distill.select=fidelity"]
                 secs = run_stages(dataset, "student", target, a.cache_dir[i], sets, log)
                 print(f"{target.name}: " + ", ".join(f"{k} {v:.0f} s" for k, v in secs.items()))
-            pair = (judge(baseline, dataset), judge(target, dataset))
+            pair = (before, judge(target, dataset))
             pairs.append(pair)
             print(
                 f"{dataset} {baseline.name}: family gap {pair[0]['gap']:.4f} -> "

@@ -70,3 +70,20 @@ def test_the_rule_adopts_only_a_closer_student_that_keeps_validation(ds, gaps, f
     lines = ds.verdict(pairs)
     assert lines[1].startswith("rule: adopt fidelity" if adopt else "rule: fidelity stays opt-in")
     assert f"over {len(pairs)} runs" in lines[0]
+
+
+def test_a_baseline_without_the_families_rule_is_refused_before_anything_runs(
+    ds, tmp_path, monkeypatch
+):
+    """The current student (fusion.select=teacher) runs no families rule: the script says
+    so at once, before copying a detector or training a stage."""
+    run = _run(tmp_path, "set_01-s0", {"dos": {"mean": 1.0}}, {"dos": {"mean": 1.0}}, 0.9, 1)
+    _write(run / DS / "student" / "fusion" / "metrics.json", {"selection": {"method": "max"}})
+    out = tmp_path / "out"
+    argv = ["distill_select.py", "--dataset", DS, "--runs", str(run)]
+    argv += ["--cache-dir", str(tmp_path / "cache"), "--out", str(out)]
+    monkeypatch.setattr("sys.argv", argv)
+    with pytest.raises(SystemExit, match="without the families rule has no judge"):
+        ds.main()
+    assert not (out / "runs").exists()  # nothing copied
+    assert not (out / "distill_select.log").exists()  # nothing ran
