@@ -221,11 +221,10 @@ def verdict_lines(
                 validation=other in VALIDATION_JUDGED,
             )
             passed.append(ok)
-            mark = (
-                ("adopt" if ok else "not adopted")
-                if len(groups) == 1
-                else ("holds" if ok else "fails")
-            )
+            if len(groups) == 1:  # its verdict
+                mark = "adopt" if ok else "not adopted"
+            else:  # one condition of its verdict
+                mark = "holds" if ok else "fails"
             lines.append(f"\n{label}, judged on {', '.join(keys)}: {why}: **{mark}**")
         else:
             if len(groups) > 1:
