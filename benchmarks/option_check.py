@@ -125,14 +125,16 @@ def main() -> None:
     ap.add_argument(
         "--student-keeps",
         nargs="*",
-        default=["vgae", "gat"],
         choices=["vgae", "gat"],
-        help="the default student's detectors the option's student copies; the others are "
-        "distilled again under the option (e.g. --student-keeps vgae for distill.select)",
+        help="the default student's detectors the option's student copies (default: both); "
+        "the others are distilled again under the option (e.g. --student-keeps vgae for "
+        "distill.select)",
     )
     args = ap.parse_args()
     if args.student and args.student_only:
         ap.error("give --student or --student-only, not both")
+    if args.student_keeps is not None and not (args.student or args.student_only):
+        ap.error("--student-keeps needs --student or --student-only: no student would run")
     out, log = start_out(args.out, "option_check")
     root = Path(args.data).resolve()
     lines: list[str] = []
@@ -143,7 +145,7 @@ def main() -> None:
     for dataset in args.datasets:
         cache = build_cache(dataset, root, out, log)
         option = (args.name, list(args.sets))
-        keeps = tuple(args.student_keeps)
+        keeps = ("vgae", "gat") if args.student_keeps is None else tuple(args.student_keeps)
         pairs = [paired(dataset, cache, s, out, log, option, sizes, keeps) for s in args.seeds]
         for size in sizes:
             more, data[f"{dataset} {size}"] = lines_for(dataset, size, pairs, args.name)

@@ -86,14 +86,26 @@ def test_a_student_only_option_copies_the_teacher_whole_and_distils_again(
     assert not log.exists()
 
 
-def test_student_and_student_only_together_are_refused(
-    oc: ModuleType, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--student", "--student-only"], "give --student or --student-only, not both"),
+        (["--student-keeps", "vgae"], "--student-keeps needs --student or --student-only"),
+    ],
+)
+def test_student_options_that_contradict_are_refused(
+    oc: ModuleType,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture,
+    flags: list[str],
+    message: str,
 ) -> None:
     argv = ["option_check.py", "--data", str(tmp_path), "--out", str(tmp_path / "out")]
-    argv += ["--name", "x", "--set", "a=b", "--student", "--student-only"]
+    argv += ["--name", "x", "--set", "a=b", *flags]
     monkeypatch.setattr("sys.argv", argv)
     with pytest.raises(SystemExit) as exc:
         oc.main()
     assert exc.value.code == 2
-    assert "give --student or --student-only, not both" in capsys.readouterr().err
+    assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # refused before anything was written
