@@ -23,7 +23,15 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-__all__ = ["BOTH_JUDGED", "both_lines", "both_verdict", "pick_cells", "size_summary"]
+__all__ = [
+    "BOTH_JUDGED",
+    "VAL_FALL",
+    "both_lines",
+    "both_verdict",
+    "pick_cells",
+    "size_summary",
+    "validation_f1",
+]
 
 # Teacher variants whose verdict is this module's (dataset_holdout.table leaves them out).
 BOTH_JUDGED: tuple[str, ...] = ("guard_each",)
@@ -48,16 +56,22 @@ def pick_cells(runs: dict[str, dict[str, Any]]) -> tuple[list[float], list[float
     return cells, alarms
 
 
+def validation_f1(runs: dict[str, dict[str, Any]]) -> float | None:
+    """The deployed fusion's mean calibrated F1 on validation over the runs that have it
+    (``dataset_holdout.figures``' ``val_f1``); ``None`` where none has."""
+    val = [fig["val_f1"] for fig in runs.values() if fig.get("val_f1") is not None]
+    return statistics.fmean(val) if val else None
+
+
 def size_summary(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Of one size's runs: :func:`pick_cells`, the mean of each, and the deployed fusion's
     mean calibrated F1 on validation."""
     cells, alarms = pick_cells(runs)
-    val = [fig["val_f1"] for fig in runs.values() if fig.get("val_f1") is not None]
     return {
         "cells": cells,
         "f1": statistics.fmean(cells) if cells else 0.0,
         "alarms_h": statistics.fmean(alarms) if alarms else 0.0,
-        "val_f1": statistics.fmean(val) if val else None,
+        "val_f1": validation_f1(runs),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from detection_ablation import copy_detectors, results_metrics, run_stages
 from distill_select import prepare
+from holdout_both import VAL_FALL, validation_f1
 
 __all__ = [
     "ALARM_GROWTH",
@@ -23,7 +24,6 @@ __all__ = [
     "STUDENT_COPIES",
     "STUDENT_VARIANTS",
     "VALIDATION_JUDGED",
-    "VAL_FALL",
     "distil",
     "student_gaps",
     "student_lines",
@@ -61,12 +61,11 @@ JUDGED: dict[str, tuple[tuple[str, ...], ...]] = {
     "fidelity": (("hcrl_sa_to_set_01",), ("hcrl_sa_to_set_01", "set_01_to_hcrl_sa")),
 }
 # Variants whose rule also bounds the fall of the student's deployed fusion's calibrated
-# F1 on validation, the training vehicles (by VAL_FALL): a new vehicle must not be bought
-# with the known one (holdout_both.py's condition (d)).
+# F1 on validation, the training vehicles (by holdout_both.VAL_FALL): a new vehicle must
+# not be bought with the known one (holdout_both.py's condition (d)).
 VALIDATION_JUDGED: tuple[str, ...] = ("fidelity",)
 FALL = 0.005
 ALARM_GROWTH = 1.5
-VAL_FALL = 0.005
 
 
 def distil(
@@ -146,8 +145,7 @@ def student_summary(
     calibrated false alarms per hour on the attack-free one) and its mean calibrated F1 on
     validation (``None`` where no run has it)."""
     within, cases = within_cells(teachers, students)
-    val = [fig["val_f1"] for fig in students.values() if fig.get("val_f1") is not None]
-    val_f1 = sum(val) / len(val) if val else None
+    val_f1 = validation_f1(students)
     return {"within": within, "cases": cases, **pick_summary(students), "val_f1": val_f1}
 
 
@@ -158,7 +156,7 @@ def student_verdict(
     :data:`GAP` strictly rise, the mean calibrated F1 falls by at most :data:`FALL`, and
     the false alarms per hour grow by at most :data:`ALARM_GROWTH` times (from a quiet
     default, by at most 1 per hour); with ``validation``, also where the mean calibrated
-    F1 on validation falls by at most :data:`VAL_FALL` (a run without it fails)."""
+    F1 on validation falls by at most ``holdout_both.VAL_FALL`` (a run without it fails)."""
     change = round(candidate["f1"] - default["f1"], 6)
     limit = max(default["alarms_h"] * ALARM_GROWTH, default["alarms_h"] + 1.0)
     ok = (
