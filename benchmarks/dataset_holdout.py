@@ -19,6 +19,11 @@ either dataset's test splits is read):
   period longer than that holds attack windows, which the run's audit line counts) and
   its attack-free accessory-1.
 
+``--directions-file FILE`` replaces both with directions of a user's own captures
+(``holdout_directions.py``), on which every variant and student variant is judged, by the
+same rules: captures nobody here read while shaping a candidate, which these two
+directions can no longer be (docs/results.md).
+
 Per direction and seed the teacher pipeline runs once under canids-models 0.22.0's
 default (pinned, so that a later default cannot move the folders:
 ``runs/<dataset>-s<seed>``); per candidate variant, the fusion and evaluate stages run
@@ -73,8 +78,9 @@ from detection_ablation import (
     run_stages,
 )
 from family_select import write_outputs
-from holdout_both import BOTH_JUDGED, both_lines, pick_cells
-from holdout_student import STUDENT_VARIANTS, distil, student_lines, verdict_lines
+from holdout_both import BOTH_JUDGED, alarm_limit, both_lines, pick_cells
+from holdout_directions import judged_everywhere, read_directions
+from holdout_student import JUDGED, STUDENT_VARIANTS, distil, student_lines, verdict_lines
 from holdout_variants import (
     BASELINES,
     DIRECTIONS,
@@ -90,11 +96,14 @@ RISE = 0.005  # the smallest rise of mean calibrated F1 that adopts a variant
 ALARM_GROWTH = 1.5  # the most a variant may multiply the mean false alarms per hour
 
 
-def datasets_file(out: Path, root: Path) -> Path:
-    """One dataset per direction (:data:`DIRECTIONS`), all read from ``root`` (the folder
-    holding ``hcrl_sa/`` and ``set_01/``); refuses a root without the captures named."""
+def datasets_file(
+    out: Path, root: Path, directions: dict[str, dict[str, Any]] = DIRECTIONS
+) -> Path:
+    """One dataset per direction (:data:`DIRECTIONS`, or a directions file's), all read
+    from ``root`` (the folder holding ``hcrl_sa/`` and ``set_01/``); refuses a root without
+    the captures named."""
     text = []
-    for name, d in DIRECTIONS.items():
+    for name, d in directions.items():
         missing = [p for p in (*d["attacks"].values(), *d["normal"]) if not (root / p).is_file()]
         if missing or not any(root.glob(d["train"][0])):
             raise SystemExit(
@@ -104,6 +113,7 @@ def datasets_file(out: Path, root: Path) -> Path:
         text += [
             f"[datasets.{name}]",
             f'root = "{root}"',
+            *([f'format = "{d["format"]}"'] if "format" in d else []),
             f'description = "{name}: training captures of one dataset, another\'s held out"',
             f"[datasets.{name}.splits]",
             "train = [" + ", ".join(f'"{g}"' for g in d["train"]) + "]",
@@ -169,7 +179,7 @@ def verdict(default: dict[str, float], candidate: dict[str, float]) -> tuple[boo
     than :data:`RISE` and the mean false alarms per hour grow by at most
     :data:`ALARM_GROWTH` times (from a quiet default, by at most 1 per hour)."""
     rise = round(candidate["f1"] - default["f1"], 6)  # 0.505 - 0.5 is not above 0.005
-    limit = max(default["alarms_h"] * ALARM_GROWTH, default["alarms_h"] + 1.0)
+    limit = alarm_limit(default["alarms_h"], ALARM_GROWTH)
     f1_ok, alarms_ok = rise > RISE, candidate["alarms_h"] <= limit
     why = (
         f"mean calibrated F1 {default['f1']:.3f} -> {candidate['f1']:.3f} ({rise:+.3f}; "
@@ -179,7 +189,10 @@ def verdict(default: dict[str, float], candidate: dict[str, float]) -> tuple[boo
     return f1_ok and alarms_ok, why
 
 
-def table(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+def table(
+    variants: dict[str, dict[str, dict[str, Any]]],
+    judged_on: dict[str, tuple[str, ...]] = JUDGED_ON,
+) -> list[str]:
     lines = ["\n### Held out by dataset: the teacher on another dataset's vehicles\n"]
     lines += figure_tables(variants)
     for name, runs in variants.items():
@@ -188,7 +201,7 @@ def table(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         if name in BOTH_JUDGED:
             lines.append(f"\n{name}: judged on the teacher and the student together, below")
             continue
-        on = JUDGED_ON[name]
+        on = judged_on[name]
         judged = [k for k in runs if k.rsplit("-s", 1)[0] in on]
         if not judged:
             lines.append(f"\n{name}: no run of {', '.join(on)}: no verdict")
@@ -242,7 +255,17 @@ def figure_tables(variants: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
 def main() -> None:
     ap = run_arguments(__doc__ or "", "benchmarks/out/dataset_holdout", [0, 1, 2])
     ap.add_argument("--variants", nargs="*", default=["sensitive"], choices=list(VARIANTS)[1:])
-    ap.add_argument("--directions", nargs="+", default=list(DIRECTIONS), choices=DIRECTIONS)
+    ap.add_argument(
+        "--directions",
+        nargs="+",
+        help=f"the directions to run (default: all; built in: {', '.join(DIRECTIONS)})",
+    )
+    ap.add_argument(
+        "--directions-file",
+        type=Path,
+        help="directions of your own (benchmarks/holdout_directions.py), each judged for "
+        "every variant, in place of the built-in ones",
+    )
     ap.add_argument(
         "--student",
         action="store_true",
@@ -264,9 +287,18 @@ def main() -> None:
         if args.student and name in args.variants and source not in args.variants:
             ap.error(f"--student with variant {name} needs variant {source}: its students")
     names = ["", *sorted(set(args.variants), key=list(VARIANTS).index)]  # sources first
-    out, log = start_out(args.out, "dataset_holdout")
     root = Path(args.data).resolve()
-    os.environ["CANIDS_DATASETS"] = str(datasets_file(out, root))
+    directions, judged_on, judged = DIRECTIONS, JUDGED_ON, JUDGED
+    if args.directions_file:  # checked whole before anything is written
+        directions = read_directions(args.directions_file.resolve(), root)
+        judged_on, judged = judged_everywhere(
+            list(directions), list(VARIANTS)[1:], list(STUDENT_VARIANTS)
+        )
+    args.directions = args.directions or list(directions)
+    if unknown := [d for d in args.directions if d not in directions]:
+        ap.error(f"--directions {unknown}: not among {', '.join(directions)}")
+    out, log = start_out(args.out, "dataset_holdout")
+    os.environ["CANIDS_DATASETS"] = str(datasets_file(out, root, directions))
     # Each direction's cache once (a current cache is a no-op, but not a free one).
     caches = {dataset: build_cache(dataset, root, out, log) for dataset in args.directions}
     variants: dict[str, dict[str, dict[str, Any]]] = {}
@@ -295,14 +327,14 @@ def main() -> None:
                         teacher["parameters"]["fusion"],
                         student["parameters"]["fusion"],
                     )
-    lines = table(variants)
+    lines = table(variants, judged_on)
     for label, runs in students.items():
         name = label.split("+", 1)[0]
         lines += [f"\n### Held out by dataset: the distilled student ({label or BASELINE})\n"]
         lines += figure_tables({label: runs})
         lines += ["", *student_lines(variants[name], runs, parameters[label])]
-    lines += verdict_lines(variants, students, pick_summary)
-    lines += both_lines(variants, students, JUDGED_ON, BASELINES)
+    lines += verdict_lines(variants, students, pick_summary, judged)
+    lines += both_lines(variants, students, judged_on, BASELINES)
     write_outputs(out, "dataset_holdout", {"variants": variants, "students": students}, lines)
 
 

@@ -26,10 +26,12 @@ from typing import Any
 __all__ = [
     "BOTH_JUDGED",
     "VAL_FALL",
+    "alarm_limit",
     "both_lines",
     "both_verdict",
     "pick_cells",
     "size_summary",
+    "validation_condition",
     "validation_f1",
 ]
 
@@ -63,6 +65,24 @@ def validation_f1(runs: dict[str, dict[str, Any]]) -> float | None:
     return statistics.fmean(val) if val else None
 
 
+def alarm_limit(alarms_h: float, growth: float) -> float:
+    """The most false alarms per hour a candidate may raise against a baseline's
+    ``alarms_h``: ``growth`` times it, and from a quiet baseline at least 1 per hour more."""
+    return max(alarms_h * growth, alarms_h + 1.0)
+
+
+def validation_condition(before: float | None, after: float | None) -> tuple[bool, str]:
+    """Condition (d), also of ``holdout_student``'s rules: the deployed fusion's mean
+    calibrated F1 on validation falls by at most :data:`VAL_FALL`; a side without it fails.
+    Four digits, so that a fall just past the limit shows."""
+    if before is None or after is None:
+        return False, "validation's calibrated F1 missing (the rule needs it)"
+    fall = round(after - before, 6)
+    return fall >= -VAL_FALL, (
+        f"validation's calibrated F1 {before:.4f} -> {after:.4f} ({fall:+.4f}; at most -{VAL_FALL})"
+    )
+
+
 def size_summary(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Of one size's runs: :func:`pick_cells`, the mean of each, and the deployed fusion's
     mean calibrated F1 on validation."""
@@ -84,16 +104,8 @@ def both_verdict(
     for size in SIZES:
         d, c = default[size], candidate[size]
         change = round(c["f1"] - d["f1"], 6)
-        limit = max(d["alarms_h"] * ALARM_GROWTH, d["alarms_h"] + 1.0)
-        if d["val_f1"] is None or c["val_f1"] is None:
-            val_ok, val = False, "validation's calibrated F1 missing"
-        else:
-            val_change = round(c["val_f1"] - d["val_f1"], 6)
-            val_ok = val_change >= -VAL_FALL
-            val = (
-                f"validation's calibrated F1 {d['val_f1']:.3f} -> {c['val_f1']:.3f} "
-                f"({val_change:+.3f}; at most -{VAL_FALL})"
-            )
+        limit = alarm_limit(d["alarms_h"], ALARM_GROWTH)
+        val_ok, val = validation_condition(d["val_f1"], c["val_f1"])
         size_ok = change >= -FALL and c["alarms_h"] <= limit and val_ok
         ok &= size_ok
         lines.append(

@@ -13,7 +13,7 @@ from typing import Any
 
 from detection_ablation import copy_detectors, results_metrics, run_stages
 from distill_select import prepare
-from holdout_both import VAL_FALL, validation_f1
+from holdout_both import alarm_limit, validation_condition, validation_f1
 
 __all__ = [
     "ALARM_GROWTH",
@@ -155,10 +155,10 @@ def student_verdict(
     """The rule written before the runs (:data:`JUDGED`): adopt where the cells within
     :data:`GAP` strictly rise, the mean calibrated F1 falls by at most :data:`FALL`, and
     the false alarms per hour grow by at most :data:`ALARM_GROWTH` times (from a quiet
-    default, by at most 1 per hour); with ``validation``, also where the mean calibrated
-    F1 on validation falls by at most ``holdout_both.VAL_FALL`` (a run without it fails)."""
+    default, by at most 1 per hour); with ``validation``, also holdout_both's condition
+    (d) (:func:`holdout_both.validation_condition`)."""
     change = round(candidate["f1"] - default["f1"], 6)
-    limit = max(default["alarms_h"] * ALARM_GROWTH, default["alarms_h"] + 1.0)
+    limit = alarm_limit(default["alarms_h"], ALARM_GROWTH)
     ok = (
         candidate["within"] > default["within"]
         and change >= -FALL
@@ -172,15 +172,8 @@ def student_verdict(
         f"{candidate['alarms_h']:.1f} (at most {limit:.1f})"
     )
     if validation:
-        before, after = default.get("val_f1"), candidate.get("val_f1")
-        if before is None or after is None:
-            return False, f"{why}, validation calibrated F1 missing (its rule needs it)"
-        fall = round(after - before, 6)
-        ok = ok and fall >= -VAL_FALL
-        why += (
-            f", validation calibrated F1 {before:.4f} -> {after:.4f} ({fall:+.4f}; at most "
-            f"-{VAL_FALL})"
-        )
+        val_ok, val = validation_condition(default.get("val_f1"), candidate.get("val_f1"))
+        ok, why = ok and val_ok, f"{why}, {val}"
     return ok, why
 
 
@@ -192,21 +185,23 @@ def verdict_lines(
     teachers: dict[str, dict[str, dict[str, Any]]],
     students: dict[str, dict[str, dict[str, Any]]],
     pick_summary: Callable[[dict[str, dict[str, Any]]], dict[str, float]],
+    judged: dict[str, tuple[tuple[str, ...], ...]] = JUDGED,
 ) -> list[str]:
     """Each judged student variant (label ``<variant>+<student variant>``) against the
     default student of the same teacher variant, on the runs both have, once per group of
-    directions its rule names (:data:`JUDGED`): adopted where every group passes."""
+    directions its rule names (``judged``, by default :data:`JUDGED`; a directions file's
+    is every run): adopted where every group passes."""
     lines = []
     for label, runs in students.items():
         name, _, other = label.partition("+")
-        if other not in JUDGED:
+        if other not in judged:
             continue
         default = students.get(name, {})
         both = sorted(set(runs) & set(default))
         if not both:
             lines.append(f"\n{label}: the default student did not run beside it: no verdict")
             continue
-        groups, passed = JUDGED[other], []
+        groups, passed = judged[other], []
         for group in groups:
             keys = [k for k in both if not group or _direction(k) in group]
             absent = [d for d in group if d not in {_direction(k) for k in keys}]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 from canids_data.synthetic import write_demo_dataset
@@ -12,6 +15,16 @@ from canids_testkit.pytest_plugin import (
     local_slurm,  # noqa: F401 (a fixture: one real SLURM)
     local_slurm_two_nodes,  # noqa: F401 (a fixture: a real two-node SLURM)
 )
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture
+def script(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], ModuleType]:
+    """Imports a ``benchmarks/`` script by its module name. Its folder is on ``sys.path``
+    for the test only: the scripts import their sibling scripts."""
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module
 
 
 @pytest.fixture(scope="session")

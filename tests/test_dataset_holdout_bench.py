@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -14,13 +15,10 @@ from typing import Any
 import pytest
 from canids_data.datasets_file import read_datasets_file
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def dh(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
-    return importlib.import_module("dataset_holdout")
+def dh(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("dataset_holdout")
 
 
 def _data(root: Path, dh: ModuleType) -> Path:
@@ -326,7 +324,7 @@ def test_the_fidelity_student_is_judged_on_its_unread_direction_and_on_both(
         "\nsensitive+fidelity, every group of its rule",
     ]
     assert "cells within 0.03 of the teacher 0 -> 4 of 4" in lines[0]
-    assert "validation calibrated F1 0.9900 -> 0.9900 (+0.0000; at most -0.005)" in lines[0]
+    assert "validation's calibrated F1 0.9900 -> 0.9900 (+0.0000; at most -0.005)" in lines[0]
     assert [line.rsplit("**", 2)[1] for line in lines] == ["holds", "holds", "adopt"]
     # The unread direction alone fails on validation: not adopted, whatever both show.
     worse = {**students["sensitive+fidelity"], runs[0]: _val(dh, 0.89, 0.9849)}
@@ -337,7 +335,7 @@ def test_the_fidelity_student_is_judged_on_its_unread_direction_and_on_both(
     same = {"within": 4, "cases": 8, "f1": 0.5, "alarms_h": 10.0, "val_f1": 0.99}
     ok, why = hs.student_verdict(same, {**same, "within": 5, "val_f1": None}, validation=True)
     assert not ok
-    assert why.endswith("validation calibrated F1 missing (its rule needs it)")
+    assert why.endswith("validation's calibrated F1 missing (the rule needs it)")
     assert hs.student_verdict(same, {**same, "within": 5, "val_f1": 0.985}, validation=True)[0]
     # Without the unread direction there is no verdict.
     alone = {k: {runs[1]: v[runs[1]]} for k, v in students.items()}
@@ -368,3 +366,34 @@ def test_a_teacher_pick_student_copies_both_of_the_default_student_s_detectors(
     assert (
         json.loads((pick / dataset / "student" / "gat" / "config.json").read_text()) == gat_config
     )
+
+
+def test_every_variant_is_judged_on_every_direction_of_a_file(dh: ModuleType) -> None:
+    """The built-in capture_scale is judged on set_01_to_hcrl_sa only; a file's directions
+    were read by nobody here, so every one of them judges every variant, teacher and
+    student, by the same rules."""
+    hd = importlib.import_module("holdout_directions")
+    hs = importlib.import_module("holdout_student")
+    names = ["set_02_to_set_03", "set_03_to_set_04"]
+    judged_on, judged = hd.judged_everywhere(names, ["sensitive", "capture_scale"], ["fidelity"])
+    assert judged_on == {"sensitive": tuple(names), "capture_scale": tuple(names)}
+    assert judged == {"fidelity": ((),)}
+    good, bad = dh.figures(_metrics(dh, 0.9, 10.0)), dh.figures(_metrics(dh, 0.1, 10.0))
+    runs = [f"{n}-s{s}" for n in names for s in (0, 1)]
+    variants = {"": dict.fromkeys(runs, bad), "sensitive": dict.fromkeys(runs, bad)}
+    variants["capture_scale"] = dict.fromkeys(runs, good)
+    text = "\n".join(dh.table(variants, judged_on))
+    assert f"capture_scale, judged on {', '.join(sorted(runs))} against sensitive" in text
+    assert text.rstrip().endswith("**adopt**")
+    teacher = dh.figures(_metrics(dh, 0.9, 10.0))
+    students = {
+        "sensitive": dict.fromkeys(runs, _val(dh, 0.8, 0.99)),
+        "sensitive+fidelity": dict.fromkeys(runs, _val(dh, 0.89, 0.99)),
+    }
+    lines = hs.verdict_lines(
+        {"sensitive": dict.fromkeys(runs, teacher)}, students, dh.pick_summary, judged
+    )
+    assert len(lines) == 1
+    assert lines[0].startswith(f"\nsensitive+fidelity, judged on {', '.join(sorted(runs))}: ")
+    assert "validation's calibrated F1 0.9900 -> 0.9900" in lines[0]
+    assert lines[0].endswith("**adopt**")

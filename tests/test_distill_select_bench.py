@@ -4,21 +4,19 @@ on run folders whose metrics are set by hand so that every figure can be checked
 
 from __future__ import annotations
 
-import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 DS = "set_01"
 
 
 @pytest.fixture
-def ds(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
-    return importlib.import_module("distill_select")
+def ds(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("distill_select")
 
 
 def _write(path: Path, data: dict) -> None:

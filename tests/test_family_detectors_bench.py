@@ -4,21 +4,18 @@ refusal of run folders that hold no such figures."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
-    return importlib.import_module("family_detectors")
+def bench(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("family_detectors")
 
 
 def _selection(detectors: bool = True) -> dict:

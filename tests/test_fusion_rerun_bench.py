@@ -4,19 +4,15 @@ fit, and that the reused flag, the one thing that must differ, is not among it."
 from __future__ import annotations
 
 import copy
-import importlib
-from pathlib import Path
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
-    return importlib.import_module("fusion_rerun")
+def bench(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("fusion_rerun")
 
 
 def _fit(reused: bool) -> dict:

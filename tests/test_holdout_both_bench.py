@@ -6,19 +6,17 @@ validation row the rule needs."""
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def dh(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
-    return importlib.import_module("dataset_holdout")
+def dh(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("dataset_holdout")
 
 
 @pytest.fixture
@@ -96,7 +94,7 @@ def test_a_missing_validation_row_fails_the_size(hb: ModuleType, dh: ModuleType)
     cand["teacher"]["val_f1"] = None
     ok, lines = hb.both_verdict(base, cand)
     assert not ok
-    assert "validation's calibrated F1 missing: fails" in lines[0]
+    assert "validation's calibrated F1 missing (the rule needs it): fails" in lines[0]
 
 
 def test_the_variant_is_judged_on_both_sizes_and_directions(hb: ModuleType, dh: ModuleType) -> None:

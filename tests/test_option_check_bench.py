@@ -4,20 +4,18 @@ student's), and finished stages are not run again."""
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 DATASET = "hcrl_sa"
 
 
 @pytest.fixture
-def oc(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
-    return importlib.import_module("option_check")
+def oc(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("option_check")
 
 
 def _done(folder: Path, *keys: str) -> None:

@@ -15,6 +15,7 @@ import json
 import re
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 
@@ -22,15 +23,13 @@ import pytest
 from canids_models import ArtifactStore
 from canids_models.config import load_config
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 DS = "hcrl_sa"
 T1, T3 = "test_01_known_vehicle_known_attack", "test_03_known_vehicle_unknown_attack"
 
 
 @pytest.fixture
-def rt(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
-    return importlib.import_module("results_tables")
+def rt(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("results_tables")
 
 
 def _row(
@@ -228,12 +227,11 @@ def test_the_machine_line_names_each_machine_and_its_runs(rt, tmp_path):
 
 
 def test_capture_units_prints_both_sets_and_the_cells_that_differ(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    script: Callable[[str], ModuleType], tmp_path: Path
 ) -> None:
     """``capture_units.lines_for``: the default's and the option's tables and goal lines,
     then the cells that differ: here only the chosen fusion's calibrated t03."""
-    monkeypatch.syspath_prepend(str(BENCHMARKS))
-    cu = importlib.import_module("capture_units")
+    cu = script("capture_units")
     pairs = []
     for seed, (default, capture) in enumerate(((0.766, 0.951), (0.319, 0.960))):
         runs = []
@@ -305,9 +303,8 @@ def test_a_column_without_runs_or_with_a_bad_size_is_refused(gt):
 
 
 @pytest.fixture
-def ta(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
-    return importlib.import_module("technique_ablation")
+def ta(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("technique_ablation")
 
 
 def test_each_technique_switches_off_something_the_default_has(ta):

@@ -4,21 +4,18 @@ own (the shared ``detection_ablation.calibration_label`` names both detectors').
 
 from __future__ import annotations
 
-import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-
 
 @pytest.fixture
-def vh(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(BENCHMARKS))  # the script imports its sibling scripts
-    return importlib.import_module("vehicle_holdout")
+def vh(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("vehicle_holdout")
 
 
 def _run(vh: ModuleType, root: Path, pick: str, calibration: dict[str, Any]) -> Path:
