@@ -5,6 +5,9 @@ switched off alone, teacher and distilled student, on the same detectors.
         --out benchmarks/out/technique_ablation [--datasets hcrl_sa set_01] \\
         [--seeds 0 1 2] [--techniques families cut ...] [--no-student]
 
+``--techniques`` with no name runs the default pipelines alone: the goal table's runs
+(``goal_table.py`` reads their folders), on another machine or at another commit.
+
 Per dataset and seed, the default pipeline runs once into ``runs/<dataset>-full-s<seed>``
 (teacher: vgae, gat_curriculum, fusion, evaluate; then the distilled student: vgae, gat,
 fusion, evaluate), with ``canids-train`` as a user runs it. Each technique then gets its
@@ -199,7 +202,13 @@ def goals(
 
 def main() -> None:
     ap = run_arguments(__doc__, "benchmarks/out/technique_ablation", [0, 1, 2])
-    ap.add_argument("--techniques", nargs="+", default=list(TECHNIQUES), choices=list(TECHNIQUES))
+    ap.add_argument(
+        "--techniques",
+        nargs="*",
+        default=list(TECHNIQUES),
+        choices=list(TECHNIQUES),
+        help="the techniques to switch off (default: all; none: the full runs alone)",
+    )
     ap.add_argument("--no-student", action="store_true")
     args = ap.parse_args()
     out, log = start_out(args.out, "technique_ablation")
