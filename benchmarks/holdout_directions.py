@@ -76,6 +76,8 @@ def _direction(path: Path, name: str, table: Any, root: Path) -> dict[str, Any]:
     train = _strings(path, f"{name}.train", table["train"])
     seen: set[Path] = set()
     for glob in train:
+        if Path(glob).is_absolute() or ".." in Path(glob).parts:
+            raise _fail(path, f"{name}.train", f"{glob!r} must be a glob inside --data ({root})")
         found = sorted(p.resolve() for p in root.glob(glob) if p.is_file())
         if not found:
             raise _fail(path, f"{name}.train", f"{glob!r} matches no file under {root}")

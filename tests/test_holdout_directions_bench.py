@@ -96,6 +96,7 @@ BAD = [
     (GOOD.replace("test_01_new_vehicle_dos", "test_03_new_vehicle_normal"), "(not test_03_new"),
     (GOOD.replace('__dos.csv"\ntest_02', '__dxs.csv"\ntest_02'), "no capture "),
     (GOOD.replace('normal = ["set_03', 'normal = ["../set_03'), "must be a path inside --data"),
+    (GOOD.replace('train = ["set_02/', 'train = ["/set_02/'), "must be a glob inside --data"),
     (GOOD.replace('train = ["set_02/', 'train = ["set_0?/'), "both trained on and tested on"),
     (GOOD.replace('normal = ["set_03/train_01_attack_free__b.csv"]', "normal = []"), "non-empty"),
 ]
