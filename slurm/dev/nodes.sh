@@ -150,16 +150,26 @@ network_report() {
 }
 
 # Every node must reach the controller's address before any daemon starts; wait up to
-# $1 seconds (links come up asynchronously). Prints the first node that cannot, and why.
+# $1 seconds (links come up asynchronously). A node that reached it once is not probed
+# again: its links are up, and a later probe that a loaded machine stalls past its 3 s
+# would name a node that is not cut off. Prints the first node that never reached it, and
+# why its last probe failed.
 wait_network() {
-  local deadline=$((SECONDS + $1)) k why
+  local deadline=$((SECONDS + $1)) k why missing missing_why
+  local -a reached=()
   while :; do
+    missing=0
     for ((k = 1; k <= NODES; k++)); do
-      why="$(node_reaches_controller "$k")" || break
+      [ -n "${reached[k]:-}" ] && continue
+      if why="$(node_reaches_controller "$k")"; then
+        reached[k]=1
+      else
+        if ((missing == 0)); then missing="$k" missing_why="$why"; fi
+      fi
     done
-    ((k > NODES)) && return 0
+    ((missing == 0)) && return 0
     if ((SECONDS >= deadline)); then
-      printf '%s cannot reach %s:%s: %s\n' "$(node_name "$k")" "$SUBNET.1" "$CTLD_PORT" "$why"
+      printf '%s cannot reach %s:%s: %s\n' "$(node_name "$missing")" "$SUBNET.1" "$CTLD_PORT" "$missing_why"
       return 1
     fi
     sleep 0.2
