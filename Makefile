@@ -19,8 +19,13 @@ ensure-uv:
 	    $(PYTHON) -m pip install --quiet --user --break-system-packages uv 2>/dev/null || \
 	    $(PYTHON) -m pip install --quiet uv; }
 
+# --compile-bytecode: where Python may not write .pyc files (PYTHONDONTWRITEBYTECODE, as
+# on the machines here, or a venv on a read-only or shared cluster file system) every
+# process compiled torch's and PyG's sources again: 21 s of imports per stage process
+# on a 2-core EPYC, 7 s compiled (benchmarks/startup_bytecode.py). Once per install
+# (46 s there); later syncs only check.
 sync: ensure-uv
-	$(UV) sync --locked
+	$(UV) sync --locked --compile-bytecode
 
 # The main job: the demo cache, then the teacher pipeline with the local executor (one W&B
 # run per stage, offline without WANDB_API_KEY), the held-out results table, and last the
