@@ -5,7 +5,6 @@ rule at each edge, on the directions it is allowed to read."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +18,16 @@ from canids_data.datasets_file import read_datasets_file
 @pytest.fixture
 def dh(script: Callable[[str], ModuleType]) -> ModuleType:
     return script("dataset_holdout")
+
+
+@pytest.fixture
+def hs(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("holdout_student")
+
+
+@pytest.fixture
+def hd(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("holdout_directions")
 
 
 def _data(root: Path, dh: ModuleType) -> Path:
@@ -193,8 +202,8 @@ def test_capture_scale_is_judged_like_capture_units_and_beside_it(dh: ModuleType
 
 def test_the_student_is_reported_against_its_teacher_per_split_and_protocol(
     dh: ModuleType,
+    hs: ModuleType,
 ) -> None:
-    hs = importlib.import_module("holdout_student")
     teacher = dh.figures(_metrics(dh, 0.9, 10.0))
     student = dh.figures(_metrics(dh, 0.8, 30.0, pick="cut_max"))
     gaps = hs.student_gaps(teacher, student)
@@ -220,8 +229,7 @@ def test_the_student_is_reported_against_its_teacher_per_split_and_protocol(
     assert lines[-1].startswith("\nStudent within 0.03 F1 of its teacher: 4 of 8 cells")
 
 
-def test_a_split_without_an_f1_is_not_a_student_gap(dh: ModuleType) -> None:
-    hs = importlib.import_module("holdout_student")
+def test_a_split_without_an_f1_is_not_a_student_gap(dh: ModuleType, hs: ModuleType) -> None:
     teacher = dh.figures(_metrics(dh, 0.9, 10.0))
     student = dh.figures(_metrics(dh, 0.8, 10.0))
     student["models"]["pick"]["calibrated f1 test_01_new_vehicle_dos"] = None
@@ -236,12 +244,11 @@ def _done(folder: Path, *keys: str) -> None:
 
 
 def test_a_student_variant_runs_beside_the_default_with_copies_of_its_teacher(
-    dh: ModuleType, tmp_path: Path
+    dh: ModuleType, hs: ModuleType, tmp_path: Path
 ) -> None:
     """Finished folders (every stage DONE, so nothing trains): the default student is
     read where it is; the fidelity student's folder sits beside it, named for the variant,
     and holds copies of the teacher and of the default student's VGAE."""
-    hs = importlib.import_module("holdout_student")
     run_dir, dataset = tmp_path / "runs" / "hcrl_sa_to_set_01-sensitive-s2", "hcrl_sa_to_set_01"
     _done(run_dir / dataset / "teacher", "vgae", "gat", "fusion", "results")
     _done(run_dir / dataset / "student", "vgae", "gat", "fusion", "results")
@@ -260,10 +267,9 @@ def test_a_student_variant_runs_beside_the_default_with_copies_of_its_teacher(
     assert not log.exists()  # nothing ran
 
 
-def test_the_teacher_pick_student_is_judged_by_its_rule(dh: ModuleType) -> None:
+def test_the_teacher_pick_student_is_judged_by_its_rule(dh: ModuleType, hs: ModuleType) -> None:
     """canids-models 0.26.0's rule, written before its runs: more cells within 0.03 of
     the teacher, the mean calibrated F1 down by at most 0.005, alarms at most 1.5x."""
-    hs = importlib.import_module("holdout_student")
     teacher = dh.figures(_metrics(dh, 0.9, 10.0))
     far = dh.figures(_metrics(dh, 0.8, 10.0))  # every cell 0.05-0.1 below: none within
     near = dh.figures(_metrics(dh, 0.89, 10.0))  # every cell within
@@ -304,11 +310,11 @@ def _val(dh: ModuleType, f1: float, val_f1: float) -> dict[str, Any]:
 
 def test_the_fidelity_student_is_judged_on_its_unread_direction_and_on_both(
     dh: ModuleType,
+    hs: ModuleType,
 ) -> None:
     """The rule written on 2026-12-07 before its runs: teacher_pick's three conditions and
     validation's calibrated F1 down by at most 0.005, on hcrl_sa_to_set_01 alone and on
     both directions together; adopted only where both groups pass."""
-    hs = importlib.import_module("holdout_student")
     teacher = dh.figures(_metrics(dh, 0.9, 10.0))
     runs = ("hcrl_sa_to_set_01-s0", "set_01_to_hcrl_sa-s0")
     teachers = {"sensitive": dict.fromkeys(runs, teacher)}
@@ -344,9 +350,8 @@ def test_the_fidelity_student_is_judged_on_its_unread_direction_and_on_both(
 
 
 def test_a_teacher_pick_student_copies_both_of_the_default_student_s_detectors(
-    dh: ModuleType, tmp_path: Path
+    dh: ModuleType, hs: ModuleType, tmp_path: Path
 ) -> None:
-    hs = importlib.import_module("holdout_student")
     run_dir, dataset = tmp_path / "runs" / "set_01_to_hcrl_sa-sensitive-s1", "set_01_to_hcrl_sa"
     _done(run_dir / dataset / "teacher", "vgae", "gat", "fusion", "results")
     _done(run_dir / dataset / "student", "vgae", "gat", "fusion", "results")
@@ -368,12 +373,12 @@ def test_a_teacher_pick_student_copies_both_of_the_default_student_s_detectors(
     )
 
 
-def test_every_variant_is_judged_on_every_direction_of_a_file(dh: ModuleType) -> None:
+def test_every_variant_is_judged_on_every_direction_of_a_file(
+    dh: ModuleType, hs: ModuleType, hd: ModuleType
+) -> None:
     """The built-in capture_scale is judged on set_01_to_hcrl_sa only; a file's directions
     were read by nobody here, so every one of them judges every variant, teacher and
     student, by the same rules."""
-    hd = importlib.import_module("holdout_directions")
-    hs = importlib.import_module("holdout_student")
     names = ["set_02_to_set_03", "set_03_to_set_04"]
     judged_on, judged = hd.judged_everywhere(names, ["sensitive", "capture_scale"], ["fidelity"])
     assert judged_on == {"sensitive": tuple(names), "capture_scale": tuple(names)}

@@ -5,7 +5,6 @@ validation row the rule needs."""
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -20,8 +19,8 @@ def dh(script: Callable[[str], ModuleType]) -> ModuleType:
 
 
 @pytest.fixture
-def hb(dh: ModuleType) -> ModuleType:
-    return importlib.import_module("holdout_both")
+def hb(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("holdout_both")
 
 
 def _row(split: str, protocol: str, model: str, f1: float | None, alarms: float) -> dict[str, Any]:

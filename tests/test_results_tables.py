@@ -10,7 +10,6 @@ and goal counts."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import re
 import statistics
@@ -260,8 +259,8 @@ def test_capture_units_prints_both_sets_and_the_cells_that_differ(
 
 
 @pytest.fixture
-def gt(rt: ModuleType) -> ModuleType:
-    return importlib.import_module("goal_table")
+def gt(script: Callable[[str], ModuleType]) -> ModuleType:
+    return script("goal_table")
 
 
 def test_the_goal_table_reads_each_goal_per_column(gt, tmp_path):
