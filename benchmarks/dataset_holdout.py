@@ -100,15 +100,16 @@ def datasets_file(
     out: Path, root: Path, directions: dict[str, dict[str, Any]] = DIRECTIONS
 ) -> Path:
     """One dataset per direction (:data:`DIRECTIONS`, or a directions file's), all read
-    from ``root`` (the folder holding ``hcrl_sa/`` and ``set_01/``); refuses a root without
-    the captures named."""
+    from ``root``; refuses a root without the captures named (a directions file's were
+    checked as it was read, against the same root)."""
     text = []
     for name, d in directions.items():
         missing = [p for p in (*d["attacks"].values(), *d["normal"]) if not (root / p).is_file()]
-        if missing or not any(root.glob(d["train"][0])):
+        missing += [g for g in d["train"] if not any(root.glob(g))]
+        if missing:
             raise SystemExit(
-                f"{root}: {name} needs {missing or d['train']}: pass --data with the folder "
-                "that holds hcrl_sa/ and set_01/ (../shared/data/real)"
+                f"{root}: {name} needs {missing}: pass --data with the folder that holds "
+                "them (the built-in directions': hcrl_sa/ and set_01/, ../shared/data/real)"
             )
         text += [
             f"[datasets.{name}]",

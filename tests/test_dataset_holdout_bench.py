@@ -68,6 +68,11 @@ def test_datasets_file_refuses_a_folder_without_the_captures(
     with pytest.raises(SystemExit, match=r"hcrl_sa_to_set_01 needs .*DoS-2.*pass --data"):
         dh.datasets_file(tmp_path, root)
     assert not (tmp_path / "datasets.toml").exists()  # nothing half-written
+    # Every train glob is checked, each one named when it matches nothing.
+    mine = {"mine": {"train": ["set_01/*.parquet", "other/*.csv"], "attacks": {}, "normal": []}}
+    with pytest.raises(SystemExit, match=r"mine needs \['other/\*\.csv'\]: pass --data"):
+        dh.datasets_file(tmp_path, root, mine)
+    assert not (tmp_path / "datasets.toml").exists()
 
 
 def _row(split: str, protocol: str, model: str, f1: float, alarms: float) -> dict[str, Any]:
