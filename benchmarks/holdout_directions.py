@@ -22,19 +22,18 @@ and tests on. Nothing is written before the whole file is checked."""
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from canids_core import NAME_RULE, is_name
+from canids_data import is_test_split
 from canids_data.readers import READER_FORMATS
 from holdout_variants import DIRECTIONS, NORMAL
 
 __all__ = ["KEYS", "judged_everywhere", "read_directions"]
 
 KEYS = ("train", "attacks", "normal", "format")
-_SPLIT = re.compile(r"^test_\d\d_[\w\-]+$")  # canids-data's test split names
 
 
 def _fail(path: Path, where: str, problem: str) -> SystemExit:
@@ -86,7 +85,7 @@ def _direction(path: Path, name: str, table: Any, root: Path) -> dict[str, Any]:
     if not isinstance(attacks, dict) or not attacks:
         raise _fail(path, f"{name}.attacks", "needs a table: split name -> attack capture")
     for split, capture in attacks.items():
-        if not _SPLIT.match(split) or split == NORMAL:
+        if not is_test_split(split) or split == NORMAL:
             raise _fail(
                 path,
                 f"{name}.attacks.{split}",

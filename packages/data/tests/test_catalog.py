@@ -13,6 +13,7 @@ from canids_data import (
     CatalogError,
     discover_sources,
     get_dataset,
+    is_test_split,
     load_datasets_file,
 )
 
@@ -300,3 +301,21 @@ def test_a_symlink_out_of_the_root_is_refused(tmp_path, make_table) -> None:
     spec = load_datasets_file(_toml(tmp_path, str(root), "normal/*.parquet"))["mycar"]
     with pytest.raises(CatalogError, match="outside the dataset root"):
         discover_sources(spec, root.resolve())
+
+
+@pytest.mark.parametrize(
+    ("name", "is_test"),
+    [
+        ("test_01_known_vehicle_known_attack", True),
+        ("test_03_new-vehicle_normal", True),
+        ("train", False),
+        ("train_01_attack_free", False),
+        ("test_1_short_number", False),
+        ("test_01_", False),
+        ("test_01_bad name", False),
+        ("val", False),
+    ],
+)
+def test_test_split_names(name: str, is_test: bool) -> None:
+    """The one rule for a test split's name: the datasets file and benchmarks/ share it."""
+    assert is_test_split(name) is is_test

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 # Static, as in canids_core: importlib.metadata costs ~0.1 s per process, paid by every
 # command and every build worker (tests/test_public_api.py keeps it equal to the
 # installed distribution's version).
-__version__ = "0.4.2"
+__version__ = "0.4.3"
 
 # public name -> the submodule that defines it
 _LAZY: dict[str, str] = {
@@ -49,6 +49,7 @@ _LAZY: dict[str, str] = {
     "detect_format": "readers",
     "discover_sources": "catalog",
     "get_dataset": "catalog",
+    "is_test_split": "catalog",
     "load_datasets_file": "catalog",
     "read_capture": "readers",
     "resolve_root": "catalog",
@@ -87,6 +88,7 @@ __all__ = [
     "detect_format",
     "discover_sources",
     "get_dataset",
+    "is_test_split",
     "load_datasets_file",
     "read_capture",
     "resolve_root",
@@ -123,6 +125,7 @@ if TYPE_CHECKING:
         SourceFile,
         discover_sources,
         get_dataset,
+        is_test_split,
         load_datasets_file,
         resolve_root,
     )

@@ -21,6 +21,7 @@ __all__ = [
     "SourceFile",
     "discover_sources",
     "get_dataset",
+    "is_test_split",
     "load_datasets_file",
     "resolve_root",
 ]
@@ -28,6 +29,12 @@ __all__ = [
 _TRAIN = re.compile(r"^train_\d\d_[\w\-]+$")
 _TEST = re.compile(r"^test_\d\d_[\w\-]+$")
 _EXTS = {".csv", ".txt", ".log", ".parquet"}
+
+
+def is_test_split(name: str) -> bool:
+    """Whether ``name`` is a test split's name, ``test_NN_name`` (the can-train-and-test
+    folder convention; ``train`` is the only other split a dataset holds)."""
+    return _TEST.match(name) is not None
 
 
 @dataclass(frozen=True)

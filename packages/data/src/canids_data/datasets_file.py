@@ -29,7 +29,7 @@ from pydantic import (
     model_validator,
 )
 
-from .catalog import _TEST, DatasetSpec
+from .catalog import DatasetSpec, is_test_split
 from .errors import CatalogError
 from .readers import READER_FORMATS
 
@@ -64,7 +64,7 @@ class _DatasetTable(BaseModel):
     @classmethod
     def _split_names(cls, splits: dict[str, list[str]]) -> dict[str, list[str]]:
         for split, globs in splits.items():
-            if split != "train" and not _TEST.match(split):
+            if split != "train" and not is_test_split(split):
                 raise ValueError(f"split {split!r} must be 'train' or 'test_NN_name'")
             if not globs:
                 raise ValueError(f"split {split!r} needs a list of glob patterns")
