@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 from canids_models import ConfigError, load_config
 from canids_models.calibration import MAD_TO_SIGMA
+from canids_models.fusion_inputs import calibrated_inputs
 from canids_models.fusion_methods import MIN_CUT_UNIT, Normaliser, capture_scale_units
-from canids_models.fusion_model import FusionModel, calibrated_inputs
+from canids_models.fusion_model import FusionModel
 from canids_models.scoring import SplitScores
 
 STEP = 0.1  # s between window ends

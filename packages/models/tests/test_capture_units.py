@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 import pytest
 from canids_models import ConfigError, load_config
+from canids_models.fusion_inputs import FusedScores, calibrated_inputs
 from canids_models.fusion_methods import CAPTURE_UNIT_QUANTILE, capture_cut_units
-from canids_models.fusion_model import FusedScores, FusionModel, calibrated_inputs
+from canids_models.fusion_model import FusionModel
 from canids_models.scoring import SplitScores
 
 STEP = 0.1  # s between window ends

@@ -10,7 +10,7 @@ from canids_models import load_config
 from canids_models.calibration import MAD_TO_SIGMA, CalibrationRule
 from canids_models.calibration_period import select_period
 from canids_models.calibration_select import CaptureStream, select_calibration
-from canids_models.fusion_model import calibrated_inputs
+from canids_models.fusion_inputs import calibrated_inputs
 from canids_models.scoring import SplitScores
 
 RATE = 20.0  # windows per second, as on set_01

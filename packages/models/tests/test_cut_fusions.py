@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from canids_models.fusion_inputs import FusedScores
 from canids_models.fusion_methods import (
     CUT_FUSIONS,
     MIN_CUT_UNIT,
@@ -13,7 +14,7 @@ from canids_models.fusion_methods import (
     cut_units,
     simple_fusion,
 )
-from canids_models.fusion_model import FusedScores, FusionModel
+from canids_models.fusion_model import FusionModel
 from canids_models.metrics import Threshold
 
 

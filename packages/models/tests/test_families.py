@@ -17,8 +17,9 @@ from canids_models.families import (
     choosing_rule,
     require_families,
 )
+from canids_models.fusion_inputs import FusedScores
 from canids_models.fusion_methods import EITHER, TIE_ORDERS, Normaliser
-from canids_models.fusion_model import FusedScores, FusionModel
+from canids_models.fusion_model import FusionModel
 from canids_models.metrics import Threshold
 from canids_models.stages import run_stage
 from canids_models.stages.fusion_choice import period_system

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from canids_models import StageContext, load_config
+from canids_models.fusion_inputs import frozen_scored
 from canids_models.fusion_methods import Normaliser
-from canids_models.fusion_model import FusionModel, frozen_scored
+from canids_models.fusion_model import FusionModel
 from canids_models.metrics import Threshold, fit_threshold
 from canids_models.scoring import SplitScores
 from canids_models.stages import run_stage

@@ -13,8 +13,9 @@ import numpy as np
 import pytest
 from canids_models import ConfigError, load_config
 from canids_models.calibration import CalibrationRule
+from canids_models.fusion_inputs import FusedScores
 from canids_models.fusion_methods import EACH_GUARDED, Normaliser
-from canids_models.fusion_model import FusedScores, FusionModel
+from canids_models.fusion_model import FusionModel
 from canids_models.metrics import Threshold
 from canids_models.scoring import SplitScores
 from canids_models.stages.evaluate_calibration import calibrated_split_flags

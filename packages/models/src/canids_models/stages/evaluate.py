@@ -17,8 +17,9 @@ import numpy as np
 from ..calibration import calibration_phases
 from ..checkpoints import count_parameters
 from ..context import StageContext
+from ..fusion_inputs import FusedScores
 from ..fusion_methods import EITHER
-from ..fusion_model import FusedScores, FusionModel
+from ..fusion_model import FusionModel
 from ..lineage import read_stamps
 from ..metrics import binary_metrics
 from ..run_report import run_report_html

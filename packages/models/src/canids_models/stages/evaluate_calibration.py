@@ -9,7 +9,8 @@ import numpy as np
 
 from ..calibration import calibration_phases, saturates
 from ..calibration_select import calibrate_stream
-from ..fusion_model import FusedScores, FusionModel
+from ..fusion_inputs import FusedScores
+from ..fusion_model import FusionModel
 from ..scoring import SplitScores
 
 __all__ = [

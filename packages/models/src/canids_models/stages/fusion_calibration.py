@@ -11,7 +11,7 @@ from ..calibration_period import PeriodChoice, select_period
 from ..calibration_select import CalibrationChoice, select_calibration
 from ..context import StageContext
 from ..errors import ModelsError
-from ..fusion_model import calibrated_inputs
+from ..fusion_inputs import calibrated_inputs
 from ..scoring import SplitScores
 from .fusion_choice import choose_by_validation, period_system
 from .fusion_fit import FrozenFit

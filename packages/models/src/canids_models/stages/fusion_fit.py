@@ -13,8 +13,9 @@ import numpy as np
 from ..context import StageContext
 from ..errors import ModelsError
 from ..fusion_agent import train_dqn
+from ..fusion_inputs import FusedScores, dqn_state, frozen_scored, sigmoid
 from ..fusion_methods import EITHER, cut_units, fit_logistic, fit_normaliser
-from ..fusion_model import FusedScores, FusionModel, dqn_state, frozen_scored, sigmoid
+from ..fusion_model import FusionModel
 from ..metrics import (
     OneClassValidationError,
     Threshold,
