@@ -5,6 +5,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.10.2"
+__version__ = "0.10.3"
 
 __all__: list[str] = ["__version__"]

@@ -14,37 +14,15 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 from canids_core import CanidsError, format_table
 
 from ._console import fail
-from ._options import (
-    runs_dir_option,
-)
-
-if TYPE_CHECKING:
-    from canids_jobs import FailedJob, History, Ledger, LedgerJob
+from ._jobs_store import jobs_dirs, latest_attempts, runs_option
+from .jobs_fixes import remediate, resubmit_cmd
 
 __all__ = ["main"]
-
-
-def _dirs(runs_dir: Path | None) -> tuple[Ledger, History]:
-    from canids_jobs import History, Ledger
-    from canids_models.artifacts import resolve_runs_dir
-
-    runs = resolve_runs_dir(runs_dir)
-    return Ledger.for_runs(runs), History(runs / "jobs" / "history.sqlite")
-
-
-def _latest(jobs: list[LedgerJob]) -> list[LedgerJob]:
-    """A resubmitted job counts by its latest attempt."""
-    replaced = {j.resubmit_of for j in jobs if j.resubmit_of}
-    return [j for j in jobs if j.job_id not in replaced]
-
-
-runs_option = runs_dir_option()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,7 +39,7 @@ def main() -> None:
 def list_cmd(runs_dir: Path | None) -> None:
     """Pipelines in the ledger, oldest first."""
     try:
-        ledger, _ = _dirs(runs_dir)
+        ledger, _ = jobs_dirs(runs_dir)
         for pid in ledger.pipelines():
             jobs = ledger.jobs(pid)
             click.echo(f"{pid}  {len(jobs)} jobs  {', '.join(j.stage for j in jobs)}")
@@ -78,12 +56,12 @@ def status(pipeline: str | None, runs_dir: Path | None, as_json: bool) -> None:
     from canids_jobs import JobsError, job_statuses, record_outcomes, summarize
 
     try:
-        ledger, history = _dirs(runs_dir)
+        ledger, history = jobs_dirs(runs_dir)
         ids = ledger.pipelines()
         if not ids:
             raise JobsError(f"the ledger {ledger.path} is empty: nothing was submitted")
         pid = pipeline or ids[-1]
-        jobs = _latest(ledger.jobs(pid))
+        jobs = latest_attempts(ledger.jobs(pid))
         if not jobs:
             raise JobsError(f"pipeline {pid} is not in {ledger.path}; known: {', '.join(ids)}")
         statuses = job_statuses(jobs)
@@ -135,12 +113,12 @@ def parse(
         if folder is not None:
             summary = parse_folder(folder, artifacts_root=artifacts_root)
         else:
-            ledger, history = _dirs(runs_dir)
+            ledger, history = jobs_dirs(runs_dir)
             try:
                 start = dt.datetime.fromisoformat(since).timestamp() if since else 0.0
             except ValueError as exc:
                 raise JobsError(f"--since {since!r}: write a date, YYYY-MM-DD") from exc
-            statuses = job_statuses(_latest(ledger.jobs(since=start)))
+            statuses = job_statuses(latest_attempts(ledger.jobs(since=start)))
             record_outcomes(history, statuses, ledger)
             summary = summarize(s.outcome for s in statuses if s.outcome is not None)
     except CanidsError as exc:
@@ -201,7 +179,7 @@ def report_cmd(
             )
             target = output or folder / "report.html"
         else:
-            ledger, history = _dirs(runs_dir)
+            ledger, history = jobs_dirs(runs_dir)
             try:
                 start = dt.datetime.fromisoformat(since).timestamp() if since else 0.0
             except ValueError as exc:
@@ -217,7 +195,7 @@ def report_cmd(
             statuses = job_statuses(jobs)
             record_outcomes(history, statuses, ledger)
             ended = {s.job.job_id: s.outcome for s in statuses if s.outcome is not None}
-            latest = {j.job_id for j in _latest(jobs)}
+            latest = {j.job_id for j in latest_attempts(jobs)}
             summary = summarize(o for k, o in ended.items() if k in latest)
             ids = sorted({j.pipeline_id for j in jobs})
             text = render_jobs_report(
@@ -251,108 +229,11 @@ def analyze_cmd(runs_dir: Path | None, days: float, as_json: bool) -> None:
     from canids_jobs import analyze
 
     try:
-        _, history = _dirs(runs_dir)
+        _, history = jobs_dirs(runs_dir)
         result = analyze(history, days)
     except CanidsError as exc:
         fail(exc)
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else result.report())
-
-
-def _failed_job(ledger: Ledger, history: History, job_id: str, runs_dir: Path) -> FailedJob:
-    """A failed job to remediate: a SLURM job from the ledger (its status asked of SLURM
-    now), a local or Ray stage from the history."""
-    from canids_jobs import FailedJob, JobsError, failed_job, job_statuses, record_outcomes
-
-    job = ledger.job(job_id)
-    if job is None:
-        event = history.failure_for_job(job_id)
-        if event is not None and event["executor"] != "slurm":
-            return failed_job(event, runs_dir=str(runs_dir))
-        raise JobsError(
-            f"job {job_id} is neither in the ledger {ledger.path} nor a local or Ray failure "
-            f"in {history.path}: `canids-jobs analyze` lists the recorded failures"
-        )
-    (st,) = job_statuses([job])
-    record_outcomes(history, [st], ledger)  # the failure a remediation will point at
-    if st.outcome is None:
-        raise JobsError(f"job {job_id} has not ended ({st.state}); wait, then ask again")
-    if st.outcome.completed or st.outcome.cause is None:
-        raise JobsError(f"job {job_id} completed: nothing to remediate")
-    res: dict[str, Any] = job.resources
-    return FailedJob(
-        job_id=job_id,
-        stage=job.stage,
-        dataset=job.dataset,
-        size=job.size,
-        cause=st.outcome.cause,
-        memory=res.get("memory"),
-        walltime=res.get("walltime"),
-        pipeline=job.pipeline,
-        node=st.outcome.node,
-        script=job.script,
-    )
-
-
-@main.command()
-@click.argument("job_id")
-@runs_option
-@click.option("--json", "as_json", is_flag=True)
-def remediate(job_id: str, runs_dir: Path | None, as_json: bool) -> None:
-    """Ranked fixes for failed JOB_ID (SLURM, local or Ray): rules, and how often each
-    worked before."""
-    from canids_jobs import settings_unknown, suggest
-
-    try:
-        ledger, history = _dirs(runs_dir)
-        failed = _failed_job(ledger, history, job_id, ledger.path.parent.parent)
-        fixes = suggest(failed, history)
-        unknown = settings_unknown(failed)
-    except CanidsError as exc:
-        fail(exc)
-    note = unknown and (
-        f"note: {unknown}: these commands repeat none of the settings the job ran with; "
-        "add its --config, --set, --workers and --cache-dir, or they run the preset's config"
-    )
-    if as_json:
-        if note:  # stdout stays the fixes' JSON
-            click.echo(note, err=True)
-        click.echo(json.dumps([f.to_json() for f in fixes], indent=2))
-        return
-    where = "" if failed.executor == "slurm" else f", {failed.executor} executor"
-    click.echo(f"job {job_id} ({failed.stage}{where}): {failed.cause.type}: {failed.cause.detail}")
-    for n, fix in enumerate(fixes, 1):
-        click.echo(f"  {n}. [{fix.fix_id}] {fix.description} ({fix.track_record})")
-        if fix.command:
-            click.echo(f"     {fix.command}")
-    if note:
-        click.echo(note)
-    if failed.executor == "slurm":
-        click.echo(f"apply one: canids-jobs resubmit {job_id} --apply N")
-    else:
-        click.echo("apply one: run its command (resubmit --apply resubmits SLURM jobs only)")
-
-
-@main.command("resubmit")
-@click.argument("job_id")
-@click.option("--apply", "choice", type=int, required=True, help="The fix's number.")
-@runs_option
-def resubmit_cmd(job_id: str, choice: int, runs_dir: Path | None) -> None:
-    """Resubmit failed SLURM job JOB_ID with fix N (from `remediate`), and its dependants.
-
-    A local or Ray failure is refused with the fix's command to run instead."""
-    from canids_jobs import JobsError, resubmit, suggest
-
-    try:
-        ledger, history = _dirs(runs_dir)
-        failed = _failed_job(ledger, history, job_id, ledger.path.parent.parent)
-        fixes = suggest(failed, history)
-        if not 1 <= choice <= len(fixes):
-            raise JobsError(f"--apply {choice}: choose 1..{len(fixes)} (canids-jobs remediate)")
-        fix = fixes[choice - 1]
-        rows = resubmit(ledger, history, job_id, fix, echo=click.echo)
-    except CanidsError as exc:
-        fail(exc)
-    click.echo(f"applied [{fix.fix_id}]; follow it with: canids-jobs status {rows[0].pipeline_id}")
 
 
 @main.command()
@@ -363,7 +244,7 @@ def cancel(pipeline: str, runs_dir: Path | None) -> None:
     from canids_jobs import JobsError, scancel
 
     try:
-        ledger, _ = _dirs(runs_dir)
+        ledger, _ = jobs_dirs(runs_dir)
         jobs = ledger.jobs(pipeline)
         if not jobs:
             raise JobsError(f"pipeline {pipeline} has no jobs in {ledger.path}")
@@ -371,6 +252,10 @@ def cancel(pipeline: str, runs_dir: Path | None) -> None:
     except CanidsError as exc:
         fail(exc)
     click.echo(f"cancelled {len(jobs)} job(s) of {pipeline}: {' '.join(j.job_id for j in jobs)}")
+
+
+main.add_command(remediate)
+main.add_command(resubmit_cmd)
 
 
 if __name__ == "__main__":
