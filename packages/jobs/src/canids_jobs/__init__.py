@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.6.0"
+__version__ = "0.6.1"
 
 # public name -> the submodule that defines it (never a module of the same name as a
 # function: importing ``canids_jobs.analyze`` would replace the function by the module)

@@ -1,6 +1,6 @@
 """What SLURM says about jobs: one :class:`JobRecord` per job, from the controller while
 it still knows the job, then accounting, then the job completion log (the commands are in
-:mod:`canids_jobs.slurm_commands`, re-exported here).
+:mod:`canids_jobs.slurm_commands` and :mod:`canids_jobs.slurm_scontrol`, re-exported here).
 
 Why the care about sources: without slurmdbd, the controller forgets a finished job after
 ``MinJobAge`` (300 s by default), so ``squeue``/``scontrol`` alone cannot say what
@@ -27,15 +27,13 @@ from .slurm_commands import (
     DEPENDENCY_TYPES,
     AccountingDisabledError,
     check_ids,
-    parse_scontrol,
     sacct_accounting,
     sacct_completion,
     sbatch,
     scancel,
-    scontrol_all,
-    scontrol_show_job,
     squeue_ids,
 )
+from .slurm_scontrol import parse_scontrol, scontrol_all, scontrol_show_job
 
 __all__ = [
     "ACCOUNTING_FIELDS",
