@@ -14,17 +14,17 @@ model code, and torch with it, load when a stage runs.
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
-from canids_core import CanidsError, StageReport, format_report
+from canids_core import CanidsError
 from canids_models.catalog import STAGES
 
+from ._kernel_restart import restart_with_kernels
 from ._options import (
     cache_dir_option,
     dataset_option,
@@ -34,33 +34,10 @@ from ._options import (
     size_option,
 )
 from ._progress import ProgressDisplay
+from ._stage_end import finish_stage, result_metrics
 from ._tracking import StageTracking, WandbOptions, start_tracking, wandb_options
 
 __all__ = ["main"]
-
-
-def _summary(metrics: dict[str, Any]) -> dict[str, Any]:
-    """Small, flat metrics for the result line (the full set is in metrics.json)."""
-    keep = (
-        "best_epoch",
-        "best_val_f1",
-        "best_val_loss",
-        "epochs_run",
-        "parameters",
-        "stopped_early",
-        "alpha_mean",
-        "method",
-        "calibration_seconds",
-        "fusion_method",
-    )
-    out = {k: metrics[k] for k in keep if k in metrics}
-    if "rows" in metrics:
-        out["f1"] = {
-            f"{r['split']}/{r['protocol']}/{r['model']}": r["f1"]
-            for r in metrics["rows"]
-            if r.get("default", True)
-        }
-    return out
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -173,7 +150,7 @@ def main(
         from ._workers import plan_workers, run_on_workers
     except Exception as exc:
         traceback.print_exc()
-        _finish(record, started, None, exc)
+        finish_stage(record, started, None, exc)
     # canids-data's base error is not a CanidsError yet; both are the user's to fix.
     user_errors = (CanidsError, CanidsDataError)
     ranks = None  # this process's torch.distributed ranks, when it joined a group
@@ -186,7 +163,7 @@ def main(
         if workers is not None:
             config = config.merged({"train": {"workers": workers}}, f"--workers {workers}")
         if not kernels_pinned(config.train.cpu_capability):
-            _restart_with_kernels(config.train.cpu_capability)
+            restart_with_kernels(config.train.cpu_capability)
         plan = plan_workers(stage, config.train.workers)
         if plan.note:
             click.echo(plan.note)
@@ -247,7 +224,7 @@ def main(
             sys.exit(0)
         metrics = outcome.metrics
         # JSON-plain values (numpy numbers become their text, as the old line had them).
-        summary = json.loads(json.dumps(_summary(outcome.metrics), default=str))
+        summary = json.loads(json.dumps(result_metrics(outcome.metrics), default=str))
         record.update(status="completed", metrics=summary, artifacts=outcome.paths)
         error = None
     except user_errors as exc:
@@ -261,7 +238,7 @@ def main(
     if error is not None and ranks is not None:
         leave_process_group(wait=False)
     display.close()
-    _finish(
+    finish_stage(
         record,
         started,
         ctx,
@@ -270,76 +247,6 @@ def main(
         tracking=tracking,
         metrics=metrics,
     )
-
-
-def _restart_with_kernels(capability: str) -> None:
-    """Run this command again in this process (same pid, so executors and SLURM keep
-    watching it) with ``capability``'s kernels pinned: torch and MKL read the variables
-    only when they load. Called as a library (not the ``canids-train`` program), or when
-    the restart did not take, it refuses instead."""
-    from canids_models import ModelsError, kernel_environment
-
-    pinned = kernel_environment(capability)  # refuses kernels this CPU cannot run
-    if os.environ.get(_RESTARTED) or Path(sys.argv[0]).name != "canids-train":
-        wanted = " ".join(f"{k}={v}" for k, v in pinned.items())
-        raise ModelsError(
-            f"train.cpu_capability={capability} needs the stage's process to start with "
-            f"{wanted}; run it through the canids-train program, or set them before Python "
-            "starts"
-        )
-    click.echo("cpu kernels: restarting with " + " ".join(f"{k}={v}" for k, v in pinned.items()))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(
-        sys.executable,
-        [sys.executable, *sys.orig_argv[1:]],
-        {**os.environ, **pinned, _RESTARTED: capability},
-    )
-
-
-_RESTARTED = "CANIDS_KERNELS_RESTARTED"
-
-
-def _finish(
-    record: dict[str, Any],
-    started: float,
-    ctx: Any,
-    error: BaseException | None,
-    *,
-    traceback_shown: bool = True,
-    tracking: StageTracking | None = None,
-    metrics: dict[str, Any] | None = None,
-) -> NoReturn:
-    """Close the stage's W&B run, print the stage's report as its last line and exit: 0
-    when it completed."""
-    if error is not None:
-        record.update(status="failed", error_type=type(error).__name__, error=str(error))
-        if traceback_shown:  # a bug: where it happened; a user error says so itself
-            record["last_frame"] = _last_frame(error)
-    record["wall_seconds"] = round(time.time() - started, 3)
-    if ctx is not None:
-        record["peak_memory"] = ctx.peak_memory()
-    if tracking is not None:
-        try:
-            tracking.finish(
-                metrics=metrics,
-                summary=record.get("metrics", {}),
-                peak_memory=record.get("peak_memory"),
-                wall_seconds=record["wall_seconds"],
-                failed=error is not None,
-            )
-        except Exception as exc:  # the stage's own outcome stands; the log says W&B failed
-            click.echo(
-                f"error: wandb: closing the run failed: {type(exc).__name__}: {exc}", err=True
-            )
-    click.echo(format_report(StageReport.model_validate(record)))
-    sys.stdout.flush()
-    sys.exit(0 if error is None else 1)
-
-
-def _last_frame(exc: BaseException) -> str:
-    tb = traceback.extract_tb(exc.__traceback__)
-    return f"{tb[-1].filename}:{tb[-1].lineno} in {tb[-1].name}" if tb else ""
 
 
 if __name__ == "__main__":  # python -m canids_cli.train_cmd: the fallback of canids-submit
