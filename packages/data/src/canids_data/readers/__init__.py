@@ -11,7 +11,8 @@ import numpy as np
 from ..errors import ReaderError
 from ..table import MessageTable, ReadReport
 from . import cantt, hcrl_ch, hcrl_normal, hcrl_sa
-from ._text import RowErrors, binary_start, iter_chunks, tokenize
+from ._row_errors import RowErrors
+from ._text import binary_start, iter_chunks, tokenize
 
 # candump (python-can) and parquet (pyarrow) are imported when a file of theirs is read:
 # the dataset catalogue imports this package, and opening a cache reads no capture.

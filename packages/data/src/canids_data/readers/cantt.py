@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import can_id_problems, hex_payload, timestamp_problems
+from ._row_errors import RowErrors
 from ._table_build import Columns
-from ._text import FieldMatrix, RowErrors
+from ._text import FieldMatrix
 
 __all__ = ["FORMAT", "HEADER", "is_header", "parse"]
 

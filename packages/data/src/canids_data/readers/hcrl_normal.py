@@ -8,8 +8,9 @@ from __future__ import annotations
 import numpy as np
 
 from ._checks import can_id_problems, timestamp_problems
+from ._row_errors import RowErrors
 from ._table_build import Columns
-from ._text import FieldMatrix, RowErrors, cut_last_byte
+from ._text import FieldMatrix, cut_last_byte
 
 __all__ = ["FORMAT", "parse"]
 
