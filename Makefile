@@ -21,8 +21,8 @@ ensure-uv:
 
 # --compile-bytecode: where Python may not write .pyc files (PYTHONDONTWRITEBYTECODE, as
 # on the machines here, or a venv on a read-only or shared cluster file system) every
-# process compiled torch's and PyG's sources again: 21 s of imports per stage process
-# on a 2-core EPYC, 7 s compiled (benchmarks/startup_bytecode.py). Once per install
+# process compiled torch's and PyG's sources again: 23.7 s of imports per stage process
+# on a 2-core EPYC, 9.2 s compiled (benchmarks/startup_bytecode.py). Once per install
 # (46 s there); later syncs only check.
 sync: ensure-uv
 	$(UV) sync --locked --compile-bytecode
