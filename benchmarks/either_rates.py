@@ -77,7 +77,7 @@ def frozen_scores(
 
 def family_rows(run: Path, size: str, cache: Path) -> dict[str, Any]:
     from canids_models import ArtifactStore, StageContext
-    from canids_models.families import attack_families
+    from canids_models.attack_families import attack_families
     from canids_models.metrics import auroc
 
     main = run_context(run, size, cache)

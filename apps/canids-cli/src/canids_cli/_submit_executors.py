@@ -139,7 +139,7 @@ def families_per_size(
     training of both detectors inside it), where its config (``configs``: each planned
     size's, loaded by ``canids-submit`` before planning) takes the families rule."""
     from canids_data.cache.manifest import load_manifest
-    from canids_models.families import attack_families
+    from canids_models.attack_families import attack_families
 
     sizes = sorted({plan.size for plan in plans})
     per_size = [configs[size] for size in sizes]

@@ -16,10 +16,11 @@ validation's otherwise (the metrics say which). A distilled student with
 
 from __future__ import annotations
 
+from ..attack_families import attack_families, choosing_rule
 from ..config import TIE_MARGIN  # re-exported: validation F1 closer than this is a tie
 from ..context import StageContext
 from ..errors import ModelsError
-from ..families import attack_families, choose_by_families, choosing_rule, family_figures
+from ..families import choose_by_families, family_figures
 from ..fusion_methods import CUT_FUSIONS, EITHER, FUSION_METHODS, TIE_ORDERS
 from ..fusion_model import FusionModel
 from ..lineage import read_stamps
