@@ -49,7 +49,16 @@ def test_the_best_epoch_is_kept_and_patience_stops(tmp_path):
     ctx = context(tmp_path, epochs=10, patience=2, on_epoch=on_epoch)
     store_holder.append(ctx.store)
     model, opt, train_epoch, validate = scripted([0.5, 0.7, 0.6, 0.65, 0.9, 1.0])
-    result = run_epochs(ctx, "gat", model, opt, train_epoch, validate, select="score")
+    kept: list[tuple[int, float]] = []
+
+    def on_best(epoch: int) -> None:
+        kept.append((epoch, model.weight.item()))
+
+    result = run_epochs(
+        ctx, "gat", model, opt, train_epoch, validate, select="score", on_best=on_best
+    )
+    # Called for each new best, with the model still holding that epoch's weights.
+    assert kept == [(0, 0.0), (1, 1.0)]
     assert result.best_epoch == 1
     assert result.best_metric == 0.7
     assert result.stopped_early

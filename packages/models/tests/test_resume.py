@@ -83,6 +83,10 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, run_stage_on_demo, gat_
         return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
 
     assert strip(m2["history"]) == strip(m1["history"])
+    # The straight GAT keeps its best epoch's validation outputs; the resumed one, whose
+    # best epoch may have run before the kill, scores validation again: the same figures.
+    assert m2["val"] == m1["val"]
+    assert m2["threshold"] == m1["threshold"]
     a = straight.load(DS, SIZE, stage)["state_dict"]
     b = resumed.load(DS, SIZE, stage)["state_dict"]
     assert a.keys() == b.keys()
@@ -135,3 +139,27 @@ def test_a_run_killed_after_its_early_stop_is_not_trained_further(
     assert resumed["stopped_early"] is True
     assert resumed["epochs_run"] == 2
     assert resumed["best_epoch"] == straight["best_epoch"] == 0
+
+
+def test_the_gat_s_validation_figures_are_those_of_the_weights_it_keeps(
+    tmp_path, run_stage_on_demo, make_ctx, tiny_overrides
+):
+    """The GAT's val metrics and threshold come from its best epoch's validation outputs,
+    not a scoring after training; they equal a fresh scoring of the published GAT, here
+    where the best epoch is not the last."""
+    from canids_models.metrics import binary_metrics, fit_threshold
+    from canids_models.outputs import collect_outputs, gat_probability
+
+    store = ArtifactStore(tmp_path / "runs")
+    overrides = tiny_overrides(SIZE, "train.epochs=4", "train.patience=10", "train.lr=0.05")
+    m = run_stage_on_demo(store, "gat", SIZE, overrides).metrics
+    assert m["epochs_run"] == 4
+    assert m["best_epoch"] < 3  # later epochs changed the weights the GAT does not keep
+    ctx = make_ctx(store, SIZE, overrides)
+    gat = ctx.load_model("gat")
+    out = collect_outputs(gat, None, ctx.split("val"), ctx.config.batching, ctx.device)
+    p = gat_probability(out)
+    threshold = fit_threshold(p, out["y"], one_class=ctx.config.eval.one_class_fit)
+    assert m["threshold"] == threshold.to_json()
+    assert m["val"] == binary_metrics(out["y"], threshold.apply(p), p)
+    assert m["best_val_f1"] == (m["val"]["f1"] or 0.0)

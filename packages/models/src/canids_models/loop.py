@@ -40,10 +40,13 @@ def run_epochs(
     select: str,
     epochs: int | None = None,
     patience: int | None = None,
+    on_best: Callable[[int], None] | None = None,
 ) -> LoopResult:
     """Train until ``epochs`` or ``patience`` epochs without a better ``select`` (higher is
     better) on validation. After each epoch the full state is saved; a rerun with the same
-    config continues from it."""
+    config continues from it. ``on_best(epoch)`` is called when an epoch run here becomes
+    the best, right after its ``validate()``: what validation computed is that of the
+    weights kept."""
     epochs = epochs or ctx.config.train.epochs
     patience = patience or ctx.config.train.patience
     store, ds, size = ctx.store, ctx.dataset, ctx.size
@@ -96,6 +99,8 @@ def run_epochs(
         if metric > best_metric:
             best_metric, best_epoch, bad = metric, epoch, 0
             best_state = copy.deepcopy(model.state_dict())
+            if on_best is not None:
+                on_best(epoch)
         else:
             bad += 1
         record["best_epoch"] = best_epoch

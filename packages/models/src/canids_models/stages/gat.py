@@ -123,8 +123,14 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
         total, n = ranks.sum(total, n)
         return {"train_loss": total / max(n, 1), "train_graphs": float(len(view)), **info}
 
+    # Validation's outputs of the latest epoch, and of the best one run in this process:
+    # the kept weights' val scores without scoring validation once more (identical: the
+    # same weights, batches and eval mode).
+    outputs: dict[str, dict[str, np.ndarray]] = {}
+
     def validate() -> dict[str, float]:
         out = collect_outputs(model, None, val, cfg.batching, dev, ranks=ranks)
+        outputs["latest"] = out
         p = gat_probability(out)
         thr = fit_threshold(p, out["y"], one_class=cfg.eval.one_class_fit)
         m = binary_metrics(out["y"], thr.apply(p), p)
@@ -142,12 +148,18 @@ def run_gat(ctx: StageContext, *, curriculum: bool) -> StageOutcome | None:
             record["val_fidelity"] = -kl
         return record
 
-    result = run_epochs(ctx, "gat", model, opt, train_epoch, validate, select=select)
+    def on_best(epoch: int) -> None:
+        outputs["best"] = outputs["latest"]
+
+    result = run_epochs(
+        ctx, "gat", model, opt, train_epoch, validate, select=select, on_best=on_best
+    )
     if not ranks.is_main:
         return None
     model.load_state_dict(result.best_state)
     model.eval()
-    out = collect_outputs(model, None, val, cfg.batching, dev)
+    # Scored again only where the best epoch ran before a resume.
+    out = outputs.get("best") or collect_outputs(model, None, val, cfg.batching, dev)
     p = gat_probability(out)
     threshold = fit_threshold(p, out["y"], one_class=cfg.eval.one_class_fit)
     ckpt = model_record("gat", model, cfg.gat, inputs, ctx.vocabulary_digest(), ctx.backend)
