@@ -5,6 +5,6 @@
 
 from __future__ import annotations
 
-__version__ = "0.10.3"
+__version__ = "0.10.4"
 
 __all__: list[str] = ["__version__"]
