@@ -10,6 +10,7 @@ is a tiny synthetic cache (``scale=0.1``) built once per session by the real
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -50,6 +51,42 @@ def run_cli(
         timeout=timeout,
         check=False,
     )
+
+
+# The modules a light command must not import, and a probe that runs a command's main()
+# and prints, at exit, which of them it imported.
+HEAVY = ("torch", "torch_geometric", "zarr", "ray")
+_PROBE = (
+    "import atexit, json, sys\n"
+    "atexit.register(lambda: print('HEAVY', json.dumps(sorted(m for m in {heavy} "
+    "if m in sys.modules)), file=sys.stderr))\n"
+    "from canids_cli.{module} import main\n"
+    "sys.argv = [{name!r}, *sys.argv[1:]]\n"
+    "main()\n"
+)
+
+
+def imported_heavy(module: str, name: str, *args: str | Path) -> tuple[list[str], int, str]:
+    """Which of :data:`HEAVY` the command ``name ARGS`` (``canids_cli.<module>.main``)
+    imported, its exit code and its output."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CANIDS_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", _PROBE.format(heavy=HEAVY, module=module, name=name)]
+        + [str(a) for a in args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env=env,
+    )
+    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("HEAVY "))
+    return json.loads(line.removeprefix("HEAVY ")), proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.fixture(scope="session")
+def heavy_imports() -> Callable[..., tuple[list[str], int, str]]:
+    """``heavy_imports(module, name, *args)``: :func:`imported_heavy`."""
+    return imported_heavy
 
 
 @pytest.fixture(scope="session")

@@ -16,16 +16,6 @@ from canids_core import StageReport, StageResult, format_report
 from canids_jobs import StageResultRecorder
 
 BIN = Path(sys.executable).parent
-HEAVY = ("torch", "torch_geometric", "zarr", "ray")
-# Runs a command's main() and prints, at exit, which heavy modules it imported.
-PROBE = (
-    "import atexit, json, sys\n"
-    "atexit.register(lambda: print('HEAVY', json.dumps(sorted(m for m in {heavy} "
-    "if m in sys.modules)), file=sys.stderr))\n"
-    "from canids_cli.{module} import main\n"
-    "sys.argv = [{name!r}, *sys.argv[1:]]\n"
-    "main()\n"
-)
 
 
 def _cli(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
@@ -38,20 +28,6 @@ def _cli(name: str, *args: str | Path) -> subprocess.CompletedProcess[str]:
         check=False,
         env=env,
     )
-
-
-def _heavy(module: str, name: str, *args: str | Path) -> tuple[list[str], int, str]:
-    """Which heavy modules ``name ARGS`` imported, its exit code and its output."""
-    code = PROBE.format(heavy=HEAVY, module=module, name=name)
-    proc = subprocess.run(
-        [sys.executable, "-c", code, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    line = next(ln for ln in proc.stderr.splitlines() if ln.startswith("HEAVY "))
-    return json.loads(line.removeprefix("HEAVY ")), proc.returncode, proc.stdout + proc.stderr
 
 
 @pytest.fixture
@@ -98,9 +74,9 @@ def runs(tmp_path: Path) -> Path:
     ],
 )
 def test_status_list_and_analyze_never_import_torch(
-    runs: Path, args: tuple[str, ...], expect: int
+    runs: Path, args: tuple[str, ...], expect: int, heavy_imports
 ) -> None:
-    heavy, code, out = _heavy("jobs_cmd", "canids-jobs", *args, "--runs-dir", runs)
+    heavy, code, out = heavy_imports("jobs_cmd", "canids-jobs", *args, "--runs-dir", runs)
     assert heavy == [], out
     assert code == expect, out
     if args[0] == "status":
@@ -116,8 +92,8 @@ def test_status_list_and_analyze_never_import_torch(
         ("jobs_cmd", "canids-jobs"),
     ],
 )
-def test_help_imports_no_torch(module: str, name: str) -> None:
-    heavy, code, out = _heavy(module, name, "--help")
+def test_help_imports_no_torch(module: str, name: str, heavy_imports) -> None:
+    heavy, code, out = heavy_imports(module, name, "--help")
     assert heavy == [], out
     assert code == 0, out
     assert "Usage:" in out
@@ -176,14 +152,16 @@ def test_an_unknown_job_says_where_it_looked(runs: Path) -> None:
     assert "history.sqlite" in done.stderr
 
 
-def test_report_of_the_seed_folder_tells_started_and_completed(tmp_path: Path) -> None:
+def test_report_of_the_seed_folder_tells_started_and_completed(
+    tmp_path: Path, heavy_imports
+) -> None:
     """The seed's 38 outputs as one page: 97.4 % started, 73.7 % completed, the failures
     per class, the rerun the folder shows; matplotlib, and never torch."""
     from canids_testkit import write_synthetic_outputs
 
     folder = tmp_path / "outputs"
     write_synthetic_outputs(folder, seed=0)
-    heavy, code, out = _heavy("jobs_cmd", "canids-jobs", "report", folder)
+    heavy, code, out = heavy_imports("jobs_cmd", "canids-jobs", "report", folder)
     assert heavy == [], out
     assert code == 0, out
     lines = out.strip().splitlines()

@@ -218,35 +218,20 @@ def test_a_families_fusion_stage_asks_for_the_trainings_it_holds(
         assert "the families rule (fusion.select)" not in plain.stdout
 
 
-def test_planning_a_families_fusion_stage_imports_no_torch(cache: Path, tmp_path: Path) -> None:
+def test_planning_a_families_fusion_stage_imports_no_torch(
+    cache: Path, tmp_path: Path, heavy_imports
+) -> None:
     """canids-submit counts the attack families a fusion stage holds out (the demo's three)
-    from the cache's manifest alone: the submitting process never imports torch or PyG,
-    which took 9 s before the first stage started (2 cores, 2026-12-07)."""
-    probe = (
-        "import atexit, json, sys\n"
-        "atexit.register(lambda: print('HEAVY', json.dumps(sorted(m for m in "
-        "('torch', 'torch_geometric') if m in sys.modules)), file=sys.stderr))\n"
-        "from canids_cli.submit_cmd import main\n"
-        "sys.argv = ['canids-submit', *sys.argv[1:]]\n"
-        "main()\n"
-    )
-    args = (
-        "pipeline", "teacher", "--dataset", "demo", "--executor", "slurm", "--dry-run",
-        "--cache-dir", cache, "--runs-dir", tmp_path / "runs",
+    from the cache's manifest alone: the submitting process imports none of torch, PyG,
+    zarr and ray (torch and PyG took 9 s before the first stage started; 2 cores,
+    2026-12-07)."""
+    heavy, code, out = heavy_imports(
+        "submit_cmd", "canids-submit", "pipeline", "teacher", "--dataset", "demo",
+        "--executor", "slurm", "--dry-run", "--cache-dir", cache, "--runs-dir", tmp_path / "runs",
     )  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CANIDS_")}
-    done = subprocess.run(
-        [sys.executable, "-c", probe, *map(str, args)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        env=env,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "again for each of 3 attack families" in done.stdout
-    heavy = next(ln for ln in done.stderr.splitlines() if ln.startswith("HEAVY "))
-    assert json.loads(heavy.removeprefix("HEAVY ")) == []
+    assert code == 0, out
+    assert "again for each of 3 attack families" in out
+    assert heavy == [], out
 
 
 def test_a_student_deploying_its_teachers_pick_asks_only_its_own_walltime(
