@@ -10,8 +10,6 @@ counts and the commands that reproduce it. The evaluate stage writes it beside
 
 from __future__ import annotations
 
-import shlex
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,9 +23,9 @@ from .report_data import (
     SplitData,
     clean_start_highest,
     load_run,
-    reproduce_commands,
 )
 from .report_figures import confusion_png, histogram_png, roc_pr_png, training_png
+from .report_run_sections import commands_section, graph_profile, number, profile_section
 
 if TYPE_CHECKING:
     import numpy as np
@@ -47,28 +45,20 @@ _HISTOGRAMS = (
 )
 
 
-def _f(value: Any, digits: int = 3) -> str:
-    if value is None:
-        return "undefined"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
 def _row_cells(row: dict[str, Any]) -> list[object]:
     return [
         row["protocol"],
         row["model"],
-        _f(row["n"]),
-        _f(row["positives"]),
-        _f(row["f1"]),
-        _f(row["flag_all_f1"]),
-        _f(row["precision"]),
-        _f(row["recall"]),
-        _f(row["fpr"]),
-        _f(row["auroc"]),
-        _f(row["auprc"]),
-        _f(row.get("false_alarms_per_hour"), 1),
+        number(row["n"]),
+        number(row["positives"]),
+        number(row["f1"]),
+        number(row["flag_all_f1"]),
+        number(row["precision"]),
+        number(row["recall"]),
+        number(row["fpr"]),
+        number(row["auroc"]),
+        number(row["auprc"]),
+        number(row.get("false_alarms_per_hour"), 1),
     ]
 
 
@@ -102,7 +92,7 @@ def _summary(page: HtmlPage, data: RunData) -> None:
     sec.table(["split", *_ROW_HEAD], rows)
     warnings = [
         f"{r['split']}: {r['model']} ({r['protocol']}) flags (nearly) every window: its F1 "
-        f"{_f(r['f1'])} is the flag-everything F1 {_f(r['flag_all_f1'])}"
+        f"{number(r['f1'])} is the flag-everything F1 {number(r['flag_all_f1'])}"
         for d in data.splits.values()
         for r in d.rows
         if r.get("near_flag_all")
@@ -154,8 +144,8 @@ def _training(page: HtmlPage, data: RunData) -> None:
         best = m.get("best_val_f1", m.get("best_val_loss"))
         what = "validation F1" if "best_val_f1" in m else "validation loss"
         stopped = "yes" if m.get("stopped_early") else "no"
-        row = [m.get("stage", key), _f(m.get("epochs_run")), _f(m.get("best_epoch"))]
-        rows.append([*row, f"{_f(best)} ({what})", stopped])
+        row = [m.get("stage", key), number(m.get("epochs_run")), number(m.get("best_epoch"))]
+        rows.append([*row, f"{number(best)} ({what})", stopped])
     fusion = data.stages.get("fusion", {}).get("metrics")
     if fusion is not None:
         steps = len(fusion.get("dqn_history", []))
@@ -165,90 +155,11 @@ def _training(page: HtmlPage, data: RunData) -> None:
     sec.table(["stage", "epochs run", "best epoch", "best", "stopped early"], rows)
 
 
-def _profile_section(page: HtmlPage, profile: Any, png: bytes | None, note: str) -> None:
-    sec = page.section("Graph-size profile (train split)", kind="profile")
-    if profile is None or png is None:
-        sec.paragraph(f"Not drawn: {note}", note=True)
-        return
-    sec.image(png, alt="graph-size profile of the train split")
-    rows = [
-        [what, _f(s.count), _f(s.mean, 1), _f(s.p95, 1), _f(s.max), _f(s.cv, 2)]
-        for what, s in (("nodes", profile.nodes), ("edges", profile.edges))
-    ]
-    sec.table(["per graph", "graphs", "mean", "p95", "max", "CV"], rows)
-    r = profile.recommendation
-    sec.paragraph(f"Recommended batching: {r.strategy} {r.key}={r.value} ({r.reason})")
-
-
 def _parameters(page: HtmlPage, data: RunData) -> None:
     sec = page.section("Parameters", kind="parameters")
     params = data.metrics.get("parameters", {})
-    sec.table(["model", "parameters"], [[k, _f(v)] for k, v in params.items()])
+    sec.table(["model", "parameters"], [[k, number(v)] for k, v in params.items()])
     sec.paragraph("fusion counts the GAT, the VGAE and (for the DQN) its Q-network.", note=True)
-
-
-def _wrapped(command: list[str], width: int = 96) -> str:
-    """A shell-quoted command, an option and its value kept together, continued with
-    backslashes before ``width`` columns."""
-    units, i = [], 0
-    while i < len(command):
-        word = shlex.quote(command[i])
-        if (
-            command[i].startswith("--")
-            and i + 1 < len(command)
-            and not command[i + 1].startswith("--")
-        ):
-            word, i = f"{word} {shlex.quote(command[i + 1])}", i + 1
-        units.append(word)
-        i += 1
-    lines, line = [], ""
-    for unit in units:
-        if line and len(line) + 1 + len(unit) > width:
-            lines.append(line + " \\")
-            line = "    " + unit
-        else:
-            line = f"{line} {unit}" if line else unit
-    return "\n".join([*lines, line])
-
-
-def _commands(page: HtmlPage, data: RunData, cache_dir: Path, store: ArtifactStore) -> None:
-    sec = page.section("Reproduce", kind="commands")
-    sec.code("\n".join(_wrapped(c) for c in reproduce_commands(data)))
-    sec.paragraph(
-        f"This run read the cache in {cache_dir} and wrote to "
-        f"{store.runs_dir}; add --cache-dir and --runs-dir to use other folders. Each stage's "
-        "full resolved config is recorded in its artifact's folder.",
-        note=True,
-    )
-
-
-def _graph_profile(
-    cache_dir: Path | None, dataset: str, check_sources: bool
-) -> tuple[Any, bytes | None, dict[str, Any] | None, str]:
-    """(profile, its PNG, the cache manifest, why not) of the cache's train split."""
-    from canids_batching import BatchingError, plot_profile, profile_sizes
-    from canids_data import CacheManager, CanidsDataError
-
-    mgr = CacheManager(cache_dir)
-    manifest = None
-    try:
-        report = mgr.verify(dataset, check_sources=check_sources)
-        manifest = report.manifest.data if report.manifest is not None else None
-        report.raise_for_status()
-        sizes = mgr.sizes(dataset, "train", check_sources=check_sources)
-        profile = profile_sizes(
-            sizes.nodes,
-            sizes.edges,
-            sizes.bytes_per_graph,
-            name=f"{dataset}/train",
-            node_feature_dim=sizes.node_feature_dim,
-            edge_feature_dim=sizes.edge_feature_dim,
-        )
-        with tempfile.TemporaryDirectory() as tmp:  # the PNG canids-profile --plot draws
-            png = plot_profile(profile, Path(tmp) / "profile.png").read_bytes()
-    except (CanidsDataError, BatchingError) as exc:
-        return None, None, manifest, str(exc)
-    return profile, png, manifest, ""
 
 
 def render_run_report(
@@ -270,7 +181,7 @@ def render_run_report(
     from canids_data import CacheManager
 
     cache_dir = CacheManager(cache_dir).cache_dir  # the one cache location rule
-    profile, png, manifest, note = _graph_profile(cache_dir, dataset, check_sources)
+    profile, png, manifest, note = graph_profile(cache_dir, dataset, check_sources)
     if note and on_warning is not None:
         on_warning(f"report without the graph-size profile: {note}")
     data = load_run(
@@ -290,9 +201,9 @@ def render_run_report(
     for split, split_data in data.splits.items():
         _split_section(page, split_data, data.metrics.get("audit", {}).get(split))
     _training(page, data)
-    _profile_section(page, profile, png, note)
+    profile_section(page, profile, png, note)
     _parameters(page, data)
-    _commands(page, data, cache_dir, store)
+    commands_section(page, data, cache_dir, store)
     return page.render()
 
 
